@@ -1,0 +1,14 @@
+#pragma once
+// One function per subcommand; each lives in its own file of this folder and registers a
+// CLI11 subcommand whose callback parses, validates, calls the library and prints.
+#include <CLI/CLI.hpp>
+
+namespace varlearn::cli {
+void add_theory(CLI::App& app);
+void add_train(CLI::App& app);
+void add_eval(CLI::App& app);
+void add_study(CLI::App& app);
+void add_study_denoise(CLI::App& study);
+void add_study_dequant(CLI::App& study);
+void add_reproduce(CLI::App& app);
+}  // namespace varlearn::cli

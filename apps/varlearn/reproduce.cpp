@@ -1,0 +1,20 @@
+#include <iostream>
+
+#include "commands.hpp"
+#include "varlearn/study/report.hpp"
+
+namespace varlearn::cli {
+void add_reproduce(CLI::App& app) {
+  auto opts = std::make_shared<study::ReproduceOptions>();
+  auto* sub = app.add_subcommand(
+      "reproduce", "Reproduce the whole study: writes OUT/report.md with its figures, data and audio");
+  sub->add_option("--out", opts->out, "Report folder (created if missing)")->capture_default_str();
+  sub->add_flag("--quick", opts->quick, "Reduced grids and corpora: a fast look, not the full study");
+  sub->add_option("--sections", opts->sections, "Sections to run, in order: theory denoise dequant")
+      ->capture_default_str();
+  sub->callback([opts] {
+    const auto path = study::reproduce(*opts, [](const std::string& line) { std::cerr << "[reproduce] " << line << std::endl; });
+    std::cout << "wrote " << path.string() << '\n';
+  });
+}
+}  // namespace varlearn::cli

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package varlearn needs. Idempotent: does nothing when all is there.
+# Run as root (CI and fresh machines are root); uses sudo otherwise if available.
+set -euo pipefail
+packages=(
+  g++ cmake ninja-build pkg-config ccache   # toolchain
+  libeigen3-dev                             # linear algebra
+  libcli11-dev                              # command line
+  nlohmann-json3-dev                        # JSON in/out
+  libgtest-dev                              # unit tests
+  libbenchmark-dev                          # benchmarks
+  libsndfile1-dev                           # audio files
+  libsamplerate0-dev                        # resampling
+  gnuplot-nox                               # figures (PNG via pngcairo, SVG)
+  codec2-examples                           # real speech recordings (8 kHz raw)
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup: all ${#packages[@]} Debian packages present"
+  exit 0
+fi
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+echo "setup: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,109 @@
+#include "varlearn/core/io.hpp"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+#include "varlearn/core/error.hpp"
+
+namespace varlearn::io {
+namespace fs = std::filesystem;
+
+void write_atomic(const fs::path& path, const std::string& content) {
+  const fs::path tmp = path.string() + ".tmp." + std::to_string(::getpid());
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out)
+      throw Error("cannot write '" + path.string() + "': " + std::strerror(errno));
+    out.write(content.data(), static_cast<std::streamsize>(content.size()));
+    out.flush();
+    if (!out) {
+      out.close();
+      std::error_code ec;
+      fs::remove(tmp, ec);
+      throw Error("cannot write '" + path.string() + "': write failed");
+    }
+  }
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) {
+    fs::remove(tmp, ec);
+    throw Error("cannot write '" + path.string() + "': " + ec.message());
+  }
+}
+
+std::string read_text(const fs::path& path) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) throw Error("file not found: '" + path.string() + "'");
+  if (fs::is_directory(path, ec)) throw Error("'" + path.string() + "' is a folder, not a file");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error("cannot read '" + path.string() + "': " + std::strerror(errno));
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+Matrix read_matrix(const fs::path& path) {
+  const std::string text = read_text(path);
+  std::istringstream lines(text);
+  std::string line;
+  std::vector<std::vector<double>> rows;
+  int lineno = 0;
+  const std::string where = "matrix file '" + path.string() + "'";
+  while (std::getline(lines, line)) {
+    ++lineno;
+    if (auto hash = line.find('#'); hash != std::string::npos) line.resize(hash);
+    for (char& c : line)
+      if (c == ',' || c == ';' || c == '\t' || c == '\r') c = ' ';
+    std::istringstream fields(line);
+    std::vector<double> row;
+    std::string tok;
+    while (fields >> tok) {
+      char* end = nullptr;
+      errno = 0;
+      const double v = std::strtod(tok.c_str(), &end);
+      if (end == tok.c_str() || *end != '\0' || errno == ERANGE)
+        throw Error(where + ", line " + std::to_string(lineno) + ": '" + tok + "' is not a number");
+      if (!std::isfinite(v))
+        throw Error(where + ", line " + std::to_string(lineno) + ": entry '" + tok + "' is not finite");
+      row.push_back(v);
+    }
+    if (row.empty()) continue;
+    if (!rows.empty() && row.size() != rows.front().size())
+      throw Error(where + ", line " + std::to_string(lineno) + ": row has " + std::to_string(row.size()) +
+                  " entries, the first row has " + std::to_string(rows.front().size()));
+    rows.push_back(std::move(row));
+  }
+  if (rows.empty()) throw Error(where + ": no numbers found");
+  Matrix m(static_cast<Index>(rows.size()), static_cast<Index>(rows.front().size()));
+  for (Index i = 0; i < m.rows(); ++i)
+    for (Index j = 0; j < m.cols(); ++j) m(i, j) = rows[static_cast<size_t>(i)][static_cast<size_t>(j)];
+  return m;
+}
+
+std::string format_matrix(const Matrix& m) {
+  std::ostringstream out;
+  out.precision(17);
+  for (Index i = 0; i < m.rows(); ++i) {
+    for (Index j = 0; j < m.cols(); ++j) out << (j ? " " : "") << m(i, j);
+    out << '\n';
+  }
+  return out.str();
+}
+
+void ensure_writable_dir(const fs::path& dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec || !fs::is_directory(dir))
+    throw Error("cannot create output folder '" + dir.string() + "': " +
+                (ec ? ec.message() : std::string("not a folder")));
+  if (::access(dir.c_str(), W_OK) != 0)
+    throw Error("output folder '" + dir.string() + "' is not writable");
+}
+
+}  // namespace varlearn::io
