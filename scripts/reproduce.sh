@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Sets up (Debian packages), builds, and runs the main job: `varlearn reproduce`.
+# Extra arguments go to `varlearn reproduce` (e.g. --quick, --out DIR).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+bash scripts/build.sh
+./build/varlearn reproduce --out report "$@"

@@ -1,0 +1,2 @@
+// placeholder so the audio library exists before its first source
+namespace varlearn {}

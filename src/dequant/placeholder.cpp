@@ -1,0 +1,2 @@
+// placeholder so the dequant library exists before its first source
+namespace varlearn {}

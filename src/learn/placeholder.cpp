@@ -1,0 +1,2 @@
+// placeholder so the learn library exists before its first source
+namespace varlearn {}
