@@ -1,0 +1,200 @@
+#include "varlearn/theory/family.hpp"
+
+#include <Eigen/Eigenvalues>
+#include <cmath>
+#include <mutex>
+#include <sstream>
+#include <unordered_map>
+#include <utility>
+
+#include "varlearn/core/error.hpp"
+
+namespace varlearn::theory {
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+// p(q) = sum_{j<N} q^j, for |q| < 1 (where the minimizer of odd N lives).
+double p_of_q(int n, double q) { return (1.0 - std::pow(q, n)) / (1.0 - q); }
+
+// (q*_N, m_N), cached: the learned-stepsize search asks for them at every grid point.
+std::pair<double, double> pmin(int depth) {
+  static std::mutex mutex;
+  static std::unordered_map<int, std::pair<double, double>> cache;
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (auto it = cache.find(depth); it != cache.end()) return it->second;
+  }
+  // Root of g(q) = (N-1) q^N - N q^{N-1} + 1 on (-1, 0): g(-1) = 2 - 2N < 0 < g(0) = 1.
+  auto g = [depth](double q) {
+    return (depth - 1) * std::pow(q, depth) - depth * std::pow(q, depth - 1) + 1.0;
+  };
+  double lo = -1.0, hi = 0.0;
+  for (int it = 0; it < 200; ++it) {
+    const double mid = 0.5 * (lo + hi);
+    if (mid == lo || mid == hi) break;
+    (g(mid) < 0 ? lo : hi) = mid;
+  }
+  const double q = 0.5 * (lo + hi);
+  const std::pair<double, double> result{q, p_of_q(depth, q)};
+  std::lock_guard<std::mutex> lock(mutex);
+  cache.emplace(depth, result);
+  return result;
+}
+
+void check_odd(int depth, const char* where) {
+  if (depth < 3 || depth % 2 == 0)
+    throw Error(std::string(where) + ": depth N = " + std::to_string(depth) + " must be odd and >= 3");
+}
+
+}  // namespace
+
+double pmin_argmin(int depth) {
+  check_odd(depth, "theory::pmin_argmin");
+  return pmin(depth).first;
+}
+
+double pmin_value(int depth) {
+  check_odd(depth, "theory::pmin_value");
+  return pmin(depth).second;
+}
+
+double cmin(int depth, double stepsize) {
+  const Family f = Family::unrolled(depth, stepsize);
+  if (depth % 2 == 0)
+    throw Error("theory::cmin: depth N = " + std::to_string(depth) +
+                " is even: f is unbounded below, c_{N,omega} exists for odd N only");
+  return f.range().lo;
+}
+
+Family Family::bilevel() { return Family{}; }
+
+Family Family::unrolled(int depth, double stepsize) {
+  if (depth < 1) throw Error("theory::Family: depth N = " + std::to_string(depth) + " must be >= 1");
+  if (!(stepsize > 0) || !std::isfinite(stepsize)) {
+    std::ostringstream m;
+    m << "theory::Family: stepsize omega = " << stepsize << " must be positive and finite";
+    throw Error(m.str());
+  }
+  Family f;
+  f.bilevel_ = false;
+  f.depth_ = depth;
+  f.omega_ = stepsize;
+  return f;
+}
+
+std::string Family::describe() const {
+  if (bilevel_) return "bilevel";
+  std::ostringstream s;
+  s << "unrolled N=" << depth_ << " omega=" << omega_;
+  return s.str();
+}
+
+double Family::operator()(double s) const {
+  if (bilevel_) return 1.0 / (1.0 + s);
+  // f(s) = (1 - q^N)/(1+s), q = 1 - u, u = omega (1+s). Write |q| = 1 + d with d computed
+  // without cancellation (d = -u for q >= 0, u - 2 for q < 0) and q^N = sign e^L, L = N log1p(d):
+  // 1 - q^N = -expm1(L) (sign +) or 1 + e^L (sign -): accurate for q near +-1 and tiny omega.
+  const double u = omega_ * (1.0 + s);
+  const double q = 1.0 - u;
+  const double d = q >= 0 ? -u : u - 2.0;
+  const double L = depth_ * std::log1p(d);
+  const bool negative_power = q < 0 && (depth_ % 2 == 1);
+  if (L > 700.0) {
+    // |q^N| dominates 1: |f| = e^{L - log1p(s)}; saturate beyond the double range.
+    const double log_mag = L - std::log1p(s);
+    const double mag = log_mag > 709.0 ? kInf : std::exp(log_mag);
+    return negative_power ? mag : -mag;
+  }
+  const double one_minus_qn = negative_power ? 1.0 + std::exp(L) : -std::expm1(L);
+  if (q >= 0) return omega_ * one_minus_qn / u;  // = (1 - q^N)/(1+s), no division by tiny 1+s issue
+  return one_minus_qn / (1.0 + s);
+}
+
+double Family::derivative(double s) const {
+  if (bilevel_) return -1.0 / ((1.0 + s) * (1.0 + s));
+  // f' = [N omega q^{N-1} (1+s) - (1 - q^N)] / (1+s)^2
+  const double q = 1.0 - omega_ * (1.0 + s);
+  const double qn1 = std::pow(q, depth_ - 1);
+  return (depth_ * omega_ * qn1 * (1.0 + s) - (1.0 - qn1 * q)) / ((1.0 + s) * (1.0 + s));
+}
+
+double Family::at_zero() const {
+  if (bilevel_) return 1.0;
+  return (*this)(0.0);  // b = 1 - (1 - omega)^N
+}
+
+Interval Family::range() const {
+  Interval r;
+  if (bilevel_) {
+    r.lo = 0.0;
+    r.hi = 1.0;
+    r.lo_closed = false;
+    r.hi_closed = true;
+  } else if (depth_ == 1) {
+    r.lo = r.hi = omega_;
+    r.lo_closed = r.hi_closed = true;
+  } else if (depth_ % 2 == 0) {
+    r.hi = at_zero();  // f decreasing from b to -inf
+    r.hi_closed = true;
+  } else {
+    const auto [qstar, m] = pmin(depth_);
+    r.lo = omega_ < 1.0 - qstar ? omega_ * m : at_zero();
+    r.lo_closed = true;
+  }
+  return r;
+}
+
+double Family::inverse(double t) const {
+  const Interval r = range();
+  if (!std::isfinite(t) || !r.contains(t)) {
+    std::ostringstream m;
+    m.precision(17);
+    m << "theory::Family::inverse: t = " << t << " is outside the range of f (" << describe() << ")";
+    throw Error(m.str());
+  }
+  if (bilevel_) return 1.0 / t - 1.0;
+  if (depth_ == 1) return 0.0;
+  // Bracket [lo, hi] on a monotone branch, then bisect to machine precision.
+  double lo = 0.0, hi = 0.0;
+  bool decreasing = true, bounded = false;
+  if (depth_ % 2 == 1) {
+    const double qstar = pmin(depth_).first;
+    const double sstar = (1.0 - qstar) / omega_ - 1.0;  // minimizer of f when > 0
+    if (t == r.lo) return std::max(sstar, 0.0);
+    if (sstar > 0 && t <= at_zero()) {
+      hi = sstar;  // smaller preimage: the decreasing branch [0, s*]
+      bounded = true;
+    } else {
+      decreasing = false;
+      lo = std::max(sstar, 0.0);
+    }
+  }
+  if (!bounded) {
+    hi = std::max(1.0, 2.0 * lo);
+    for (int i = 0; i < 2100; ++i) {
+      const double v = (*this)(hi);
+      if (decreasing ? v <= t : v >= t) break;
+      hi *= 2.0;
+    }
+  }
+  for (int i = 0; i < 400; ++i) {
+    const double mid = 0.5 * (lo + hi);
+    if (mid <= lo || mid >= hi) break;
+    const double v = (*this)(mid);
+    const bool beyond = decreasing ? v < t : v > t;
+    (beyond ? hi : lo) = mid;
+  }
+  // Return the end whose value is closer to t.
+  return std::abs((*this)(lo) - t) <= std::abs((*this)(hi) - t) ? lo : hi;
+}
+
+Matrix Family::apply(const Matrix& m) const {
+  Eigen::SelfAdjointEigenSolver<Matrix> eig(m);
+  if (eig.info() != Eigen::Success) throw Error("theory::Family::apply: eigendecomposition failed", Error::Kind::Internal);
+  Vector t = eig.eigenvalues();
+  for (Index i = 0; i < t.size(); ++i) t(i) = (*this)(std::max(t(i), 0.0));
+  return eig.eigenvectors() * t.asDiagonal() * eig.eigenvectors().transpose();
+}
+
+}  // namespace varlearn::theory
