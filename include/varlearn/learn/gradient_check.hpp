@@ -1,0 +1,62 @@
+#pragma once
+/// \file gradient_check.hpp
+/// Gradient checker (API, not a test helper): compares an analytic gradient with central
+/// differences coordinate by coordinate. Used by the learning engine's tests and by any
+/// other engine that hand-writes a backward pass (e.g. the unrolled primal-dual network).
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "varlearn/core/types.hpp"
+
+namespace varlearn::learn {
+
+/// A loss with its gradient: returns \f$L(x)\f$; writes \f$\nabla L(x)\f$ into *grad when
+/// grad is non-null (the checker calls it with null for the finite differences).
+using LossGradient = std::function<double(const Vector& x, Vector* grad)>;
+
+struct GradientCheckOptions {
+  /// Relative step: \f$h_i = \texttt{step}\cdot\max(1,|x_i|)\f$. Default 1e-3 with the
+  /// 4th-order stencil (truncation O(h^4), rounding O(eps |L| / h)).
+  double step = 1e-3;
+  /// Stencil: 2 = \f$(L(x+h)-L(x-h))/2h\f$, 4 = \f$(-L(x+2h)+8L(x+h)-8L(x-h)+L(x-2h))/12h\f$.
+  int order = 4;
+  /// Pass iff every checked coordinate has relative error below this. Default 1e-6.
+  double tolerance = 1e-6;
+  /// Relative error of coordinate i: \f$|a_i-d_i| / \max(|a_i|,|d_i|,\texttt{floor}\cdot
+  /// \max_j|a_j|)\f$, so coordinates whose gradient is ~0 are judged against the scale of
+  /// the whole gradient instead of against rounding noise. Default 1e-4.
+  double floor = 1e-4;
+  /// Check only this many coordinates, chosen at random with `seed` (0 = all).
+  Index max_coordinates = 0;
+  std::uint64_t seed = 1;
+  /// Throws Error naming the bad field.
+  void validate() const;
+};
+
+struct CoordinateCheck {
+  Index index = 0;
+  double analytic = 0;  ///< \f$a_i\f$ from the loss's gradient
+  double numeric = 0;   ///< \f$d_i\f$ from central differences
+  double abs_error = 0;
+  double rel_error = 0;
+};
+
+struct GradientCheckResult {
+  bool passed = false;
+  double max_rel_error = 0;
+  double max_abs_error = 0;
+  Index worst_index = -1;
+  double loss = 0;  ///< L(x)
+  std::vector<CoordinateCheck> coordinates;  ///< one per checked coordinate
+  /// One line, e.g. "gradient check passed: max rel err 3.1e-10 at coordinate 4 (22 checked)".
+  std::string summary() const;
+};
+
+/// Checks `fn`'s gradient at x against central differences. Throws Error when x is empty,
+/// the loss is not finite at x, or the gradient has the wrong size.
+GradientCheckResult check_gradient(const LossGradient& fn, const Vector& x,
+                                   const GradientCheckOptions& options = {});
+
+}  // namespace varlearn::learn

@@ -1,0 +1,10 @@
+#pragma once
+/// \file learn.hpp
+/// Umbrella header of the learning engine.
+#include "varlearn/learn/checkpoint.hpp"
+#include "varlearn/learn/data.hpp"
+#include "varlearn/learn/gradient_check.hpp"
+#include "varlearn/learn/model.hpp"
+#include "varlearn/learn/objective.hpp"
+#include "varlearn/learn/optimizer.hpp"
+#include "varlearn/learn/trainer.hpp"

@@ -1,0 +1,78 @@
+#pragma once
+/// \file trainer.hpp
+/// Training the quadratic model (empirical or expected risk minimization) with L-BFGS or Adam,
+/// in float32 or float64, with early stopping on a validation split and divergence guard.
+/// Typical calls:
+///   auto m0 = QuadraticModel::random({n, k, Method::Unrolled, 4, StepsizeMode::Learned});
+///   auto r  = train_expected(m0, S, sigma, opts);            // exact expectation (theory risk)
+///   auto r2 = train_frames(m0, X, Y, opts);                  // frames (direct or structured)
+///   auto r3 = train_sampled_noise(m0, Y, sigma, opts);       // fresh noise each minibatch
+///   Matrix T = r.model.denoiser();  Matrix Xhat = r.model.apply(X);
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "varlearn/core/types.hpp"
+#include "varlearn/learn/model.hpp"
+#include "varlearn/learn/objective.hpp"
+#include "varlearn/learn/optimizer.hpp"
+
+namespace varlearn::learn {
+
+enum class OptimizerKind { Lbfgs, Adam };
+enum class Precision { Float64, Float32 };
+enum class DataPath {
+  Auto,        ///< structured when full-batch (B > n), direct for minibatches
+  Direct,      ///< through the frames (GEMMs on n x B)
+  Structured,  ///< through the moments (O(n^3), full batch only)
+};
+OptimizerKind parse_optimizer(const std::string& s);  ///< "lbfgs" | "adam"
+const char* to_string(OptimizerKind k);
+
+struct TrainOptions {
+  OptimizerKind optimizer = OptimizerKind::Lbfgs;  ///< L-BFGS for full batch, Adam for minibatches
+  LbfgsOptions lbfgs;          ///< used when optimizer == Lbfgs (max_iterations = iterations)
+  AdamOptions adam;            ///< used when optimizer == Adam (max_iterations = steps)
+  Precision precision = Precision::Float64;
+  DataPath path = DataPath::Auto;
+  UnrollOptions unroll;        ///< direct path memory policy
+  /// Minibatch size for Adam on frames (0 = full batch). Minibatches are drawn by a seeded
+  /// shuffle per epoch.
+  Index batch_size = 0;
+  /// Fraction of frames held out for validation (frames only), in [0, 0.9]. Default 0.
+  double validation_fraction = 0;
+  /// Validate every this many iterations; stop when the validation loss has not improved for
+  /// `patience` validations, and return the best-validation model. 0 = no early stopping.
+  int patience = 0;
+  int validate_every = 10;
+  std::uint64_t seed = 1;      ///< shuffles, splits, fresh noise
+  void validate() const;       ///< throws Error naming the bad field
+};
+
+struct TrainResult {
+  QuadraticModel model;       ///< the trained model (last good / best-validation)
+  OptimResult optim;          ///< optimizer outcome (status, iterations, time, history)
+  double train_loss = 0;      ///< final full training loss (float64 evaluation)
+  double validation_loss = -1;  ///< final validation loss (-1 when no validation split)
+  std::string message;        ///< one line summary
+};
+
+/// Frames X (noisy), Y (clean), n x B, float64 or float32 storage (computation in
+/// options.precision). Throws Error on shape mismatch, B = 0, NaN/inf, or n != model n.
+template <class T>
+TrainResult train_frames(const QuadraticModel& init, const MatrixT<T>& noisy, const MatrixT<T>& clean,
+                         const TrainOptions& options = {}, const Observer& observer = {});
+
+/// Exact expected loss over Gaussian noise of std sigma given the clean second moment S
+/// (structured path; deterministic). Its value is the population risk of the model.
+TrainResult train_expected(const QuadraticModel& init, const Matrix& clean_second_moment,
+                           double noise_std, const TrainOptions& options = {},
+                           const Observer& observer = {});
+
+/// Fresh Gaussian noise for every minibatch of the clean frames (n x B) (Adam; direct path
+/// or the minibatch moments). options.batch_size = 0 means all frames each step.
+TrainResult train_sampled_noise(const QuadraticModel& init, const Matrix& clean, double noise_std,
+                                const TrainOptions& options = {}, const Observer& observer = {});
+
+}  // namespace varlearn::learn
