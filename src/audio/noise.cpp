@@ -1,0 +1,24 @@
+#include "varlearn/audio/noise.hpp"
+
+#include <cmath>
+
+#include "varlearn/core/error.hpp"
+
+namespace varlearn::audio {
+
+Matrix add_gaussian_noise(const Matrix& clean, double noise_std, Rng& rng) {
+  require(std::isfinite(noise_std) && noise_std >= 0, "audio::add_gaussian_noise",
+          "noise std sigma must be finite and >= 0");
+  std::normal_distribution<double> g(0.0, 1.0);
+  Matrix x = clean;
+  // Column-major fill: the same seed gives the same draw for the same shape.
+  for (Index i = 0; i < x.size(); ++i) x.data()[i] += noise_std * g(rng);
+  return x;
+}
+
+Vector add_gaussian_noise(const Vector& clean, double noise_std, Rng& rng) {
+  Matrix m = clean;
+  return add_gaussian_noise(m, noise_std, rng).col(0);
+}
+
+}  // namespace varlearn::audio
