@@ -65,7 +65,9 @@ TEST_P(QuantizerInvariants, CellContainsInputAndIdempotent) {
     if (kind == QuantizerKind::MidRise) ASSERT_LE(std::abs(s(i) - x(i)), q.step() / 2 + 1e-15);
   }
   Matrix s2 = q.quantize(s);
-  for (Index i = 0; i < s.size(); ++i) ASSERT_EQ(s2(i), s(i)) << "not idempotent at " << i;
+  for (Index i = 0; i < s.size(); ++i) {
+    ASSERT_EQ(s2(i), s(i)) << "not idempotent at " << i;
+  }
   // float path agrees
   MatrixT<float> xf = x.cast<float>();
   EXPECT_EQ(q.quantize(xf).rows(), x.rows());

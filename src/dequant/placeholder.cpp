@@ -1,2 +1,0 @@
-// placeholder so the dequant library exists before its first source
-namespace varlearn {}
