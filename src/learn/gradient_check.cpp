@@ -1,0 +1,90 @@
+#include "varlearn/learn/gradient_check.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <numeric>
+#include <random>
+
+#include "varlearn/core/error.hpp"
+
+namespace varlearn::learn {
+
+void GradientCheckOptions::validate() const {
+  const char* w = "GradientCheckOptions";
+  require(std::isfinite(step) && step > 0, w, "step must be > 0");
+  require(order == 2 || order == 4, w, "order must be 2 or 4");
+  require(std::isfinite(tolerance) && tolerance > 0, w, "tolerance must be > 0");
+  require(std::isfinite(floor) && floor >= 0, w, "floor must be >= 0");
+  require(max_coordinates >= 0, w, "max_coordinates must be >= 0");
+}
+
+std::string GradientCheckResult::summary() const {
+  char buf[256];
+  std::snprintf(buf, sizeof buf, "gradient check %s: max rel err %.3g at coordinate %lld (%zu checked)",
+                passed ? "passed" : "FAILED", max_rel_error, static_cast<long long>(worst_index),
+                coordinates.size());
+  return buf;
+}
+
+GradientCheckResult check_gradient(const LossGradient& fn, const Vector& x,
+                                   const GradientCheckOptions& options) {
+  options.validate();
+  const char* where = "check_gradient";
+  require(x.size() > 0, where, "empty parameter vector");
+  require(x.allFinite(), where, "parameter vector has NaN/inf entries");
+  Vector grad = Vector::Zero(x.size());
+  GradientCheckResult res;
+  res.loss = fn(x, &grad);
+  require(std::isfinite(res.loss), where, "loss is not finite at x");
+  require(grad.size() == x.size(), where,
+          "gradient has " + std::to_string(grad.size()) + " entries, parameters " +
+              std::to_string(x.size()));
+  require(grad.allFinite(), where, "gradient has NaN/inf entries");
+
+  std::vector<Index> idx(static_cast<size_t>(x.size()));
+  std::iota(idx.begin(), idx.end(), Index{0});
+  if (options.max_coordinates > 0 && options.max_coordinates < x.size()) {
+    std::mt19937_64 rng(options.seed);
+    std::shuffle(idx.begin(), idx.end(), rng);
+    idx.resize(static_cast<size_t>(options.max_coordinates));
+    std::sort(idx.begin(), idx.end());
+  }
+  // Rounding noise of the differences is ~eps |L| / h: never judge against less than that.
+  const double scale = std::max(options.floor * grad.cwiseAbs().maxCoeff(), 1e-6 * std::abs(res.loss));
+  Vector xp = x;
+  auto at = [&](Index i, double delta) {
+    xp(i) = x(i) + delta;
+    const double v = fn(xp, nullptr);
+    xp(i) = x(i);
+    return v;
+  };
+  res.passed = true;
+  for (Index i : idx) {
+    const double h = options.step * std::max(1.0, std::abs(x(i)));
+    double d;
+    if (options.order == 2) {
+      d = (at(i, h) - at(i, -h)) / (2 * h);
+    } else {
+      d = (-at(i, 2 * h) + 8 * at(i, h) - 8 * at(i, -h) + at(i, -2 * h)) / (12 * h);
+    }
+    CoordinateCheck c;
+    c.index = i;
+    c.analytic = grad(i);
+    c.numeric = d;
+    c.abs_error = std::abs(c.analytic - d);
+    const double denom = std::max({std::abs(c.analytic), std::abs(d), scale});
+    c.rel_error = denom > 0 ? c.abs_error / denom : 0.0;
+    if (!std::isfinite(d)) c.rel_error = std::numeric_limits<double>::infinity();
+    if (!(c.rel_error < options.tolerance)) res.passed = false;
+    if (c.rel_error > res.max_rel_error || res.worst_index < 0) {
+      res.max_rel_error = std::max(res.max_rel_error, c.rel_error);
+      if (c.rel_error >= res.max_rel_error) res.worst_index = i;
+    }
+    res.max_abs_error = std::max(res.max_abs_error, c.abs_error);
+    res.coordinates.push_back(c);
+  }
+  return res;
+}
+
+}  // namespace varlearn::learn

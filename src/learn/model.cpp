@@ -1,0 +1,150 @@
+#include "varlearn/learn/model.hpp"
+
+#include <Eigen/Cholesky>
+#include <cmath>
+
+#include "detail.hpp"
+#include "varlearn/core/error.hpp"
+
+namespace varlearn::learn {
+
+const char* to_string(Method m) { return m == Method::Bilevel ? "bilevel" : "unrolled"; }
+const char* to_string(StepsizeMode m) {
+  switch (m) {
+    case StepsizeMode::Fixed: return "fixed";
+    case StepsizeMode::Learned: return "learned";
+    case StepsizeMode::PerIteration: return "per-iteration";
+  }
+  return "?";
+}
+Method parse_method(const std::string& s) {
+  if (s == "bilevel") return Method::Bilevel;
+  if (s == "unrolled") return Method::Unrolled;
+  throw Error("unknown method '" + s + "' (expected bilevel or unrolled)");
+}
+StepsizeMode parse_stepsize_mode(const std::string& s) {
+  if (s == "fixed") return StepsizeMode::Fixed;
+  if (s == "learned") return StepsizeMode::Learned;
+  if (s == "per-iteration") return StepsizeMode::PerIteration;
+  throw Error("unknown stepsize mode '" + s + "' (expected fixed, learned or per-iteration)");
+}
+
+double softplus(double a) { return a > 0 ? a + std::log1p(std::exp(-a)) : std::log1p(std::exp(a)); }
+double softplus_derivative(double a) {
+  return a >= 0 ? 1.0 / (1.0 + std::exp(-a)) : std::exp(a) / (1.0 + std::exp(a));
+}
+double softplus_inverse(double w) {
+  require(std::isfinite(w) && w > 0, "softplus_inverse", "stepsize omega must be > 0");
+  return w > 30 ? w + std::log1p(-std::exp(-w)) : std::log(std::expm1(w));
+}
+
+Index ModelSpec::num_stepsizes() const {
+  if (method == Method::Bilevel) return 0;
+  return stepsize_mode == StepsizeMode::PerIteration ? depth : 1;
+}
+Index ModelSpec::num_alphas() const {
+  if (method == Method::Bilevel || stepsize_mode == StepsizeMode::Fixed) return 0;
+  return stepsize_mode == StepsizeMode::PerIteration ? depth : 1;
+}
+std::string ModelSpec::describe() const {
+  std::string s = method == Method::Bilevel ? "bilevel" : "unrolled N=" + std::to_string(depth);
+  s += " k=" + std::to_string(rank) + " n=" + std::to_string(n);
+  if (method == Method::Unrolled) s += std::string(" stepsize ") + to_string(stepsize_mode);
+  return s;
+}
+void ModelSpec::validate() const {
+  require(n >= 1, "model", "dimension n must be >= 1");
+  require(rank >= 1, "model", "rank k must be >= 1");
+  require(method == Method::Bilevel || (depth >= 1 && depth <= 100000), "model",
+          "depth N must be >= 1");
+}
+
+void InitOptions::validate() const {
+  require(std::isfinite(scale) && scale >= 0, "InitOptions", "scale must be >= 0");
+  require(std::isfinite(stepsize) && stepsize > 0, "InitOptions", "stepsize must be > 0");
+}
+
+QuadraticModel QuadraticModel::random(const ModelSpec& spec, const InitOptions& o) {
+  spec.validate();
+  o.validate();
+  std::mt19937_64 rng(o.seed);
+  std::normal_distribution<double> nd(0.0, 1.0);
+  Matrix r(spec.rank, spec.n);
+  const double s = o.scale / std::sqrt(static_cast<double>(spec.n));
+  for (Index j = 0; j < r.cols(); ++j)
+    for (Index i = 0; i < r.rows(); ++i) r(i, j) = s * nd(rng);
+  return from_regularizer(spec, r, {o.stepsize});
+}
+
+QuadraticModel QuadraticModel::from_regularizer(const ModelSpec& spec, const Matrix& r,
+                                                const std::vector<double>& w) {
+  spec.validate();
+  const char* where = "QuadraticModel";
+  require(r.rows() == spec.rank && r.cols() == spec.n, where,
+          "regularizer is " + std::to_string(r.rows()) + "x" + std::to_string(r.cols()) +
+              ", model " + spec.describe() + " needs " + std::to_string(spec.rank) + "x" +
+              std::to_string(spec.n));
+  require(r.allFinite(), where, "regularizer has NaN/inf entries");
+  QuadraticModel m;
+  m.spec_ = spec;
+  m.r_ = r;
+  const Index ns = spec.num_stepsizes();
+  if (ns > 0) {
+    require(!w.empty() && (static_cast<Index>(w.size()) == 1 || static_cast<Index>(w.size()) == ns),
+            where, "need 1 or " + std::to_string(ns) + " stepsizes, got " + std::to_string(w.size()));
+    for (double x : w) require(std::isfinite(x) && x > 0, where, "stepsize omega must be > 0");
+    m.omega_.assign(static_cast<size_t>(ns), w[0]);
+    if (static_cast<Index>(w.size()) == ns) m.omega_ = w;
+  }
+  return m;
+}
+
+Vector QuadraticModel::parameters() const {
+  Vector t(spec_.num_parameters());
+  const Index kn = spec_.n * spec_.rank;
+  Eigen::Map<Matrix>(t.data(), spec_.rank, spec_.n) = r_;
+  for (Index i = 0; i < spec_.num_alphas(); ++i) t(kn + i) = softplus_inverse(omega_[static_cast<size_t>(i)]);
+  return t;
+}
+
+void QuadraticModel::set_parameters(const Vector& t) {
+  require(t.size() == spec_.num_parameters(), "QuadraticModel::set_parameters",
+          "got " + std::to_string(t.size()) + " parameters, model needs " +
+              std::to_string(spec_.num_parameters()));
+  require(t.allFinite(), "QuadraticModel::set_parameters", "parameters have NaN/inf entries");
+  const Index kn = spec_.n * spec_.rank;
+  r_ = Eigen::Map<const Matrix>(t.data(), spec_.rank, spec_.n);
+  for (Index i = 0; i < spec_.num_alphas(); ++i) omega_[static_cast<size_t>(i)] = softplus(t(kn + i));
+}
+
+Matrix QuadraticModel::denoiser() const {
+  const Index n = spec_.n;
+  const Matrix eye = Matrix::Identity(n, n);
+  if (spec_.method == Method::Bilevel) {
+    Matrix a = eye;
+    a.noalias() += r_.transpose() * r_;
+    Eigen::LLT<Matrix> llt(a);
+    Matrix t = llt.solve(eye);
+    return 0.5 * (t + t.transpose());
+  }
+  std::vector<double> w(static_cast<size_t>(spec_.depth));
+  for (int j = 0; j < spec_.depth; ++j)
+    w[static_cast<size_t>(j)] = omega_.size() == 1 ? omega_[0] : omega_[static_cast<size_t>(j)];
+  Matrix t = detail::unrolled_forward<double>(r_, w, eye);
+  return 0.5 * (t + t.transpose());
+}
+
+Matrix QuadraticModel::apply(const Matrix& x) const {
+  require(x.rows() == spec_.n, "QuadraticModel::apply",
+          "frames have " + std::to_string(x.rows()) + " rows, model n = " + std::to_string(spec_.n));
+  return denoiser() * x;
+}
+
+theory::Family QuadraticModel::family() const {
+  if (spec_.method == Method::Bilevel) return theory::Family::bilevel();
+  require(spec_.stepsize_mode != StepsizeMode::PerIteration, "QuadraticModel::family",
+          "per-iteration stepsizes are not a one-stepsize theory family");
+  return theory::Family::unrolled(spec_.depth, omega_.front());
+}
+
+}  // namespace varlearn::learn
