@@ -58,7 +58,8 @@ Checked check(const Family& family, const Matrix& t, Index rank, double tol) {
   }
   // Range conditions: bilevel 0 < T <= I; even N: T <= b I; odd N: T >= c I.
   if (range.lo > -std::numeric_limits<double>::infinity()) {
-    const bool ok = range.lo_closed ? m.min_eigenvalue >= range.lo - tol : m.min_eigenvalue > range.lo;
+    // An open end (bilevel 0 < T) must be cleared by more than the tolerance.
+    const bool ok = range.lo_closed ? m.min_eigenvalue >= range.lo - tol : m.min_eigenvalue > range.lo + tol;
     if (!ok)
       fail("smallest eigenvalue " + num(m.min_eigenvalue) + (range.lo_closed ? " is below " : " is not above ") +
            num(range.lo));

@@ -92,6 +92,7 @@ std::string Family::describe() const {
 
 double Family::operator()(double s) const {
   if (bilevel_) return 1.0 / (1.0 + s);
+  if (depth_ == 1) return omega_;
   // f(s) = (1 - q^N)/(1+s), q = 1 - u, u = omega (1+s). Write |q| = 1 + d with d computed
   // without cancellation (d = -u for q >= 0, u - 2 for q < 0) and q^N = sign e^L, L = N log1p(d):
   // 1 - q^N = -expm1(L) (sign +) or 1 + e^L (sign -): accurate for q near +-1 and tiny omega.

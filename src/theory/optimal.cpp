@@ -293,12 +293,23 @@ OptimalRisk best_unrolled_learned(const DataModel& data, double noise_std, Index
     if (v < best) best = v, best_x = x;
   }
 
-  // 3. The limit omega -> 0+ (infimum if strictly better than every omega in (0, 1]).
+  // 3. The limit omega -> 0+. It is the optimum, approached only, when it beats every omega in
+  //    (0, 1], or when it ties only with omegas so small that the tie is rounding (near 0 the
+  //    risk differs from its limit by O(omega^2), below double resolution for omega < ~1e-6).
+  //    A tie at some omega >= 1e-5 means that omega attains it (e.g. a flat interval (0, hi]).
   const double limit = search.limit();
   const double tol = 1e-12 * std::max(std::abs(best), 1e-300);
+  constexpr double kResolvable = 1e-5;
+  if (best_x < kResolvable && best <= limit + tol) {
+    for (size_t i = 0; i < grid.size(); ++i)
+      if (grid[i] >= kResolvable && values[i] <= best + tol) {
+        best_x = grid[i];
+        break;
+      }
+  }
   OptimalRisk out;
-  if (limit < best - tol) {
-    out.risk = limit;
+  if (limit < best - tol || (best_x < kResolvable && limit <= best + tol)) {
+    out.risk = std::min(limit, best);
     out.attained = false;
     out.stepsize = 0;
   } else {
@@ -307,8 +318,11 @@ OptimalRisk best_unrolled_learned(const DataModel& data, double noise_std, Index
     // 4. A whole interval of optimal x: grow from the grid neighbours of best_x while the grid
     //    stays optimal, then bisect each boundary. A smooth minimum's 1e-12 band is far narrower
     //    than the grid spacing, so it takes two optimal grid points to call it an interval.
+    // Boundaries: the risk leaves its optimal level quadratically, so a relative level of 1e-14
+    // (above summation rounding) places each end to about 1e-7 relative.
     const double level = out.risk + tol;
-    auto optimal = [&](double x) { return search.risk(x) <= level; };
+    const double fine_level = out.risk + 1e-14 * std::max(std::abs(out.risk), 1e-300);
+    auto optimal = [&](double x) { return search.risk(x) <= fine_level; };
     size_t i = size_t(std::lower_bound(grid.begin(), grid.end(), best_x) - grid.begin());
     if (i == grid.size()) i = grid.size() - 1;
     size_t lo_i = i, hi_i = i;
