@@ -5,6 +5,7 @@
 
 namespace varlearn::cli {
 void add_theory(CLI::App& app);
+void add_theory_studies(CLI::App& theory);  // map, depth, landscape (theory_studies.cpp)
 void add_train(CLI::App& app);
 void add_eval(CLI::App& app);
 void add_study(CLI::App& app);

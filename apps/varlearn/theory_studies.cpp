@@ -1,0 +1,5 @@
+#include "commands.hpp"
+
+namespace varlearn::cli {
+void add_theory_studies(CLI::App&) {}
+}  // namespace varlearn::cli
