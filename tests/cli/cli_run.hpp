@@ -1,0 +1,35 @@
+#pragma once
+// Runs the built varlearn binary (path from CMake) and captures exit code, stdout, stderr.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+struct CliResult {
+  int code = -1;
+  std::string out, err;
+};
+
+inline std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+inline CliResult run_cli(const std::string& args) {
+  static int counter = 0;
+  const std::string base = "/tmp/varlearn_cli_" + std::to_string(::getpid()) + "_" + std::to_string(counter++);
+  const std::string cmd = std::string(VARLEARN_BINARY) + " " + args + " >" + base + ".out 2>" + base + ".err";
+  const int status = std::system(cmd.c_str());
+  CliResult r;
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.out = slurp(base + ".out");
+  r.err = slurp(base + ".err");
+  std::remove((base + ".out").c_str());
+  std::remove((base + ".err").c_str());
+  return r;
+}
