@@ -1,0 +1,94 @@
+#pragma once
+/// \file unrolled.hpp
+/// Learned dequantization (Brauer, Zhao, Lorenz, Fingscheidt 2019): N Chambolle–Pock
+/// iterations for \f$\min\|x\|_1\ \text{s.t.}\ \ell \le Kx \le u\f$ unrolled into a network whose
+/// matrix K (initialized at \f$DCT^{-1} = C^T\f$) and positive step sizes
+/// \f$\tau_k = \mathrm{softplus}(a_k)\f$, \f$\sigma_k = \mathrm{softplus}(b_k)\f$ (shared or one pair per
+/// iteration) are learned by minimizing the MSE of the output to the clean frame.
+///
+/// Network (all frames at once, columns of n x B matrices; s = quantized frame):
+///   \f$x^0 = K^T s,\ \bar x^0 = x^0,\ y^0 = 0\f$; for k = 1..N:
+///   \f$v = y^{k-1} + \sigma_k K\bar x^{k-1}\f$, \f$y^k = v - \mathrm{clamp}(v, \sigma_k\ell, \sigma_k u)\f$,
+///   \f$z = x^{k-1} - \tau_k K^T y^k\f$, \f$x^k = \mathrm{soft}_{\tau_k}(z)\f$, \f$\bar x^k = 2x^k - x^{k-1}\f$;
+///   output \f$\hat s = Kx^N\f$ or, with projection, \f$\mathrm{clamp}(Kx^N, \ell, u)\f$.
+/// With K = C^T and fixed steps this is exactly solve_l1_dequant() with a budget of N.
+/// Reverse mode uses the subgradients of the kinks: soft' = [|z| > τ], clamp' = [ℓ < · < u].
+///
+/// Parameters θ (flat, for the optimizers and the gradient checker):
+///   [vec(K) column-major (n²), a_1..a_m, b_1..b_m], m = 1 (shared) or N (per iteration).
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "varlearn/core/types.hpp"
+#include "varlearn/learn/optimizer.hpp"
+
+namespace varlearn::dequant {
+
+enum class StepsizeSharing { Shared, PerIteration };
+
+struct UnrolledSpec {
+  Index n = 64;   ///< frame length n (>= 1)
+  int depth = 5;  ///< N, unrolled iterations (>= 1)
+  StepsizeSharing sharing = StepsizeSharing::PerIteration;  ///< one (τ,σ) or one per iteration
+  bool project_output = false;  ///< output \f$\Pi_{[\ell,u]}(Kx^N)\f$
+  void validate() const;        ///< throws Error naming the bad field
+  Index num_stepsizes() const { return sharing == StepsizeSharing::Shared ? 1 : depth; }
+  Index num_parameters() const { return n * n + 2 * num_stepsizes(); }
+};
+
+double softplus(double a);          ///< \f$\log(1 + e^a)\f$, stable
+double inverse_softplus(double t);  ///< \f$\log(e^t - 1)\f$ for t > 0
+
+/// θ at K = C^T and every \f$\tau_k = \tau, \sigma_k = \sigma\f$ (both > 0).
+template <class T> VectorT<T> initial_parameters(const UnrolledSpec& spec, double tau = 1.0, double sigma = 1.0);
+
+/// The learned matrix K (n x n) and step sizes read out of θ.
+struct UnrolledParameters {
+  Matrix k;
+  std::vector<double> tau, sigma;  ///< per iteration (repeated when shared)
+};
+template <class T> UnrolledParameters unpack(const UnrolledSpec& spec, const VectorT<T>& theta);
+
+/// Network output \f$\hat s\f$ (n x B). Throws Error on shape mismatch.
+template <class T>
+MatrixT<T> unrolled_forward(const UnrolledSpec& spec, const VectorT<T>& theta, const MatrixT<T>& quantized,
+                            const MatrixT<T>& lower, const MatrixT<T>& upper);
+
+/// MSE (mean over all samples) \f$L = \frac{1}{nB}\|\hat s - \bar s\|_F^2\f$; writes \f$\nabla_\theta L\f$
+/// into *grad (resized) when non-null, by reverse mode through the N iterations.
+template <class T>
+T unrolled_loss(const UnrolledSpec& spec, const VectorT<T>& theta, const MatrixT<T>& quantized,
+                const MatrixT<T>& lower, const MatrixT<T>& upper, const MatrixT<T>& clean, VectorT<T>* grad);
+
+/// Training frames: all n x B, columns are frames.
+struct DequantFrames {
+  Matrix clean, quantized, lower, upper;
+  Index size() const { return clean.cols(); }
+};
+
+struct UnrolledTrainOptions {
+  learn::AdamOptions adam{};  ///< learning rate, decay schedule, iterations (= minibatch steps)
+  Index batch_size = 512;     ///< frames per Adam step (0 or >= B: full batch)
+  std::uint64_t seed = 1;     ///< minibatch order
+  bool float32 = true;        ///< train in float32 (float64 otherwise)
+  void validate() const;
+};
+
+struct UnrolledTrainResult {
+  Vector theta;                 ///< trained parameters (float64)
+  std::vector<double> history;  ///< minibatch loss per step
+  int iterations = 0;
+  double final_loss = 0;        ///< full training-set MSE at the end
+  double seconds = 0;
+};
+
+/// Observer: (step, minibatch loss); return false to stop early.
+using UnrolledObserver = std::function<bool(int step, double loss)>;
+
+/// Adam (learning engine) on minibatches of `data`, starting from theta0. Sets flush-to-zero
+/// in the worker threads (denormals in long unrolled backward passes).
+UnrolledTrainResult train_unrolled(const UnrolledSpec& spec, const Vector& theta0, const DequantFrames& data,
+                                   const UnrolledTrainOptions& options = {}, const UnrolledObserver& observer = {});
+
+}  // namespace varlearn::dequant

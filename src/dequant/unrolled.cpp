@@ -1,0 +1,313 @@
+#include "varlearn/dequant/unrolled.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <numeric>
+#include <random>
+#include <string>
+
+#if defined(__SSE__)
+#include <xmmintrin.h>
+#endif
+#include <omp.h>
+
+#include "varlearn/core/error.hpp"
+#include "varlearn/dequant/chambolle_pock.hpp"
+#include "varlearn/dequant/dct.hpp"
+
+namespace varlearn::dequant {
+
+void UnrolledSpec::validate() const {
+  require(n >= 1, "dequant::UnrolledSpec", "frame length n = " + std::to_string(n) + " must be >= 1");
+  require(depth >= 1, "dequant::UnrolledSpec", "depth N = " + std::to_string(depth) + " must be >= 1");
+}
+
+void UnrolledTrainOptions::validate() const {
+  adam.validate();
+  require(batch_size >= 0, "dequant::UnrolledTrainOptions", "batch_size must be >= 0");
+}
+
+double softplus(double a) { return a > 30 ? a : std::log1p(std::exp(a)); }
+double inverse_softplus(double t) {
+  require(t > 0 && std::isfinite(t), "dequant::inverse_softplus", "step size must be > 0");
+  return t > 30 ? t : std::log(std::expm1(t));
+}
+static double sigmoid(double a) { return 1.0 / (1.0 + std::exp(-a)); }
+
+template <class T> VectorT<T> initial_parameters(const UnrolledSpec& spec, double tau, double sigma) {
+  spec.validate();
+  const Index n = spec.n, m = spec.num_stepsizes();
+  VectorT<T> theta(spec.num_parameters());
+  const MatrixT<T> k = dct_matrix<T>(n).transpose();
+  std::copy(k.data(), k.data() + n * n, theta.data());
+  theta.segment(n * n, m).setConstant(static_cast<T>(inverse_softplus(tau)));
+  theta.segment(n * n + m, m).setConstant(static_cast<T>(inverse_softplus(sigma)));
+  return theta;
+}
+
+template <class T> UnrolledParameters unpack(const UnrolledSpec& spec, const VectorT<T>& theta) {
+  spec.validate();
+  require(theta.size() == spec.num_parameters(), "dequant::unpack",
+          "theta has " + std::to_string(theta.size()) + " entries, the network " +
+              std::to_string(spec.num_parameters()));
+  const Index n = spec.n, m = spec.num_stepsizes();
+  UnrolledParameters p;
+  p.k = Eigen::Map<const MatrixT<T>>(theta.data(), n, n).template cast<double>();
+  for (int i = 0; i < spec.depth; ++i) {
+    const Index j = spec.sharing == StepsizeSharing::Shared ? 0 : i;
+    p.tau.push_back(softplus(static_cast<double>(theta(n * n + j))));
+    p.sigma.push_back(softplus(static_cast<double>(theta(n * n + m + j))));
+  }
+  return p;
+}
+
+namespace {
+
+template <class T> struct Tape {
+  std::vector<MatrixT<T>> xbar, p, v, y, w, z;  // per iteration k: inputs/intermediates
+  MatrixT<T> x_final, pre_output;
+};
+
+template <class T>
+void check_shapes(const UnrolledSpec& spec, const VectorT<T>& theta, const MatrixT<T>& s, const MatrixT<T>& l,
+                  const MatrixT<T>& u, const char* where) {
+  spec.validate();
+  require(theta.size() == spec.num_parameters(), where,
+          "theta has " + std::to_string(theta.size()) + " entries, expected " + std::to_string(spec.num_parameters()));
+  require(s.rows() == spec.n && s.cols() >= 1, where,
+          "frames must be n x B with n = " + std::to_string(spec.n) + " (got " + std::to_string(s.rows()) + " x " +
+              std::to_string(s.cols()) + ")");
+  require(l.rows() == s.rows() && l.cols() == s.cols() && u.rows() == s.rows() && u.cols() == s.cols(), where,
+          "quantized, lower and upper must have the same shape");
+}
+
+template <class T>
+MatrixT<T> forward(const UnrolledSpec& spec, const VectorT<T>& theta, const MatrixT<T>& s, const MatrixT<T>& l,
+                   const MatrixT<T>& u, Tape<T>* tape) {
+  const Index n = spec.n, m = spec.num_stepsizes();
+  Eigen::Map<const MatrixT<T>> k(theta.data(), n, n);
+  MatrixT<T> x = k.transpose() * s;
+  MatrixT<T> xbar = x, y = MatrixT<T>::Zero(n, s.cols()), p(n, s.cols()), w(n, s.cols());
+  if (tape) {
+    for (auto* v : {&tape->xbar, &tape->p, &tape->v, &tape->y, &tape->w, &tape->z}) v->assign(spec.depth, MatrixT<T>());
+  }
+  for (int it = 0; it < spec.depth; ++it) {
+    const Index j = spec.sharing == StepsizeSharing::Shared ? 0 : it;
+    const T tau = static_cast<T>(softplus(static_cast<double>(theta(n * n + j))));
+    const T sigma = static_cast<T>(softplus(static_cast<double>(theta(n * n + m + j))));
+    p.noalias() = k * xbar;
+    MatrixT<T> v = y + sigma * p;
+    y = v - v.cwiseMax(sigma * l).cwiseMin(sigma * u);
+    w.noalias() = k.transpose() * y;
+    MatrixT<T> z = x - tau * w;
+    MatrixT<T> xn = z.unaryExpr([tau](T a) { return soft_threshold(a, tau); });
+    if (tape) {
+      tape->xbar[it] = xbar;
+      tape->p[it] = p;
+      tape->v[it] = std::move(v);
+      tape->y[it] = y;
+      tape->w[it] = w;
+      tape->z[it] = std::move(z);
+    }
+    xbar = T(2) * xn - x;
+    x = std::move(xn);
+  }
+  MatrixT<T> out = k * x;
+  if (tape) {
+    tape->x_final = x;
+    tape->pre_output = out;
+  }
+  if (spec.project_output) out = out.cwiseMax(l).cwiseMin(u);
+  return out;
+}
+
+}  // namespace
+
+template <class T>
+MatrixT<T> unrolled_forward(const UnrolledSpec& spec, const VectorT<T>& theta, const MatrixT<T>& quantized,
+                            const MatrixT<T>& lower, const MatrixT<T>& upper) {
+  check_shapes(spec, theta, quantized, lower, upper, "dequant::unrolled_forward");
+  return forward<T>(spec, theta, quantized, lower, upper, nullptr);
+}
+
+template <class T>
+T unrolled_loss(const UnrolledSpec& spec, const VectorT<T>& theta, const MatrixT<T>& s, const MatrixT<T>& l,
+                const MatrixT<T>& u, const MatrixT<T>& clean, VectorT<T>* grad) {
+  check_shapes(spec, theta, s, l, u, "dequant::unrolled_loss");
+  require(clean.rows() == s.rows() && clean.cols() == s.cols(), "dequant::unrolled_loss",
+          "clean frames must have the shape of the quantized frames");
+  Tape<T> tape;
+  const MatrixT<T> out = forward<T>(spec, theta, s, l, u, grad ? &tape : nullptr);
+  const T scale = T(1) / static_cast<T>(s.size());
+  const MatrixT<T> err = out - clean;
+  const T loss = err.squaredNorm() * scale;
+  if (!grad) return loss;
+
+  const Index n = spec.n, m = spec.num_stepsizes();
+  Eigen::Map<const MatrixT<T>> k(theta.data(), n, n);
+  grad->setZero(theta.size());
+  Eigen::Map<MatrixT<T>> gk(grad->data(), n, n);
+  std::vector<double> gtau(m, 0.0), gsigma(m, 0.0);
+
+  MatrixT<T> gout = T(2) * scale * err;
+  if (spec.project_output) {
+    const MatrixT<T>& r = tape.pre_output;
+    for (Index i = 0; i < gout.size(); ++i)
+      if (!(r(i) > l(i) && r(i) < u(i))) gout(i) = 0;
+  }
+  gk.noalias() += gout * tape.x_final.transpose();
+  MatrixT<T> gx = k.transpose() * gout;
+  MatrixT<T> gxbar = MatrixT<T>::Zero(n, s.cols()), gy = MatrixT<T>::Zero(n, s.cols());
+  MatrixT<T> gz(n, s.cols()), gv(n, s.cols());
+  for (int it = spec.depth - 1; it >= 0; --it) {
+    const Index j = spec.sharing == StepsizeSharing::Shared ? 0 : it;
+    const T tau = static_cast<T>(softplus(static_cast<double>(theta(n * n + j))));
+    const T sigma = static_cast<T>(softplus(static_cast<double>(theta(n * n + m + j))));
+    const MatrixT<T>& z = tape.z[it];
+    const MatrixT<T>& w = tape.w[it];
+    const MatrixT<T>& v = tape.v[it];
+    const MatrixT<T>& p = tape.p[it];
+    // x^k = soft(z), xbar^k = 2 x^k - x^{k-1}
+    double dtau = 0, dsigma = 0;
+    MatrixT<T> gxprev = -gxbar;
+    for (Index i = 0; i < z.size(); ++i) {
+      const T gxn = gx(i) + T(2) * gxbar(i);
+      const T zi = z(i);
+      T g = 0;
+      if (zi > tau) { g = gxn; dtau -= gxn; }
+      else if (zi < -tau) { g = gxn; dtau += gxn; }
+      gz(i) = g;
+      // z = x^{k-1} - tau w
+      gxprev(i) += g;
+      dtau -= static_cast<double>(g) * w(i);
+    }
+    // w = K^T y^k: gK -= tau y^k gz^T, gy^k += -tau K gz
+    gk.noalias() -= tau * (tape.y[it] * gz.transpose());
+    MatrixT<T> gyn = gy;
+    gyn.noalias() -= tau * (k * gz);
+    // y^k = v - clamp(v, sigma l, sigma u)
+    for (Index i = 0; i < v.size(); ++i) {
+      const T lo = sigma * l(i), hi = sigma * u(i);
+      T g = 0;
+      if (v(i) < lo) { g = gyn(i); dsigma -= static_cast<double>(gyn(i)) * l(i); }
+      else if (v(i) > hi) { g = gyn(i); dsigma -= static_cast<double>(gyn(i)) * u(i); }
+      gv(i) = g;
+      // v = y^{k-1} + sigma p, p = K xbar^{k-1}
+      dsigma += static_cast<double>(g) * p(i);
+    }
+    gy = gv;
+    gk.noalias() += sigma * (gv * tape.xbar[it].transpose());
+    gxbar.noalias() = sigma * (k.transpose() * gv);
+    gx = std::move(gxprev);
+    gtau[j] += dtau;
+    gsigma[j] += dsigma;
+  }
+  // x^0 = K^T s, xbar^0 = x^0
+  const MatrixT<T> gx0 = gx + gxbar;
+  gk.noalias() += s * gx0.transpose();
+  for (Index j = 0; j < m; ++j) {
+    (*grad)(n * n + j) = static_cast<T>(gtau[j] * sigmoid(static_cast<double>(theta(n * n + j))));
+    (*grad)(n * n + m + j) = static_cast<T>(gsigma[j] * sigmoid(static_cast<double>(theta(n * n + m + j))));
+  }
+  return loss;
+}
+
+namespace {
+struct FlushDenormals {
+  // Sets FTZ/DAZ in the calling thread and the OpenMP workers; restores on exit.
+  unsigned saved = 0;
+  FlushDenormals() {
+#if defined(__SSE__)
+    saved = _mm_getcsr();
+#pragma omp parallel
+    _mm_setcsr(_mm_getcsr() | 0x8040);
+    _mm_setcsr(saved | 0x8040);
+#endif
+  }
+  ~FlushDenormals() {
+#if defined(__SSE__)
+    const unsigned s = saved;
+#pragma omp parallel
+    _mm_setcsr(s);
+    _mm_setcsr(s);
+#endif
+  }
+};
+
+template <class T>
+UnrolledTrainResult train_impl(const UnrolledSpec& spec, const Vector& theta0, const DequantFrames& data,
+                               const UnrolledTrainOptions& options, const UnrolledObserver& observer) {
+  const auto start = std::chrono::steady_clock::now();
+  const MatrixT<T> s = data.quantized.cast<T>(), l = data.lower.cast<T>(), u = data.upper.cast<T>(),
+                   c = data.clean.cast<T>();
+  const Index total = data.size();
+  const Index batch = (options.batch_size == 0 || options.batch_size >= total) ? total : options.batch_size;
+  VectorT<T> theta = theta0.cast<T>();
+  learn::AdamOptions adam_opt = options.adam;
+  learn::Adam<T> adam(adam_opt, theta.size());
+  std::mt19937_64 rng(options.seed);
+  std::vector<Index> order(total);
+  std::iota(order.begin(), order.end(), Index{0});
+  Index cursor = total;
+  MatrixT<T> bs(spec.n, batch), bl(spec.n, batch), bu(spec.n, batch), bc(spec.n, batch);
+  VectorT<T> g;
+  UnrolledTrainResult r;
+  for (int step = 1; step <= options.adam.max_iterations; ++step) {
+    T loss;
+    if (batch == total) {
+      loss = unrolled_loss<T>(spec, theta, s, l, u, c, &g);
+    } else {
+      for (Index b = 0; b < batch; ++b) {
+        if (cursor >= total) {
+          std::shuffle(order.begin(), order.end(), rng);
+          cursor = 0;
+        }
+        const Index col = order[cursor++];
+        bs.col(b) = s.col(col);
+        bl.col(b) = l.col(col);
+        bu.col(b) = u.col(col);
+        bc.col(b) = c.col(col);
+      }
+      loss = unrolled_loss<T>(spec, theta, bs, bl, bu, bc, &g);
+    }
+    if (!std::isfinite(static_cast<double>(loss)) || !g.allFinite())
+      throw Error("dequant::train_unrolled: loss or gradient not finite at step " + std::to_string(step) +
+                      " (lower the learning rate)",
+                  Error::Kind::Internal);
+    adam.step(theta, g);
+    r.history.push_back(static_cast<double>(loss));
+    r.iterations = step;
+    if (observer && !observer(step, static_cast<double>(loss))) break;
+  }
+  r.final_loss = static_cast<double>(unrolled_loss<T>(spec, theta, s, l, u, c, nullptr));
+  r.theta = theta.template cast<double>();
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return r;
+}
+}  // namespace
+
+UnrolledTrainResult train_unrolled(const UnrolledSpec& spec, const Vector& theta0, const DequantFrames& data,
+                                   const UnrolledTrainOptions& options, const UnrolledObserver& observer) {
+  spec.validate();
+  options.validate();
+  require(theta0.size() == spec.num_parameters(), "dequant::train_unrolled", "theta0 has the wrong size");
+  require(data.size() >= 1 && data.clean.rows() == spec.n, "dequant::train_unrolled",
+          "training frames must be n x B with B >= 1");
+  FlushDenormals ftz;
+  return options.float32 ? train_impl<float>(spec, theta0, data, options, observer)
+                         : train_impl<double>(spec, theta0, data, options, observer);
+}
+
+#define VARLEARN_INSTANTIATE(T)                                                                                    \
+  template VectorT<T> initial_parameters<T>(const UnrolledSpec&, double, double);                                  \
+  template UnrolledParameters unpack<T>(const UnrolledSpec&, const VectorT<T>&);                                   \
+  template MatrixT<T> unrolled_forward<T>(const UnrolledSpec&, const VectorT<T>&, const MatrixT<T>&,             \
+                                          const MatrixT<T>&, const MatrixT<T>&);                                   \
+  template T unrolled_loss<T>(const UnrolledSpec&, const VectorT<T>&, const MatrixT<T>&, const MatrixT<T>&,      \
+                              const MatrixT<T>&, const MatrixT<T>&, VectorT<T>*);
+VARLEARN_INSTANTIATE(float)
+VARLEARN_INSTANTIATE(double)
+#undef VARLEARN_INSTANTIATE
+
+}  // namespace varlearn::dequant
