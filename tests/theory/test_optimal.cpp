@@ -22,7 +22,7 @@ namespace {
 double golden_min(const std::function<double(double)>& fn, double a, double b) {
   const double r = 0.5 * (std::sqrt(5.0) - 1);
   double c = b - r * (b - a), d = a + r * (b - a), fc = fn(c), fd = fn(d);
-  for (int i = 0; i < 120; ++i) {
+  for (int i = 0; i < 64; ++i) {  // bracket shrinks by 0.618^64 ~ 1e-13
     if (fc <= fd) b = d, d = c, fd = fc, c = b - r * (b - a), fc = fn(c);
     else a = c, c = d, fc = fd, d = a + r * (b - a), fd = fn(d);
   }
@@ -33,7 +33,7 @@ double direction_min(const Family& f, double gamma, double s2) {
   auto cost = [&](double s) { const double t = f(s); return gamma * (t - 1) * (t - 1) + s2 * t * t; };
   // scan s on a log grid, then refine every grid-local minimum (f can be steep: narrow minima)
   std::vector<double> grid{0.0};
-  for (double e = -10; e <= 14; e += 0.02) grid.push_back(std::pow(10.0, e));
+  for (double e = -10; e <= 14; e += 0.05) grid.push_back(std::pow(10.0, e));
   std::vector<double> c(grid.size());
   for (size_t i = 0; i < grid.size(); ++i) c[i] = cost(grid[i]);
   double v = *std::min_element(c.begin(), c.end());
@@ -63,15 +63,18 @@ double reference_fixed(const std::vector<double>& gammas, double s2, int k, cons
 }
 
 double reference_learned(const std::vector<double>& gammas, double s2, int k, int N) {
+  // omega on a grid of (0, 1], every grid-local minimum refined, plus omega -> 0+ from above
   auto at = [&](double omega) { return reference_fixed(gammas, s2, k, Family::unrolled(N, omega)); };
-  double best = 1e300, best_w = 1;
-  for (int i = 1; i <= 400; ++i) {
-    const double w = i / 400.0;
-    const double v = at(w);
-    if (v < best) best = v, best_w = w;
+  const int M = 150;
+  std::vector<double> v(M + 1);
+  for (int i = 1; i <= M; ++i) v[i] = at(double(i) / M);
+  double best = 1e300;
+  for (int i = 1; i <= M; ++i) {
+    best = std::min(best, v[i]);
+    const bool left = i == 1 || v[i] <= v[i - 1], right = i == M || v[i] <= v[i + 1];
+    if (left && right) best = std::min(best, golden_min(at, std::max(i - 1, 0) / double(M) + 1e-12, std::min(i + 1, M) / double(M)));
   }
-  for (double w = 1e-9; w < 2.5e-3; w *= 1.5) best = std::min(best, at(w));  // toward omega -> 0+
-  best = std::min(best, golden_min(at, std::max(best_w - 1 / 400.0, 1e-9), std::min(best_w + 1 / 400.0, 1.0)));
+  for (double w = 1e-9; w < 2.5e-3; w *= 3) best = std::min(best, at(w));
   return best;
 }
 
