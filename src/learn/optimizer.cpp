@@ -285,6 +285,13 @@ OptimResult minimize_lbfgs(const Objective<T>& f, VectorT<T>& x, const LbfgsOpti
         restarted = true;
         continue;
       }
+      // Predicted decrease below the arithmetic's resolution of the loss: converged.
+      if (-d0 <= std::sqrt(std::numeric_limits<T>::epsilon()) * std::max(std::abs(fx), 1e-300)) {
+        res.status = OptimStatus::Converged;
+        res.message = "converged to the precision limit (no decrease representable at iteration " +
+                      std::to_string(it) + ")";
+        break;
+      }
       res.status = OptimStatus::LineSearchFailed;
       res.message = "L-BFGS: line search found no decrease at iteration " + std::to_string(it) +
                     " (loss " + std::to_string(fx) + "; likely at the precision limit)";

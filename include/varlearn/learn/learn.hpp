@@ -3,6 +3,7 @@
 /// Umbrella header of the learning engine.
 #include "varlearn/learn/checkpoint.hpp"
 #include "varlearn/learn/data.hpp"
+#include "varlearn/learn/evaluate.hpp"
 #include "varlearn/learn/gradient_check.hpp"
 #include "varlearn/learn/model.hpp"
 #include "varlearn/learn/objective.hpp"
