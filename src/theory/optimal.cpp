@@ -30,35 +30,22 @@ Allocation allocate(const std::vector<EigenGroup>& groups, double s2, Index rank
                     bool want_detail) {
   const size_t G = groups.size();
   Allocation a;
-  thread_local std::vector<double> savings, tfree;
+  thread_local std::vector<double> forced, freec, savings, tfree;
+  thread_local std::vector<Index> nfree;
   thread_local std::vector<size_t> order;
-  savings.resize(G);
-  tfree.resize(G);
-  double total = 0;
+  forced.resize(G), freec.resize(G), savings.resize(G), tfree.resize(G), nfree.assign(G, 0);
   Index n = 0;
   for (size_t i = 0; i < G; ++i) {
     const double g = groups[i].gamma;
-    const double h = cost(g, s2, b);  // forced: s = 0, t = b
-    const double t = range.clamp(g / (g + s2));  // free: best t in F
-    tfree[i] = t;
-    savings[i] = std::max(h - cost(g, s2, t), 0.0);
-    total += double(groups[i].multiplicity) * h;
+    forced[i] = cost(g, s2, b);                  // forced: s = 0, t = b
+    tfree[i] = range.clamp(g / (g + s2));        // free: best t in F
+    freec[i] = cost(g, s2, tfree[i]);
+    // h - g >= 0; both infinite (|b| beyond the double range) saves nothing representable.
+    savings[i] = forced[i] == freec[i] ? 0.0 : std::max(forced[i] - freec[i], 0.0);
     n += groups[i].multiplicity;
   }
-  if (want_detail) {
-    a.free.assign(G, 0);
-    a.t.assign(tfree.begin(), tfree.begin() + long(G));
-  }
-  auto take = [&](size_t i, Index count) {
-    if (count <= 0 || savings[i] <= 0) return;
-    total -= double(count) * savings[i];
-    a.free_total += count;
-    if (want_detail) a.free[i] = count;
-    // An open end of F (bilevel t -> 0) is approached by no finite R.
-    if ((tfree[i] == range.lo && !range.lo_closed) || (tfree[i] == range.hi && !range.hi_closed)) a.attained = false;
-  };
   if (rank >= n) {
-    for (size_t i = 0; i < G; ++i) take(i, groups[i].multiplicity);
+    for (size_t i = 0; i < G; ++i) nfree[i] = groups[i].multiplicity;
   } else {
     order.resize(G);
     std::iota(order.begin(), order.end(), size_t{0});
@@ -68,13 +55,38 @@ Allocation allocate(const std::vector<EigenGroup>& groups, double s2, Index rank
     Index left = rank;
     for (size_t j = 0; j < G && left > 0; ++j) {
       const size_t i = order[j];
-      const Index c = std::min(left, groups[i].multiplicity);
-      take(i, c);
-      left -= c;
+      nfree[i] = std::min(left, groups[i].multiplicity);
+      left -= nfree[i];
     }
+  }
+  // Sum the chosen costs directly (no total-minus-savings cancellation): every term is >= 0.
+  double total = 0;
+  for (size_t i = 0; i < G; ++i) {
+    if (savings[i] <= 0) nfree[i] = 0;  // t = b needs no s > 0
+    total += double(groups[i].multiplicity - nfree[i]) * forced[i];
+    if (nfree[i] == 0) continue;
+    total += double(nfree[i]) * freec[i];
+    a.free_total += nfree[i];
+    // An open end of F (bilevel t -> 0) is approached by no finite R.
+    if ((tfree[i] == range.lo && !range.lo_closed) || (tfree[i] == range.hi && !range.hi_closed)) a.attained = false;
+  }
+  if (want_detail) {
+    a.free.assign(nfree.begin(), nfree.begin() + long(G));
+    a.t.assign(tfree.begin(), tfree.begin() + long(G));
   }
   a.risk = 0.5 * total;
   return a;
+}
+
+/// Throws when a risk left the double range (stepsize omega > 2 at large N: |b| overflows).
+double finite_risk(double risk, const Family& family, const char* where) {
+  if (!std::isfinite(risk)) {
+    std::ostringstream m;
+    m << where << ": the risk exceeds the double range for " << family.describe()
+      << " (b = 1 - (1 - omega)^N = " << family.at_zero() << "); use 0 < omega <= 2 or a smaller depth";
+    throw Error(m.str());
+  }
+  return risk;
 }
 
 void check_rank(const DataModel& data, Index rank, const char* where) {
@@ -119,7 +131,7 @@ OptimalRisk from_family(const DataModel& data, double noise_std, Index rank, con
   const double s2 = noise_std * noise_std;
   const Allocation a = allocate(data.spectrum(), s2, rank, family.at_zero(), family.range(), opt.with_regularizer);
   OptimalRisk out;
-  out.risk = a.risk;
+  out.risk = finite_risk(a.risk, family, "theory::optimal");
   out.attained = a.attained;
   out.stepsize = family.stepsize();
   out.free_directions = a.free_total;
@@ -223,7 +235,8 @@ std::vector<double> search_grid() {
 double best_risk_for_family(const DataModel& data, double noise_std, Index rank, const Family& family) {
   check_noise_std(noise_std, "theory::best_risk_for_family");
   check_rank(data, rank, "theory::best_risk_for_family");
-  return allocate(data.spectrum(), noise_std * noise_std, rank, family.at_zero(), family.range(), false).risk;
+  return finite_risk(allocate(data.spectrum(), noise_std * noise_std, rank, family.at_zero(), family.range(), false).risk,
+                     family, "theory::best_risk_for_family");
 }
 
 OptimalRisk best_linear(const DataModel& data, double noise_std, const OptimalOptions& opt) {
