@@ -340,6 +340,14 @@ TEST(Optimal, RejectsBadInput) {
   EXPECT_THROW(best_unrolled(d, 0.5, 2, 2, 0.0), Error);
   EXPECT_THROW(best_unrolled_learned(d, std::nan(""), 2, 2), Error);
   EXPECT_THROW(DataModel::constant(5, 1.0, -0.1), Error);
+  // omega > 2 at depth 999: b = 1 - (1 - omega)^N leaves the double range -> a clear error, no NaN.
+  EXPECT_THROW(best_unrolled(d, 0.9, 2, 999, 5.0), Error);
+  // Sigma = 0, tiny noise: every risk is >= 0 (no cancellation below zero).
+  const DataModel zero = DataModel::constant(500, 0.0, 0.0);
+  for (int N : {1, 2, 3, 1000}) {
+    EXPECT_GE(best_unrolled_learned(zero, 1e-8, 500, N).risk, 0.0);
+    EXPECT_GE(best_unrolled(zero, 1e-8, 7, N, 1.99).risk, 0.0);
+  }
   EXPECT_THROW(DataModel::ar1(5, 1.0, 0.5, 1.0), Error);
   Matrix nonsym = Matrix::Identity(3, 3);
   nonsym(0, 1) = 0.5;
