@@ -56,7 +56,7 @@ void add_optimal(CLI::App& theory) {
     DataOptions data;
     FamilyOptions family;
     double sigma = 0.9;
-    long long k = 0;
+    long long k = -1;  // -1: not given, use n
     bool json = false;
     std::string realize;
     double gap = 1e-9;
@@ -76,7 +76,7 @@ void add_optimal(CLI::App& theory) {
   sub->callback([o] {
     const theory::DataModel data = o->data.build();
     theory::check_noise_std(o->sigma, "--sigma");
-    const long long k = o->k == 0 ? data.n() : o->k;
+    const long long k = o->k == -1 ? data.n() : o->k;
     if (k < 1 || k > data.n())
       throw Error("--k must satisfy 1 <= k <= n = " + std::to_string(data.n()) + " (got " + std::to_string(k) + ")");
     theory::OptimalOptions opt;
@@ -197,7 +197,7 @@ void add_expressivity(CLI::App& theory) {
   struct Opts {
     FamilyOptions family;
     std::string matrix, realize;
-    long long k = 0;
+    long long k = -1;  // -1: not given, use n
     double tol = 1e-9;
     bool json = false;
   };
@@ -213,7 +213,7 @@ void add_expressivity(CLI::App& theory) {
   sub->callback([o] {
     const Matrix t = io::read_matrix(o->matrix);
     const theory::Family f = o->family.family();
-    const long long k = o->k == 0 ? t.rows() : o->k;
+    const long long k = o->k == -1 ? t.rows() : o->k;
     const theory::Membership m = theory::membership(f, t, k, o->tol);
     json j{{"family", f.describe()}, {"n", t.rows()}, {"k", k}, {"member", m.member}, {"b", f.at_zero()},
            {"eigen_b_count", m.eigen_b_count}, {"min_eigenvalue", m.min_eigenvalue},
