@@ -1,0 +1,140 @@
+#pragma once
+/// \file denoise_study.hpp
+/// The talk's "reality check" (issue 5): learn the quadratic regularizer on clean speech
+/// frames with Gaussian noise, bilevel against unrolled gradient descent at every depth N
+/// with a learned and with a fixed stepsize, each next to the theory engine's prediction
+/// (best achievable risk for the training second moment S).
+///
+/// Per-sample MSE of a linear denoiser T on frames with second moment S (exact expectation
+/// over the noise): \f$\mathrm{mse}(T;S) = \tfrac1n[\mathrm{tr}((T-I)S(T-I)^T) + \sigma^2\|T\|_F^2]\f$,
+/// i.e. 2/n times the per-frame loss \f$\tfrac12\|Tx-y\|^2\f$ of the learning engine.
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "varlearn/core/types.hpp"
+#include "varlearn/study/report.hpp"
+
+namespace varlearn::study {
+
+/// Settings of the study; every field has its CLI flag in parentheses.
+struct DenoiseOptions {
+  Index n = 0;                 ///< frame length n (--n); 0 = 320 (80 with quick)
+  Index hop = 0;               ///< hop between frames (--hop); 0 = n/2
+  double noise_std = 0.1;      ///< sigma (--sigma)
+  Index rank = 0;              ///< k, rows of R; 0 = n (--k)
+  std::vector<int> depths{1, 2, 3, 4, 5, 6, 7, 8, 9, 10};  ///< N (--depths)
+  /// omega of the fixed-stepsize runs (--fixed-stepsize). Every model starts from
+  /// \f$R_0 = \sqrt{\max(1/\omega-1, 0)}\,[I_k\ 0]\f$ and (learned) \f$\omega_0 = \omega\f$: then
+  /// \f$(I+R_0^TR_0)\omega = I\f$, one gradient step lands on the lower-level minimizer and
+  /// every method and depth starts as the same denoiser \f$T = \omega I\f$ (k = n).
+  double fixed_stepsize = 0.5;
+  enum class Objective { Exact, Sampled };
+  /// Exact expectation over the noise (structured path, L-BFGS; default) or fresh noise
+  /// draws per minibatch (Adam, as the talk did) (--objective exact|sampled).
+  Objective objective = Objective::Exact;
+  std::vector<std::filesystem::path> train_files, test_files;  ///< (--train, --test); empty: codec2 corpus
+  int rate = 0;                ///< Hz (--rate); 0: the files' common rate (8000 for the default corpus)
+  bool mixdown = false;        ///< average channels of multi-channel files (--mixdown)
+  bool quick = false;          ///< small corpus, n = 80 unless given, fewer iterations (--quick)
+  int iterations = 0;          ///< L-BFGS iterations (Adam steps for sampled); 0 = default (--iterations)
+  std::uint64_t seed = 1;      ///< noise draws (--seed)
+  bool odd_strategy = true;    ///< also run the odd-depth strategy and the sharpness measurement
+  bool write_audio = true;     ///< WAVs of one test file
+  /// Throws Error naming the bad field (n < 2, hop not in 1..n, sigma <= 0, k not in 1..n,
+  /// depths outside 1..200 or repeated, stepsize not in (0, 2), iterations < 0).
+  void validate() const;
+  /// A copy with the automatic values (n, hop, rank, iterations) filled in.
+  DenoiseOptions resolved() const;
+};
+
+/// One trained configuration.
+struct DenoiseConfig {
+  std::string method;          ///< "bilevel" | "unrolled"
+  int depth = 0;               ///< N (0 for bilevel: JSON null)
+  std::string stepsize_mode;   ///< "learned" | "fixed" (bilevel: "fixed", stepsize 0)
+  std::string init = "shrink"; ///< "shrink" (R_0 above), "theory", "continuation"
+  double stepsize = 0;         ///< final omega
+  double train_mse = 0;        ///< exact noise expectation on the training frames
+  double test_mse = 0;         ///< exact noise expectation on the test frames
+  double test_mse_sampled = 0; ///< one seeded noise draw on the test signals
+  double test_snr_db = 0;      ///< SNR of the denoised test signals (overlap-add), that draw
+  double theory_mse = 0;       ///< theory engine's best training MSE for this configuration
+  bool theory_attained = true; ///< false: theory_mse is an infimum only
+  double shortfall = 0;        ///< train_mse / theory_mse - 1
+  double regularizer_norm = 0; ///< \f$\|R\|_2\f$ (largest singular value)
+  int iterations = 0;
+  double seconds = 0;
+  std::string status;          ///< optimizer's stop reason
+};
+
+/// Curvature and basin width of the training loss (per-sample MSE) at a trained model.
+struct Sharpness {
+  int depth = 0;
+  std::string init;            ///< which run
+  double mse = 0;              ///< train MSE there
+  double stepsize = 0;
+  double regularizer_norm = 0;
+  double hessian_max = 0;      ///< largest Hessian eigenvalue w.r.t. (vec R, alpha) (power iteration)
+  double hessian_max_alpha = 0;///< second derivative along alpha alone (omega = softplus(alpha))
+  /// Median over random unit directions of the radius r at which the MSE rises by 1 %,
+  /// relative to \f$\|\theta\|\f$ (larger = wider basin).
+  double basin_width = 0;
+};
+
+struct DenoiseResults {
+  DenoiseOptions options;      ///< as run (quick defaults filled in)
+  int rate = 0;
+  std::vector<std::string> train_files, test_files;
+  Index train_frames = 0, test_frames = 0;
+  double train_seconds_audio = 0, test_seconds_audio = 0;
+  double noisy_mse = 0;        ///< sigma^2 (T = I)
+  double noisy_mse_sampled = 0;///< the test draw without denoising
+  double wiener_mse = 0;       ///< test MSE of T* = S(S + sigma^2 I)^{-1}, S from training
+  double wiener_train_mse = 0; ///< same on training (= theory's best linear)
+  double wiener_snr_db = 0;
+  double noisy_snr_db = 0;
+  std::vector<DenoiseConfig> configs;   ///< bilevel, then unrolled learned N..., fixed N...
+  std::vector<DenoiseConfig> strategy;  ///< odd-depth learned-stepsize strategy runs
+  std::vector<Sharpness> sharpness;
+  double theory_check_rel = 0; ///< max relative gap theory_mse vs the independent computation
+  double seconds = 0;
+  // For the WAVs: the demo test file and the denoisers used on it.
+  std::string demo_file;
+  Vector demo_clean, demo_noisy;
+  std::vector<std::pair<std::string, Vector>> demo_denoised;  ///< (wav name, signal)
+};
+
+/// Runs the study (reads and checks every input before any work). Progress lines through
+/// `progress`. Throws Error on bad input.
+DenoiseResults run_denoise_study(const DenoiseOptions& options, const Progress& progress = {});
+
+/// Checks that `dir` exists and is writable, or can be created (nearest existing parent
+/// writable); creates nothing. Throws Error otherwise.
+void check_output_dir(const std::filesystem::path& dir);
+
+/// Writes results.json, results.csv, findings.md, figures (mse_vs_depth, train_vs_theory)
+/// and the WAVs into `dir` (created), each atomically. Returns the files written.
+std::vector<std::filesystem::path> write_denoise_outputs(const DenoiseResults& results,
+                                                         const std::filesystem::path& dir);
+
+/// The findings in numbers (markdown), as in the report section.
+std::string denoise_findings(const DenoiseResults& results);
+/// The results table (markdown).
+std::string denoise_table(const DenoiseResults& results);
+
+/// Per-sample MSE of T under second moment S (exact noise expectation; see file comment).
+double exact_mse(const Matrix& t, const Matrix& second_moment, double noise_std);
+
+/// Independent computation of the theory MSEs from a second moment (own eigendecomposition
+/// and own scalar minimizations, no theory engine), for the test and the self-check:
+/// bilevel infimum, unrolled depth N at stepsize omega, and with learned stepsize (k = n
+/// only). Per-sample (2 risk / n).
+double independent_bilevel_mse(const Matrix& second_moment, double noise_std, Index rank);
+double independent_unrolled_mse(const Matrix& second_moment, double noise_std, Index rank, int depth,
+                                double stepsize);
+double independent_learned_mse(const Matrix& second_moment, double noise_std, int depth);  ///< k = n
+
+}  // namespace varlearn::study
