@@ -1,6 +1,8 @@
 // varlearn theory map | depth | landscape: sweeps of the exact theory engine, written as CSV,
 // figures (PNG + SVG) and JSON. Thin: parse, validate, call varlearn::study, print.
 #include <cmath>
+#include <cstdio>
+#include <iostream>
 #include <limits>
 #include <memory>
 
@@ -169,10 +171,24 @@ void add_depth(CLI::App& theory) {
       rows.push_back(jr);
     }
     json j{{"linear", r.linear}, {"bilevel", r.bilevel}, {"bilevel_attained", r.bilevel_attained}, {"seconds", r.seconds}};
-    if (o->json) j["rows"] = rows;
-    else {
-      for (const auto& row : r.rows)
-        j["N=" + std::to_string(row.depth)] = json{{"learned", row.learned}, {"fixed", row.fixed}};
+    j["rows"] = rows;
+    if (!o->json) {
+      std::cout << "N   learned risk          learned omega";
+      for (double w : d.stepsizes) std::cout << "  fixed omega=" << w;
+      std::cout << "\n";
+      for (const auto& row : r.rows) {
+        char buf[128];
+        std::snprintf(buf, sizeof buf, "%-3d %-21.15g %-13.6g%s", row.depth, row.learned, row.learned_stepsize,
+                      row.learned_attained ? " " : "*");
+        std::cout << buf;
+        for (double v : row.fixed) {
+          std::snprintf(buf, sizeof buf, "  %-16.10g", v);
+          std::cout << buf;
+        }
+        std::cout << "\n";
+      }
+      std::cout << "(* = infimum, approached as omega -> 0+)\n";
+      j.erase("rows");
     }
     if (!o->out.empty()) {
       json files = json::array();

@@ -85,6 +85,11 @@ std::string colour_scale(const std::vector<double>& values, bool ratio) {
   std::ostringstream s;
   const char* viridis = "set palette defined (0 '#440154', 1 '#3b528b', 2 '#21908d', 3 '#5dc963', 4 '#fde725')\n";
   if (!std::isfinite(lo)) return std::string(viridis) + "set cbrange [0:1]\n";
+  if (hi - lo <= 1e-6 * std::max(std::abs(lo), std::abs(hi))) {  // constant up to rounding
+    const double c = 0.5 * (lo + hi), d = std::max(1e-3 * std::abs(c), 1e-12);
+    s << viridis << "set cbrange [" << c - d << ":" << c + d << "]\nset format cb '%.5g'\n";
+    return s.str();
+  }
   if (ratio && lo > 0 && lo < 1 && hi > 1) {
     const double m = std::max(hi, 1 / lo);
     s << "set palette defined (0 '#2166ac', 0.25 '#92c5de', 0.5 '#f7f7f7', 0.75 '#f4a582', 1 '#b2182b')\n"

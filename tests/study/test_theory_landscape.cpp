@@ -73,7 +73,7 @@ TEST_P(Landscape, MinimaConfirmedByDenseScan) {
       EXPECT_GE(m.risk, brute - 1e-8 * brute);      // and the scan is close to it
       EXPECT_NEAR(m.risk, brute_risk(gamma, c.sigma, N, c.omega, m.r), 1e-14);
       // Curvature: central second difference of the independent formula.
-      const double d = 1e-4 * std::max(m.r, 1e-2);
+      const double d = 1e-4 * std::max(m.r, 1.0);
       const double fd = (brute_risk(gamma, c.sigma, N, c.omega, m.r + d) - 2 * m.risk +
                          brute_risk(gamma, c.sigma, N, c.omega, std::abs(m.r - d))) / (d * d);
       EXPECT_NEAR(m.curvature, fd, 1e-4 * std::abs(fd) + 1e-6) << "N = " << N << " r = " << m.r;
