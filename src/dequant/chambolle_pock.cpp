@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <string>
+#include <vector>
 
 #include "varlearn/core/error.hpp"
 #include "varlearn/dequant/dct.hpp"
@@ -18,6 +19,7 @@ void CpOptions::validate() const {
   require(max_iter >= 1, w, "max_iter = N must be >= 1 (got " + std::to_string(max_iter) + ")");
   require(std::isfinite(rel_gap_tol) && rel_gap_tol >= 0, w, "rel_gap_tol must be >= 0");
   require(check_every >= 1, w, "check_every must be >= 1");
+  require(threads >= 0, w, "threads must be >= 0");
 }
 
 template <class T>
@@ -78,11 +80,21 @@ Bounds certify(const Matrix& c, const Matrix& x, const Matrix& y, const Matrix& 
 }
 }  // namespace
 
+namespace {
+// Keeps the columns listed in `keep` (ascending) of m, in place.
+void keep_columns(Matrix& m, const std::vector<Index>& keep) {
+  for (size_t j = 0; j < keep.size(); ++j)
+    if (static_cast<Index>(j) != keep[j]) m.col(static_cast<Index>(j)) = m.col(keep[j]);
+  m.conservativeResize(Eigen::NoChange, static_cast<Index>(keep.size()));
+}
+}  // namespace
+
 CpResult solve_l1_dequant(const Matrix& quantized, const Matrix& lower, const Matrix& upper,
                           const CpOptions& options, const CpObserver& observer) {
   const auto start = std::chrono::steady_clock::now();
   options.validate();
   check_cells("dequant::solve_l1_dequant", quantized, lower, upper);
+  const ScopedEigenThreads eigen_threads(options.threads);
   const Index n = quantized.rows(), b = quantized.cols();
   const Matrix c = dct_matrix<double>(n);
   const Matrix k = c.transpose();
@@ -93,36 +105,60 @@ CpResult solve_l1_dequant(const Matrix& quantized, const Matrix& lower, const Ma
   st.y = Matrix::Zero(n, b);
   st.work.resize(n, b);
 
+  // Active set: frames whose certified gap met the tolerance are frozen (their x, y and
+  // bounds stored) and dropped from the batch, so the slow tail costs only its own frames.
   CpResult r;
+  Matrix x_out(n, b), y_out(n, b);
+  r.primal.resize(b);
+  r.dual.resize(b);
+  std::vector<Index> active(static_cast<size_t>(b));
+  for (Index j = 0; j < b; ++j) active[static_cast<size_t>(j)] = j;
+  Matrix l_act = lower, u_act = upper;
   const bool fixed = options.rel_gap_tol == 0;
   int it = 0;
-  Bounds bounds;
-  bool have_bounds = false;
-  while (it < options.max_iter) {
-    cp_iteration<double>(k, lower, upper, options.tau, options.sigma, st);
-    ++it;
-    if (!fixed && (it % options.check_every == 0 || it == options.max_iter)) {
-      bounds = certify(c, st.x, st.y, lower, upper);
-      have_bounds = true;
-      if (observer && !observer(it, bounds.max_rel_gap)) break;
-      if (bounds.max_rel_gap <= options.rel_gap_tol) {
-        r.converged = true;
-        break;
+  auto freeze = [&](const Bounds& bd, bool all) {
+    std::vector<Index> keep;
+    for (size_t j = 0; j < active.size(); ++j) {
+      const Index jj = static_cast<Index>(j);
+      const double gap = bd.primal(jj) - bd.dual(jj);
+      const bool done = all || gap <= options.rel_gap_tol * std::max(bd.primal(jj), 1e-12);
+      if (done) {
+        x_out.col(active[j]) = st.x.col(jj);
+        y_out.col(active[j]) = st.y.col(jj);
+        r.primal(active[j]) = bd.primal(jj);
+        r.dual(active[j]) = bd.dual(jj);
+      } else {
+        keep.push_back(jj);
       }
-    } else {
-      have_bounds = false;
+    }
+    if (keep.size() == active.size()) return;
+    std::vector<Index> next;
+    for (Index jj : keep) next.push_back(active[static_cast<size_t>(jj)]);
+    for (Matrix* m : {&st.x, &st.xbar, &st.y, &l_act, &u_act}) keep_columns(*m, keep);
+    st.work.resize(n, static_cast<Index>(keep.size()));
+    active = std::move(next);
+  };
+  while (it < options.max_iter && !active.empty()) {
+    cp_iteration<double>(k, l_act, u_act, options.tau, options.sigma, st);
+    ++it;
+    if (!fixed && it % options.check_every == 0 && it < options.max_iter) {
+      const Bounds bd = certify(c, st.x, st.y, l_act, u_act);
+      freeze(bd, false);
+      if (observer && !observer(it, active.empty() ? 0.0 : bd.max_rel_gap)) break;
     }
   }
-  if (!have_bounds) bounds = certify(c, st.x, st.y, lower, upper);
+  if (!active.empty()) freeze(certify(c, st.x, st.y, l_act, u_act), true);
   r.iterations = it;
-  r.primal = std::move(bounds.primal);
-  r.dual = std::move(bounds.dual);
-  r.max_gap = bounds.max_gap;
-  r.max_rel_gap = bounds.max_rel_gap;
-  r.signal = k * st.x;
+  for (Index j = 0; j < b; ++j) {
+    const double gap = r.primal(j) - r.dual(j);
+    r.max_gap = std::max(r.max_gap, gap);
+    r.max_rel_gap = std::max(r.max_rel_gap, gap / std::max(r.primal(j), 1e-12));
+  }
+  r.converged = !fixed && r.max_rel_gap <= options.rel_gap_tol;
+  r.signal = k * x_out;
   if (options.project_output) r.signal = r.signal.cwiseMax(lower).cwiseMin(upper);
   r.max_cell_violation = max_cell_violation(r.signal, lower, upper);
-  r.coefficients = std::move(st.x);
+  r.coefficients = std::move(x_out);
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return r;
 }

@@ -15,6 +15,7 @@
 #include "varlearn/core/error.hpp"
 #include "varlearn/dequant/chambolle_pock.hpp"
 #include "varlearn/dequant/dct.hpp"
+#include "varlearn/dequant/validate.hpp"
 
 namespace varlearn::dequant {
 
@@ -26,6 +27,7 @@ void UnrolledSpec::validate() const {
 void UnrolledTrainOptions::validate() const {
   adam.validate();
   require(batch_size >= 0, "dequant::UnrolledTrainOptions", "batch_size must be >= 0");
+  require(threads >= 0, "dequant::UnrolledTrainOptions", "threads must be >= 0");
 }
 
 double softplus(double a) { return a > 30 ? a : std::log1p(std::exp(a)); }
@@ -294,6 +296,7 @@ UnrolledTrainResult train_unrolled(const UnrolledSpec& spec, const Vector& theta
   require(theta0.size() == spec.num_parameters(), "dequant::train_unrolled", "theta0 has the wrong size");
   require(data.size() >= 1 && data.clean.rows() == spec.n, "dequant::train_unrolled",
           "training frames must be n x B with B >= 1");
+  const ScopedEigenThreads eigen_threads(options.threads);
   FlushDenormals ftz;
   return options.float32 ? train_impl<float>(spec, theta0, data, options, observer)
                          : train_impl<double>(spec, theta0, data, options, observer);

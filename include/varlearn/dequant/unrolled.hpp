@@ -72,6 +72,7 @@ struct UnrolledTrainOptions {
   Index batch_size = 512;     ///< frames per Adam step (0 or >= B: full batch)
   std::uint64_t seed = 1;     ///< minibatch order
   bool float32 = true;        ///< train in float32 (float64 otherwise)
+  int threads = 1;            ///< GEMM threads while training (0 = leave Eigen's setting); see CpOptions::threads
   void validate() const;
 };
 

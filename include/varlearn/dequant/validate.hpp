@@ -11,6 +11,18 @@ namespace varlearn::dequant {
 /// finite, and lower <= quantized <= upper elementwise.
 void check_cells(const std::string& where, const Matrix& quantized, const Matrix& lower, const Matrix& upper);
 
+/// Sets Eigen's GEMM thread count for a scope (0 = leave it), restoring it afterwards.
+class ScopedEigenThreads {
+public:
+  explicit ScopedEigenThreads(int threads);
+  ~ScopedEigenThreads();
+  ScopedEigenThreads(const ScopedEigenThreads&) = delete;
+  ScopedEigenThreads& operator=(const ScopedEigenThreads&) = delete;
+
+private:
+  int saved_;
+};
+
 /// \f$\max_i \mathrm{dist}(v_i, [\ell_i, u_i])\f$.
 double max_cell_violation(const Matrix& values, const Matrix& lower, const Matrix& upper);
 

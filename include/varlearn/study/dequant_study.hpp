@@ -1,0 +1,97 @@
+#pragma once
+/// \file dequant_study.hpp
+/// Speech dequantization study (issue 6): at each bit depth b, the quantized test speech,
+/// the classic l1 reconstruction (Chambolle–Pock, converged with a certified gap, and
+/// stopped after N iterations with the step size and projection tuned on the training set),
+/// and the learned unrolled network of depth N (K and step sizes trained with Adam,
+/// initialized at the tuned classic configuration of the same N). Test SNR and segmental
+/// SNR of whole signals (overlap-add of the frame estimates).
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "varlearn/audio/quantizer.hpp"
+#include "varlearn/core/types.hpp"
+#include "varlearn/study/report.hpp"
+
+namespace varlearn::study {
+
+/// Settings; every field's CLI flag in parentheses.
+struct DequantOptions {
+  std::vector<int> bits{3, 4, 5, 6};           ///< bit depths b (--bits), each in [1, 24]
+  Index frame_length = 64;                     ///< n (--n)
+  bool half_overlap = false;                   ///< frames with hop n/2 and Hann weights (--half-overlap)
+  std::vector<int> depths{1, 2, 5, 10, 20};    ///< N (--depths), each >= 1
+  std::vector<std::string> methods{"quantized", "classic", "learned"};  ///< (--methods)
+  audio::QuantizerKind quantizer = audio::QuantizerKind::MidRise;      ///< (--quantizer)
+  std::vector<std::filesystem::path> train_files, test_files;  ///< (--train/--test); empty: codec2 corpus
+  /// Scale each file to this peak amplitude before quantizing (--peak); 0 = keep the level
+  /// (samples outside [-1, 1] are then clipped and counted). Default 0.99.
+  double peak = 0.99;
+  bool quick = false;                          ///< small corpus, b = 4, N in {1, 5}, fewer steps (--quick)
+  // classic
+  double converged_rel_gap = 1e-4;             ///< relative gap tolerance of the converged solve (--gap)
+  int converged_max_iter = 20000;              ///< its iteration cap (--max-iter)
+  /// Grid of tau for the fixed-N classic runs (sigma = 1/tau); tuned on the training frames.
+  std::vector<double> tau_grid{0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0};
+  // learned
+  int train_steps = 1500;                      ///< Adam steps per network (--steps)
+  Index batch_size = 256;                      ///< frames per step (--batch)
+  double learning_rate = 1e-3;                 ///< Adam eta (--lr), halved every steps/4
+  bool per_iteration_stepsizes = true;         ///< one (tau, sigma) per iteration (--shared-stepsizes: one)
+  bool project_learned = true;                 ///< project the learned output onto the cells (--no-project-learned: off)
+  Index max_train_frames = 20000;              ///< subsample the training frames (seeded) beyond this
+  std::uint64_t seed = 1;                      ///< (--seed)
+  int example_bits = 4;                        ///< bit depth of the example WAVs (if run)
+  bool write_audio = true;
+  void validate() const;                       ///< throws Error naming the bad field
+  DequantOptions resolved() const;             ///< quick defaults filled in
+};
+
+/// One row of results.json.
+struct DequantEntry {
+  std::string method;          ///< "quantized" | "classic" | "learned"
+  int bits = 0;
+  std::optional<int> depth;    ///< N; none for quantized and converged classic
+  double snr_db = 0;           ///< test SNR (pooled over all test samples)
+  double segsnr_db = 0;        ///< test segmental SNR
+  double train_snr_db = 0;     ///< SNR on the training frames (selection / training objective)
+  double tau = 0, sigma = 0;   ///< classic: the tuned steps; learned: mean of the learned ones
+  bool projected = false;      ///< output projected onto the cells
+  int iterations = 0;          ///< classic converged: CP iterations; learned: Adam steps
+  double max_rel_gap = 0;      ///< classic converged: certified relative duality gap reached
+  double max_cell_violation = 0;  ///< max distance of the test output to its cells
+  double seconds = 0;          ///< time for this configuration (tuning/training + test)
+};
+
+struct DequantResults {
+  DequantOptions options;
+  int rate = 0;
+  std::vector<std::string> train_files, test_files;
+  Index train_frames = 0, test_samples = 0;
+  Index clipped_samples = 0;   ///< samples clipped into [-1, 1] (only with peak = 0)
+  std::vector<DequantEntry> entries;
+  double seconds = 0;
+  // Example audio (first test file, example_bits): (wav name, signal)
+  std::string example_file;
+  std::vector<std::pair<std::string, Vector>> examples;
+  /// Best classic test SNR at b bits over all classic entries (fixed N and converged).
+  std::optional<double> best_classic_snr(int bits) const;
+  std::optional<double> snr(const std::string& method, int bits, std::optional<int> depth) const;
+};
+
+/// Runs the study. Progress lines through `progress` (the library never prints).
+DequantResults run_dequant_study(const DequantOptions& options, const Progress& progress = {});
+
+/// Writes results.json, results.csv, summary.md, figures (snr_vs_depth_<b>bit, snr_vs_bits)
+/// and WAVs (example_clean/quantized/classic/learned.wav) into `dir` (created), atomically.
+/// Returns the files written.
+std::vector<std::filesystem::path> write_dequant_outputs(const DequantResults& results,
+                                                         const std::filesystem::path& dir);
+
+/// The markdown table and the headline (learned N = 5 vs best classic at 4 bits).
+std::string dequant_summary_markdown(const DequantResults& results);
+
+}  // namespace varlearn::study
