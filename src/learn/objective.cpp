@@ -6,6 +6,7 @@
 #include <omp.h>
 
 #include <Eigen/Cholesky>
+#include <Eigen/Eigenvalues>
 #include <cmath>
 #include <string>
 
@@ -89,6 +90,36 @@ Unpacked<Real> unpack(const ModelSpec& spec, const VectorT<Real>& theta,
   return u;
 }
 
+/// Buffers of the direct path are recycled per thread: a fresh 5 MB matrix per iteration
+/// costs page faults and kernel zeroing that doubled the step time (n = k = 320, B = 4096).
+template <class Real>
+class Pool {
+public:
+  static MatrixT<Real> get(Index rows, Index cols) {
+    auto& l = list();
+    for (auto it = l.begin(); it != l.end(); ++it)
+      if (it->size() == rows * cols) {
+        MatrixT<Real> m = std::move(*it);
+        l.erase(it);
+        m.resize(rows, cols);
+        return m;
+      }
+    return MatrixT<Real>(rows, cols);
+  }
+  static void put(MatrixT<Real>& m) {
+    if (m.size() == 0) return;
+    auto& l = list();
+    if (l.size() < 48) l.push_back(std::move(m));
+    m.resize(0, 0);
+  }
+
+private:
+  static std::vector<MatrixT<Real>>& list() {
+    thread_local std::vector<MatrixT<Real>> l;
+    return l;
+  }
+};
+
 /// Reverse mode through z^{j+1} = z^j - w_j((I + R^T R) z^j - x), z^0 = 0.
 /// Factored (R, R^T: 4nkB flops per step) or Gram (M = R^T R: 2n^2 B). Stores z^j at
 /// multiples of `every` (and z^N), recomputing the others segment by segment.
@@ -99,6 +130,12 @@ public:
       : r_(r), w_(omega), gram_(gram), every_(std::max(1, every)) {
     if (gram_) m_.noalias() = r_.transpose() * r_;
   }
+  ~Unroller() {
+    for (auto& z : z_) Pool<Real>::put(z);
+    for (auto& u : u_) Pool<Real>::put(u);
+  }
+  Unroller(const Unroller&) = delete;
+  Unroller& operator=(const Unroller&) = delete;
 
   const MatrixT<Real>& forward(const MatrixT<Real>& x) {
     x_ = &x;
@@ -108,17 +145,18 @@ public:
     for (int j = 0; j < N; ++j) {
       step(j);
       // Drop z^j unless it is a checkpoint (kept: multiples of every_, and all when every_ = 1).
-      if (j > 0 && j % every_ != 0) z_[static_cast<size_t>(j)].resize(0, 0);
-      if (every_ != 1) u_[static_cast<size_t>(j)].resize(0, 0);
+      if (j > 0 && j % every_ != 0) Pool<Real>::put(z_[static_cast<size_t>(j)]);
+      if (every_ != 1) Pool<Real>::put(u_[static_cast<size_t>(j)]);
     }
     return z_[static_cast<size_t>(N)];
   }
 
   /// g = dL/dz^N on entry. Adds dL/dR into dr (k x n) and dL/domega_j into gw[j].
-  void backward(MatrixT<Real> g, MatrixT<Real>& dr, std::vector<double>& gw) {
+  void backward(MatrixT<Real>& g, MatrixT<Real>& dr, std::vector<double>& gw) {
     const int N = static_cast<int>(w_.size());
     const MatrixT<Real>& x = *x_;
-    MatrixT<Real> dm, v;
+    MatrixT<Real> dm;
+    MatrixT<Real> v = Pool<Real>::get(gram_ ? r_.cols() : r_.rows(), x.cols());
     if (gram_) dm = MatrixT<Real>::Zero(r_.cols(), r_.cols());
     const int last_start = ((N - 1) / every_) * every_;
     for (int s = last_start; s >= 0; s -= every_) {
@@ -141,7 +179,10 @@ public:
           g = (Real(1) - w) * g - w * v;
         } else {
           auto& u = u_[static_cast<size_t>(j)];
-          if (u.size() == 0) u.noalias() = r_ * z0;
+          if (u.size() == 0) {
+            u = Pool<Real>::get(r_.rows(), z0.cols());
+            u.noalias() = r_ * z0;
+          }
           v.noalias() = r_ * g;
           dr.noalias() -= w * u * g.transpose();
           dr.noalias() -= w * v * z0.transpose();
@@ -150,11 +191,12 @@ public:
         }
       }
       for (int j = s + 1; j <= e; ++j) {
-        z_[static_cast<size_t>(j)].resize(0, 0);
-        u_[static_cast<size_t>(j)].resize(0, 0);
+        Pool<Real>::put(z_[static_cast<size_t>(j)]);
+        Pool<Real>::put(u_[static_cast<size_t>(j)]);
       }
       if (s == 0) break;
     }
+    Pool<Real>::put(v);
     if (gram_) dr.noalias() += r_ * (dm + dm.transpose());
   }
 
@@ -166,6 +208,7 @@ private:
     const MatrixT<Real>& x = *x_;
     const Real w = w_[static_cast<size_t>(j)];
     auto& zn = z_[static_cast<size_t>(j + 1)];
+    if (zn.size() == 0) zn = Pool<Real>::get(x.rows(), x.cols());
     if (j == 0) {
       zn = w * x;
       return;
@@ -176,6 +219,7 @@ private:
       zn.noalias() -= w * m_ * z;
     } else {
       auto& u = u_[static_cast<size_t>(j)];
+      if (u.size() == 0) u = Pool<Real>::get(r_.rows(), z.cols());
       u.noalias() = r_ * z;
       zn.noalias() -= w * r_.transpose() * u;
     }
@@ -318,17 +362,26 @@ Real loss_direct(const ModelSpec& spec, const VectorT<Real>& theta, const std::v
     }
     detail::Unroller<Real> un(u.r, u.omega, gram, grad ? every : (1 << 30));
     const MatrixT<Real>& zn = un.forward(x);
-    MatrixT<Real> e = zn - y;
+    MatrixT<Real> e = detail::Pool<Real>::get(x.rows(), B);
+    e = zn - y;
     loss = e.template cast<double>().squaredNorm() / (2.0 * static_cast<double>(B));
     if (grad) {
       e *= invb;
-      un.backward(std::move(e), dr, gw);
+      un.backward(e, dr, gw);
     }
+    detail::Pool<Real>::put(e);
   }
   if (grad) pack_gradient(spec, u, dr, gw, *grad);
   return static_cast<Real>(loss);
 }
 
+// Structured path, spectrally: M = R^T R = V diag(s) V^T, T = V diag(t) V^T with t_i = f(s_i)
+// (f from the N-step recurrence t^{j+1} = t^j + w_j (1 - (1+s) t^j), or 1/(1+s)). With
+// A~ = V^T A V, C~ = V^T C V:  L = 1/2 [sum_i t_i^2 A~_ii - 2 sum_i t_i C~_ii + c].
+// Gradient in M by Daleckii-Krein: dL/dM = V (Gamma o G~) V^T, G~ = V^T (T A - C^T) V =
+// diag(t) A~ - C~^T, Gamma_ab the divided difference of f at (s_a, s_b), computed by its own
+// recurrence D^{j+1} = (1 - w_j (1+s_a)) D^j - w_j t^j(s_b) (exact, no cancellation; a = b gives
+// f'). Cost: one symmetric eigendecomposition + ~7 n^3 GEMM flops, independent of N and B.
 template <class Real>
 Real loss_structured(const ModelSpec& spec, const VectorT<Real>& theta, const std::vector<double>& fixed,
                      const Moments<Real>& mo, VectorT<Real>* grad) {
@@ -339,41 +392,75 @@ Real loss_structured(const ModelSpec& spec, const VectorT<Real>& theta, const st
           where, "moments are not " + std::to_string(spec.n) + "x" + std::to_string(spec.n));
   const Index n = spec.n;
   detail::SerialIfSmall serial(2.0 * n * n * static_cast<double>(n));
-  MatrixT<Real> dr = MatrixT<Real>::Zero(spec.rank, n);
-  std::vector<double> gw(static_cast<size_t>(spec.method == Method::Unrolled ? spec.depth : 0), 0.0);
-  const MatrixT<Real> eye = MatrixT<Real>::Identity(n, n);
-  // L = 1/2 [tr(T A T^T) - 2 tr(T C) + c];  dL/dT = T A - C^T.
-  auto loss_and_gt = [&](const MatrixT<Real>& t, MatrixT<Real>& gt) {
-    gt.noalias() = t * mo.xx;
-    const double quad = (gt.array().template cast<double>() * t.array().template cast<double>()).sum();
-    const double lin = (t.array().template cast<double>() *
-                        mo.xy.transpose().array().template cast<double>()).sum();
-    gt -= mo.xy.transpose();
-    return 0.5 * (quad - 2.0 * lin + mo.yy);
-  };
-  double loss = 0;
-  MatrixT<Real> gt;
-  if (spec.method == Method::Bilevel) {
-    MatrixT<Real> a = eye;
-    a.noalias() += u.r.transpose() * u.r;
-    Eigen::LLT<MatrixT<Real>> llt(a);
-    require(llt.info() == Eigen::Success, where, "I + R^T R is not positive definite (NaN in R?)");
-    MatrixT<Real> t = llt.solve(eye);
-    loss = loss_and_gt(t, gt);
-    if (grad) {
-      // dT = -T dM T  =>  dL/dM = -T G_T T (T symmetric).
-      MatrixT<Real> gm;
-      gm.noalias() = -(t * gt * t);
-      dr.noalias() = u.r * (gm + gm.transpose());
-    }
+  MatrixT<Real> m;
+  m.noalias() = u.r.transpose() * u.r;
+  Eigen::SelfAdjointEigenSolver<MatrixT<Real>> es(m);
+  require(es.info() == Eigen::Success, where, "eigendecomposition of R^T R failed (NaN in R?)");
+  const MatrixT<Real>& v = es.eigenvectors();
+  const Eigen::VectorXd sv = es.eigenvalues().template cast<double>();
+  const bool bilevel = spec.method == Method::Bilevel;
+  const int N = bilevel ? 0 : spec.depth;
+  // t^j(s_i) for j = 0..N (column j), in double.
+  Eigen::MatrixXd tj(n, N + 1);
+  Eigen::VectorXd t(n);
+  if (bilevel) {
+    t = (1.0 + sv.array()).inverse();
   } else {
-    detail::DenormalGuard guard(std::is_same_v<Real, float> && grad != nullptr);
-    detail::Unroller<Real> un(u.r, u.omega, 2 * spec.rank > n, 1);
-    const MatrixT<Real>& t = un.forward(eye);
-    loss = loss_and_gt(t, gt);
-    if (grad) un.backward(std::move(gt), dr, gw);
+    tj.col(0).setZero();
+    for (int j = 0; j < N; ++j) {
+      const double w = static_cast<double>(u.omega[static_cast<size_t>(j)]);
+      tj.col(j + 1) = tj.col(j).array() + w * (1.0 - (1.0 + sv.array()) * tj.col(j).array());
+    }
+    t = tj.col(N);
   }
-  if (grad) pack_gradient(spec, u, dr, gw, *grad);
+  MatrixT<Real> at, ct, tmp;
+  tmp.noalias() = mo.xx * v;
+  at.noalias() = v.transpose() * tmp;
+  tmp.noalias() = mo.xy * v;
+  ct.noalias() = v.transpose() * tmp;
+  const Eigen::VectorXd ad = at.diagonal().template cast<double>(), cd = ct.diagonal().template cast<double>();
+  const double loss = 0.5 * ((t.array().square() * ad.array()).sum() - 2.0 * (t.array() * cd.array()).sum() + mo.yy);
+  if (grad) {
+    MatrixT<Real> dr = MatrixT<Real>::Zero(spec.rank, n);
+    std::vector<double> gw(static_cast<size_t>(N), 0.0);
+    // Gamma (divided differences of f), symmetric.
+    Eigen::MatrixXd gamma(n, n);
+    if (bilevel) {
+      const Eigen::ArrayXd inv = (1.0 + sv.array()).inverse();
+      gamma = -(inv.matrix() * inv.matrix().transpose());
+    } else {
+      for (Index b = 0; b < n; ++b) {
+        for (Index a = b; a < n; ++a) {
+          double d = 0;
+          for (int j = 0; j < N; ++j) {
+            const double w = static_cast<double>(u.omega[static_cast<size_t>(j)]);
+            d = (1.0 - w * (1.0 + sv(a))) * d - w * tj(b, j);
+          }
+          gamma(a, b) = gamma(b, a) = d;
+        }
+      }
+      // dL/dw_j = sum_i h_i dt_i/dw_j (reverse mode per eigenvalue), h_i = t_i A~_ii - C~_ii.
+      Eigen::ArrayXd adj = t.array() * ad.array() - cd.array();
+      for (int j = N - 1; j >= 0; --j) {
+        const double w = static_cast<double>(u.omega[static_cast<size_t>(j)]);
+        gw[static_cast<size_t>(j)] = (adj * (1.0 - (1.0 + sv.array()) * tj.col(j).array())).sum();
+        adj *= 1.0 - w * (1.0 + sv.array());
+      }
+    }
+    // S = Gamma o (G~ + G~^T), G~ = diag(t) A~ - C~^T; dL/dR = R (dL/dM + dL/dM^T) = R V S V^T.
+    MatrixT<Real> sm(n, n);
+    for (Index b = 0; b < n; ++b)
+      for (Index a = 0; a < n; ++a) {
+        const double g = t(a) * static_cast<double>(at(a, b)) - static_cast<double>(ct(b, a)) +
+                         t(b) * static_cast<double>(at(b, a)) - static_cast<double>(ct(a, b));
+        sm(a, b) = static_cast<Real>(gamma(a, b) * g);
+      }
+    MatrixT<Real> rv, rvs;
+    rv.noalias() = u.r * v;
+    rvs.noalias() = rv * sm;
+    dr.noalias() = rvs * v.transpose();
+    pack_gradient(spec, u, dr, gw, *grad);
+  }
   return static_cast<Real>(loss);
 }
 
