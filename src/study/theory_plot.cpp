@@ -110,7 +110,10 @@ std::string colour_scale(const std::vector<double>& values, bool ratio) {
       const double d = std::max(std::abs(lo) * 1e-6, 1e-12);
       lo -= d, hi += d;
     }
-    s << "set cbrange [" << lo << ":" << hi << "]\nset format cb '%.3g'\n";
+    // Enough significant digits that neighbouring tic labels differ.
+    const double mag = std::max(std::abs(lo), std::abs(hi));
+    const int digits = std::clamp(int(std::ceil(std::log10(mag / (hi - lo)))) + 2, 3, 10);
+    s << "set cbrange [" << lo << ":" << hi << "]\nset format cb '%." << digits << "g'\n";
   }
   return s.str();
 }
@@ -187,9 +190,14 @@ std::string line_plot_body(const std::vector<double>& xs, const std::vector<doub
     }() << "\n";
   s << "set xrange [" << xs.front() << ":" << xs.back() << "]\n";
   if (lo > 0 && hi / lo > 50) s << "set logscale y\n";
-  s << "set format y '%.4g'\nset lmargin 12\n";
+  if (hi > lo) {
+    const double mag = std::max(std::abs(lo), std::abs(hi));
+    const int digits = std::clamp(int(std::ceil(std::log10(mag / (hi - lo)))) + 2, 3, 10);
+    s << "set format y '%." << digits << "g'\n";
+  }
+  s << "set lmargin 14\n";
   s << "plot $D using 1:2 with linespoints lw 2 pt 7 ps 0.6 lc rgb '#21608d' notitle";
-  if (ratio) s << ", 1 with lines dt 2 lc rgb '#888888' notitle";
+  if (ratio && lo <= 1 && hi >= 1) s << ", 1 with lines dt 2 lc rgb '#888888' notitle";
   s << "\n";
   return s.str();
 }
