@@ -90,7 +90,7 @@ std::string colour_scale(const std::vector<double>& values, bool ratio) {
     s << viridis << "set cbrange [" << c - d << ":" << c + d << "]\nset format cb '%.5g'\n";
     return s.str();
   }
-  if (ratio && lo > 0 && lo < 1 && hi > 1) {
+  if (ratio && lo > 0 && lo < 1 - 1e-6 && hi > 1 + 1e-6) {  // both sides of 1, beyond rounding
     const double m = std::max(hi, 1 / lo);
     s << "set palette defined (0 '#2166ac', 0.25 '#92c5de', 0.5 '#f7f7f7', 0.75 '#f4a582', 1 '#b2182b')\n"
       << "set logscale cb\nset cbrange [" << 1 / m << ":" << m << "]\nset cbtics (";
