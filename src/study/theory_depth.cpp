@@ -97,6 +97,7 @@ std::vector<fs::path> write_depth(const DepthResult& r, const fs::path& prefix, 
   check_output_prefix(prefix);
   if (!prefix.parent_path().empty()) io::ensure_writable_dir(prefix.parent_path());
   std::vector<fs::path> files;
+  Rollback rollback;
   if (figures) {
     const DepthOptions& o = r.options;
     const ModelPoint p = resolved(o);
@@ -139,10 +140,12 @@ std::vector<fs::path> write_depth(const DepthResult& r, const fs::path& prefix, 
     write_figure(prefix, s.str(), "1200,700");
     files.push_back(prefix.string() + ".png");
     files.push_back(prefix.string() + ".svg");
+    rollback.files = files;
   }
   const fs::path csv = prefix.string() + ".csv";
   io::write_atomic(csv, depth_csv(r));
   files.insert(files.begin(), csv);
+  rollback.commit();
   return files;
 }
 

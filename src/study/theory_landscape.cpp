@@ -249,6 +249,7 @@ std::vector<fs::path> write_landscape(const LandscapeResult& r, const fs::path& 
   if (!prefix.parent_path().empty()) io::ensure_writable_dir(prefix.parent_path());
   const LandscapeOptions& o = r.options;
   std::vector<fs::path> files;
+  Rollback rollback;
   const double cap = std::max(r.gamma, o.sigma * o.sigma);  // twice the risk of T = 0 or T = I
   const char* colours[] = {"#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666666"};
   const std::string setting = "k = n = 1 (R = r), μ = " + fmt_num(o.mu) + ", θ = " + fmt_num(o.theta) +
@@ -288,6 +289,7 @@ std::vector<fs::path> write_landscape(const LandscapeResult& r, const fs::path& 
     write_figure(prefix, s.str(), "1200,750");
     files.push_back(prefix.string() + ".png");
     files.push_back(prefix.string() + ".svg");
+    rollback.files = files;
 
     // Heatmaps over (r, omega), one panel per depth, shared colour scale clipped at `cap`.
     std::ostringstream h;
@@ -333,12 +335,16 @@ std::vector<fs::path> write_landscape(const LandscapeResult& r, const fs::path& 
     write_figure_twice(heat_prefix, mblock.str() + h.str(), std::to_string(460 * cols + 80) + "," + std::to_string(400 * rows + 80));
     files.push_back(heat_prefix.string() + ".png");
     files.push_back(heat_prefix.string() + ".svg");
+    rollback.files = files;
   }
   const fs::path csv = prefix.string() + ".csv", mcsv = prefix.string() + "_minima.csv", js = prefix.string() + ".json";
   io::write_atomic(csv, landscape_csv(r));
+  rollback.add(csv);
   io::write_atomic(mcsv, landscape_minima_csv(r));
+  rollback.add(mcsv);
   io::write_atomic(js, landscape_json(r));
   files.insert(files.begin(), {csv, mcsv, js});
+  rollback.commit();
   return files;
 }
 

@@ -520,6 +520,7 @@ std::vector<fs::path> write_map(const MapResult& r, const fs::path& prefix, bool
   const fs::path dir = prefix.parent_path();
   if (!dir.empty()) io::ensure_writable_dir(dir);
   std::vector<fs::path> files;
+  Rollback rollback;
   if (figures) {
     const MapOptions& o = r.options;
     const std::string value_label = o.value.b ? "risk ratio " + o.value.describe() : "best risk " + o.value.describe();
@@ -535,10 +536,12 @@ std::vector<fs::path> write_map(const MapResult& r, const fs::path& prefix, bool
     }
     files.push_back(prefix.string() + ".png");
     files.push_back(prefix.string() + ".svg");
+    rollback.files = files;
   }
   const fs::path csv = prefix.string() + ".csv";
   io::write_atomic(csv, map_csv(r));
   files.insert(files.begin(), csv);
+  rollback.commit();
   return files;
 }
 

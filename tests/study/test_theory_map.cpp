@@ -211,6 +211,12 @@ TEST(TheoryMap, BadInputIsRejectedClearly) {
   throws_with([&] { write_map(r, tmp.path / "plain" / "sub" / "m"); }, "cannot write");
   throws_with([&] { check_output_prefix(tmp.path / "plain" / "m"); }, "not a folder");
   EXPECT_EQ(tmp.count(), 1u);
+  // A failure after the figures (the CSV's name is taken by a folder) removes the figures too.
+  fs::create_directories(tmp.path / "m.csv");
+  EXPECT_THROW(write_map(r, tmp.path / "m"), Error);
+  EXPECT_FALSE(fs::exists(tmp.path / "m.png"));
+  EXPECT_FALSE(fs::exists(tmp.path / "m.svg"));
+  EXPECT_EQ(tmp.count(), 2u);  // plain, m.csv/
 }
 
 TEST(TheoryDepth, RowsEqualEngineAndEvenDepthsAgree) {
