@@ -76,7 +76,7 @@ void add_study_denoise(CLI::App& study) {
                   "minibatch (Adam, as in the talk)")
       ->check(CLI::IsMember({"exact", "sampled"}))
       ->default_str("exact");
-  sub->add_option("--iterations", a->o.iterations, "L-BFGS iterations (Adam steps with sampled) per run (default 600; 300 quick)");
+  sub->add_option("--iterations", a->o.iterations, "L-BFGS iterations (Adam steps with sampled) per run (default 150; 300 with --quick; sampled: 2000 Adam steps)");
   sub->add_option("--seed", a->o.seed, "seed of the noise draws")->default_val(1);
   sub->add_flag("--no-strategy", a->no_strategy, "skip the odd-depth strategy runs and the sharpness measurement");
   sub->add_flag("--no-audio", a->no_audio, "skip the WAVs");

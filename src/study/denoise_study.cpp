@@ -184,7 +184,7 @@ DenoiseOptions DenoiseOptions::resolved() const {
   if (o.n == 0) o.n = quick ? 80 : 320;
   if (o.hop == 0) o.hop = std::max<Index>(1, o.n / 2);
   if (o.rank == 0) o.rank = o.n;
-  if (o.iterations == 0) o.iterations = objective == Objective::Exact ? (quick ? 300 : 600) : (quick ? 300 : 2000);
+  if (o.iterations == 0) o.iterations = objective == Objective::Exact ? (quick ? 300 : 150) : (quick ? 300 : 2000);
   std::sort(o.depths.begin(), o.depths.end());
   return o;
 }
@@ -457,7 +457,7 @@ DenoiseResults run_denoise_study(const DenoiseOptions& options_in, const Progres
       const auto& c = cfgs[i];
       say("[" + std::to_string(++done) + "/" + std::to_string(total) + "] " + label(c) + ": train " +
           fmt(c.train_mse) + " (theory " + fmt(c.theory_mse) + ", " + pct(c.shortfall) + "), test " +
-          fmt(c.test_mse) + ", " + fmt(c.seconds, 3) + " s, " + c.status);
+          fmt(c.test_mse) + ", " + std::to_string(c.iterations) + " its, " + fmt(c.seconds, 3) + " s, " + c.status);
     } catch (...) {
       errors[i] = std::current_exception();
     }
@@ -592,7 +592,7 @@ DenoiseResults run_denoise_study(const DenoiseOptions& options_in, const Progres
       for (Index i = 0; i < v.size(); ++i) v[i] = nd(r);
       v.normalize();
       double lam = 0;
-      for (int it = 0; it < 30; ++it) {
+      for (int it = 0; it < 20; ++it) {
         const Vector hv = hvp(v);
         lam = v.dot(hv);
         if (hv.norm() == 0) break;
@@ -607,7 +607,7 @@ DenoiseResults run_denoise_study(const DenoiseOptions& options_in, const Progres
       // Basin width: bisection on the radius for 5 random unit directions.
       std::vector<double> radii;
       const double tn = std::max(th.norm(), 1e-12);
-      for (int dir = 0; dir < 5; ++dir) {
+      for (int dir = 0; dir < 3; ++dir) {
         Vector u(th.size());
         for (Index i = 0; i < u.size(); ++i) u[i] = nd(r);
         u.normalize();
@@ -617,7 +617,7 @@ DenoiseResults run_denoise_study(const DenoiseOptions& options_in, const Progres
           return !std::isfinite(l) || l > 1.01 * l0;
         };
         while (!over(hi) && hi < 1e6 * tn) hi *= 2;
-        for (int it = 0; it < 40; ++it) {
+        for (int it = 0; it < 25; ++it) {
           const double mid = 0.5 * (lo + hi);
           (over(mid) ? hi : lo) = mid;
         }
@@ -627,15 +627,18 @@ DenoiseResults run_denoise_study(const DenoiseOptions& options_in, const Progres
       sh.basin_width = radii[radii.size() / 2];
       return sh;
     };
+    // The smallest and largest odd depth (default and theory-init minima) and the even depth
+    // below each (default minimum), to keep the cost bounded.
     std::vector<std::pair<const learn::QuadraticModel*, std::string>> todo;
-    for (int d : odd) {
+    std::vector<int> sd{odd.front()};
+    if (odd.back() != odd.front()) sd.push_back(odd.back());
+    for (int d : sd) {
       for (size_t i = 0; i < cfgs.size(); ++i)
         if (cfgs[i].stepsize_mode == "learned" && (cfgs[i].depth == d || cfgs[i].depth == d - 1))
           todo.push_back({&jobs[i].model, "shrink"});
       for (size_t i = 0; i < scfgs.size(); ++i)
         if (scfgs[i].depth == d && scfgs[i].init == "theory") todo.push_back({&sjobs[i].model, "theory"});
     }
-    // de-duplicate (N-1 of one odd depth can be listed once only anyway)
     std::vector<Sharpness> sh(todo.size());
     say("sharpness: " + std::to_string(todo.size()) + " minima (Hessian power iteration, basin width)");
 #pragma omp parallel for schedule(dynamic, 1)
