@@ -32,3 +32,20 @@ for data in constant iid; do
     for depth in 2 4 3 5; do row $data unrolled $k $depth; done
   done
 done
+
+# Odd depth: is the optimum a sharp minimum? Extreme Hessian eigenvalues of the expected risk
+# at the trained model, from a random start and from the theory optimum (i.i.d., k = 10).
+echo
+echo "| data | k | N | init | ratio | stepsize | norm R | hessian_max_eig | hessian_min_eig |"
+echo "|---|---|---|---|---|---|---|---|---|"
+for depth in 2 3 5; do
+  for init in random theory; do
+    "$V" train --data iid --n "$N_DIM" --k 10 --mu "$MU" --theta "$THETA" --sigma "$SIGMA" --depth "$depth" \
+      --objective expected --init $init --hessian --json ${EXTRA[@]+"${EXTRA[@]}"} 2>/dev/null |
+      python3 -c '
+import json, sys
+j = json.load(sys.stdin)
+print("| iid | %d | %d | %s | %.5f | %.4g | %.4g | %.4g | %.2e |" % (j["k"], j["depth"], sys.argv[1], j["risk_ratio"],
+      j["stepsize"], j["regularizer_norm"], j["hessian_max_eig"], j["hessian_min_eig"]))' $init
+  done
+done

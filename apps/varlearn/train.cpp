@@ -29,7 +29,7 @@ struct TrainCli {
   int depth = 2, iterations = 0, patience = 0;
   double lr = 1e-2, init_scale = 1.0, init_stepsize = 0.5, validation = 0;
   unsigned long long seed = 1;
-  bool json = false;
+  bool json = false, hessian = false;
 };
 
 double parse_positive(const std::string& s, const char* flag) {
@@ -107,6 +107,9 @@ void add_train(CLI::App& app) {
   sub->add_option("--seed", o->seed, "Seed of every random draw (data, noise, init, shuffles)")->capture_default_str();
   sub->add_option("--save", o->save, "Write the trained model to this checkpoint (JSON)");
   sub->add_flag("--json", o->json, "Print one JSON object (no progress line)");
+  sub->add_flag("--hessian", o->hessian,
+                "Also report the extreme eigenvalues of the Hessian of the expected risk at the trained "
+                "model (finite differences; sharp vs flat minima; parameters <= 5000)");
 
   sub->callback([o, sub] {
     const TrainCli& c = *o;
@@ -228,6 +231,17 @@ void add_train(CLI::App& app) {
       j["optimal_stepsize"] = opt.stepsize;
     }
     j["regularizer_norm"] = r.model.regularizer().norm();
+    if (c.hessian) {
+      if (spec.num_parameters() > 5000) throw Error("--hessian: too many parameters (k n > 5000)");
+      const auto mo = Moments<double>::expected(sm.second_moment(), c.sigma);
+      const auto w = r.model.stepsizes();
+      const auto cv = curvature(
+          [&](const Vector& th, Vector* g) { return loss_structured<double>(spec, th, w, mo, g); },
+          r.model.parameters());
+      j["hessian_max_eig"] = cv.max_eigenvalue;
+      j["hessian_min_eig"] = cv.min_eigenvalue;
+      j["hessian_negative"] = cv.negative;
+    }
     j["status"] = to_string(r.optim.status);
     j["iterations"] = r.optim.iterations;
     j["seconds"] = r.optim.seconds;

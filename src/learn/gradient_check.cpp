@@ -1,5 +1,6 @@
 #include "varlearn/learn/gradient_check.hpp"
 
+#include <Eigen/Eigenvalues>
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -85,6 +86,35 @@ GradientCheckResult check_gradient(const LossGradient& fn, const Vector& x,
     res.coordinates.push_back(c);
   }
   return res;
+}
+
+Matrix finite_difference_hessian(const LossGradient& fn, const Vector& x, double step) {
+  require(x.size() > 0 && x.allFinite(), "finite_difference_hessian", "need a finite, non-empty x");
+  require(std::isfinite(step) && step > 0, "finite_difference_hessian", "step must be > 0");
+  const Index p = x.size();
+  Matrix h(p, p);
+  Vector xp = x, gp(p), gm(p);
+  for (Index i = 0; i < p; ++i) {
+    const double d = step * std::max(1.0, std::abs(x(i)));
+    xp(i) = x(i) + d;
+    fn(xp, &gp);
+    xp(i) = x(i) - d;
+    fn(xp, &gm);
+    xp(i) = x(i);
+    h.col(i) = (gp - gm) / (2 * d);
+  }
+  return 0.5 * (h + h.transpose());
+}
+
+Curvature curvature(const LossGradient& fn, const Vector& x, double step) {
+  const Matrix h = finite_difference_hessian(fn, x, step);
+  Eigen::SelfAdjointEigenSolver<Matrix> es(h, Eigen::EigenvaluesOnly);
+  Curvature c;
+  c.min_eigenvalue = es.eigenvalues().minCoeff();
+  c.max_eigenvalue = es.eigenvalues().maxCoeff();
+  const double scale = es.eigenvalues().cwiseAbs().maxCoeff();
+  c.negative = (es.eigenvalues().array() < -1e-6 * scale).count();
+  return c;
 }
 
 }  // namespace varlearn::learn

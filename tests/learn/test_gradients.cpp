@@ -2,6 +2,7 @@
 // bug that must fail the checker, and direct vs structured paths.
 #include <gtest/gtest.h>
 
+#include <Eigen/Eigenvalues>
 #include <random>
 
 #include "varlearn/core/error.hpp"
@@ -159,4 +160,20 @@ TEST(Objective, BadShapesAreErrors) {
   Matrix xn = Matrix::Ones(7, 3), yn = Matrix::Ones(7, 3);
   xn(2, 1) = std::nan("");
   EXPECT_THROW(Moments<double>::from_frames(xn, yn), Error);
+}
+
+TEST(GradientCheck, HessianOfQuadraticIsExact) {
+  Matrix a(3, 3);
+  a << 4, 1, 0, 1, 3, 1, 0, 1, 2;
+  auto f = [&](const Vector& x, Vector* g) {
+    if (g) *g = a * x + Vector::Constant(3, 1.0);
+    return 0.5 * x.dot(a * x) + x.sum();
+  };
+  const Vector x = Vector::LinSpaced(3, -1, 2);
+  EXPECT_LT((finite_difference_hessian(f, x) - a).norm(), 1e-8);
+  const auto c = curvature(f, x);
+  Eigen::SelfAdjointEigenSolver<Matrix> es(a);
+  EXPECT_NEAR(c.max_eigenvalue, es.eigenvalues().maxCoeff(), 1e-8);
+  EXPECT_NEAR(c.min_eigenvalue, es.eigenvalues().minCoeff(), 1e-8);
+  EXPECT_EQ(c.negative, 0);
 }

@@ -60,4 +60,17 @@ struct GradientCheckResult {
 GradientCheckResult check_gradient(const LossGradient& fn, const Vector& x,
                                    const GradientCheckOptions& options = {});
 
+/// Hessian by central differences of the analytic gradient,
+/// \f$H_{:,i} = (\nabla L(x+h e_i) - \nabla L(x-h e_i))/2h\f$, \f$h = \texttt{step}\max(1,|x_i|)\f$,
+/// symmetrized. 2p gradient calls; for sharpness of minima (p up to a few thousand).
+Matrix finite_difference_hessian(const LossGradient& fn, const Vector& x, double step = 1e-5);
+
+/// Extreme eigenvalues of a finite-difference Hessian: sharpness (largest) and flatness /
+/// saddle check (smallest) of a minimum.
+struct Curvature {
+  double min_eigenvalue = 0, max_eigenvalue = 0;
+  Index negative = 0;  ///< eigenvalues below -1e-6 * max |eigenvalue|
+};
+Curvature curvature(const LossGradient& fn, const Vector& x, double step = 1e-5);
+
 }  // namespace varlearn::learn
