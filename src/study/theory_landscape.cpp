@@ -93,7 +93,7 @@ std::vector<LocalMinimum> landscape_minima(double gamma, double sigma, int depth
   std::vector<LocalMinimum> out;
   if (vmax - vmin <= 1e-13 * std::max(std::abs(vmax), 1e-300)) {  // N = 1: T = omega, whatever r
     LocalMinimum m;
-    m.depth = depth, m.r = 0, m.risk = vmin, m.flat = true, m.global = true;
+    m.depth = depth, m.stepsize = omega, m.r = 0, m.risk = vmin, m.flat = true, m.global = true;
     m.basin_width = std::numeric_limits<double>::infinity(), m.basin_open = true;
     out.push_back(m);
     return out;
@@ -104,6 +104,7 @@ std::vector<LocalMinimum> landscape_minima(double gamma, double sigma, int depth
     if (!(left && v[i] <= v[i + 1])) continue;
     LocalMinimum m;
     m.depth = depth;
+    m.stepsize = omega;
     if (i == 0) {
       m.r = 0, m.risk = v[0];  // E is even in r: r = 0 is stationary
     } else {
@@ -176,6 +177,17 @@ LandscapeResult compute_landscape(const LandscapeOptions& o) {
                                                res.heat_r[size_t(ir)]);
   }
   for (auto& m : minima) res.minima.insert(res.minima.end(), m.begin(), m.end());
+  // Valleys: the minima in r at every heatmap omega.
+  std::vector<std::vector<LocalMinimum>> valleys(nd * res.heat_omega.size());
+#pragma omp parallel for schedule(dynamic)
+  for (size_t q = 0; q < valleys.size(); ++q) {
+    const size_t d = q / res.heat_omega.size(), iw = q % res.heat_omega.size();
+    valleys[q] = landscape_minima(res.gamma, o.sigma, o.depths[d], res.heat_omega[iw], rmax,
+                                  std::max<Index>(o.heat_r_count * 4, 401), o.basin_level);
+  }
+  for (auto& v : valleys)
+    for (auto& m : v)
+      if (!m.flat) res.heat_minima.push_back(m);
   res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return res;
 }
@@ -315,11 +327,12 @@ std::vector<fs::path> write_landscape(const LandscapeResult& r, const fs::path& 
       << "set xlabel 'r'\nset ylabel 'ω'\nunset key\n"
       << "set multiplot layout " << rows << "," << cols << " title "
       << gp_dq("Risk E(r, ω), " + setting + " (colour clipped at " + fmt_num(cap) +
-               "; dashed: ω = " + fmt_num(o.stepsize) + ", circles: its minima)")
+               "; orange dots: minima in r for each ω; dashed: ω = " + fmt_num(o.stepsize) + ", circles: its minima)")
       << "\n";
     for (size_t d = 0; d < nd; ++d) {
       h << "set title " << gp_dq("N = " + std::to_string(o.depths[d])) << "\n"
         << "plot $H" << d << " using 1:2:3 with image, " << o.stepsize << " with lines dt 2 lw 1.5 lc rgb 'white'"
+        << ", $V using ($1==" << o.depths[d] << " ? $3 : 1/0):2 with points pt 7 ps 0.35 lc rgb '#ff7f00'"
         << ", $M using ($1==" << o.depths[d] << " ? $2 : 1/0):(" << o.stepsize
         << ") with points pt 6 ps 1.6 lw 2 lc rgb 'white'\n";
     }
@@ -330,6 +343,8 @@ std::vector<fs::path> write_landscape(const LandscapeResult& r, const fs::path& 
     mblock << "$M << EOD\n";
     for (const auto& m : r.minima)
       if (!m.flat) mblock << m.depth << ' ' << m.r << ' ' << m.risk << ' ' << (m.global ? 1 : 0) << '\n';
+    mblock << "EOD\n$V << EOD\n";
+    for (const auto& m : r.heat_minima) mblock << m.depth << ' ' << m.stepsize << ' ' << m.r << '\n';
     mblock << "EOD\n";
     const fs::path heat_prefix = prefix.string() + "_heatmap";
     write_figure_twice(heat_prefix, mblock.str() + h.str(), std::to_string(460 * cols + 80) + "," + std::to_string(400 * rows + 80));
@@ -343,7 +358,19 @@ std::vector<fs::path> write_landscape(const LandscapeResult& r, const fs::path& 
   io::write_atomic(mcsv, landscape_minima_csv(r));
   rollback.add(mcsv);
   io::write_atomic(js, landscape_json(r));
-  files.insert(files.begin(), {csv, mcsv, js});
+  rollback.add(js);
+  const fs::path vcsv = prefix.string() + "_valleys.csv";
+  {
+    std::string v = "N,omega,r,risk,curvature,basin_width,basin_open\n";
+    char buf[200];
+    for (const auto& m : r.heat_minima) {
+      std::snprintf(buf, sizeof buf, "%d,%.17g,%.17g,%.17g,%.17g,%.17g,%s\n", m.depth, m.stepsize, m.r, m.risk,
+                    m.curvature, m.basin_width, m.basin_open ? "true" : "false");
+      v += buf;
+    }
+    io::write_atomic(vcsv, v);
+  }
+  files.insert(files.begin(), {csv, mcsv, js, vcsv});
   rollback.commit();
   return files;
 }

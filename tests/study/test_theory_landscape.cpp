@@ -115,7 +115,7 @@ TEST(LandscapeOutputs, FilesAndJson) {
   o.r_count = 2001, o.omega_count = 30, o.heat_r_count = 40;
   const auto res = compute_landscape(o);
   const auto files = write_landscape(res, dir / "land");
-  EXPECT_EQ(files.size(), 7u);
+  EXPECT_EQ(files.size(), 8u);
   for (const auto& f : files) EXPECT_TRUE(fs::exists(f)) << f;
   const auto j = nlohmann::json::parse(io::read_text(dir / "land.json"));
   EXPECT_EQ(j["depths"].size(), 6u);

@@ -215,6 +215,7 @@ struct LandscapeOptions {
 
 struct LocalMinimum {
   int depth = 0;
+  double stepsize = 0;     ///< omega of this landscape
   double r = 0;            ///< location (r >= 0; E is even in r)
   double risk = 0;
   double curvature = 0;    ///< \f$E''(r)\f$
@@ -234,6 +235,8 @@ struct LandscapeResult {
   std::vector<LocalMinimum> minima;          ///< all depths, increasing r within a depth
   std::vector<double> heat_r, heat_omega;    ///< heatmap grid
   std::vector<std::vector<double>> heat;     ///< per depth, row-major [iomega * r + ir]
+  /// Local minima in r at every heatmap omega (the valleys of the heatmap; flat N = 1 omitted).
+  std::vector<LocalMinimum> heat_minima;
   double seconds = 0;
 };
 
@@ -246,7 +249,8 @@ LandscapeResult compute_landscape(const LandscapeOptions& options);
 std::string landscape_csv(const LandscapeResult& result);      ///< r, then E_N1..E_N6
 std::string landscape_minima_csv(const LandscapeResult& result);
 std::string landscape_json(const LandscapeResult& result);     ///< the summary
-/// prefix.csv, prefix_minima.csv, prefix.json, prefix.png/svg (curves), prefix_heatmap.png/svg.
+/// prefix.csv, prefix_minima.csv, prefix.json, prefix.png/svg (curves), prefix_heatmap.png/svg
+/// (valleys marked), prefix_valleys.csv (heat_minima).
 std::vector<std::filesystem::path> write_landscape(const LandscapeResult& result,
                                                    const std::filesystem::path& prefix, bool figures = true);
 
