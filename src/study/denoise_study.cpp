@@ -202,6 +202,12 @@ void check_output_dir(const fs::path& dir) {
   if (parent.empty() || !fs::is_directory(parent, ec) || ::access(parent.c_str(), W_OK) != 0)
     throw Error("cannot create output folder '" + dir.string() + "': '" + parent.string() +
                 "' is not a writable folder");
+  // access() says yes to root everywhere: probe with a folder that is removed at once.
+  const fs::path probe = parent / (".varlearn_probe." + std::to_string(::getpid()));
+  if (!fs::create_directory(probe, ec) || ec)
+    throw Error("cannot create output folder '" + dir.string() + "': '" + parent.string() +
+                "' is not writable" + (ec ? " (" + ec.message() + ")" : std::string()));
+  fs::remove(probe, ec);
 }
 
 double exact_mse(const Matrix& t, const Matrix& s, double sigma) {
