@@ -189,8 +189,9 @@ std::string line_plot_body(const std::vector<double>& xs, const std::vector<doub
       return t.str();
     }() << "\n";
   s << "set xrange [" << xs.front() << ":" << xs.back() << "]\n";
-  if (lo > 0 && hi / lo > 50) s << "set logscale y\n";
-  if (hi > lo) {
+  const bool logy = lo > 0 && hi / lo > 50;
+  if (logy) s << "set logscale y\nset format y '%g'\n";
+  else if (hi > lo) {
     const double mag = std::max(std::abs(lo), std::abs(hi));
     const int digits = std::clamp(int(std::ceil(std::log10(mag / (hi - lo)))) + 2, 3, 10);
     s << "set format y '%." << digits << "g'\n";
