@@ -286,9 +286,9 @@ std::vector<fs::path> write_denoise_outputs(const DenoiseResults& r, const fs::p
       data << "e\n";
     };
     const DenoiseConfig* b = bilevel_of(r);
-    body << "set title 'Speech denoising (n=" << o.n << ", sigma=" << o.noise_std << ", k=" << o.rank
-         << "): test MSE (solid) and theory on training S (dashed)'\n"
-         << "set xlabel 'depth N'\nset ylabel 'MSE per sample'\nset key outside right\nset grid\n"
+    body << "set title 'Speech denoising, n=" << o.n << ", {/Symbol s}=" << o.noise_std << ", k=" << o.rank
+         << ": test MSE (solid), theory on training S (dashed)' font ',13'\n"
+         << "set xlabel 'depth N'\nset ylabel 'MSE per sample'\nset key top right font ',12'\nset grid\n"
          << "set xrange [" << o.depths.front() - 0.5 << ":" << o.depths.back() + 0.5 << "]\n"
          << "set xtics 1\n";
     body << "plot '-' w lp lw 2 pt 7 lc rgb '#1f77b4' t 'learned stepsize, test', "
@@ -308,7 +308,7 @@ std::vector<fs::path> write_denoise_outputs(const DenoiseResults& r, const fs::p
     // Training vs theory, in percent.
     std::ostringstream d2, b2;
     b2 << "set title 'Training MSE above theory optimum (train/theory - 1)'\nset xlabel 'depth N'\n"
-       << "set ylabel 'percent'\nset grid\nset key outside right\nset xtics 1\n"
+       << "set ylabel 'percent'\nset grid\nset key top right\nset xtics 1\n"
        << "set xrange [" << o.depths.front() - 0.5 << ":" << o.depths.back() + 0.5 << "]\n"
        << "plot '-' w lp lw 2 pt 7 t 'learned, default init', '-' w lp lw 2 pt 5 t 'fixed', "
        << "'-' w p pt 9 ps 2 t 'learned, theory init', '-' w p pt 11 ps 2 t 'learned, continuation', "
