@@ -62,6 +62,7 @@ void ModelSpec::validate() const {
 void InitOptions::validate() const {
   require(std::isfinite(scale) && scale >= 0, "InitOptions", "scale must be >= 0");
   require(std::isfinite(stepsize) && stepsize > 0, "InitOptions", "stepsize must be > 0");
+  require(std::isfinite(spread) && spread >= 0 && spread < 2, "InitOptions", "spread must be in [0, 2)");
 }
 
 QuadraticModel QuadraticModel::random(const ModelSpec& spec, const InitOptions& o) {
@@ -73,7 +74,13 @@ QuadraticModel QuadraticModel::random(const ModelSpec& spec, const InitOptions& 
   const double s = o.scale / std::sqrt(static_cast<double>(spec.n));
   for (Index j = 0; j < r.cols(); ++j)
     for (Index i = 0; i < r.rows(); ++i) r(i, j) = s * nd(rng);
-  return from_regularizer(spec, r, {o.stepsize});
+  std::vector<double> w{o.stepsize};
+  if (spec.method == Method::Unrolled && spec.stepsize_mode == StepsizeMode::PerIteration && spec.depth > 1) {
+    w.resize(static_cast<size_t>(spec.depth));
+    for (int j = 0; j < spec.depth; ++j)
+      w[static_cast<size_t>(j)] = o.stepsize * (1 + o.spread * (static_cast<double>(j) / (spec.depth - 1) - 0.5));
+  }
+  return from_regularizer(spec, r, w);
 }
 
 QuadraticModel QuadraticModel::from_regularizer(const ModelSpec& spec, const Matrix& r,

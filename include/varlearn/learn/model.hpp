@@ -60,6 +60,11 @@ struct InitOptions {
   double scale = 1.0;
   /// Initial stepsize \f$\omega\f$ (unrolled; all iterations for per-iteration). Default 0.5.
   double stepsize = 0.5;
+  /// Per-iteration stepsizes start at \f$\omega_j = \omega(1 + \texttt{spread}(j/(N-1) - 1/2))\f$:
+  /// the unrolled map depends on the \f$\omega_j\f$ only through
+  /// \f$\prod_j (1 - \omega_j(1+s))\f$, which is symmetric in them, so equal starting values
+  /// stay equal under any gradient method. Default 0.2.
+  double spread = 0.2;
   std::uint64_t seed = 1;
   void validate() const;
 };
