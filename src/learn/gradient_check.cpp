@@ -52,7 +52,7 @@ GradientCheckResult check_gradient(const LossGradient& fn, const Vector& x,
     std::sort(idx.begin(), idx.end());
   }
   // Rounding noise of the differences is ~eps |L| / h: never judge against less than that.
-  const double scale = std::max(options.floor * grad.cwiseAbs().maxCoeff(), 1e-6 * std::abs(res.loss));
+  const double scale = std::max(options.floor * grad.cwiseAbs().maxCoeff(), 1e-5 * std::abs(res.loss));
   Vector xp = x;
   auto at = [&](Index i, double delta) {
     xp(i) = x(i) + delta;

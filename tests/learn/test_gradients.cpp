@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <Eigen/Eigenvalues>
+#include <cstdio>
 #include <random>
 
 #include "varlearn/core/error.hpp"
@@ -69,12 +70,14 @@ TEST_P(GradientCase, DirectAndStructuredMatchFiniteDifferences) {
     const auto r = check_gradient(direct, theta);
     EXPECT_TRUE(r.passed) << spec.describe() << " direct gram=" << use_gram << ": " << r.summary();
     EXPECT_LT(r.max_rel_error, 1e-6);
+    std::printf("  %-40s direct gram=%2d: %s\n", spec.describe().c_str(), use_gram, r.summary().c_str());
   }
   auto structured = [&](const Vector& t, Vector* g) {
     return loss_structured<double>(spec, t, fixed, mo, g);
   };
   const auto rs = check_gradient(structured, theta);
   EXPECT_TRUE(rs.passed) << spec.describe() << " structured: " << rs.summary();
+  std::printf("  %-40s structured:   %s\n", spec.describe().c_str(), rs.summary().c_str());
 
   // Direct and structured agree to 1e-9 relative (value and gradient).
   Vector gd, gs;
@@ -82,6 +85,8 @@ TEST_P(GradientCase, DirectAndStructuredMatchFiniteDifferences) {
   const double ls = loss_structured<double>(spec, theta, fixed, mo, &gs);
   EXPECT_NEAR(ld, ls, 1e-9 * std::abs(ld));
   EXPECT_LE((gd - gs).norm(), 1e-9 * gd.norm());
+  std::printf("  %-40s direct vs structured: loss rel %.2e, gradient rel %.2e\n", spec.describe().c_str(),
+              std::abs(ld - ls) / std::abs(ld), (gd - gs).norm() / gd.norm());
 
   // Recomputation (checkpoint every 2) gives the same gradient as storing all iterates.
   UnrollOptions ck;

@@ -27,7 +27,7 @@ struct GradientCheckOptions {
   /// Relative error of coordinate i: \f$|a_i-d_i| / \max(|a_i|,|d_i|,\texttt{floor}\cdot
   /// \max_j|a_j|)\f$, so coordinates whose gradient is ~0 are judged against the scale of
   /// the whole gradient instead of against rounding noise; the denominator is also at least
-  /// \f$10^{-6}|L(x)|\f$ (an all-zero gradient passes when the differences are ~0). Default 1e-4.
+  /// \f$10^{-5}|L(x)|\f$ (an all-zero gradient passes when the differences are ~0). Default 1e-4.
   double floor = 1e-4;
   /// Check only this many coordinates, chosen at random with `seed` (0 = all).
   Index max_coordinates = 0;
