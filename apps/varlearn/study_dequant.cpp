@@ -48,10 +48,10 @@ void add_study_dequant(CLI::App& study) {
       ->default_val(0.99);
   sub->add_option("--gap", a->o.converged_rel_gap, "relative duality-gap tolerance of the converged classic solve")
       ->default_val(1e-4);
-  sub->add_option("--max-iter", a->o.converged_max_iter, "iteration cap of the converged classic solve")->default_val(20000);
-  sub->add_option("--steps", a->o.train_steps, "Adam steps per learned network")->default_val(1500);
+  sub->add_option("--max-iter", a->o.converged_max_iter, "iteration cap of the converged classic solve")->default_val(200000);
+  sub->add_option("--steps", a->o.train_steps, "Adam steps per learned network")->default_val(2000);
   sub->add_option("--batch", a->o.batch_size, "frames per Adam step")->default_val(256);
-  sub->add_option("--lr", a->o.learning_rate, "Adam learning rate (halved every steps/4)")->default_val(1e-3);
+  sub->add_option("--lr", a->o.learning_rate, "Adam learning rate at N <= 5 (times 5/N for deeper networks; halved every steps/4)")->default_val(3e-3);
   sub->add_flag("--shared-stepsizes", a->shared, "one learned (tau, sigma) for all iterations (default: one per iteration)");
   sub->add_flag("--no-project-learned", a->no_project,
                 "do not project the learned output onto the quantization cells (default: projected, which can only "

@@ -28,6 +28,8 @@ void UnrolledTrainOptions::validate() const {
   adam.validate();
   require(batch_size >= 0, "dequant::UnrolledTrainOptions", "batch_size must be >= 0");
   require(threads >= 0, "dequant::UnrolledTrainOptions", "threads must be >= 0");
+  require(monitor_every >= 0 && monitor_frames >= 0, "dequant::UnrolledTrainOptions",
+          "monitor_every and monitor_frames must be >= 0");
 }
 
 double softplus(double a) { return a > 30 ? a : std::log1p(std::exp(a)); }
@@ -255,6 +257,33 @@ UnrolledTrainResult train_impl(const UnrolledSpec& spec, const Vector& theta0, c
   MatrixT<T> bs(spec.n, batch), bl(spec.n, batch), bu(spec.n, batch), bc(spec.n, batch);
   VectorT<T> g;
   UnrolledTrainResult r;
+  // Monitor subset (fixed, seeded) and the best parameters so far.
+  const Index mon = (options.monitor_frames == 0 || options.monitor_frames >= total) ? total : options.monitor_frames;
+  std::vector<Index> mon_idx(total);
+  std::iota(mon_idx.begin(), mon_idx.end(), Index{0});
+  {
+    std::mt19937_64 mrng(options.seed ^ 0x9e3779b97f4a7c15ULL);
+    std::shuffle(mon_idx.begin(), mon_idx.end(), mrng);
+  }
+  MatrixT<T> ms(spec.n, mon), ml(spec.n, mon), mu(spec.n, mon), mc(spec.n, mon);
+  for (Index j = 0; j < mon; ++j) {
+    ms.col(j) = s.col(mon_idx[j]);
+    ml.col(j) = l.col(mon_idx[j]);
+    mu.col(j) = u.col(mon_idx[j]);
+    mc.col(j) = c.col(mon_idx[j]);
+  }
+  const int every = options.monitor_every > 0 ? options.monitor_every : std::max(1, options.adam.max_iterations / 20);
+  auto monitor = [&]() { return static_cast<double>(unrolled_loss<T>(spec, theta, ms, ml, mu, mc, nullptr)); };
+  VectorT<T> best_theta = theta;
+  double best_loss = monitor();
+  auto consider = [&](int step) {
+    const double v = monitor();
+    if (std::isfinite(v) && v < best_loss) {
+      best_loss = v;
+      best_theta = theta;
+      r.best_step = step;
+    }
+  };
   for (int step = 1; step <= options.adam.max_iterations; ++step) {
     T loss;
     if (batch == total) {
@@ -273,15 +302,14 @@ UnrolledTrainResult train_impl(const UnrolledSpec& spec, const Vector& theta0, c
       }
       loss = unrolled_loss<T>(spec, theta, bs, bl, bu, bc, &g);
     }
-    if (!std::isfinite(static_cast<double>(loss)) || !g.allFinite())
-      throw Error("dequant::train_unrolled: loss or gradient not finite at step " + std::to_string(step) +
-                      " (lower the learning rate)",
-                  Error::Kind::Internal);
+    if (!std::isfinite(static_cast<double>(loss)) || !g.allFinite()) break;  // diverged: keep the best so far
     adam.step(theta, g);
     r.history.push_back(static_cast<double>(loss));
     r.iterations = step;
+    if (step % every == 0 || step == options.adam.max_iterations) consider(step);
     if (observer && !observer(step, static_cast<double>(loss))) break;
   }
+  theta = best_theta;
   r.final_loss = static_cast<double>(unrolled_loss<T>(spec, theta, s, l, u, c, nullptr));
   r.theta = theta.template cast<double>();
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -73,6 +73,12 @@ struct UnrolledTrainOptions {
   std::uint64_t seed = 1;     ///< minibatch order
   bool float32 = true;        ///< train in float32 (float64 otherwise)
   int threads = 1;            ///< GEMM threads while training (0 = leave Eigen's setting); see CpOptions::threads
+  /// Keep the best iterate: every `monitor_every` steps (0 = steps/20) the MSE on a fixed,
+  /// seeded subset of `monitor_frames` training frames (0 = all) is measured, starting at
+  /// theta0, and the parameters with the lowest value are returned. A deep network whose
+  /// Adam run goes astray thus never ends worse (on training data) than where it started.
+  int monitor_every = 0;
+  Index monitor_frames = 2048;
   void validate() const;
 };
 
@@ -80,7 +86,8 @@ struct UnrolledTrainResult {
   Vector theta;                 ///< trained parameters (float64)
   std::vector<double> history;  ///< minibatch loss per step
   int iterations = 0;
-  double final_loss = 0;        ///< full training-set MSE at the end
+  double final_loss = 0;        ///< full training-set MSE at the returned parameters
+  int best_step = 0;            ///< step of the returned parameters (0 = theta0)
   double seconds = 0;
 };
 

@@ -33,13 +33,13 @@ struct DequantOptions {
   bool quick = false;                          ///< small corpus, b = 4, N in {1, 5}, fewer steps (--quick)
   // classic
   double converged_rel_gap = 1e-4;             ///< relative gap tolerance of the converged solve (--gap)
-  int converged_max_iter = 20000;              ///< its iteration cap (--max-iter)
+  int converged_max_iter = 200000;             ///< its iteration cap (--max-iter)
   /// Grid of tau for the fixed-N classic runs (sigma = 1/tau); tuned on the training frames.
   std::vector<double> tau_grid{0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0};
   // learned
-  int train_steps = 1500;                      ///< Adam steps per network (--steps)
+  int train_steps = 2000;                      ///< Adam steps per network (--steps)
   Index batch_size = 256;                      ///< frames per step (--batch)
-  double learning_rate = 1e-3;                 ///< Adam eta (--lr), halved every steps/4
+  double learning_rate = 3e-3;                 ///< Adam eta (--lr) at N <= 5, times 5/N beyond; halved every steps/4
   bool per_iteration_stepsizes = true;         ///< one (tau, sigma) per iteration (--shared-stepsizes: one)
   bool project_learned = true;                 ///< project the learned output onto the cells (--no-project-learned: off)
   Index max_train_frames = 20000;              ///< subsample the training frames (seeded) beyond this
