@@ -28,7 +28,7 @@ void add_study_dequant(CLI::App& study) {
   };
   auto a = std::make_shared<Args>();
   sub->add_option("--out", a->out, "output folder (created)")->required();
-  sub->add_flag("--quick", a->o.quick, "small corpus, b = 4, N in {1, 5}, 400 Adam steps: well under a minute");
+  sub->add_flag("--quick", a->o.quick, "small corpus, b = 4, N in {1, 5}, 1500 Adam steps: seconds");
   sub->add_option("--bits", a->o.bits, "bit depths b (1..24), e.g. --bits 3 4 5 6")->default_str("3 4 5 6")->delimiter(',');
   sub->add_option("--n", a->n, "frame length n in samples")->default_val(64);
   sub->add_flag("--half-overlap", a->o.half_overlap,

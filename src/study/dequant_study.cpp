@@ -59,7 +59,7 @@ DequantOptions DequantOptions::resolved() const {
     const DequantOptions def;
     if (o.bits == def.bits) o.bits = {4};
     if (o.depths == def.depths) o.depths = {1, 5};
-    if (o.train_steps == def.train_steps) o.train_steps = 400;
+    if (o.train_steps == def.train_steps) o.train_steps = 1500;
     if (o.max_train_frames == def.max_train_frames) o.max_train_frames = 3000;
   }
   if (std::find(o.bits.begin(), o.bits.end(), o.example_bits) == o.bits.end()) o.example_bits = o.bits.front();

@@ -1,8 +1,9 @@
 #pragma once
 /// \file dct.hpp
 /// Orthonormal DCT-II and its inverse (DCT-III) for frames of n samples, batched over the
-/// columns of an n x B matrix as one GEMM with a cached matrix (bench_dequant compares it
-/// with a per-frame transform; the GEMM wins at n = 64 and n = 320).
+/// columns of an n x B matrix as one GEMM with a cached matrix. bench_dequant compares it with
+/// a per-frame matrix-vector loop (no O(n log n) transform is implemented): GEMM 2.7 vs 7.7 us
+/// per frame at n = 320, 0.12 vs 0.10 us at n = 64 (float64, one core) — GEMM is kept for both.
 ///   \f$C_{kj} = \alpha_k \cos\big(\pi (j + \tfrac12) k / n\big)\f$,
 ///   \f$\alpha_0 = \sqrt{1/n},\ \alpha_k = \sqrt{2/n}\f$, so \f$C^T C = I\f$:
 ///   coefficients \f$X = C S\f$, signal \f$S = C^T X\f$; the dequantization operator is
