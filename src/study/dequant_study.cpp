@@ -490,7 +490,7 @@ std::vector<fs::path> write_dequant_outputs(const DequantResults& r, const fs::p
     gp << "$classic << EOD\n" << cl.str() << "EOD\n$learned << EOD\n" << le.str() << "EOD\n";
     gp << "set title 'Speech dequantization, " << b << " bits, n = " << r.options.frame_length << "'\n"
        << "set xlabel 'depth N (Chambolle-Pock iterations)'\nset ylabel 'test SNR (dB)'\nset logscale x\n"
-       << "set key bottom right\nset grid\n";
+       << "set xrange [0.8:30]\nset key outside below\nset grid\n";
     gp << "plot $classic using 1:2 with linespoints lw 2 pt 7 title 'classic (tuned tau, N iterations)', "
        << "$learned using 1:2 with linespoints lw 2 pt 5 title 'learned (unrolled)'";
     if (qz) gp << ", " << *qz << " with lines dt 2 lw 2 title 'quantized'";
