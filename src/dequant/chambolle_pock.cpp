@@ -94,7 +94,7 @@ CpResult solve_l1_dequant(const Matrix& quantized, const Matrix& lower, const Ma
   const auto start = std::chrono::steady_clock::now();
   options.validate();
   check_cells("dequant::solve_l1_dequant", quantized, lower, upper);
-  const ScopedEigenThreads eigen_threads(options.threads);
+  const ScopedThreads threads(options.threads);
   const Index n = quantized.rows(), b = quantized.cols();
   const Matrix c = dct_matrix<double>(n);
   const Matrix k = c.transpose();

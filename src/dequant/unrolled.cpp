@@ -324,7 +324,7 @@ UnrolledTrainResult train_unrolled(const UnrolledSpec& spec, const Vector& theta
   require(theta0.size() == spec.num_parameters(), "dequant::train_unrolled", "theta0 has the wrong size");
   require(data.size() >= 1 && data.clean.rows() == spec.n, "dequant::train_unrolled",
           "training frames must be n x B with B >= 1");
-  const ScopedEigenThreads eigen_threads(options.threads);
+  const ScopedThreads threads(options.threads);
   FlushDenormals ftz;
   return options.float32 ? train_impl<float>(spec, theta0, data, options, observer)
                          : train_impl<double>(spec, theta0, data, options, observer);

@@ -17,11 +17,6 @@ void check_cells(const std::string& where, const Matrix& s, const Matrix& l, con
           "every quantized sample must lie in its cell [lower, upper]");
 }
 
-ScopedEigenThreads::ScopedEigenThreads(int threads) : saved_(Eigen::nbThreads()) {
-  if (threads > 0) Eigen::setNbThreads(threads);
-}
-ScopedEigenThreads::~ScopedEigenThreads() { Eigen::setNbThreads(saved_); }
-
 double max_cell_violation(const Matrix& v, const Matrix& l, const Matrix& u) {
   return std::max(0.0, std::max((l - v).maxCoeff(), (v - u).maxCoeff()));
 }

@@ -37,18 +37,4 @@ private:
   bool active_;
 };
 
-/// Runs small problems on one thread: OpenMP GEMM on matrices of a few dozen rows costs more
-/// in barriers than it saves (16x slower at n = 50 on a loaded 2-core machine). Sets the
-/// calling thread's OpenMP thread count (Eigen reads it) and restores it.
-class SerialIfSmall {
-public:
-  explicit SerialIfSmall(double flops_per_gemm);
-  ~SerialIfSmall();
-  SerialIfSmall(const SerialIfSmall&) = delete;
-  SerialIfSmall& operator=(const SerialIfSmall&) = delete;
-
-private:
-  int saved_ = 0;
-};
-
 }  // namespace varlearn::learn::detail

@@ -12,6 +12,7 @@
 
 #include "detail.hpp"
 #include "varlearn/core/error.hpp"
+#include "varlearn/core/threads.hpp"
 
 namespace varlearn::learn {
 namespace detail {
@@ -37,16 +38,6 @@ DenormalGuard::~DenormalGuard() {
   restore_ftz();
 #pragma omp parallel
   restore_ftz();
-}
-
-SerialIfSmall::SerialIfSmall(double flops) {
-  if (flops < 2e7) {
-    saved_ = omp_get_max_threads();
-    omp_set_num_threads(1);
-  }
-}
-SerialIfSmall::~SerialIfSmall() {
-  if (saved_ > 0) omp_set_num_threads(saved_);
 }
 
 template <class Real>
@@ -378,7 +369,8 @@ Real loss_direct(const ModelSpec& spec, const VectorT<Real>& theta, const std::v
           "frames have " + std::to_string(x.rows()) + " rows, model n = " + std::to_string(spec.n));
   require(y.rows() == x.rows() && y.cols() == x.cols(), where, "noisy and clean frames differ in shape");
   const Index B = x.cols();
-  detail::SerialIfSmall serial(2.0 * spec.n * std::max(spec.n, spec.rank) * static_cast<double>(B));
+  // Small problems on one thread (16x faster at n = 50 on a loaded 2-core machine).
+  const ScopedThreads serial(2.0 * spec.n * std::max(spec.n, spec.rank) * static_cast<double>(B) < 2e7 ? 1 : 0);
   const Real invb = Real(1) / static_cast<Real>(B);
   MatrixT<Real> dr = MatrixT<Real>::Zero(spec.rank, spec.n);
   std::vector<double> gw(static_cast<size_t>(spec.method == Method::Unrolled ? spec.depth : 0), 0.0);
@@ -437,7 +429,7 @@ Real loss_structured(const ModelSpec& spec, const VectorT<Real>& theta, const st
               mo.xy.cols() == spec.n,
           where, "moments are not " + std::to_string(spec.n) + "x" + std::to_string(spec.n));
   const Index n = spec.n;
-  detail::SerialIfSmall serial(2.0 * n * n * static_cast<double>(n));
+  const ScopedThreads serial(2.0 * n * n * static_cast<double>(n) < 2e7 ? 1 : 0);
   MatrixT<Real> m;
   m.noalias() = u.r.transpose() * u.r;
   Eigen::SelfAdjointEigenSolver<MatrixT<Real>> es(m);

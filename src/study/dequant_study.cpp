@@ -181,7 +181,7 @@ DequantResults run_dequant_study(const DequantOptions& options_in, const Progres
   const auto t0 = std::chrono::steady_clock::now();
   const DequantOptions opt = options_in.resolved();
   opt.validate();
-  const dequant::ScopedEigenThreads eigen_threads(1);  // small GEMMs: one thread (see CpOptions::threads)
+  const ScopedThreads threads(1);  // small GEMMs: one thread (see CpOptions::threads)
   auto say = [&](const std::string& s) {
     if (progress) progress(s);
   };

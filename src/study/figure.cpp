@@ -21,7 +21,7 @@ std::string gp_quote(const std::string& s) {
   return out + "'";
 }
 
-void write_figure(const fs::path& prefix, const std::string& body, const std::string& size) {
+void write_figure(const fs::path& prefix, const std::string& body, const std::string& size, SvgPass svg_pass) {
   const std::string tag = ".tmp." + std::to_string(::getpid());
   const fs::path png = prefix.string() + ".png", svg = prefix.string() + ".svg";
   const fs::path png_tmp = png.string() + tag, svg_tmp = svg.string() + tag;
@@ -31,9 +31,10 @@ void write_figure(const fs::path& prefix, const std::string& body, const std::st
   gp << "set encoding utf8\n"
      << "set terminal pngcairo size " << size << " enhanced font 'DejaVu Sans,14'\n"
      << "set output " << gp_quote(png_tmp.string()) << "\n"
-     << body << "\nunset output\n"
+     << body << "\nunset output\n" << (svg_pass == SvgPass::Replay ? "reset\n" : "")
      << "set terminal svg size " << size << " enhanced font 'DejaVu Sans,14' background '#ffffff'\n"
-     << "set output " << gp_quote(svg_tmp.string()) << "\nreplot\nunset output\n";
+     << "set output " << gp_quote(svg_tmp.string()) << "\n"
+     << (svg_pass == SvgPass::Replay ? body : std::string("replot")) << "\nunset output\n";
   io::write_atomic(script, gp.str());
   const std::string cmd = "gnuplot " + gp_quote(script.string()) + " 2>" + gp_quote(errlog.string());
   const int rc = std::system(cmd.c_str());

@@ -347,7 +347,8 @@ std::vector<fs::path> write_landscape(const LandscapeResult& r, const fs::path& 
     for (const auto& m : r.heat_minima) mblock << m.depth << ' ' << m.stepsize << ' ' << m.r << '\n';
     mblock << "EOD\n";
     const fs::path heat_prefix = prefix.string() + "_heatmap";
-    write_figure_twice(heat_prefix, mblock.str() + h.str(), std::to_string(460 * cols + 80) + "," + std::to_string(400 * rows + 80));
+    write_figure(heat_prefix, mblock.str() + h.str(), std::to_string(460 * cols + 80) + "," + std::to_string(400 * rows + 80),
+                 SvgPass::Replay);
     files.push_back(heat_prefix.string() + ".png");
     files.push_back(heat_prefix.string() + ".svg");
     rollback.files = files;

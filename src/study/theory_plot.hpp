@@ -30,10 +30,6 @@ std::string heatmap_body(const std::vector<double>& xs, const std::vector<double
 std::string line_plot_body(const std::vector<double>& xs, const std::vector<double>& values, const Axis& x,
                            const std::string& value_label, const std::string& title, bool ratio);
 
-/// Like study::write_figure, but runs `body` once per terminal (PNG, then SVG) instead of
-/// `replot`, so multiplot figures come out whole in both. Atomic; throws Error on failure.
-void write_figure_twice(const std::filesystem::path& prefix, const std::string& body, const std::string& size);
-
 /// Removes the files it holds unless commit() was called: a writer that fails half way
 /// leaves none of its files behind (each file itself is written atomically).
 struct Rollback {

@@ -3,6 +3,7 @@
 /// Shared input checks of the dequantization solvers.
 #include <string>
 
+#include "varlearn/core/threads.hpp"
 #include "varlearn/core/types.hpp"
 
 namespace varlearn::dequant {
@@ -10,18 +11,6 @@ namespace varlearn::dequant {
 /// Throws Error (prefixed by `where`) unless quantized, lower, upper are n x B with n, B >= 1,
 /// finite, and lower <= quantized <= upper elementwise.
 void check_cells(const std::string& where, const Matrix& quantized, const Matrix& lower, const Matrix& upper);
-
-/// Sets Eigen's GEMM thread count for a scope (0 = leave it), restoring it afterwards.
-class ScopedEigenThreads {
-public:
-  explicit ScopedEigenThreads(int threads);
-  ~ScopedEigenThreads();
-  ScopedEigenThreads(const ScopedEigenThreads&) = delete;
-  ScopedEigenThreads& operator=(const ScopedEigenThreads&) = delete;
-
-private:
-  int saved_;
-};
 
 /// \f$\max_i \mathrm{dist}(v_i, [\ell_i, u_i])\f$.
 double max_cell_violation(const Matrix& values, const Matrix& lower, const Matrix& upper);

@@ -7,11 +7,15 @@
 
 namespace varlearn::study {
 
+/// How the SVG is drawn after the PNG: `replot` the last plot (enough for one plot), or
+/// `reset` and run the whole body again (needed for multiplot figures, which replot loses).
+enum class SvgPass { Replot, Replay };
+
 /// Renders `body` (gnuplot commands after `set terminal`/`set output`) to
 /// `prefix.png` (1000x700 unless `size` is given as "W,H") and `prefix.svg`.
 /// Throws Error when gnuplot is missing or fails (its stderr is in the message).
 void write_figure(const std::filesystem::path& prefix, const std::string& body,
-                  const std::string& size = "1000,700");
+                  const std::string& size = "1000,700", SvgPass svg = SvgPass::Replot);
 
 /// Quotes a string for a gnuplot script ('...' with embedded quotes doubled).
 std::string gp_quote(const std::string& s);
