@@ -9,6 +9,7 @@
 #include "varlearn/audio/quantizer.hpp"
 #include "varlearn/core/error.hpp"
 #include "varlearn/core/io.hpp"
+#include "varlearn/core/threads.hpp"
 #include "varlearn/core/types.hpp"
 #include "varlearn/dequant/chambolle_pock.hpp"
 #include "varlearn/dequant/dct.hpp"
