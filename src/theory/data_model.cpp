@@ -4,17 +4,13 @@
 #include <cmath>
 #include <sstream>
 
+#include "format.hpp"
 #include "varlearn/core/error.hpp"
 
 namespace varlearn::theory {
 namespace {
 
-std::string num(double v) {
-  std::ostringstream s;
-  s.precision(10);
-  s << v;
-  return s.str();
-}
+using detail::num;
 
 void check_common(const char* where, Index n, double mu, double theta) {
   if (n < 1) throw Error(std::string(where) + ": dimension n = " + std::to_string(n) + " must be >= 1");

@@ -6,17 +6,13 @@
 #include <numeric>
 #include <sstream>
 
+#include "format.hpp"
 #include "varlearn/core/error.hpp"
 
 namespace varlearn::theory {
 namespace {
 
-std::string num(double v) {
-  std::ostringstream s;
-  s.precision(10);
-  s << v;
-  return s.str();
-}
+using detail::num;
 
 struct Checked {
   Membership m;
