@@ -13,6 +13,7 @@
 #include "varlearn/audio/framing.hpp"
 #include "varlearn/audio/noise.hpp"
 #include "varlearn/core/error.hpp"
+#include "../support/temp_dir.hpp"
 
 namespace fs = std::filesystem;
 using namespace varlearn;
@@ -20,22 +21,7 @@ using namespace varlearn::audio;
 
 namespace {
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    path = fs::temp_directory_path() /
-           ("varlearn_audio_" + std::to_string(::getpid()) + "_" + std::to_string(counter()++));
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  static int& counter() {
-    static int c = 0;
-    return c;
-  }
-};
+using varlearn::testing::TempDir;
 
 // Sum of sinusoids, quantized to the 16-bit grid (k/32768) so PCM round trips are exact.
 Vector tones(Index len, int rate, std::vector<std::pair<double, double>> freq_amp) {

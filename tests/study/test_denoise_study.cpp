@@ -18,6 +18,7 @@
 #include "varlearn/study/denoise_study.hpp"
 #include "varlearn/theory/data_model.hpp"
 #include "varlearn/theory/optimal.hpp"
+#include "../support/temp_dir.hpp"
 
 namespace fs = std::filesystem;
 using namespace varlearn;
@@ -25,18 +26,7 @@ using namespace varlearn::study;
 
 namespace {
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int c = 0;
-    path = fs::temp_directory_path() / ("varlearn_denoise_" + std::to_string(::getpid()) + "_" + std::to_string(c++));
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
+using varlearn::testing::TempDir;
 
 // "Speech-like" test signal: a few harmonics of a slowly gliding pitch, amplitude-modulated
 // syllables, a little broadband noise; 16-bit grid.

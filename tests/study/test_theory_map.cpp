@@ -12,6 +12,7 @@
 #include "varlearn/study/theory_study.hpp"
 #include "varlearn/theory/data_model.hpp"
 #include "varlearn/theory/optimal.hpp"
+#include "../support/temp_dir.hpp"
 
 namespace fs = std::filesystem;
 using namespace varlearn;
@@ -19,19 +20,7 @@ using namespace varlearn::study;
 
 namespace {
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int c = 0;
-    path = fs::temp_directory_path() / ("varlearn_theorymap_" + std::to_string(::getpid()) + "_" + std::to_string(c++));
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  size_t count() const { return size_t(std::distance(fs::directory_iterator(path), fs::directory_iterator())); }
-};
+using varlearn::testing::TempDir;
 
 /// Independent point query: the engine called directly from the CSV's parameters.
 double engine_risk(const std::string& data, const std::string& method, double k, double theta, double sigma, double mu,
