@@ -35,6 +35,15 @@ namespace {
 
 /// Runs the chosen optimizer on f from the model's parameters, with early stopping on
 /// `validation` (if given) and the user's observer.
+/// Loss and gradient on one minibatch, by the path the options choose (the structured path
+/// forms the batch's moments first).
+template <class Real>
+double batch_loss(const ModelSpec& spec, const VectorT<Real>& t, const std::vector<double>& w, const MatrixT<Real>& xb,
+                  const MatrixT<Real>& yb, VectorT<Real>& g, const TrainOptions& o) {
+  if (o.path == DataPath::Structured) return loss_structured<Real>(spec, t, w, Moments<Real>::from_frames(xb, yb), &g);
+  return loss_direct<Real>(spec, t, w, xb, yb, &g, o.unroll);
+}
+
 template <class Real>
 TrainResult run(const QuadraticModel& init, const Objective<Real>& f,
                 const std::function<double(const Vector&)>& validation,
@@ -178,11 +187,7 @@ TrainResult frames_impl(const QuadraticModel& init, const MatrixT<TData>& xin, c
   f = [&, batches](const VectorT<Real>& t, VectorT<Real>& g) {
     const auto idx = batches->next();
     const MatrixT<Real> xb = gather(x, idx), yb = gather(y, idx);
-    if (o.path == DataPath::Structured) {
-      const auto mo = Moments<Real>::from_frames(xb, yb);
-      return loss_structured<Real>(spec, t, w, mo, &g);
-    }
-    return loss_direct<Real>(spec, t, w, xb, yb, &g, o.unroll);
+    return batch_loss<Real>(spec, t, w, xb, yb, g, o);
   };
   return run<Real>(init, f, validation, train_loss, o, user);
 }
@@ -247,11 +252,7 @@ TrainResult sampled_impl(const QuadraticModel& init, const Matrix& clean, double
     MatrixT<Real> xb = yb;
     for (Index j = 0; j < xb.cols(); ++j)
       for (Index i = 0; i < xb.rows(); ++i) xb(i, j) += s * static_cast<Real>(nd(*rng));
-    if (o.path == DataPath::Structured) {
-      const auto mo = Moments<Real>::from_frames(xb, yb);
-      return loss_structured<Real>(spec, t, w, mo, &g);
-    }
-    return loss_direct<Real>(spec, t, w, xb, yb, &g, o.unroll);
+    return batch_loss<Real>(spec, t, w, xb, yb, g, o);
   };
   return run<Real>(init, f, validation, train_loss, o, user);
 }
