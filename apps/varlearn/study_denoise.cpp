@@ -5,6 +5,7 @@
 
 #include "commands.hpp"
 #include "varlearn/core/error.hpp"
+#include "varlearn/core/io.hpp"
 #include "varlearn/core/timer.hpp"
 #include "varlearn/study/denoise_study.hpp"
 
