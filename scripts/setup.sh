@@ -11,6 +11,8 @@ packages=(
   libbenchmark-dev                          # benchmarks
   libsndfile1-dev                           # audio files
   libsamplerate0-dev                        # resampling
+  libboost-dev                              # Boost.Math brent_find_minima (the 1-D minimizer; headers only)
+  libfftw3-dev                              # FFTW: DCT-II/III (REDFT10/01) for frames of n >= 320 in dequant
   gnuplot-nox                               # figures (PNG via pngcairo, SVG)
   codec2-examples                           # real speech recordings (8 kHz raw)
 )

@@ -23,16 +23,14 @@ void DataOptions::add(CLI::App* app) {
 }
 
 theory::DataModel DataOptions::build() const {
-  if (data == "file") {
+  const theory::DataKind kind = theory::parse_data_kind(data);
+  if (kind == theory::DataKind::File) {
     if (second_moment.empty()) throw Error("--data file needs --second-moment FILE");
-    return theory::DataModel::dense(io::read_matrix(second_moment), "second moment '" + second_moment + "'");
+    const auto file = theory::DataModel::dense(io::read_matrix(second_moment), "second moment '" + second_moment + "'");
+    return theory::make_data_model(kind, Index(n), mu, theta, rho, &file);
   }
   if (!second_moment.empty()) throw Error("--second-moment is only read with --data file");
-  if (n < 1) throw Error("--n must be >= 1 (got " + std::to_string(n) + ")");
-  if (data == "constant") return theory::DataModel::constant(n, mu, theta);
-  if (data == "iid") return theory::DataModel::iid(n, mu, theta);
-  if (n > 5000) throw Error("--data ar1 uses a dense n x n Sigma: n = " + std::to_string(n) + " is above 5000");
-  return theory::DataModel::ar1(n, mu, theta, rho);
+  return theory::make_data_model(kind, Index(n), mu, theta, rho);
 }
 
 nlohmann::json DataOptions::describe() const {

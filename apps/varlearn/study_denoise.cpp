@@ -5,6 +5,8 @@
 
 #include "commands.hpp"
 #include "varlearn/core/error.hpp"
+#include "varlearn/core/io.hpp"
+#include "varlearn/core/timer.hpp"
 #include "varlearn/study/denoise_study.hpp"
 
 namespace varlearn::cli {
@@ -93,11 +95,11 @@ void add_study_denoise(CLI::App& study) {
     o.train_files.assign(a->train.begin(), a->train.end());
     o.test_files.assign(a->test.begin(), a->test.end());
     o.validate();
-    study::check_output_dir(a->out);  // before any work: no output on bad input
-    const auto t0 = std::chrono::steady_clock::now();
+    io::check_writable_dir(a->out);  // before any work: no output on bad input
+    const Stopwatch t0;
     const auto res = study::run_denoise_study(o, [](const std::string& line) { std::cerr << line << std::endl; });
     study::write_denoise_outputs(res, a->out);
-    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double secs = t0.seconds();
     std::cout << study::denoise_findings(res) << "\n" << study::denoise_table(res) << "\nwritten to " << a->out
               << " in " << secs << " s\n";
   });

@@ -8,6 +8,7 @@
 #include "commands.hpp"
 #include "varlearn/core/error.hpp"
 #include "varlearn/core/io.hpp"
+#include "varlearn/core/timer.hpp"
 #include "varlearn/study/dequant_study.hpp"
 
 namespace varlearn::cli {
@@ -67,9 +68,9 @@ void add_study_dequant(CLI::App& study) {
     for (const auto& f : a->test) o.test_files.emplace_back(f);
     o.resolved().validate();  // bad input fails before any work
     io::ensure_writable_dir(a->out);  // before the work, not after
-    const auto start = std::chrono::steady_clock::now();
+    const Stopwatch start;
     auto progress = [start](const std::string& line) {
-      const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      const double s = start.seconds();
       std::ostringstream t;
       t.precision(1);
       t << std::fixed << s;

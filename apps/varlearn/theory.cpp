@@ -6,6 +6,7 @@
 #include "commands.hpp"
 #include "options.hpp"
 #include "varlearn/core/error.hpp"
+#include "varlearn/core/limits.hpp"
 #include "varlearn/core/io.hpp"
 #include "varlearn/theory/expressivity.hpp"
 #include "varlearn/theory/optimal.hpp"
@@ -82,8 +83,9 @@ void add_optimal(CLI::App& theory) {
     theory::OptimalOptions opt;
     opt.with_regularizer = !o->realize.empty();
     opt.gap = o->gap;
-    if (opt.with_regularizer && data.n() > 5000)
-      throw Error("--realize builds dense n x n matrices: n = " + std::to_string(data.n()) + " is above 5000");
+    if (opt.with_regularizer && data.n() > kMaxDenseDimension)
+      throw Error("--realize builds dense n x n matrices: n = " + std::to_string(data.n()) + " is above " +
+                  std::to_string(kMaxDenseDimension));
     const std::string& m = o->family.method;
     json j = o->data.describe();
     j["sigma"] = o->sigma;

@@ -20,7 +20,7 @@ using nlohmann::json;
 
 study::DataSpec data_spec(const DataOptions& d) {
   study::DataSpec s;
-  s.kind = d.data;
+  s.kind = theory::parse_data_kind(d.data);
   s.rho = d.rho;
   if (d.data == "file") {
     s.file_model = std::make_shared<theory::DataModel>(d.build());
@@ -86,7 +86,7 @@ void add_map(CLI::App& theory) {
     m.value = study::MapValue::parse(o->value);
     m.force = o->force;
     m.validate();
-    if (!o->out.empty()) study::check_output_prefix(o->out);  // before the work
+    if (!o->out.empty()) io::check_writable_prefix(o->out);  // before the work
     const study::MapResult r = study::compute_map(m);
     json j{{"value", m.value.describe()}, {"x", m.x.describe()}, {"fixed", study::fixed_parameters_text(m)},
            {"points", r.values.size()}, {"seconds", r.seconds}};
@@ -159,7 +159,7 @@ void add_depth(CLI::App& theory) {
     d.max_depth = o->nmax;
     d.stepsizes = parse_list(o->stepsizes, "--stepsizes");
     d.validate();
-    if (!o->out.empty()) study::check_output_prefix(o->out);
+    if (!o->out.empty()) io::check_writable_prefix(o->out);
     const study::DepthResult r = study::compute_depth(d);
     json rows = json::array();
     for (const auto& row : r.rows) {
@@ -236,7 +236,7 @@ void add_landscape(CLI::App& theory) {
       l.depths.push_back(int(d));
     }
     l.validate();
-    if (!o->out.empty()) study::check_output_prefix(o->out);
+    if (!o->out.empty()) io::check_writable_prefix(o->out);
     const study::LandscapeResult r = study::compute_landscape(l);
     json j = json::parse(study::landscape_json(r));
     if (!o->out.empty()) {

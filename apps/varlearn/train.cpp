@@ -11,6 +11,7 @@
 #include "commands.hpp"
 #include "options.hpp"
 #include "varlearn/core/error.hpp"
+#include "varlearn/core/limits.hpp"
 #include "varlearn/learn/learn.hpp"
 #include "varlearn/theory/optimal.hpp"
 
@@ -109,7 +110,8 @@ void add_train(CLI::App& app) {
   sub->add_flag("--json", o->json, "Print one JSON object (no progress line)");
   sub->add_flag("--hessian", o->hessian,
                 "Also report the extreme eigenvalues of the Hessian of the expected risk at the trained "
-                "model (finite differences; sharp vs flat minima; parameters <= 5000)");
+                "model (finite differences; sharp vs flat minima; parameters <= " +
+                    std::to_string(kMaxDenseDimension) + ")");
 
   sub->callback([o, sub] {
     const TrainCli& c = *o;
@@ -232,7 +234,8 @@ void add_train(CLI::App& app) {
     }
     j["regularizer_norm"] = r.model.regularizer().norm();
     if (c.hessian) {
-      if (spec.num_parameters() > 5000) throw Error("--hessian: too many parameters (k n > 5000)");
+      if (spec.num_parameters() > kMaxDenseDimension)
+        throw Error("--hessian: too many parameters (k n > " + std::to_string(kMaxDenseDimension) + ")");
       const auto mo = Moments<double>::expected(sm.second_moment(), c.sigma);
       const auto w = r.model.stepsizes();
       const auto cv = curvature(

@@ -106,4 +106,35 @@ void ensure_writable_dir(const fs::path& dir) {
     throw Error("output folder '" + dir.string() + "' is not writable");
 }
 
+void check_writable_dir(const fs::path& dir) {
+  std::error_code ec;
+  const fs::path p = dir.empty() ? fs::path(".") : dir;
+  if (fs::exists(p, ec)) {
+    if (!fs::is_directory(p, ec)) throw Error("output '" + dir.string() + "' exists and is not a folder");
+    if (::access(p.c_str(), W_OK) != 0) throw Error("output folder '" + dir.string() + "' is not writable");
+    return;
+  }
+  fs::path parent = fs::absolute(p, ec).parent_path();
+  while (!parent.empty() && !fs::exists(parent, ec)) parent = parent.parent_path();
+  if (parent.empty() || !fs::is_directory(parent, ec) || ::access(parent.c_str(), W_OK) != 0)
+    throw Error("cannot create output folder '" + dir.string() + "': '" + parent.string() +
+                "' is not a writable folder");
+  const fs::path probe = parent / (".varlearn_probe." + std::to_string(::getpid()));
+  if (!fs::create_directory(probe, ec) || ec)
+    throw Error("cannot create output folder '" + dir.string() + "': '" + parent.string() + "' is not writable" +
+                (ec ? " (" + ec.message() + ")" : std::string()));
+  fs::remove(probe, ec);
+}
+
+void check_writable_prefix(const fs::path& prefix) {
+  if (prefix.empty()) throw Error("output prefix is empty");
+  if (!prefix.has_filename() || prefix.filename() == "." || prefix.filename() == "..")
+    throw Error("output prefix '" + prefix.string() + "' names a folder, not a file prefix");
+  try {
+    check_writable_dir(prefix.parent_path());
+  } catch (const Error& e) {
+    throw Error("cannot write '" + prefix.string() + "': " + e.what());
+  }
+}
+
 }  // namespace varlearn::io

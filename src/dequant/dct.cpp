@@ -1,10 +1,12 @@
 #include "varlearn/dequant/dct.hpp"
 
+#include <fftw3.h>
+
+#include <algorithm>
 #include <cmath>
+#include <mutex>
 #include <numbers>
 #include <string>
-
-#include <unsupported/Eigen/FFT>
 
 #include "varlearn/core/error.hpp"
 
@@ -24,26 +26,75 @@ template <class T> MatrixT<T> dct_matrix(Index n) {
   return c;
 }
 
-// Default path by n. Measured (us per frame, float64, one core, forward) with
-//   cmake -S . -B build-dct -G Ninja -DCMAKE_BUILD_TYPE=Release && ninja -C build-dct bench_dequant &&
-//   ./build-dct/bench_dequant --benchmark_filter=Dct
-//              GEMM   per-frame   FFT (forward_fast)
-//   n =  64    0.12   0.11        0.49    -> GEMM
-//   n = 320    2.93   8.27        1.89    -> FFT
-// A one-off timing of the same two calls at n = 96, 128, 160, 192, 256 still had GEMM ahead
-// (kissfft's cost is not monotone in n: 256 was slower than 320), so the FFT path is the
-// default only from the measured n = 320 on; GEMM's O(n^2) per frame only grows beyond it.
+// Default path by n. Measured (us per frame of CPU time, float64, one thread, forward, n x B
+// batch; the machine shared with other builds) with
+//   cmake --build build --target bench_dequant && build/bench_dequant --benchmark_filter=Dct
+//              GEMM   per-frame GEMM   FFT (Makhoul, Eigen kissfft)   FFTW REDFT10
+//   n =  64    0.13   0.13             0.48                           0.30          -> GEMM
+//   n = 320    2.99   6.72             1.78                           1.59          -> FFTW
+// FFTW's own DCT beat the Makhoul reordering through kissfft at both sizes (no complex
+// half-spectrum pass, no twiddles), so that path is gone; at n = 64 one GEMM over the whole
+// batch still wins (O(n^2) work, but at full BLAS speed, against n scalar FFTW calls).
+// An earlier timing found GEMM ahead of kissfft up to n = 256, so the switch stays at 320.
 const Index kDctFastMinSize = 320;
 
-template <class T> Dct<T>::Dct(Index n) : c_(dct_matrix<T>(n)) {
-  const long double pi = std::numbers::pi_v<long double>;
-  twiddle_.resize(static_cast<std::size_t>(n / 2 + 1));
-  for (Index k = 0; k <= n / 2; ++k) {
-    const long double t = -pi * k / (2.0L * n);
-    twiddle_[static_cast<std::size_t>(k)] =
-        std::complex<T>(static_cast<T>(std::cos(t)), static_cast<T>(std::sin(t)));
-  }
+namespace {
+// FFTW's planner (create and destroy) is not thread-safe; fftw_execute_r2r is.
+std::mutex& fftw_planner_mutex() {
+  static std::mutex m;
+  return m;
 }
+template <class T> struct Fftw;
+template <> struct Fftw<double> {
+  using Plan = fftw_plan;
+  static Plan plan(int n, fftw_r2r_kind kind) {
+    double* buf = fftw_alloc_real(size_t(n));
+    Plan p = fftw_plan_r2r_1d(n, buf, buf, kind, FFTW_ESTIMATE);
+    fftw_free(buf);
+    return p;
+  }
+  static void execute(Plan p, double* inout) { fftw_execute_r2r(p, inout, inout); }
+  static void destroy(Plan p) { fftw_destroy_plan(p); }
+  static double* alloc(size_t n) { return fftw_alloc_real(n); }
+  static void free(double* p) { fftw_free(p); }
+};
+template <> struct Fftw<float> {
+  using Plan = fftwf_plan;
+  static Plan plan(int n, fftw_r2r_kind kind) {
+    float* buf = fftwf_alloc_real(size_t(n));
+    Plan p = fftwf_plan_r2r_1d(n, buf, buf, kind, FFTW_ESTIMATE);
+    fftwf_free(buf);
+    return p;
+  }
+  static void execute(Plan p, float* inout) { fftwf_execute_r2r(p, inout, inout); }
+  static void destroy(Plan p) { fftwf_destroy_plan(p); }
+  static float* alloc(size_t n) { return fftwf_alloc_real(n); }
+  static void free(float* p) { fftwf_free(p); }
+};
+}  // namespace
+
+// In-place plans on an aligned buffer: each call copies a column into its own aligned scratch
+// (thread-safe, and the plan's alignment assumptions hold), transforms, scales back out.
+template <class T> struct Dct<T>::FftwPlans {
+  using F = Fftw<T>;
+  typename F::Plan forward = nullptr, inverse = nullptr;
+  explicit FftwPlans(Index n) {
+    std::lock_guard<std::mutex> lock(fftw_planner_mutex());
+    forward = F::plan(int(n), FFTW_REDFT10);
+    inverse = F::plan(int(n), FFTW_REDFT01);
+    if (!forward || !inverse) throw Error("dequant::Dct: FFTW could not plan a length-" + std::to_string(n) + " DCT",
+                                          Error::Kind::Internal);
+  }
+  ~FftwPlans() {
+    std::lock_guard<std::mutex> lock(fftw_planner_mutex());
+    if (forward) F::destroy(forward);
+    if (inverse) F::destroy(inverse);
+  }
+  FftwPlans(const FftwPlans&) = delete;
+  FftwPlans& operator=(const FftwPlans&) = delete;
+};
+
+template <class T> Dct<T>::Dct(Index n) : c_(dct_matrix<T>(n)), fftw_(std::make_shared<const FftwPlans>(n)) {}
 
 namespace {
 void check_rows(Index rows, Index n, const char* where, const char* what) {
@@ -53,11 +104,11 @@ void check_rows(Index rows, Index n, const char* where, const char* what) {
 }  // namespace
 
 template <class T> MatrixT<T> Dct<T>::forward(const MatrixT<T>& frames) const {
-  return uses_fast() ? forward_fast(frames) : forward_gemm(frames);
+  return uses_fast() ? forward_fftw(frames) : forward_gemm(frames);
 }
 
 template <class T> MatrixT<T> Dct<T>::inverse(const MatrixT<T>& coefficients) const {
-  return uses_fast() ? inverse_fast(coefficients) : inverse_gemm(coefficients);
+  return uses_fast() ? inverse_fftw(coefficients) : inverse_gemm(coefficients);
 }
 
 template <class T> MatrixT<T> Dct<T>::forward_gemm(const MatrixT<T>& frames) const {
@@ -70,57 +121,43 @@ template <class T> MatrixT<T> Dct<T>::inverse_gemm(const MatrixT<T>& coefficient
   return c_.transpose() * coefficients;
 }
 
-// Unnormalized Y_k = sum_j x_j cos(pi (2j+1) k / (2n)) = Re(W_k), W_k = e^{-i pi k/(2n)} V_k.
-// V is Hermitian (v real), so W_{n-k} = -i conj(W_k): Y_{n-k} = -Im(W_k). Hence half the
-// spectrum (k = 0..n/2) gives every Y, and inversely V_k = e^{i pi k/(2n)} (Y_k - i Y_{n-k}).
-template <class T> MatrixT<T> Dct<T>::forward_fast(const MatrixT<T>& frames) const {
+template <class T> MatrixT<T> Dct<T>::forward_fftw(const MatrixT<T>& frames) const {
   check_rows(frames.rows(), size(), "dequant::Dct::forward", "frames");
-  if (size() == 1) return frames;  // C = [1]; kissfft cannot plan a length-1 FFT
-  const Index n = size(), half = n / 2;
-  const T a0 = static_cast<T>(std::sqrt(1.0L / n)), a = static_cast<T>(std::sqrt(2.0L / n));
-  Eigen::FFT<T> fft;
-  fft.SetFlag(Eigen::FFT<T>::HalfSpectrum);
-  std::vector<T> v(static_cast<std::size_t>(n));
-  std::vector<std::complex<T>> spec(static_cast<std::size_t>(half + 1));
+  const Index n = size();
+  // X_0 = Y_0 / (2 sqrt(n)), X_k = Y_k / sqrt(2n).
+  const T a0 = static_cast<T>(0.5L / std::sqrt(static_cast<long double>(n))),
+          a = static_cast<T>(1.0L / std::sqrt(2.0L * n));
+  using F = Fftw<T>;
+  T* buf = F::alloc(size_t(n));
   MatrixT<T> out(n, frames.cols());
   for (Index c = 0; c < frames.cols(); ++c) {
-    const T* x = frames.col(c).data();
-    for (Index m = 0; 2 * m < n; ++m) v[m] = x[2 * m];
-    for (Index m = 0; 2 * m + 1 < n; ++m) v[n - 1 - m] = x[2 * m + 1];
-    fft.fwd(spec.data(), v.data(), n);
+    std::copy_n(frames.col(c).data(), n, buf);
+    F::execute(fftw_->forward, buf);
     T* y = out.col(c).data();
-    y[0] = a0 * spec[0].real();
-    for (Index k = 1; k <= half; ++k) {
-      const std::complex<T> w = twiddle_[k] * spec[k];
-      y[k] = a * w.real();
-      y[n - k] = -a * w.imag();  // k = n/2 (n even): the same value again
-    }
+    y[0] = a0 * buf[0];
+    for (Index k = 1; k < n; ++k) y[k] = a * buf[k];
   }
+  F::free(buf);
   return out;
 }
 
-template <class T> MatrixT<T> Dct<T>::inverse_fast(const MatrixT<T>& coefficients) const {
+template <class T> MatrixT<T> Dct<T>::inverse_fftw(const MatrixT<T>& coefficients) const {
   check_rows(coefficients.rows(), size(), "dequant::Dct::inverse", "coefficients");
-  if (size() == 1) return coefficients;
-  const Index n = size(), half = n / 2;
-  // Undo alpha_k; the FFT's inverse scales by 1/n.
-  const T b0 = static_cast<T>(std::sqrt(static_cast<long double>(n))),
-          b = static_cast<T>(std::sqrt(n / 2.0L));
-  Eigen::FFT<T> fft;
-  fft.SetFlag(Eigen::FFT<T>::HalfSpectrum);
-  std::vector<T> v(static_cast<std::size_t>(n));
-  std::vector<std::complex<T>> spec(static_cast<std::size_t>(half + 1));
+  const Index n = size();
+  // Z_0 = X_0 / sqrt(n), Z_k = X_k / sqrt(2n); S_j = Z_0 + 2 sum_k Z_k cos(pi k (j + 1/2) / n).
+  const T b0 = static_cast<T>(1.0L / std::sqrt(static_cast<long double>(n))),
+          b = static_cast<T>(1.0L / std::sqrt(2.0L * n));
+  using F = Fftw<T>;
+  T* buf = F::alloc(size_t(n));
   MatrixT<T> out(n, coefficients.cols());
   for (Index c = 0; c < coefficients.cols(); ++c) {
-    const T* y = coefficients.col(c).data();
-    spec[0] = std::complex<T>(b0 * y[0], T(0));
-    for (Index k = 1; k <= half; ++k)
-      spec[k] = std::conj(twiddle_[k]) * std::complex<T>(b * y[k], -b * y[n - k]);
-    fft.inv(v.data(), spec.data(), n);
-    T* x = out.col(c).data();
-    for (Index m = 0; 2 * m < n; ++m) x[2 * m] = v[m];
-    for (Index m = 0; 2 * m + 1 < n; ++m) x[2 * m + 1] = v[n - 1 - m];
+    const T* x = coefficients.col(c).data();
+    buf[0] = b0 * x[0];
+    for (Index k = 1; k < n; ++k) buf[k] = b * x[k];
+    F::execute(fftw_->inverse, buf);
+    std::copy_n(buf, n, out.col(c).data());
   }
+  F::free(buf);
   return out;
 }
 

@@ -24,6 +24,9 @@
 #include "varlearn/audio/metrics.hpp"
 #include "varlearn/audio/noise.hpp"
 #include "varlearn/core/error.hpp"
+#include "varlearn/core/format.hpp"
+#include "varlearn/core/minimize.hpp"
+#include "varlearn/core/timer.hpp"
 #include "varlearn/learn/model.hpp"
 #include "varlearn/learn/objective.hpp"
 #include "varlearn/learn/trainer.hpp"
@@ -33,28 +36,8 @@
 
 namespace varlearn::study {
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
 
 namespace {
-
-double seconds_since(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
-
-std::string fmt(double v, int prec = 4) {
-  std::ostringstream s;
-  s.precision(prec);
-  s << v;
-  return s.str();
-}
-
-std::string pct(double v, int prec = 2) {
-  std::ostringstream s;
-  s.setf(std::ios::fixed);
-  s.precision(prec);
-  s << (v >= 0 ? "+" : "") << 100.0 * v << " %";
-  return s.str();
-}
 
 // Largest singular value of R.
 double spectral_norm(const Matrix& r) {
@@ -79,16 +62,9 @@ double poly_sum(double q, int depth) {
   return acc;
 }
 
-// Minimizer of p on [-1, 0] for odd N >= 3 by golden section (p is unimodal there).
+// Minimizer of p on [-1, 0] for odd N >= 3 (p is unimodal there).
 double poly_argmin(int depth) {
-  double a = -1, b = 0;
-  const double r = (std::sqrt(5.0) - 1) / 2;
-  for (int it = 0; it < 200; ++it) {
-    const double c = b - r * (b - a), d = a + r * (b - a);
-    if (poly_sum(c, depth) < poly_sum(d, depth)) b = d;
-    else a = c;
-  }
-  return 0.5 * (a + b);
+  return minimize_scalar([depth](double q) { return poly_sum(q, depth); }, -1.0, 0.0).x;
 }
 
 // Per direction: forced cost h (t = b) and best free cost over the interval [lo, hi].
@@ -189,27 +165,6 @@ DenoiseOptions DenoiseOptions::resolved() const {
   return o;
 }
 
-void check_output_dir(const fs::path& dir) {
-  std::error_code ec;
-  fs::path p = dir.empty() ? fs::path(".") : dir;
-  if (fs::exists(p, ec)) {
-    if (!fs::is_directory(p, ec)) throw Error("output '" + dir.string() + "' exists and is not a folder");
-    if (::access(p.c_str(), W_OK) != 0) throw Error("output folder '" + dir.string() + "' is not writable");
-    return;
-  }
-  fs::path parent = fs::absolute(p, ec).parent_path();
-  while (!parent.empty() && !fs::exists(parent, ec)) parent = parent.parent_path();
-  if (parent.empty() || !fs::is_directory(parent, ec) || ::access(parent.c_str(), W_OK) != 0)
-    throw Error("cannot create output folder '" + dir.string() + "': '" + parent.string() +
-                "' is not a writable folder");
-  // access() says yes to root everywhere: probe with a folder that is removed at once.
-  const fs::path probe = parent / (".varlearn_probe." + std::to_string(::getpid()));
-  if (!fs::create_directory(probe, ec) || ec)
-    throw Error("cannot create output folder '" + dir.string() + "': '" + parent.string() +
-                "' is not writable" + (ec ? " (" + ec.message() + ")" : std::string()));
-  fs::remove(probe, ec);
-}
-
 double exact_mse(const Matrix& t, const Matrix& s, double sigma) {
   const Index n = t.rows();
   const Matrix d = t - Matrix::Identity(n, n);
@@ -254,7 +209,7 @@ double independent_learned_mse(const Matrix& s, double sigma, int depth) {
 
 // ---------------------------------------------------------------------------------------
 DenoiseResults run_denoise_study(const DenoiseOptions& options_in, const Progress& progress) {
-  const auto t_start = Clock::now();
+  const Stopwatch t_start;
   const DenoiseOptions opt = options_in.resolved();
   std::mutex say_mu;
   auto say = [&](const std::string& s) {
@@ -384,7 +339,7 @@ DenoiseResults run_denoise_study(const DenoiseOptions& options_in, const Progres
       worst = std::max(worst, std::abs(c.theory_mse - ind) / std::max(std::abs(ind), 1e-300));
     }
     res.theory_check_rel = worst;
-    say("theory check: theory_mse vs independent computation, max relative gap " + fmt(worst, 3));
+    say("theory check: theory_mse vs independent computation, max relative gap " + format_general(worst, 3));
   }
 
   // 5. Training.
@@ -404,7 +359,7 @@ DenoiseResults run_denoise_study(const DenoiseOptions& options_in, const Progres
 
   auto train = [&](Job& j, int iterations) {
     set_ftz();
-    const auto t0 = Clock::now();
+    const Stopwatch t0;
     std::vector<double> om;
     if (j.spec.method == learn::Method::Unrolled) om = {j.omega0};
     const learn::QuadraticModel init = learn::QuadraticModel::from_regularizer(j.spec, j.r0, om);
@@ -416,7 +371,7 @@ DenoiseResults run_denoise_study(const DenoiseOptions& options_in, const Progres
                                 : learn::train_sampled_noise(init, Ytr, sigma, to);
     j.model = tr.model;
     j.optim = tr.optim;
-    j.seconds = seconds_since(t0);
+    j.seconds = t0.seconds();
   };
   auto finish = [&](const Job& j, DenoiseConfig& c) {
     const Matrix t = j.model.denoiser();
@@ -462,8 +417,8 @@ DenoiseResults run_denoise_study(const DenoiseOptions& options_in, const Progres
       finish(jobs[i], cfgs[i]);
       const auto& c = cfgs[i];
       say("[" + std::to_string(++done) + "/" + std::to_string(total) + "] " + label(c) + ": train " +
-          fmt(c.train_mse) + " (theory " + fmt(c.theory_mse) + ", " + pct(c.shortfall) + "), test " +
-          fmt(c.test_mse) + ", " + std::to_string(c.iterations) + " its, " + fmt(c.seconds, 3) + " s, " + c.status);
+          format_general(c.train_mse, 4) + " (theory " + format_general(c.theory_mse, 4) + ", " + format_percent(c.shortfall, 2, true) + "), test " +
+          format_general(c.test_mse, 4) + ", " + std::to_string(c.iterations) + " its, " + format_general(c.seconds, 3) + " s, " + c.status);
     } catch (...) {
       errors[i] = std::current_exception();
     }
@@ -517,7 +472,7 @@ DenoiseResults run_denoise_study(const DenoiseOptions& options_in, const Progres
     for (int i = 0; i < int(sjobs.size()); ++i) {
       try {
         Job& j = sjobs[size_t(i)];
-        const auto t0 = Clock::now();
+        const Stopwatch t0;
         auto d_of = [](const Job& jj) { return jj.spec.depth; };
         if (j.init == "continuation") {
           // omega: w0 -> ws geometrically in 6 stages at a fixed stepsize, warm-starting R.
@@ -540,8 +495,8 @@ DenoiseResults run_denoise_study(const DenoiseOptions& options_in, const Progres
             r = tr.model.regularizer();
             its += tr.optim.iterations;
             say("  continuation N=" + std::to_string(d_of(j)) + " stage " + std::to_string(st) + " omega " +
-                fmt(w, 3) + ": train " + fmt(exact_mse(tr.model.denoiser(), Str, sigma)) + " (fixed-omega theory " +
-                fmt(per_sample(theory::best_unrolled(data, sigma, k, d_of(j), w).risk)) + ", " + tr.optim.message + ")");
+                format_general(w, 3) + ": train " + format_general(exact_mse(tr.model.denoiser(), Str, sigma), 4) + " (fixed-omega theory " +
+                format_general(per_sample(theory::best_unrolled(data, sigma, k, d_of(j), w).risk), 4) + ", " + tr.optim.message + ")");
           }
           j.r0 = r;
           train(j, opt.iterations);
@@ -549,13 +504,13 @@ DenoiseResults run_denoise_study(const DenoiseOptions& options_in, const Progres
         } else {
           train(j, opt.iterations);
         }
-        j.seconds = seconds_since(t0);
+        j.seconds = t0.seconds();
         finish(j, scfgs[size_t(i)]);
         const auto& c = scfgs[size_t(i)];
         say("[strategy " + std::to_string(++sdone) + "/" + std::to_string(sjobs.size()) + "] N=" +
-            std::to_string(c.depth) + " from " + c.init + " (omega0 " + fmt(j.omega0, 3) + "): train " +
-            fmt(c.train_mse) + " (theory " + fmt(c.theory_mse) + ", " + pct(c.shortfall) + "), omega " +
-            fmt(c.stepsize, 3) + ", ||R|| " + fmt(c.regularizer_norm, 3));
+            std::to_string(c.depth) + " from " + c.init + " (omega0 " + format_general(j.omega0, 3) + "): train " +
+            format_general(c.train_mse, 4) + " (theory " + format_general(c.theory_mse, 4) + ", " + format_percent(c.shortfall, 2, true) + "), omega " +
+            format_general(c.stepsize, 3) + ", ||R|| " + format_general(c.regularizer_norm, 3));
       } catch (...) {
         serr[size_t(i)] = std::current_exception();
       }
@@ -671,7 +626,7 @@ DenoiseResults run_denoise_study(const DenoiseOptions& options_in, const Progres
     }
     res.demo_denoised.push_back({"wiener.wav", denoise(Tw)});
   }
-  res.seconds = seconds_since(t_start);
+  res.seconds = t_start.seconds();
   return res;
 }
 

@@ -16,7 +16,9 @@
 #include "varlearn/audio/corpus.hpp"
 #include "varlearn/audio/metrics.hpp"
 #include "varlearn/core/error.hpp"
+#include "varlearn/core/format.hpp"
 #include "varlearn/core/io.hpp"
+#include "varlearn/core/timer.hpp"
 #include "varlearn/dequant/chambolle_pock.hpp"
 #include "varlearn/dequant/dct.hpp"
 #include "varlearn/dequant/signal.hpp"
@@ -82,16 +84,6 @@ std::optional<double> DequantResults::snr(const std::string& method, int bits, s
 namespace {
 
 bool has(const std::vector<std::string>& v, const char* s) { return std::find(v.begin(), v.end(), s) != v.end(); }
-
-std::string fmt(double v, int prec = 2) {
-  std::ostringstream s;
-  s << std::fixed << std::setprecision(prec) << v;
-  return s.str();
-}
-
-double seconds_since(std::chrono::steady_clock::time_point t) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
-}
 
 // Pooled SNR of frame estimates against clean frames.
 double frames_snr(const Matrix& clean, const Matrix& est) {
@@ -178,7 +170,7 @@ DequantFrames subsample(const DequantFrames& f, Index max_frames, std::uint64_t 
 }  // namespace
 
 DequantResults run_dequant_study(const DequantOptions& options_in, const Progress& progress) {
-  const auto t0 = std::chrono::steady_clock::now();
+  const Stopwatch t0;
   const DequantOptions opt = options_in.resolved();
   opt.validate();
   const ScopedThreads threads(1);  // small GEMMs: one thread (see CpOptions::threads)
@@ -231,7 +223,7 @@ DequantResults run_dequant_study(const DequantOptions& options_in, const Progres
              run_l = has(opt.methods, "learned");
   for (int bits : opt.bits) {
     const audio::Quantizer q(bits, opt.quantizer);
-    const auto tb = std::chrono::steady_clock::now();
+    const Stopwatch tb;
     std::vector<dequant::QuantizedSignal> qs;
     for (const auto& x : test) qs.push_back(dequant::quantize_signal(x, q));
     const DequantFrames all_train = dequant::make_frames(train, q, framing);
@@ -244,23 +236,23 @@ DequantResults run_dequant_study(const DequantOptions& options_in, const Progres
     }
 
     if (run_q) {
-      const auto t = std::chrono::steady_clock::now();
+      const Stopwatch t;
       auto ev = evaluate(test, qs, framing, res.rate, [](const Matrix& s, const Matrix&, const Matrix&) { return s; });
       DequantEntry e{"quantized", bits, std::nullopt, ev.snr, ev.segsnr, frames_snr(tr.clean, tr.quantized)};
       e.projected = true;
       e.max_cell_violation = ev.violation;
-      e.seconds = seconds_since(t);
+      e.seconds = t.seconds();
       res.entries.push_back(e);
-      say("dequant: b = " + std::to_string(bits) + " quantized: SNR " + fmt(e.snr_db) + " dB, segSNR " +
-          fmt(e.segsnr_db) + " dB");
+      say("dequant: b = " + std::to_string(bits) + " quantized: SNR " + format_fixed(e.snr_db, 2) + " dB, segSNR " +
+          format_fixed(e.segsnr_db, 2) + " dB");
     }
 
     std::map<int, dequant::CpOptions> classic_choice;
     if (run_c || run_l) {
-      const auto t = std::chrono::steady_clock::now();
+      const Stopwatch t;
       const DequantFrames tune = subsample(tr, std::min<Index>(tr.size(), 4000), opt.seed + 100 + bits);
       const auto best = opt.depths.empty() ? std::map<int, ClassicChoice>{} : tune_classic(tune, opt.depths, opt.tau_grid);
-      const double tune_s = seconds_since(t);
+      const double tune_s = t.seconds();
       for (int d : opt.depths) {
         dequant::CpOptions co;
         co.tau = best.at(d).tau;
@@ -270,7 +262,7 @@ DequantResults run_dequant_study(const DequantOptions& options_in, const Progres
         co.project_output = best.at(d).project;
         classic_choice[d] = co;
         if (!run_c) continue;
-        const auto te = std::chrono::steady_clock::now();
+        const Stopwatch te;
         auto ev = evaluate(test, qs, framing, res.rate, [&](const Matrix& s, const Matrix& l, const Matrix& u) {
           return dequant::solve_l1_dequant(s, l, u, co).signal;
         });
@@ -280,15 +272,15 @@ DequantResults run_dequant_study(const DequantOptions& options_in, const Progres
         e.projected = co.project_output;
         e.iterations = d;
         e.max_cell_violation = ev.violation;
-        e.seconds = seconds_since(te) + tune_s / opt.depths.size();
+        e.seconds = te.seconds() + tune_s / opt.depths.size();
         res.entries.push_back(e);
-        say("dequant: b = " + std::to_string(bits) + " classic N = " + std::to_string(d) + " (tau " + fmt(co.tau, 3) +
-            (co.project_output ? ", projected" : "") + "): SNR " + fmt(e.snr_db) + " dB");
+        say("dequant: b = " + std::to_string(bits) + " classic N = " + std::to_string(d) + " (tau " + format_fixed(co.tau, 3) +
+            (co.project_output ? ", projected" : "") + "): SNR " + format_fixed(e.snr_db, 2) + " dB");
       }
     }
 
     if (run_c) {
-      const auto t = std::chrono::steady_clock::now();
+      const Stopwatch t;
       dequant::CpOptions co;
       co.tau = 0.3;  // any tau*sigma = 1 converges; this one was fastest on speech at 4 bits
       co.sigma = 1.0 / 0.3;
@@ -311,19 +303,19 @@ DequantResults run_dequant_study(const DequantOptions& options_in, const Progres
       e.iterations = iters;
       e.max_rel_gap = gap;
       e.max_cell_violation = ev.violation;
-      e.seconds = seconds_since(t);
+      e.seconds = t.seconds();
       res.entries.push_back(e);
       if (example) res.examples.push_back({"example_classic.wav", ev.outputs.front()});
       say("dequant: b = " + std::to_string(bits) + " classic converged (" + std::to_string(iters) +
-          " iterations, rel gap " + fmt(gap * 1e6, 1) + "e-6): SNR " + fmt(e.snr_db) + " dB, segSNR " +
-          fmt(e.segsnr_db) + " dB");
+          " iterations, rel gap " + format_fixed(gap * 1e6, 1) + "e-6): SNR " + format_fixed(e.snr_db, 2) + " dB, segSNR " +
+          format_fixed(e.segsnr_db, 2) + " dB");
     }
 
     if (run_l) {
       const int example_depth =
           std::find(opt.depths.begin(), opt.depths.end(), 5) != opt.depths.end() ? 5 : opt.depths.back();
       for (int d : opt.depths) {
-        const auto t = std::chrono::steady_clock::now();
+        const Stopwatch t;
         dequant::UnrolledSpec us;
         us.n = opt.frame_length;
         us.depth = d;
@@ -344,7 +336,7 @@ DequantResults run_dequant_study(const DequantOptions& options_in, const Progres
         auto tr_res = dequant::train_unrolled(us, theta0, tr, to, [&](int step, double loss) {
           if (step % report_every == 0)
             say("dequant: b = " + std::to_string(bits) + " learned N = " + std::to_string(d) + ": step " +
-                std::to_string(step) + "/" + std::to_string(opt.train_steps) + ", batch MSE " + fmt(loss * 1e4, 3) +
+                std::to_string(step) + "/" + std::to_string(opt.train_steps) + ", batch MSE " + format_fixed(loss * 1e4, 3) +
                 "e-4");
           return true;
         });
@@ -360,16 +352,16 @@ DequantResults run_dequant_study(const DequantOptions& options_in, const Progres
         e.projected = us.project_output;
         e.iterations = tr_res.iterations;
         e.max_cell_violation = ev.violation;
-        e.seconds = seconds_since(t);
+        e.seconds = t.seconds();
         res.entries.push_back(e);
         if (example && d == example_depth) res.examples.push_back({"example_learned.wav", ev.outputs.front()});
-        say("dequant: b = " + std::to_string(bits) + " learned N = " + std::to_string(d) + ": SNR " + fmt(e.snr_db) +
-            " dB (train " + fmt(e.train_snr_db) + " dB), " + fmt(e.seconds, 1) + " s");
+        say("dequant: b = " + std::to_string(bits) + " learned N = " + std::to_string(d) + ": SNR " + format_fixed(e.snr_db, 2) +
+            " dB (train " + format_fixed(e.train_snr_db, 2) + " dB), " + format_fixed(e.seconds, 1) + " s");
       }
     }
-    say("dequant: b = " + std::to_string(bits) + " done in " + fmt(seconds_since(tb), 1) + " s");
+    say("dequant: b = " + std::to_string(bits) + " done in " + format_fixed(tb.seconds(), 1) + " s");
   }
-  res.seconds = seconds_since(t0);
+  res.seconds = t0.seconds();
   return res;
 }
 
@@ -438,19 +430,19 @@ std::string dequant_summary_markdown(const DequantResults& r) {
   md << "| bits | method | N | SNR | segSNR | tau | projected |\n|---:|---|---:|---:|---:|---:|:-:|\n";
   for (const auto& e : r.entries)
     md << "| " << e.bits << " | " << e.method << " | " << (e.method == "quantized" ? "-" : depth_str(e.depth)) << " | "
-       << fmt(e.snr_db) << " | " << fmt(e.segsnr_db) << " | " << (e.method == "quantized" ? "-" : fmt(e.tau, 3)) << " | "
+       << format_fixed(e.snr_db, 2) << " | " << format_fixed(e.segsnr_db, 2) << " | " << (e.method == "quantized" ? "-" : format_fixed(e.tau, 3)) << " | "
        << (e.projected ? "yes" : "no") << " |\n";
   md << "\n";
   for (int b : r.options.bits) {
     auto l5 = r.snr("learned", b, 5);
     auto bc = r.best_classic_snr(b);
     if (l5 && bc)
-      md << "- " << b << " bits: learned N = 5 " << fmt(*l5) << " dB vs best classic " << fmt(*bc) << " dB: margin **"
-         << fmt(*l5 - *bc) << " dB**.\n";
+      md << "- " << b << " bits: learned N = 5 " << format_fixed(*l5, 2) << " dB vs best classic " << format_fixed(*bc, 2) << " dB: margin **"
+         << format_fixed(*l5 - *bc, 2) << " dB**.\n";
     auto qz = r.snr("quantized", b, std::nullopt);
     auto cv = r.snr("classic", b, std::nullopt);
     if (qz && cv)
-      md << "- " << b << " bits: converged l1 " << fmt(*cv) << " dB vs quantized " << fmt(*qz) << " dB ("
+      md << "- " << b << " bits: converged l1 " << format_fixed(*cv, 2) << " dB vs quantized " << format_fixed(*qz, 2) << " dB ("
          << (*cv < *qz ? "the l1 solution loses to the quantized signal" : "l1 improves") << ").\n";
   }
   return md.str();

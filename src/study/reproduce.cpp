@@ -3,6 +3,7 @@
 
 #include "varlearn/core/error.hpp"
 #include "varlearn/core/io.hpp"
+#include "varlearn/core/timer.hpp"
 #include "varlearn/study/report.hpp"
 
 namespace varlearn::study {
@@ -17,14 +18,14 @@ std::filesystem::path reproduce(const ReproduceOptions& options, const Progress&
         "optimization or unrolling?\"). Every number below was computed by this run"
      << (options.quick ? " (`--quick`: reduced grids and corpora)" : "") << ".\n\n";
   for (const std::string& name : options.sections) {
-    const auto start = std::chrono::steady_clock::now();
+    const Stopwatch start;
     ctx.say("section " + name + " ...");
     std::string text;
     if (name == "theory") text = theory_section(ctx);
     else if (name == "denoise") text = denoise_section(ctx);
     else if (name == "dequant") text = dequant_section(ctx);
     else throw Error("reproduce: unknown section '" + name + "' (theory, denoise, dequant)");
-    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double secs = start.seconds();
     std::ostringstream t;
     t.precision(3);
     t << secs;

@@ -9,6 +9,7 @@
 
 #include "varlearn/audio/audio_file.hpp"
 #include "varlearn/core/error.hpp"
+#include "varlearn/core/format.hpp"
 #include "varlearn/core/io.hpp"
 #include "varlearn/study/denoise_study.hpp"
 #include "varlearn/study/figure.hpp"
@@ -18,20 +19,6 @@ namespace varlearn::study {
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string num(double v, int prec = 4) {
-  std::ostringstream s;
-  s.precision(prec);
-  s << v;
-  return s.str();
-}
-std::string pct(double v, int prec = 1) {
-  std::ostringstream s;
-  s.setf(std::ios::fixed);
-  s.precision(prec);
-  s << (v >= 0 ? "+" : "") << 100.0 * v << " %";
-  return s.str();
-}
 
 nlohmann::json config_json(const DenoiseConfig& c) {
   nlohmann::json j;
@@ -85,16 +72,16 @@ std::string denoise_table(const DenoiseResults& r) {
      << "|---|---|---|---|---|---|---|---|---|---|\n";
   auto row = [&](const DenoiseConfig& c, const std::string& extra) {
     md << "| " << c.method << extra << " | " << (c.method == "bilevel" ? "-" : std::to_string(c.depth)) << " | "
-       << c.stepsize_mode << " | " << (c.method == "bilevel" ? "-" : num(c.stepsize, 3)) << " | "
-       << num(c.train_mse) << " | " << num(c.theory_mse) << (c.theory_attained ? "" : " (inf)") << " | "
-       << pct(c.shortfall, 2) << " | " << num(c.test_mse) << " | " << num(c.test_mse_sampled) << " | "
-       << num(c.test_snr_db, 3) << " |\n";
+       << c.stepsize_mode << " | " << (c.method == "bilevel" ? "-" : format_general(c.stepsize, 3)) << " | "
+       << format_general(c.train_mse, 4) << " | " << format_general(c.theory_mse, 4) << (c.theory_attained ? "" : " (inf)") << " | "
+       << format_percent(c.shortfall, 2, true) << " | " << format_general(c.test_mse, 4) << " | " << format_general(c.test_mse_sampled, 4) << " | "
+       << format_general(c.test_snr_db, 3) << " |\n";
   };
   for (const auto& c : r.configs) row(c, "");
   for (const auto& c : r.strategy) row(c, " (init: " + c.init + ")");
-  md << "\nNo denoising: MSE " << num(r.noisy_mse) << " (sigma^2; this draw " << num(r.noisy_mse_sampled)
-     << ", SNR " << num(r.noisy_snr_db, 3) << " dB). Wiener filter from the training S: train "
-     << num(r.wiener_train_mse) << ", test " << num(r.wiener_mse) << " (SNR " << num(r.wiener_snr_db, 3)
+  md << "\nNo denoising: MSE " << format_general(r.noisy_mse, 4) << " (sigma^2; this draw " << format_general(r.noisy_mse_sampled, 4)
+     << ", SNR " << format_general(r.noisy_snr_db, 3) << " dB). Wiener filter from the training S: train "
+     << format_general(r.wiener_train_mse, 4) << ", test " << format_general(r.wiener_mse, 4) << " (SNR " << format_general(r.wiener_snr_db, 3)
      << " dB).\n";
   return md.str();
 }
@@ -102,15 +89,15 @@ std::string denoise_table(const DenoiseResults& r) {
 std::string denoise_findings(const DenoiseResults& r) {
   std::ostringstream md;
   const auto& o = r.options;
-  md << "Setting: " << r.train_files.size() << " training files (" << num(r.train_seconds_audio, 3) << " s, "
-     << r.train_frames << " frames), " << r.test_files.size() << " test files (" << num(r.test_seconds_audio, 3)
+  md << "Setting: " << r.train_files.size() << " training files (" << format_general(r.train_seconds_audio, 3) << " s, "
+     << r.train_frames << " frames), " << r.test_files.size() << " test files (" << format_general(r.test_seconds_audio, 3)
      << " s, " << r.test_frames << " frames) at " << r.rate << " Hz; n = " << o.n << ", hop = " << o.hop
      << ", k = " << o.rank << ", sigma = " << o.noise_std << ", fixed stepsize " << o.fixed_stepsize
      << ", objective " << (o.objective == DenoiseOptions::Objective::Exact ? "exact noise expectation (L-BFGS)" : "sampled noise (Adam)")
-     << ", " << o.iterations << " iterations max; total " << num(r.seconds, 3) << " s.\n\n";
+     << ", " << o.iterations << " iterations max; total " << format_general(r.seconds, 3) << " s.\n\n";
   md << "- Theory check: `theory_mse` (theory engine on the training S) agrees with an independent "
         "computation from the same frames to "
-     << num(r.theory_check_rel, 2) << " relative (max over configurations).\n";
+     << format_general(r.theory_check_rel, 2) << " relative (max over configurations).\n";
   // Fit of training to theory.
   {
     double worst_fit = 0;
@@ -129,7 +116,7 @@ std::string denoise_findings(const DenoiseResults& r) {
     md << "- Training reaches theory: " << n_ok << " of " << n_fit
        << " configurations that should (bilevel, every fixed-stepsize depth, even depths with learned stepsize) "
           "are within 1 % of their theory_mse on the training set; the largest gap is "
-       << pct(worst_fit, 2) << (worst_name.empty() ? "" : " (" + worst_name + ")") << ".\n";
+       << format_percent(worst_fit, 2, true) << (worst_name.empty() ? "" : " (" + worst_name + ")") << ".\n";
   }
   // Learned stepsize: independent of N?
   {
@@ -141,20 +128,20 @@ std::string denoise_findings(const DenoiseResults& r) {
       }
     if (!all.empty()) {
       md << "- Learned stepsize, test MSE by N:";
-      for (auto [d, v] : all) md << " N=" << d << ": " << num(v);
+      for (auto [d, v] : all) md << " N=" << d << ": " << format_general(v, 4);
       md << ".";
       if (even.size() >= 2) {
         double lo = 1e300, hi = 0;
         for (auto [d, v] : even) lo = std::min(lo, v), hi = std::max(hi, v);
-        md << " Even depths lie within " << pct(hi / lo - 1, 2) << " of each other ("
+        md << " Even depths lie within " << format_percent(hi / lo - 1, 2, true) << " of each other ("
            << (hi / lo - 1 <= 0.05 ? "within" : "NOT within") << " 5 %: the MSE is independent of N within a parity).";
       }
       const DenoiseConfig* n1 = find(r.configs, "learned", 1);
       if (n1 && !even.empty()) {
         double best = 1e300;
         for (auto [d, v] : even) best = std::min(best, v);
-        md << " N = 1 (T = omega I, whatever R) is worse: " << num(n1->test_mse) << ", " << pct(n1->test_mse / best - 1)
-           << " above the best even depth (theory on training: " << num(n1->theory_mse) << " vs " << num(find(r.configs, "learned", even.front().first)->theory_mse) << ").";
+        md << " N = 1 (T = omega I, whatever R) is worse: " << format_general(n1->test_mse, 4) << ", " << format_percent(n1->test_mse / best - 1, 1, true)
+           << " above the best even depth (theory on training: " << format_general(n1->theory_mse, 4) << " vs " << format_general(find(r.configs, "learned", even.front().first)->theory_mse, 4) << ").";
       }
       md << "\n";
     }
@@ -166,13 +153,13 @@ std::string denoise_findings(const DenoiseResults& r) {
       if (c.stepsize_mode == "fixed" && c.method == "unrolled") fx.push_back(&c);
     if (!fx.empty()) {
       md << "- Fixed stepsize omega = " << o.fixed_stepsize << ", test MSE by N:";
-      for (auto* c : fx) md << " " << c->depth << ": " << num(c->test_mse);
+      for (auto* c : fx) md << " " << c->depth << ": " << format_general(c->test_mse, 4);
       md << " (theory on training:";
-      for (auto* c : fx) md << " " << num(c->theory_mse);
+      for (auto* c : fx) md << " " << format_general(c->theory_mse, 4);
       md << ").";
       if (fx.size() >= 2)
         md << " From N = " << fx.front()->depth << " to N = " << fx.back()->depth << " the test MSE changes by "
-           << pct(fx.back()->test_mse / fx.front()->test_mse - 1) << ".";
+           << format_percent(fx.back()->test_mse / fx.front()->test_mse - 1, 1, true) << ".";
       // Parity: odd N against the mean of its even neighbours.
       std::vector<std::string> parts;
       double tsum = 0, psum = 0;
@@ -187,8 +174,8 @@ std::string denoise_findings(const DenoiseResults& r) {
         ++cnt;
       }
       if (cnt > 0)
-        md << " Parity effect at the fixed stepsize: odd depths sit on average " << pct(psum / cnt, 2)
-           << " (theory) and " << pct(tsum / cnt, 2)
+        md << " Parity effect at the fixed stepsize: odd depths sit on average " << format_percent(psum / cnt, 2, true)
+           << " (theory) and " << format_percent(tsum / cnt, 2, true)
            << " (trained, training set) away from the mean of their even neighbours.";
       md << "\n";
     }
@@ -199,9 +186,9 @@ std::string denoise_findings(const DenoiseResults& r) {
     for (const auto& c : r.configs)
       if (c.stepsize_mode == "learned" && c.depth >= 3 && c.depth % 2 == 1) {
         std::ostringstream s;
-        s << "N=" << c.depth << ": default " << pct(c.shortfall, 1);
-        if (auto* t = find(r.strategy, "learned", c.depth, "theory")) s << ", theory init " << pct(t->shortfall, 2);
-        if (auto* t = find(r.strategy, "learned", c.depth, "continuation")) s << ", continuation " << pct(t->shortfall, 2);
+        s << "N=" << c.depth << ": default " << format_percent(c.shortfall, 1, true);
+        if (auto* t = find(r.strategy, "learned", c.depth, "theory")) s << ", theory init " << format_percent(t->shortfall, 2, true);
+        if (auto* t = find(r.strategy, "learned", c.depth, "continuation")) s << ", continuation " << format_percent(t->shortfall, 2, true);
         lines.push_back(s.str());
       }
     if (!lines.empty()) {
@@ -216,18 +203,18 @@ std::string denoise_findings(const DenoiseResults& r) {
     md << "- Sharpness (per-sample training MSE; largest Hessian eigenvalue w.r.t. (vec R, alpha); basin width = "
           "median radius, relative to ||theta||, at which the MSE rises by 1 %):";
     for (const auto& s : r.sharpness)
-      md << " N=" << s.depth << " " << s.init << ": MSE " << num(s.mse) << ", omega " << num(s.stepsize, 3)
-         << ", ||R|| " << num(s.regularizer_norm, 3) << ", lambda_max " << num(s.hessian_max, 3) << ", d2/dalpha2 "
-         << num(s.hessian_max_alpha, 3) << ", width " << num(s.basin_width, 3) << ";";
+      md << " N=" << s.depth << " " << s.init << ": MSE " << format_general(s.mse, 4) << ", omega " << format_general(s.stepsize, 3)
+         << ", ||R|| " << format_general(s.regularizer_norm, 3) << ", lambda_max " << format_general(s.hessian_max, 3) << ", d2/dalpha2 "
+         << format_general(s.hessian_max_alpha, 3) << ", width " << format_general(s.basin_width, 3) << ";";
     md << "\n";
   }
   if (const DenoiseConfig* b = bilevel_of(r)) {
     double best_unrolled = 1e300;
     for (const auto& c : r.configs)
       if (c.method == "unrolled") best_unrolled = std::min(best_unrolled, c.test_mse);
-    md << "- Bilevel: test MSE " << num(b->test_mse) << " (train " << num(b->train_mse) << ", theory infimum "
-       << num(b->theory_mse) << "); best unrolled test MSE " << num(best_unrolled) << "; Wiener filter "
-       << num(r.wiener_mse) << "; no denoising " << num(r.noisy_mse) << ".\n";
+    md << "- Bilevel: test MSE " << format_general(b->test_mse, 4) << " (train " << format_general(b->train_mse, 4) << ", theory infimum "
+       << format_general(b->theory_mse, 4) << "); best unrolled test MSE " << format_general(best_unrolled, 4) << "; Wiener filter "
+       << format_general(r.wiener_mse, 4) << "; no denoising " << format_general(r.noisy_mse, 4) << ".\n";
   }
   return md.str();
 }
@@ -295,9 +282,9 @@ std::vector<fs::path> write_denoise_outputs(const DenoiseResults& r, const fs::p
          << "'-' w lp lw 2 dt 2 pt 6 lc rgb '#1f77b4' t 'learned stepsize, theory', "
          << "'-' w lp lw 2 pt 5 lc rgb '#d62728' t 'fixed stepsize, test', "
          << "'-' w lp lw 2 dt 2 pt 4 lc rgb '#d62728' t 'fixed stepsize, theory', "
-         << (b ? num(b->test_mse, 10) : "NaN") << " w l lw 2 lc rgb '#2ca02c' t 'bilevel, test', "
-         << (b ? num(b->theory_mse, 10) : "NaN") << " w l lw 2 dt 2 lc rgb '#2ca02c' t 'bilevel, theory', "
-         << num(r.wiener_mse, 10) << " w l lw 1 lc rgb '#000000' t 'Wiener (train S), test'\n";
+         << (b ? format_general(b->test_mse, 10) : "NaN") << " w l lw 2 lc rgb '#2ca02c' t 'bilevel, test', "
+         << (b ? format_general(b->theory_mse, 10) : "NaN") << " w l lw 2 dt 2 lc rgb '#2ca02c' t 'bilevel, theory', "
+         << format_general(r.wiener_mse, 10) << " w l lw 1 lc rgb '#000000' t 'Wiener (train S), test'\n";
     block("learned", false);
     block("learned", true);
     block("fixed", false);
@@ -312,7 +299,7 @@ std::vector<fs::path> write_denoise_outputs(const DenoiseResults& r, const fs::p
        << "set xrange [" << o.depths.front() - 0.5 << ":" << o.depths.back() + 0.5 << "]\n"
        << "plot '-' w lp lw 2 pt 7 t 'learned, default init', '-' w lp lw 2 pt 5 t 'fixed', "
        << "'-' w p pt 9 ps 2 t 'learned, theory init', '-' w p pt 11 ps 2 t 'learned, continuation', "
-       << (b ? num(100 * b->shortfall, 6) : "NaN") << " w l t 'bilevel'\n";
+       << (b ? format_general(100 * b->shortfall, 6) : "NaN") << " w l t 'bilevel'\n";
     for (const char* mode : {"learned", "fixed"}) {
       for (const auto& c : r.configs)
         if (c.method == "unrolled" && c.stepsize_mode == mode) d2 << c.depth << ' ' << 100 * c.shortfall << '\n';

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "theory_plot.hpp"
+#include "varlearn/core/format.hpp"
 #include "varlearn/core/io.hpp"
 #include "varlearn/study/report.hpp"
 #include "varlearn/study/theory_study.hpp"
@@ -17,18 +18,6 @@ namespace varlearn::study {
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string g(double v, int digits = 6) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*g", digits, v);
-  return buf;
-}
-
-std::string pct(double share) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f %%", 100 * share);
-  return buf;
-}
 
 struct MapRun {
   std::string name, value;
@@ -43,14 +32,14 @@ MapRun run_map(const ReportContext& ctx, const fs::path& dir, const std::string&
   o.x = Axis::parse("k=1:500:" + std::to_string(nk));
   o.y = Axis::parse("theta=0:1:" + std::to_string(ntheta));
   o.value = MapValue::parse(value);
-  ctx.say("theory: map " + name + " (" + value + ", sigma = " + g(sigma) + ", " + std::to_string(nk * ntheta) +
+  ctx.say("theory: map " + name + " (" + value + ", sigma = " + format_general(sigma, 6) + ", " + std::to_string(nk * ntheta) +
           " points)");
   MapRun run{name, value, sigma, compute_map(o)};
   write_map(run.result, dir / name);
   return run;
 }
 
-std::string where(const ModelPoint& p) { return "k = " + g(p.k) + ", θ = " + g(p.theta, 3); }
+std::string where(const ModelPoint& p) { return "k = " + format_general(p.k, 6) + ", θ = " + format_general(p.theta, 3); }
 
 }  // namespace
 
@@ -88,17 +77,17 @@ std::string theory_section(const ReportContext& ctx) {
     std::ostringstream body1, body2;
     for (Index k : ks) {
       const auto bl = theory::best_bilevel(data, 0.9, k);
-      body1 << "| " << k << " | " << g(lin) << " | " << g(bl.risk) << (bl.attained ? "" : "†") << " |";
+      body1 << "| " << k << " | " << format_general(lin, 6) << " | " << format_general(bl.risk, 6) << (bl.attained ? "" : "†") << " |";
       body2 << "| " << k << " |";
-      csv += std::to_string(k) + "," + g(lin, 17) + "," + g(bl.risk, 17);
+      csv += std::to_string(k) + "," + format_exact(lin) + "," + format_exact(bl.risk);
       std::string fixed_csv;
       for (int d : depths) {
         const auto l = theory::best_unrolled_learned(data, 0.9, k, d);
         const auto f = theory::best_unrolled(data, 0.9, k, d, 0.5);
-        body1 << " " << g(l.risk) << (l.attained ? "" : "†") << " |";
-        body2 << " " << g(f.risk) << " |";
-        csv += "," + g(l.risk, 17);
-        fixed_csv += "," + g(f.risk, 17);
+        body1 << " " << format_general(l.risk, 6) << (l.attained ? "" : "†") << " |";
+        body2 << " " << format_general(f.risk, 6) << " |";
+        csv += "," + format_exact(l.risk);
+        fixed_csv += "," + format_exact(f.risk);
       }
       csv += fixed_csv + "\n";
       body1 << "\n";
@@ -136,13 +125,13 @@ std::string theory_section(const ReportContext& ctx) {
     const double vmin = r.values[size_t(r.argmin())], vmax = r.values[size_t(r.argmax())];
     md << "![" << m.value << "](theory/" << m.name << ".png)\n\n";
     if (vmax - vmin <= 1e-9 * std::abs(vmax)) {
-      md << "- **" << m.value << "**: " << g(vmax, 10) << " on the whole grid (to 10⁻⁹): this class reaches the "
+      md << "- **" << m.value << "**: " << format_general(vmax, 10) << " on the whole grid (to 10⁻⁹): this class reaches the "
          << "best linear risk for every k and θ ([csv](theory/" << m.name << ".csv)).\n\n";
       continue;
     }
-    md << "- **" << m.value << "**: from " << g(r.values[size_t(r.argmin())], 4) << " (at " << where(r.points[size_t(r.argmin())])
-       << ") to " << g(r.values[size_t(r.argmax())], 4) << " (at " << where(r.points[size_t(r.argmax())]) << "); equal to the best "
-       << "linear risk (ratio ≥ 1 − 10⁻⁹) on " << pct(double(at_one) / double(r.values.size())) << " of the grid "
+    md << "- **" << m.value << "**: from " << format_general(r.values[size_t(r.argmin())], 4) << " (at " << where(r.points[size_t(r.argmin())])
+       << ") to " << format_general(r.values[size_t(r.argmax())], 4) << " (at " << where(r.points[size_t(r.argmax())]) << "); equal to the best "
+       << "linear risk (ratio ≥ 1 − 10⁻⁹) on " << format_percent(double(at_one) / double(r.values.size()), 1) << " of the grid "
        << "([csv](theory/" << m.name << ".csv)).\n\n";
   }
   md << "### Bilevel against unrolling (n = 500, μ = 1)\n\n"
@@ -158,10 +147,10 @@ std::string theory_section(const ReportContext& ctx) {
     md << "![" << m.value << ", σ = " << m.sigma << "](theory/" << m.name << ".png)\n\n";
     sentences << "- At σ = " << m.sigma << ", unrolling with " << (m.value.back() == '2' ? "even" : "odd")
               << " depth (" << m.value.substr(m.value.find('/') + 1) << ", learned ω) beats bilevel on "
-              << pct(share) << " of the (k, θ) grid, ties on " << pct(1 - share - double(below) / double(r.values.size()))
-              << " and loses on " << pct(double(below) / double(r.values.size())) << "; the largest ratio bilevel/unrolled is "
-              << g(r.values[size_t(r.argmax())], 5) << " at " << where(r.points[size_t(r.argmax())]) << ", the smallest "
-              << g(r.values[size_t(r.argmin())], 5) << " at " << where(r.points[size_t(r.argmin())]) << ".\n";
+              << format_percent(share, 1) << " of the (k, θ) grid, ties on " << format_percent(1 - share - double(below) / double(r.values.size()), 1)
+              << " and loses on " << format_percent(double(below) / double(r.values.size()), 1) << "; the largest ratio bilevel/unrolled is "
+              << format_general(r.values[size_t(r.argmax())], 5) << " at " << where(r.points[size_t(r.argmax())]) << ", the smallest "
+              << format_general(r.values[size_t(r.argmin())], 5) << " at " << where(r.points[size_t(r.argmin())]) << ".\n";
   }
 
   // (d) Depth curves.
@@ -181,14 +170,14 @@ std::string theory_section(const ReportContext& ctx) {
     }
     md << "### Depth curves (n = 500, μ = 1, θ = 0.5, σ = 0.9, k = 250)\n\n"
        << "![depth](theory/depth.png)\n\n([csv](theory/depth.csv))\n\n";
-    sentences << "- Depth (k = 250, θ = 0.5, σ = 0.9): with learned ω the best risk is " << g(even_lo, 8)
-              << " for every even N in 2.." << dopt.max_depth << " (spread " << g((even_hi - even_lo) / even_lo, 2)
-              << " relative) and " << g(odd_lo, 8) << " for every odd N ≥ 3 (spread " << g((odd_hi - odd_lo) / odd_lo, 2)
-              << "), against the best linear risk " << g(depth.linear, 8) << " and the bilevel infimum "
-              << g(depth.bilevel, 8) << "; N = 1 gives " << g(depth.rows[0].learned, 8) << ". With fixed ω = 0.5 the risk ranges over ["
-              << g(std::min_element(depth.rows.begin(), depth.rows.end(), [](auto& a, auto& b) { return a.fixed[1] < b.fixed[1]; })->fixed[1], 6)
+    sentences << "- Depth (k = 250, θ = 0.5, σ = 0.9): with learned ω the best risk is " << format_general(even_lo, 8)
+              << " for every even N in 2.." << dopt.max_depth << " (spread " << format_general((even_hi - even_lo) / even_lo, 2)
+              << " relative) and " << format_general(odd_lo, 8) << " for every odd N ≥ 3 (spread " << format_general((odd_hi - odd_lo) / odd_lo, 2)
+              << "), against the best linear risk " << format_general(depth.linear, 8) << " and the bilevel infimum "
+              << format_general(depth.bilevel, 8) << "; N = 1 gives " << format_general(depth.rows[0].learned, 8) << ". With fixed ω = 0.5 the risk ranges over ["
+              << format_general(std::min_element(depth.rows.begin(), depth.rows.end(), [](auto& a, auto& b) { return a.fixed[1] < b.fixed[1]; })->fixed[1], 6)
               << ", "
-              << g(std::max_element(depth.rows.begin(), depth.rows.end(), [](auto& a, auto& b) { return a.fixed[1] < b.fixed[1]; })->fixed[1], 6)
+              << format_general(std::max_element(depth.rows.begin(), depth.rows.end(), [](auto& a, auto& b) { return a.fixed[1] < b.fixed[1]; })->fixed[1], 6)
               << "] across N.\n";
   }
 
@@ -200,17 +189,17 @@ std::string theory_section(const ReportContext& ctx) {
   write_landscape(land, dir / "landscape");
   md << "### The k = n = 1 landscape (R = r, μ = 1, θ = 0, σ = 0.9, ω = " << lopt.stepsize << ")\n\n"
      << "![landscape](theory/landscape.png)\n\n![landscape heatmap](theory/landscape_heatmap.png)\n\n"
-     << "Every local minimum of E(r) on [0, " << g(lopt.r_upper(), 3) << "] (curvature E''(r); basin = width of the "
+     << "Every local minimum of E(r) on [0, " << format_general(lopt.r_upper(), 3) << "] (curvature E''(r); basin = width of the "
         "connected r-interval with E ≤ E*·(1 + " << lopt.basin_level << "), over the real line): "
      << "([json](theory/landscape.json), [csv](theory/landscape_minima.csv))\n\n"
      << "| N | r | risk E | E''(r) | basin width | global |\n|---:|---:|---:|---:|---:|:---:|\n";
   for (const auto& m : land.minima) {
     if (m.flat) {
-      md << "| " << m.depth << " | any | " << g(m.risk, 8) << " | 0 | ∞ (flat: T = ωI) | yes |\n";
+      md << "| " << m.depth << " | any | " << format_general(m.risk, 8) << " | 0 | ∞ (flat: T = ωI) | yes |\n";
       continue;
     }
-    md << "| " << m.depth << " | " << g(m.r, 5) << " | " << g(m.risk, 8) << " | " << g(m.curvature, 4) << " | "
-       << g(m.basin_width, 4) << (m.basin_open ? "+" : "") << " | " << (m.global ? "yes" : "no") << " |\n";
+    md << "| " << m.depth << " | " << format_general(m.r, 5) << " | " << format_general(m.risk, 8) << " | " << format_general(m.curvature, 4) << " | "
+       << format_general(m.basin_width, 4) << (m.basin_open ? "+" : "") << " | " << (m.global ? "yes" : "no") << " |\n";
   }
   md << "\n";
   {
@@ -227,9 +216,9 @@ std::string theory_section(const ReportContext& ctx) {
       any = true;
       all_sharper = all_sharper && sharp.r > wide.r && sharp.basin_width < wide.basin_width;
       same_risk = same_risk && std::abs(sharp.risk - wide.risk) <= 1e-9 * wide.risk;
-      odd << (odd.tellp() > 0 ? "; " : "") << "N = " << N << ": r = " << g(sharp.r, 4) << " has curvature "
-          << g(sharp.curvature / wide.curvature, 3) << "× and basin " << g(sharp.basin_width / wide.basin_width, 3)
-          << "× those of r = " << g(wide.r, 4) << (std::abs(sharp.risk - wide.risk) <= 1e-9 * wide.risk ? " at the same risk" : "");
+      odd << (odd.tellp() > 0 ? "; " : "") << "N = " << N << ": r = " << format_general(sharp.r, 4) << " has curvature "
+          << format_general(sharp.curvature / wide.curvature, 3) << "× and basin " << format_general(sharp.basin_width / wide.basin_width, 3)
+          << "× those of r = " << format_general(wide.r, 4) << (std::abs(sharp.risk - wide.risk) <= 1e-9 * wide.risk ? " at the same risk" : "");
     }
     Index even_count = 0, even_depths = 0;
     for (int N : lopt.depths)

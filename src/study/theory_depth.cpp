@@ -8,6 +8,7 @@
 #include "theory_plot.hpp"
 #include "varlearn/core/error.hpp"
 #include "varlearn/core/io.hpp"
+#include "varlearn/core/timer.hpp"
 #include "varlearn/study/figure.hpp"
 #include "varlearn/study/theory_study.hpp"
 #include "varlearn/theory/optimal.hpp"
@@ -19,7 +20,7 @@ namespace fs = std::filesystem;
 namespace {
 ModelPoint resolved(const DepthOptions& o) {
   ModelPoint p = o.fixed;
-  if (o.data.kind == "file") p.n = double(o.data.file_model->n());
+  if (o.data.kind == theory::DataKind::File) p.n = double(o.data.file_model->n());
   if (p.k == 0) p.k = p.n;
   return p;
 }
@@ -28,19 +29,19 @@ ModelPoint resolved(const DepthOptions& o) {
 void DepthOptions::validate() const {
   if (max_depth < 1 || max_depth > 10000)
     throw Error("theory depth: --nmax must be in 1..10000 (got " + std::to_string(max_depth) + ")");
-  if (data.kind == "file" && !data.file_model) throw Error("theory depth: --data file needs --second-moment FILE");
+  if (data.kind == theory::DataKind::File && !data.file_model) throw Error("theory depth: --data file needs --second-moment FILE");
   for (double w : stepsizes)
     if (!(w > 0) || !std::isfinite(w)) throw Error("theory depth: every stepsize omega must be > 0 (got " + fmt_num(w) + ")");
   const ModelPoint p = resolved(*this);
   theory::check_noise_std(p.sigma, "theory depth: --sigma");
-  if (data.kind != "file" && (!(p.theta >= 0) || p.n < 1)) throw Error("theory depth: need theta >= 0 and n >= 1");
+  if (data.kind != theory::DataKind::File && (!(p.theta >= 0) || p.n < 1)) throw Error("theory depth: need theta >= 0 and n >= 1");
   if (p.k < 1 || p.k > p.n)
     throw Error("theory depth: --k must satisfy 1 <= k <= n = " + fmt_num(p.n) + " (got " + fmt_num(p.k) + ")");
 }
 
 DepthResult compute_depth(const DepthOptions& o) {
   o.validate();
-  const auto start = std::chrono::steady_clock::now();
+  const Stopwatch start;
   const ModelPoint p = resolved(o);
   const theory::DataModel data = o.data.build(p);
   const Index k = Index(std::llround(p.k));
@@ -69,7 +70,7 @@ DepthResult compute_depth(const DepthOptions& o) {
     }
   }
   if (failed) throw Error("theory depth: " + err);
-  res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  res.seconds = start.seconds();
   return res;
 }
 
@@ -94,7 +95,7 @@ std::string depth_csv(const DepthResult& r) {
 }
 
 std::vector<fs::path> write_depth(const DepthResult& r, const fs::path& prefix, bool figures) {
-  check_output_prefix(prefix);
+  io::check_writable_prefix(prefix);
   if (!prefix.parent_path().empty()) io::ensure_writable_dir(prefix.parent_path());
   std::vector<fs::path> files;
   Rollback rollback;
@@ -111,7 +112,7 @@ std::vector<fs::path> write_depth(const DepthResult& r, const fs::path& prefix, 
     }
     s << "EOD\n";
     std::string title = "Best risk against depth N: ";
-    title += o.data.kind == "file" ? "Σ from " + o.data.file_name : o.data.kind + " data, n = " + fmt_num(p.n) +
+    title += o.data.kind == theory::DataKind::File ? "Σ from " + o.data.file_name : theory::to_string(o.data.kind) + " data, n = " + fmt_num(p.n) +
                                                                         ", μ = " + fmt_num(p.mu) + ", θ = " + fmt_num(p.theta);
     title += ", σ = " + fmt_num(p.sigma) + ", k = " + fmt_num(p.k);
     double lo = std::min(r.linear, r.bilevel), hi = std::max(r.linear, r.bilevel);

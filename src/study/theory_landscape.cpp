@@ -14,6 +14,8 @@
 #include "theory_plot.hpp"
 #include "varlearn/core/error.hpp"
 #include "varlearn/core/io.hpp"
+#include "varlearn/core/minimize.hpp"
+#include "varlearn/core/timer.hpp"
 #include "varlearn/study/figure.hpp"
 #include "varlearn/study/theory_study.hpp"
 #include "varlearn/theory/family.hpp"
@@ -69,18 +71,6 @@ struct Landscape {
   }
 };
 
-std::pair<double, double> golden_min(const Landscape& e, double lo, double hi) {
-  const double g = 0.5 * (std::sqrt(5.0) - 1);
-  double a = lo, b = hi, c = b - g * (b - a), d = a + g * (b - a);
-  double fc = e(c), fd = e(d);
-  for (int it = 0; it < 200 && b - a > 1e-14 * (1 + std::abs(a)); ++it) {
-    if (fc <= fd) b = d, d = c, fd = fc, c = b - g * (b - a), fc = e(c);
-    else a = c, c = d, fc = fd, d = a + g * (b - a), fd = e(d);
-  }
-  const double x = fc <= fd ? c : d;
-  return {x, std::min(fc, fd)};
-}
-
 }  // namespace
 
 std::vector<LocalMinimum> landscape_minima(double gamma, double sigma, int depth, double omega, double r_max,
@@ -108,7 +98,7 @@ std::vector<LocalMinimum> landscape_minima(double gamma, double sigma, int depth
     if (i == 0) {
       m.r = 0, m.risk = v[0];  // E is even in r: r = 0 is stationary
     } else {
-      const auto [x, fx] = golden_min(e, r[i - 1], r[i + 1]);
+      const auto [x, fx, evaluations] = minimize_scalar(e, r[i - 1], r[i + 1]);
       m.r = x, m.risk = std::min(fx, v[i]);
       if (v[i] < fx) m.r = r[i];
     }
@@ -142,7 +132,7 @@ std::vector<LocalMinimum> landscape_minima(double gamma, double sigma, int depth
 
 LandscapeResult compute_landscape(const LandscapeOptions& o) {
   o.validate();
-  const auto start = std::chrono::steady_clock::now();
+  const Stopwatch start;
   LandscapeResult res;
   res.options = o;
   res.gamma = o.mu * o.mu + o.theta * o.theta;
@@ -188,7 +178,7 @@ LandscapeResult compute_landscape(const LandscapeOptions& o) {
   for (auto& v : valleys)
     for (auto& m : v)
       if (!m.flat) res.heat_minima.push_back(m);
-  res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  res.seconds = start.seconds();
   return res;
 }
 
@@ -257,7 +247,7 @@ std::string landscape_json(const LandscapeResult& r) {
 }
 
 std::vector<fs::path> write_landscape(const LandscapeResult& r, const fs::path& prefix, bool figures) {
-  check_output_prefix(prefix);
+  io::check_writable_prefix(prefix);
   if (!prefix.parent_path().empty()) io::ensure_writable_dir(prefix.parent_path());
   const LandscapeOptions& o = r.options;
   std::vector<fs::path> files;

@@ -13,6 +13,7 @@
 #include "theory_plot.hpp"
 #include "varlearn/core/error.hpp"
 #include "varlearn/core/io.hpp"
+#include "varlearn/core/timer.hpp"
 #include "varlearn/study/figure.hpp"
 #include "varlearn/study/theory_study.hpp"
 #include "varlearn/theory/optimal.hpp"
@@ -161,22 +162,11 @@ std::string Axis::describe() const {
 // Data
 
 theory::DataModel DataSpec::build(const ModelPoint& p) const {
-  if (kind == "file") {
-    if (!file_model) throw Error("data model 'file' without a second-moment matrix");
-    return *file_model;
-  }
-  const Index n = Index(p.n);
-  if (kind == "constant") return theory::DataModel::constant(n, p.mu, p.theta);
-  if (kind == "iid") return theory::DataModel::iid(n, p.mu, p.theta);
-  if (kind == "ar1") {
-    if (n > 5000) throw Error("data ar1 uses a dense n x n Sigma: n = " + std::to_string(n) + " is above 5000");
-    return theory::DataModel::ar1(n, p.mu, p.theta, rho);
-  }
-  throw Error("unknown data model '" + kind + "' (constant, iid, ar1, file)");
+  return theory::make_data_model(kind, Index(p.n), p.mu, p.theta, rho, file_model.get());
 }
 
 bool DataSpec::depends_on(Param p) const {
-  return kind != "file" && (p == Param::Dim || p == Param::Mu || p == Param::Theta);
+  return kind != theory::DataKind::File && (p == Param::Dim || p == Param::Mu || p == Param::Theta);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -307,11 +297,11 @@ std::string point_text(const ModelPoint& p) {
 void check_point(const MapOptions& o, const ModelPoint& p) {
   auto bad = [&](const std::string& what) { throw Error("theory map: " + what + " at grid point (" + point_text(p) + ")"); };
   if (!(p.sigma > 0)) bad("sigma must be > 0");
-  if (o.data.kind != "file") {
+  if (o.data.kind != theory::DataKind::File) {
     if (!(p.n >= 1)) bad("n must be >= 1");
     if (!(p.theta >= 0)) bad("theta must be >= 0");
   }
-  const double n = o.data.kind == "file" ? double(o.data.file_model->n()) : p.n;
+  const double n = o.data.kind == theory::DataKind::File ? double(o.data.file_model->n()) : p.n;
   if (o.value.uses(Param::K) && (p.k < 1 || p.k > n)) bad("k must satisfy 1 <= k <= n");
   for (const Method* m : {&o.value.a, o.value.b ? &*o.value.b : nullptr}) {
     if (!m || m->kind != Method::Kind::Unrolled) continue;
@@ -324,7 +314,7 @@ ModelPoint point_at(const MapOptions& o, Index ix, Index iy) {
   ModelPoint p = o.fixed;
   p.set(o.x.param, o.x.value(ix));
   if (o.y) p.set(o.y->param, o.y->value(iy));
-  if (o.data.kind == "file") p.n = double(o.data.file_model->n());
+  if (o.data.kind == theory::DataKind::File) p.n = double(o.data.file_model->n());
   // k = 0 means k = n (as in `theory optimal`), unless k is an axis.
   if (o.fixed.k == 0 && o.x.param != Param::K && !(o.y && o.y->param == Param::K)) p.k = p.n;
   return p;
@@ -338,10 +328,10 @@ void MapOptions::validate() const {
     y->validate();
     if (y->param == x.param) throw Error(std::string("theory map: --x and --y sweep the same parameter ") + param_name(x.param));
   }
-  if (data.kind == "file" && !data.file_model) throw Error("theory map: --data file needs --second-moment FILE");
+  if (data.kind == theory::DataKind::File && !data.file_model) throw Error("theory map: --data file needs --second-moment FILE");
   for (const Axis* a : {&x, y ? &*y : nullptr}) {
     if (!a) continue;
-    if (data.kind == "file" && (a->param == Param::Dim || a->param == Param::Mu || a->param == Param::Theta))
+    if (data.kind == theory::DataKind::File && (a->param == Param::Dim || a->param == Param::Mu || a->param == Param::Theta))
       throw Error(std::string("theory map: cannot sweep ") + param_name(a->param) +
                   " with --data file (the second moment fixes n, mu and theta)");
     if ((a->param == Param::Depth || a->param == Param::Stepsize) && !value.uses(a->param))
@@ -363,7 +353,7 @@ Index MapResult::argmax() const { return Index(std::max_element(values.begin(), 
 
 MapResult compute_map(const MapOptions& o) {
   o.validate();
-  const auto start = std::chrono::steady_clock::now();
+  const Stopwatch start;
   MapResult res;
   res.options = o;
   res.nx = o.x.count;
@@ -406,7 +396,7 @@ MapResult compute_map(const MapOptions& o) {
     }
   }
   if (failed) throw Error("theory map: " + first_error);
-  res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  res.seconds = start.seconds();
   return res;
 }
 
@@ -468,29 +458,11 @@ Csv parse_csv(const std::string& text) {
   return csv;
 }
 
-void check_output_prefix(const fs::path& prefix) {
-  if (prefix.empty()) throw Error("output prefix is empty");
-  if (prefix.has_filename() == false || prefix.filename() == "." || prefix.filename() == "..")
-    throw Error("output prefix '" + prefix.string() + "' names a folder, not a file prefix");
-  fs::path dir = prefix.parent_path();
-  if (dir.empty()) dir = ".";
-  std::error_code ec;
-  fs::path probe = fs::absolute(dir, ec);
-  while (!probe.empty() && !fs::exists(probe, ec)) {
-    if (probe == probe.parent_path()) break;
-    probe = probe.parent_path();
-  }
-  if (!fs::is_directory(probe, ec))
-    throw Error("cannot write '" + prefix.string() + "': '" + probe.string() + "' is not a folder");
-  if (::access(probe.c_str(), W_OK | X_OK) != 0)
-    throw Error("cannot write '" + prefix.string() + "': folder '" + probe.string() + "' is not writable");
-}
-
 std::string fixed_parameters_text(const MapOptions& o) {
   auto is_axis = [&](Param p) { return o.x.param == p || (o.y && o.y->param == p); };
   std::vector<std::string> parts;
-  if (o.data.kind == "file") parts.push_back("Σ from " + o.data.file_name);
-  else parts.push_back(o.data.kind + " data");
+  if (o.data.kind == theory::DataKind::File) parts.push_back("Σ from " + o.data.file_name);
+  else parts.push_back(theory::to_string(o.data.kind) + " data");
   auto add = [&](Param p, bool relevant) {
     if (!relevant || is_axis(p)) return;
     double v = o.fixed.get(p);
@@ -500,12 +472,12 @@ std::string fixed_parameters_text(const MapOptions& o) {
     }
     parts.push_back(std::string(param_symbol(p)) + " = " + fmt_num(v));
   };
-  const bool file = o.data.kind == "file";
+  const bool file = o.data.kind == theory::DataKind::File;
   if (file) parts.push_back("n = " + std::to_string(o.data.file_model->n()));
   add(Param::Dim, !file);
   add(Param::Mu, !file);
   add(Param::Theta, !file);
-  if (o.data.kind == "ar1" && !file) parts.push_back("ρ = " + fmt_num(o.data.rho));
+  if (o.data.kind == theory::DataKind::Ar1 && !file) parts.push_back("ρ = " + fmt_num(o.data.rho));
   add(Param::Sigma, true);
   add(Param::K, o.value.uses(Param::K));
   add(Param::Depth, o.value.uses(Param::Depth));
@@ -516,7 +488,7 @@ std::string fixed_parameters_text(const MapOptions& o) {
 }
 
 std::vector<fs::path> write_map(const MapResult& r, const fs::path& prefix, bool figures) {
-  check_output_prefix(prefix);
+  io::check_writable_prefix(prefix);
   const fs::path dir = prefix.parent_path();
   if (!dir.empty()) io::ensure_writable_dir(dir);
   std::vector<fs::path> files;

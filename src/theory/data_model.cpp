@@ -4,19 +4,19 @@
 #include <cmath>
 #include <sstream>
 
-#include "format.hpp"
 #include "varlearn/core/error.hpp"
+#include "varlearn/core/format.hpp"
+#include "varlearn/core/limits.hpp"
 
 namespace varlearn::theory {
 namespace {
 
-using detail::num;
 
 void check_common(const char* where, Index n, double mu, double theta) {
   if (n < 1) throw Error(std::string(where) + ": dimension n = " + std::to_string(n) + " must be >= 1");
-  if (!std::isfinite(mu)) throw Error(std::string(where) + ": mean mu = " + num(mu) + " must be finite");
+  if (!std::isfinite(mu)) throw Error(std::string(where) + ": mean mu = " + format_general(mu, 10) + " must be finite");
   if (!(theta >= 0) || !std::isfinite(theta))
-    throw Error(std::string(where) + ": standard deviation theta = " + num(theta) + " must be >= 0 and finite");
+    throw Error(std::string(where) + ": standard deviation theta = " + format_general(theta, 10) + " must be >= 0 and finite");
 }
 
 // Orthonormal basis whose first column is 1/sqrt(n): the Householder reflection that maps
@@ -60,7 +60,7 @@ DataModel DataModel::iid(Index n, double mu, double theta) {
 DataModel DataModel::ar1(Index n, double mu, double theta, double rho) {
   check_common("ar1 data model", n, mu, theta);
   if (!(std::abs(rho) < 1))
-    throw Error("ar1 data model: correlation rho = " + num(rho) + " must satisfy |rho| < 1");
+    throw Error("ar1 data model: correlation rho = " + format_general(rho, 10) + " must satisfy |rho| < 1");
   Matrix s(n, n);
   for (Index i = 0; i < n; ++i)
     for (Index j = 0; j < n; ++j)
@@ -81,7 +81,7 @@ DataModel DataModel::dense(const Matrix& sigma, const std::string& where) {
   const double scale = std::max(1.0, sigma.cwiseAbs().maxCoeff());
   const double asym = (sigma - sigma.transpose()).cwiseAbs().maxCoeff();
   if (asym > 1e-8 * scale)
-    throw Error(where + ": second moment is not symmetric (max |S - S^T| = " + num(asym) + ")");
+    throw Error(where + ": second moment is not symmetric (max |S - S^T| = " + format_general(asym, 10) + ")");
   Eigen::SelfAdjointEigenSolver<Matrix> eig(0.5 * (sigma + sigma.transpose()));
   if (eig.info() != Eigen::Success) throw Error(where + ": eigendecomposition failed", Error::Kind::Internal);
   const Vector& g = eig.eigenvalues();
@@ -89,7 +89,7 @@ DataModel DataModel::dense(const Matrix& sigma, const std::string& where) {
   const double tol = 1e-10 * double(sigma.rows()) * std::max(gmax, 1e-300);
   if (g.minCoeff() < -tol)
     throw Error(where + ": second moment is not positive semidefinite (smallest eigenvalue " +
-                num(g.minCoeff()) + ")");
+                format_general(g.minCoeff(), 10) + ")");
   DataModel d;
   d.kind_ = Kind::Dense;
   d.n_ = sigma.rows();
@@ -143,6 +143,39 @@ double DataModel::quadratic_trace(const Matrix& a) const {
     case Kind::Iid: return mu_ * mu_ * a.rowwise().sum().squaredNorm() + theta_ * theta_ * a.squaredNorm();
     default: return (a * (*sigma_)).cwiseProduct(a).sum();
   }
+}
+
+DataKind parse_data_kind(const std::string& name) {
+  for (DataKind k : {DataKind::Constant, DataKind::Iid, DataKind::Ar1, DataKind::File})
+    if (name == to_string(k)) return k;
+  throw Error("unknown data model '" + name + "' (constant, iid, ar1, file)");
+}
+
+std::string to_string(DataKind kind) {
+  switch (kind) {
+    case DataKind::Constant: return "constant";
+    case DataKind::Iid: return "iid";
+    case DataKind::Ar1: return "ar1";
+    case DataKind::File: return "file";
+  }
+  return "?";
+}
+
+DataModel make_data_model(DataKind kind, Index n, double mu, double theta, double rho, const DataModel* file) {
+  if (kind == DataKind::File) {
+    if (!file) throw Error("data model 'file' needs a second-moment matrix (--second-moment FILE)");
+    return *file;
+  }
+  if (n < 1) throw Error("data " + to_string(kind) + ": dimension n must be >= 1 (got " + std::to_string(n) + ")");
+  switch (kind) {
+    case DataKind::Constant: return DataModel::constant(n, mu, theta);
+    case DataKind::Iid: return DataModel::iid(n, mu, theta);
+    default: break;
+  }
+  if (n > kMaxDenseDimension)
+    throw Error("data ar1 uses a dense n x n Sigma: n = " + std::to_string(n) + " is above " +
+                std::to_string(kMaxDenseDimension));
+  return DataModel::ar1(n, mu, theta, rho);
 }
 
 }  // namespace varlearn::theory

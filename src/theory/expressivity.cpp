@@ -6,13 +6,12 @@
 #include <numeric>
 #include <sstream>
 
-#include "format.hpp"
 #include "varlearn/core/error.hpp"
+#include "varlearn/core/format.hpp"
 
 namespace varlearn::theory {
 namespace {
 
-using detail::num;
 
 struct Checked {
   Membership m;
@@ -43,25 +42,25 @@ Checked check(const Family& family, const Matrix& t, Index rank, double tol) {
   auto fail = [&](const std::string& why) {
     if (m.reason.empty()) m.reason = why;
   };
-  if (asym > tol) fail("not symmetric (max |T - T^T| = " + num(asym) + ")");
+  if (asym > tol) fail("not symmetric (max |T - T^T| = " + format_general(asym, 10) + ")");
   if (m.eigen_b_count < n - rank)
-    fail("eigenvalue b = " + num(b) + " has multiplicity " + std::to_string(m.eigen_b_count) + " < n - k = " +
+    fail("eigenvalue b = " + format_general(b, 10) + " has multiplicity " + std::to_string(m.eigen_b_count) + " < n - k = " +
          std::to_string(n - rank));
   if (!family.is_bilevel() && family.depth() == 1) {
     if (std::abs(m.min_eigenvalue - b) > tol || std::abs(m.max_eigenvalue - b) > tol)
-      fail("depth N = 1 expresses only omega I (eigenvalues in [" + num(m.min_eigenvalue) + ", " +
-           num(m.max_eigenvalue) + "])");
+      fail("depth N = 1 expresses only omega I (eigenvalues in [" + format_general(m.min_eigenvalue, 10) + ", " +
+           format_general(m.max_eigenvalue, 10) + "])");
   }
   // Range conditions: bilevel 0 < T <= I; even N: T <= b I; odd N: T >= c I.
   if (range.lo > -std::numeric_limits<double>::infinity()) {
     // An open end (bilevel 0 < T) must be cleared by more than the tolerance.
     const bool ok = range.lo_closed ? m.min_eigenvalue >= range.lo - tol : m.min_eigenvalue > range.lo + tol;
     if (!ok)
-      fail("smallest eigenvalue " + num(m.min_eigenvalue) + (range.lo_closed ? " is below " : " is not above ") +
-           num(range.lo));
+      fail("smallest eigenvalue " + format_general(m.min_eigenvalue, 10) + (range.lo_closed ? " is below " : " is not above ") +
+           format_general(range.lo, 10));
   }
   if (range.hi < std::numeric_limits<double>::infinity() && m.max_eigenvalue > range.hi + tol)
-    fail("largest eigenvalue " + num(m.max_eigenvalue) + " exceeds " + num(range.hi));
+    fail("largest eigenvalue " + format_general(m.max_eigenvalue, 10) + " exceeds " + format_general(range.hi, 10));
   m.member = m.reason.empty();
   return c;
 }

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "varlearn/core/error.hpp"
+#include "varlearn/core/minimize.hpp"
 #include "varlearn/theory/risk.hpp"
 
 namespace varlearn::theory {
@@ -193,39 +194,9 @@ struct LearnedSearch {
   }
 };
 
-/// Golden-section minimization of `fn` on [lo, hi]; returns (x, value).
-template <class Fn>
-std::pair<double, double> golden(const Fn& fn, double lo, double hi) {
-  const double r = 0.5 * (std::sqrt(5.0) - 1.0);
-  double a = lo, b = hi;
-  double c = b - r * (b - a), d = a + r * (b - a);
-  double fc = fn(c), fd = fn(d);
-  for (int it = 0; it < 200 && (b - a) > 1e-15 * std::max(std::abs(a), std::abs(b)) && (b - a) > 1e-300; ++it) {
-    if (fc <= fd) {
-      b = d;
-      d = c;
-      fd = fc;
-      c = b - r * (b - a);
-      fc = fn(c);
-    } else {
-      a = c;
-      c = d;
-      fc = fd;
-      d = a + r * (b - a);
-      fd = fn(d);
-    }
-  }
-  double best_x = fc <= fd ? c : d, best = std::min(fc, fd);
-  for (double x : {lo, hi}) {
-    const double v = fn(x);
-    if (v < best) best = v, best_x = x;
-  }
-  return {best_x, best};
-}
-
 std::vector<double> search_grid() {
   std::vector<double> x;
-  // ~460 points: every grid-local minimum is refined by golden section afterwards, so the grid
+  // ~460 points: every grid-local minimum is refined by Brent's method afterwards, so the grid
   // only has to separate the basins (checked against an independent reference in the tests).
   for (int i = 0; i <= 64; ++i) x.push_back(std::pow(10.0, -10.0 + 0.125 * i));  // 1e-10 .. 1e-2
   for (int i = 5; i <= 400; ++i) x.push_back(i / 400.0);                          // 0.0125 .. 1
@@ -291,7 +262,7 @@ OptimalRisk best_unrolled_learned(const DataModel& data, double noise_std, Index
   std::vector<double> values(grid.size());
   for (size_t i = 0; i < grid.size(); ++i) values[i] = search.risk(grid[i]);
 
-  // 2. Refine the best few grid-local minima by golden section between their neighbours.
+  // 2. Refine the best few grid-local minima by Brent's method between their neighbours.
   std::vector<size_t> minima;
   for (size_t i = 0; i < grid.size(); ++i) {
     const bool left_ok = i == 0 || values[i] <= values[i - 1];
@@ -304,8 +275,8 @@ OptimalRisk best_unrolled_learned(const DataModel& data, double noise_std, Index
   for (size_t i : minima) {
     const double lo = i == 0 ? grid[0] * 0.5 : grid[i - 1];
     const double hi = i + 1 == grid.size() ? 1.0 : grid[i + 1];
-    const auto [x, v] = golden([&](double z) { return search.risk(z); }, lo, hi);
-    if (v < best) best = v, best_x = x;
+    const ScalarMinimum m = minimize_scalar([&](double z) { return search.risk(z); }, lo, hi);
+    if (m.value < best) best = m.value, best_x = m.x;
   }
 
   // 3. The limit omega -> 0+. It is the optimum, approached only, when it beats every omega in

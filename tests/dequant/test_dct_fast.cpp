@@ -19,42 +19,44 @@ Matrix random_columns(Index n, Index b, unsigned seed) {
 }
 }  // namespace
 
-// The FFT path (Makhoul reordering) against the GEMM with the cached matrix, double, 1e-12.
-TEST(DctFast, MatchesGemmAndRoundTrips) {
+// The default path agrees with the GEMM on both sides of the switch.
+TEST(DctDefault, MatchesGemmOnBothSidesOfTheSwitch) {
   unsigned seed = 11;
-  for (Index n : {7, 64, 320, 64}) {
+  for (Index n : {kDctFastMinSize - 1, kDctFastMinSize}) {
     Dct<double> dct(n);
+    EXPECT_EQ(dct.uses_fast(), n >= kDctFastMinSize);
     const Matrix s = random_columns(n, 5, seed++);
-    const Matrix x_fast = dct.forward_fast(s), x_gemm = dct.forward_gemm(s);
-    EXPECT_LT((x_fast - x_gemm).cwiseAbs().maxCoeff(), 1e-12) << "forward, n = " << n;
-    const Matrix c = random_columns(n, 5, seed++);
-    EXPECT_LT((dct.inverse_fast(c) - dct.inverse_gemm(c)).cwiseAbs().maxCoeff(), 1e-12) << "inverse, n = " << n;
-    EXPECT_LT((dct.inverse_fast(x_fast) - s).cwiseAbs().maxCoeff(), 1e-12) << "round trip, n = " << n;
-    // The default path agrees with both.
-    EXPECT_LT((dct.forward(s) - x_gemm).cwiseAbs().maxCoeff(), 1e-12) << "default, n = " << n;
-    EXPECT_LT((dct.inverse(x_gemm) - s).cwiseAbs().maxCoeff(), 1e-12) << "default inverse, n = " << n;
+    EXPECT_LT((dct.forward(s) - dct.forward_gemm(s)).cwiseAbs().maxCoeff(), 1e-12) << "n = " << n;
+    EXPECT_LT((dct.inverse(dct.forward(s)) - s).cwiseAbs().maxCoeff(), 1e-12) << "n = " << n;
   }
 }
 
-// Other lengths (odd, n % 4 == 2, tiny) exercise Eigen's non-optimized real-FFT branches.
-TEST(DctFast, SmallAndOddLengths) {
-  for (Index n : {1, 2, 3, 5, 6, 10, 37}) {
+// FFTW's REDFT10/REDFT01 with the orthonormal scaling against the GEMM, double, 1e-12, at the
+// measured sizes, odd and tiny ones; round trip; copies share plans; float to single precision.
+TEST(DctFftw, MatchesGemmAndRoundTrips) {
+  unsigned seed = 41;
+  for (Index n : {1, 2, 3, 5, 7, 37, 64, 320}) {
     Dct<double> dct(n);
-    const Matrix s = random_columns(n, 3, static_cast<unsigned>(100 + n));
-    EXPECT_LT((dct.forward_fast(s) - dct.forward_gemm(s)).cwiseAbs().maxCoeff(), 1e-12) << "n = " << n;
-    EXPECT_LT((dct.inverse_fast(s) - dct.inverse_gemm(s)).cwiseAbs().maxCoeff(), 1e-12) << "n = " << n;
+    const Matrix s = random_columns(n, 4, seed++);
+    const Matrix x = dct.forward_fftw(s);
+    EXPECT_LT((x - dct.forward_gemm(s)).cwiseAbs().maxCoeff(), 1e-12) << "forward, n = " << n;
+    const Matrix c = random_columns(n, 4, seed++);
+    EXPECT_LT((dct.inverse_fftw(c) - dct.inverse_gemm(c)).cwiseAbs().maxCoeff(), 1e-12) << "inverse, n = " << n;
+    EXPECT_LT((dct.inverse_fftw(x) - s).cwiseAbs().maxCoeff(), 1e-12) << "round trip, n = " << n;
+    const Dct<double> copy = dct;  // shares the plans; the original's end must not free them early
+    EXPECT_EQ((copy.forward_fftw(s) - x).cwiseAbs().maxCoeff(), 0.0) << "copy, n = " << n;
   }
-}
-
-TEST(DctFast, FloatAgreesToSinglePrecision) {
-  Dct<float> dct(64);
-  const MatrixT<float> s = random_columns(64, 5, 7).cast<float>();
-  EXPECT_LT((dct.forward_fast(s) - dct.forward_gemm(s)).cwiseAbs().maxCoeff(), 1e-4f);
-  EXPECT_LT((dct.inverse_fast(s) - dct.inverse_gemm(s)).cwiseAbs().maxCoeff(), 1e-4f);
-}
-
-TEST(DctFast, RowMismatchThrows) {
+  // A unit vector e_j maps to column j of C (catches a scaling of alpha_0 vs alpha).
   Dct<double> dct(8);
-  EXPECT_THROW(dct.forward_fast(Matrix::Zero(7, 2)), Error);
-  EXPECT_THROW(dct.inverse_fast(Matrix::Zero(9, 2)), Error);
+  const Matrix e = Matrix::Identity(8, 8);
+  EXPECT_LT((dct.forward_fftw(e) - dct.matrix()).cwiseAbs().maxCoeff(), 1e-14);
+  EXPECT_THROW(dct.forward_fftw(Matrix::Zero(7, 2)), Error);
+  EXPECT_THROW(dct.inverse_fftw(Matrix::Zero(9, 2)), Error);
+}
+
+TEST(DctFftw, FloatAgreesToSinglePrecision) {
+  Dct<float> dct(320);
+  const MatrixT<float> s = random_columns(320, 3, 9).cast<float>();
+  EXPECT_LT((dct.forward_fftw(s) - dct.forward_gemm(s)).cwiseAbs().maxCoeff(), 1e-4f);
+  EXPECT_LT((dct.inverse_fftw(s) - dct.inverse_gemm(s)).cwiseAbs().maxCoeff(), 1e-4f);
 }

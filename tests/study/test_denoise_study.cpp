@@ -249,11 +249,11 @@ TEST(DenoiseStudy, BadInputIsRefusedBeforeAnyOutput) {
     o.test_files.clear();
     expect_bad(o, "--test");
   }
-  EXPECT_THROW(check_output_dir("/proc/varlearn_no_such_dir/out"), Error);
+  EXPECT_THROW(io::check_writable_dir("/proc/varlearn_no_such_dir/out"), Error);
   std::ofstream(d.path / "afile") << "x";
-  EXPECT_THROW(check_output_dir(d.path / "afile" / "out"), Error);
-  EXPECT_THROW(check_output_dir(d.path / "afile"), Error);
-  EXPECT_NO_THROW(check_output_dir(d.path / "new" / "deeper"));
+  EXPECT_THROW(io::check_writable_dir(d.path / "afile" / "out"), Error);
+  EXPECT_THROW(io::check_writable_dir(d.path / "afile"), Error);
+  EXPECT_NO_THROW(io::check_writable_dir(d.path / "new" / "deeper"));
   EXPECT_FALSE(fs::exists(d.path / "new"));  // checking creates nothing
 }
 

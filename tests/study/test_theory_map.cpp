@@ -85,7 +85,7 @@ TEST(TheoryMap, EntriesEqualPointQueriesKTheta) {
 TEST(TheoryMap, EntriesEqualPointQueriesPlaceholders) {
   // N and omega from the axes: unrolled:N:omega on the i.i.d. model.
   MapOptions o = options("N=1:6:6", "omega=0.05:1.5:7:log", "unrolled:N:omega");
-  o.data.kind = "iid";
+  o.data.kind = theory::DataKind::Iid;
   o.fixed.n = 7, o.fixed.k = 3, o.fixed.theta = 0.7, o.fixed.mu = 0.5, o.fixed.sigma = 0.3;
   const MapResult r = compute_map(o);
   for (size_t i = 0; i < r.values.size(); ++i) {
@@ -105,7 +105,7 @@ TEST(TheoryMap, EntriesEqualPointQueriesPlaceholders) {
   }
   // n as an axis on the dense AR(1) path; k fixed; a one-dimensional sweep with a fixed stepsize.
   MapOptions d = options("n=2:12:6", "", "linear/unrolled:4:0.7");
-  d.data.kind = "ar1";
+  d.data.kind = theory::DataKind::Ar1;
   d.data.rho = 0.6;
   d.fixed.k = 2, d.fixed.theta = 1.1;
   const MapResult rd = compute_map(d);
@@ -198,7 +198,7 @@ TEST(TheoryMap, BadInputIsRejectedClearly) {
   io::write_atomic(tmp.path / "plain", "x");
   const MapResult r = compute_map(options("theta=0:1:3", "", "linear"));
   throws_with([&] { write_map(r, tmp.path / "plain" / "sub" / "m"); }, "cannot write");
-  throws_with([&] { check_output_prefix(tmp.path / "plain" / "m"); }, "not a folder");
+  throws_with([&] { io::check_writable_prefix(tmp.path / "plain" / "m"); }, "not a folder");
   EXPECT_EQ(tmp.count(), 1u);
   // A failure after the figures (the CSV's name is taken by a folder) removes the figures too.
   fs::create_directories(tmp.path / "m.csv");

@@ -4,6 +4,8 @@
 #include <cmath>
 
 #include "varlearn/core/error.hpp"
+#include "varlearn/core/limits.hpp"
+#include "varlearn/theory/data_model.hpp"
 #include "varlearn/theory/family.hpp"
 
 using namespace varlearn;
@@ -127,4 +129,25 @@ TEST(Family, RejectsBadParameters) {
   EXPECT_THROW(Family::unrolled(3, 0.0), Error);
   EXPECT_THROW(Family::unrolled(3, -1.0), Error);
   EXPECT_THROW(Family::unrolled(3, std::nan("")), Error);
+}
+
+// The one data-kind factory: names round-trip, each kind builds its model, the limits hold.
+TEST(DataKind, ParseRoundTripAndFactory) {
+  using theory::DataKind;
+  for (DataKind k : {DataKind::Constant, DataKind::Iid, DataKind::Ar1, DataKind::File})
+    EXPECT_EQ(theory::parse_data_kind(theory::to_string(k)), k);
+  EXPECT_THROW(theory::parse_data_kind("gauss"), Error);
+  const auto c = theory::make_data_model(DataKind::Constant, 7, 1.0, 0.5, 0.3);
+  EXPECT_EQ(c.kind(), theory::DataModel::Kind::Constant);
+  EXPECT_NEAR(c.trace(), 7 * (1.0 + 0.25), 1e-12);  // tr = n (mu^2 + theta^2)
+  const auto i = theory::make_data_model(DataKind::Iid, 7, 1.0, 0.5, 0.3);
+  EXPECT_NEAR(i.trace(), 7 * (1.0 + 0.25), 1e-12);
+  EXPECT_EQ(i.kind(), theory::DataModel::Kind::Iid);
+  const auto a = theory::make_data_model(DataKind::Ar1, 6, 0.0, 1.0, 0.6);
+  EXPECT_NEAR(a.second_moment()(0, 2), 0.36, 1e-12);  // theta^2 rho^|i-j|
+  EXPECT_THROW(theory::make_data_model(DataKind::Ar1, kMaxDenseDimension + 1, 0.0, 1.0, 0.5), Error);
+  EXPECT_THROW(theory::make_data_model(DataKind::Iid, 0, 0.0, 1.0, 0.5), Error);
+  EXPECT_THROW(theory::make_data_model(DataKind::File, 5, 0.0, 1.0, 0.5), Error);
+  const auto f = theory::make_data_model(DataKind::File, 99, 0.0, 1.0, 0.5, &a);
+  EXPECT_EQ(f.n(), 6);  // n from the file's matrix, not the argument
 }

@@ -26,4 +26,15 @@ std::string format_matrix(const Matrix& m);
 /// Creates `dir` (and parents) and checks it is writable; throws Error otherwise.
 void ensure_writable_dir(const std::filesystem::path& dir);
 
+/// Checks, creating nothing, that `dir` can be an output folder: an existing writable folder,
+/// or a missing one whose nearest existing ancestor is a writable folder (probed by creating
+/// and removing a folder there: access() says yes to root everywhere). An empty path means
+/// ".". Throws Error otherwise. Call it before the work, so bad input leaves no output.
+void check_writable_dir(const std::filesystem::path& dir);
+
+/// Checks, creating nothing, that files named `prefix` + suffix can be written: the prefix
+/// names a file stem (not empty, not ending in a folder) and its folder passes
+/// check_writable_dir. Throws Error otherwise.
+void check_writable_prefix(const std::filesystem::path& prefix);
+
 }  // namespace varlearn::io

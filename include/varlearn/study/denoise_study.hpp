@@ -111,10 +111,6 @@ struct DenoiseResults {
 /// `progress`. Throws Error on bad input.
 DenoiseResults run_denoise_study(const DenoiseOptions& options, const Progress& progress = {});
 
-/// Checks that `dir` exists and is writable, or can be created (nearest existing parent
-/// writable); creates nothing. Throws Error otherwise.
-void check_output_dir(const std::filesystem::path& dir);
-
 /// Writes results.json, results.csv, findings.md, figures (mse_vs_depth, train_vs_theory)
 /// and the WAVs into `dir` (created), each atomically. Returns the files written.
 std::vector<std::filesystem::path> write_denoise_outputs(const DenoiseResults& results,

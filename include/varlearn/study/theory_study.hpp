@@ -63,11 +63,11 @@ struct Axis {
 /// Where the data model comes from: constant, iid, ar1 (rho) or a second-moment file (then n,
 /// mu and theta are fixed by the matrix and cannot be swept).
 struct DataSpec {
-  std::string kind = "constant";  ///< constant | iid | ar1 | file
+  theory::DataKind kind = theory::DataKind::Constant;
   double rho = 0.5;               ///< AR(1) correlation (ar1 only)
-  std::shared_ptr<const theory::DataModel> file_model;  ///< kind == "file"
+  std::shared_ptr<const theory::DataModel> file_model;  ///< kind == File
   std::string file_name;          ///< for titles
-  /// The model at this point (n, mu, theta from it unless kind == "file").
+  /// The model at this point (n, mu, theta from it unless kind == File): theory::make_data_model.
   theory::DataModel build(const ModelPoint& p) const;
   bool depends_on(Param p) const;  ///< n, mu, theta (not for file)
 };
@@ -149,10 +149,6 @@ struct Csv {
   Index column(const std::string& name) const;  ///< throws when missing
 };
 Csv parse_csv(const std::string& text);
-
-/// Checks that `prefix`'s folder exists and is writable or can be created (nearest existing
-/// parent writable), creating nothing; throws Error otherwise.
-void check_output_prefix(const std::filesystem::path& prefix);
 
 /// Writes prefix.csv and (figures) prefix.png + prefix.svg, each atomically; figures first so a
 /// gnuplot failure leaves no CSV. Returns the files written.

@@ -11,6 +11,14 @@
 
 namespace varlearn::theory {
 
+/// Where a data model comes from: a structured model by its parameters, or a second-moment file.
+enum class DataKind { Constant, Iid, Ar1, File };
+
+/// "constant" | "iid" | "ar1" | "file" -> DataKind; throws Error naming the accepted names.
+DataKind parse_data_kind(const std::string& name);
+/// The name parse_data_kind accepts.
+std::string to_string(DataKind kind);
+
 /// One eigenvalue \f$\gamma\f$ of \f$\Sigma\f$ with its multiplicity.
 struct EigenGroup {
   double gamma = 0;
@@ -56,5 +64,12 @@ private:
   std::shared_ptr<const Matrix> sigma_;    ///< dense models only
   std::shared_ptr<const Matrix> vectors_;  ///< dense models only, columns match groups_
 };
+
+/// The one factory from a kind and its parameters: DataModel::constant / iid / ar1 with
+/// (n, mu, theta[, rho]), or `*file` for DataKind::File (already read, e.g. with
+/// DataModel::dense(io::read_matrix(path))). Throws Error when n < 1, when ar1 (a dense
+/// n x n Sigma) has n > kMaxDenseDimension, or when File comes without a model.
+DataModel make_data_model(DataKind kind, Index n, double mu, double theta, double rho,
+                          const DataModel* file = nullptr);
 
 }  // namespace varlearn::theory
