@@ -66,9 +66,9 @@ void direct_step(benchmark::State& state, int use_gram) {
   Problem& p = problem();
   UnrollOptions uo;
   uo.use_gram = use_gram;
-  AdamOptions ao;
+  varlearn::optim::AdamOptions ao;
   ao.learning_rate = 1e-4;
-  Adam<float> adam(ao, p.theta.size());
+  varlearn::optim::AdamState<float> adam(ao, p.theta.size());
   VectorT<float> theta = p.theta, grad;
   const MatrixT<float> r = MatrixT<float>::Random(kK, kN), mm = MatrixT<float>::Random(kN, kN);
   const MatrixT<float>& z = p.x;
@@ -146,9 +146,9 @@ BENCHMARK(BM_DirectUnrolledStep_Gram)->Unit(benchmark::kMillisecond)->UseManualT
 void BM_StructuredStep(benchmark::State& state) {
   Problem& p = problem();
   const Moments<float> mo = Moments<float>::from_frames(p.x, p.y);
-  AdamOptions ao;
+  varlearn::optim::AdamOptions ao;
   ao.learning_rate = 1e-4;
-  Adam<float> adam(ao, p.theta.size());
+  varlearn::optim::AdamState<float> adam(ao, p.theta.size());
   VectorT<float> theta = p.theta, grad;
   std::vector<double> ts;
   for (auto _ : state) {

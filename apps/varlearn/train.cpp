@@ -13,6 +13,7 @@
 #include "varlearn/core/error.hpp"
 #include "varlearn/core/limits.hpp"
 #include "varlearn/learn/learn.hpp"
+#include "varlearn/optim/gradient_check.hpp"
 #include "varlearn/theory/optimal.hpp"
 
 namespace varlearn::cli {
@@ -42,10 +43,10 @@ double parse_positive(const std::string& s, const char* flag) {
 }
 
 /// One-line progress on a terminal: iteration, loss, time left.
-Observer progress_line(bool enabled) {
+optim::Observer progress_line(bool enabled) {
   if (!enabled) return {};
   auto last = std::make_shared<std::chrono::steady_clock::time_point>();
-  return [last](const Progress& p) {
+  return [last](const optim::Progress& p) {
     const auto now = std::chrono::steady_clock::now();
     if (p.iteration == p.max_iterations || now - *last > std::chrono::milliseconds(200)) {
       *last = now;
@@ -191,13 +192,13 @@ void add_train(CLI::App& app) {
     t.adam.decay_every = std::max(1, t.adam.max_iterations / 4);
     if (c.batch < 0) throw Error("--batch must be >= 0");
     if (c.iterations < 0) throw Error("--iterations must be >= 0");
-    const Observer obs = progress_line(!c.json && ::isatty(::fileno(stderr)));
+    const optim::Observer obs = progress_line(!c.json && ::isatty(::fileno(stderr)));
     TrainResult r;
     if (c.objective == "expected") r = train_expected(init, sm.second_moment(), c.sigma, t, obs);
     else if (c.objective == "sampled") r = train_sampled_noise(init, clean, c.sigma, t, obs);
     else r = train_frames<double>(init, noisy, clean, t, obs);
     if (obs) std::fprintf(stderr, "\n");
-    if (r.optim.status == OptimStatus::Diverged)
+    if (r.optim.status == optim::Status::Diverged)
       std::cerr << "warning: " << r.optim.message << '\n';
 
     // Report.
@@ -238,14 +239,12 @@ void add_train(CLI::App& app) {
         throw Error("--hessian: too many parameters (k n > " + std::to_string(kMaxDenseDimension) + ")");
       const auto mo = Moments<double>::expected(sm.second_moment(), c.sigma);
       const auto w = r.model.stepsizes();
-      const auto cv = curvature(
-          [&](const Vector& th, Vector* g) { return loss_structured<double>(spec, th, w, mo, g); },
-          r.model.parameters());
+      const auto cv = optim::curvature(StructuredLoss<double>(spec, w, mo), r.model.parameters());
       j["hessian_max_eig"] = cv.max_eigenvalue;
       j["hessian_min_eig"] = cv.min_eigenvalue;
       j["hessian_negative"] = cv.negative;
     }
-    j["status"] = to_string(r.optim.status);
+    j["status"] = optim::to_string(r.optim.status);
     j["iterations"] = r.optim.iterations;
     j["seconds"] = r.optim.seconds;
     j["message"] = r.optim.message;

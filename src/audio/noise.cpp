@@ -9,10 +9,8 @@ namespace varlearn::audio {
 Matrix add_gaussian_noise(const Matrix& clean, double noise_std, Rng& rng) {
   require(std::isfinite(noise_std) && noise_std >= 0, "audio::add_gaussian_noise",
           "noise std sigma must be finite and >= 0");
-  std::normal_distribution<double> g(0.0, 1.0);
   Matrix x = clean;
-  // Column-major fill: the same seed gives the same draw for the same shape.
-  for (Index i = 0; i < x.size(); ++i) x.data()[i] += noise_std * g(rng);
+  add_gaussian_noise_inplace(x, noise_std, rng);  // column-major: same seed and shape, same draw
   return x;
 }
 

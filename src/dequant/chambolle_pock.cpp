@@ -16,8 +16,8 @@ void CpOptions::validate() const {
   const char* w = "dequant::CpOptions";
   require(std::isfinite(tau) && tau > 0, w, "tau must be > 0 (got " + std::to_string(tau) + ")");
   require(std::isfinite(sigma) && sigma > 0, w, "sigma must be > 0 (got " + std::to_string(sigma) + ")");
-  require(max_iter >= 1, w, "max_iter = N must be >= 1 (got " + std::to_string(max_iter) + ")");
-  require(std::isfinite(rel_gap_tol) && rel_gap_tol >= 0, w, "rel_gap_tol must be >= 0");
+  require(max_iterations >= 1, w, "max_iterations = N must be >= 1 (got " + std::to_string(max_iterations) + ")");
+  require(std::isfinite(gap_tolerance) && gap_tolerance >= 0, w, "gap_tolerance must be >= 0");
   require(check_every >= 1, w, "check_every must be >= 1");
   require(threads >= 0, w, "threads must be >= 0");
 }
@@ -90,7 +90,7 @@ void keep_columns(Matrix& m, const std::vector<Index>& keep) {
 }  // namespace
 
 CpResult solve_l1_dequant(const Matrix& quantized, const Matrix& lower, const Matrix& upper,
-                          const CpOptions& options, const CpObserver& observer) {
+                          const CpOptions& options, const optim::Observer& observer) {
   const auto start = std::chrono::steady_clock::now();
   options.validate();
   check_cells("dequant::solve_l1_dequant", quantized, lower, upper);
@@ -114,14 +114,14 @@ CpResult solve_l1_dequant(const Matrix& quantized, const Matrix& lower, const Ma
   std::vector<Index> active(static_cast<size_t>(b));
   for (Index j = 0; j < b; ++j) active[static_cast<size_t>(j)] = j;
   Matrix l_act = lower, u_act = upper;
-  const bool fixed = options.rel_gap_tol == 0;
+  const bool fixed = options.gap_tolerance == 0;
   int it = 0;
   auto freeze = [&](const Bounds& bd, bool all) {
     std::vector<Index> keep;
     for (size_t j = 0; j < active.size(); ++j) {
       const Index jj = static_cast<Index>(j);
       const double gap = bd.primal(jj) - bd.dual(jj);
-      const bool done = all || gap <= options.rel_gap_tol * std::max(bd.primal(jj), 1e-12);
+      const bool done = all || gap <= options.gap_tolerance * std::max(bd.primal(jj), 1e-12);
       if (done) {
         x_out.col(active[j]) = st.x.col(jj);
         y_out.col(active[j]) = st.y.col(jj);
@@ -138,28 +138,49 @@ CpResult solve_l1_dequant(const Matrix& quantized, const Matrix& lower, const Ma
     st.work.resize(n, static_cast<Index>(keep.size()));
     active = std::move(next);
   };
-  while (it < options.max_iter && !active.empty()) {
+  bool stopped = false;
+  while (it < options.max_iterations && !active.empty()) {
     cp_iteration<double>(k, l_act, u_act, options.tau, options.sigma, st);
     ++it;
-    if (!fixed && it % options.check_every == 0 && it < options.max_iter) {
+    if (!fixed && it % options.check_every == 0 && it < options.max_iterations) {
       const Bounds bd = certify(c, st.x, st.y, l_act, u_act);
       freeze(bd, false);
-      if (observer && !observer(it, active.empty() ? 0.0 : bd.max_rel_gap)) break;
+      if (observer) {
+        optim::Progress p;
+        p.iteration = it;
+        p.max_iterations = options.max_iterations;
+        p.residual = active.empty() ? 0.0 : bd.max_rel_gap;
+        p.elapsed_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        if (!observer(p)) {
+          stopped = true;
+          break;
+        }
+      }
     }
   }
   if (!active.empty()) freeze(certify(c, st.x, st.y, l_act, u_act), true);
-  r.iterations = it;
+  r.optim.iterations = it;
   for (Index j = 0; j < b; ++j) {
     const double gap = r.primal(j) - r.dual(j);
     r.max_gap = std::max(r.max_gap, gap);
     r.max_rel_gap = std::max(r.max_rel_gap, gap / std::max(r.primal(j), 1e-12));
   }
-  r.converged = !fixed && r.max_rel_gap <= options.rel_gap_tol;
+  r.optim.loss = r.primal.sum();
+  if (!fixed && r.max_rel_gap <= options.gap_tolerance) {
+    r.optim.status = optim::Status::Converged;
+    r.optim.message = "every frame's relative duality gap is below gap_tolerance";
+  } else if (stopped) {
+    r.optim.status = optim::Status::Stopped;
+    r.optim.message = "stopped by observer at iteration " + std::to_string(it);
+  } else {
+    r.optim.status = optim::Status::MaxIterations;
+    r.optim.message = "reached max_iterations = " + std::to_string(options.max_iterations);
+  }
   r.signal = k * x_out;
   if (options.project_output) r.signal = r.signal.cwiseMax(lower).cwiseMin(upper);
   r.max_cell_violation = max_cell_violation(r.signal, lower, upper);
   r.coefficients = std::move(x_out);
-  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  r.optim.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return r;
 }
 

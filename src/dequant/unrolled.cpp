@@ -4,15 +4,11 @@
 #include <chrono>
 #include <cmath>
 #include <numeric>
-#include <random>
 #include <string>
 
-#if defined(__SSE__)
-#include <xmmintrin.h>
-#endif
-#include <omp.h>
-
 #include "varlearn/core/error.hpp"
+#include "varlearn/core/numerics.hpp"
+#include "varlearn/core/random.hpp"
 #include "varlearn/dequant/chambolle_pock.hpp"
 #include "varlearn/dequant/dct.hpp"
 #include "varlearn/dequant/validate.hpp"
@@ -32,21 +28,14 @@ void UnrolledTrainOptions::validate() const {
           "monitor_every and monitor_frames must be >= 0");
 }
 
-double softplus(double a) { return a > 30 ? a : std::log1p(std::exp(a)); }
-double inverse_softplus(double t) {
-  require(t > 0 && std::isfinite(t), "dequant::inverse_softplus", "step size must be > 0");
-  return t > 30 ? t : std::log(std::expm1(t));
-}
-static double sigmoid(double a) { return 1.0 / (1.0 + std::exp(-a)); }
-
 template <class T> VectorT<T> initial_parameters(const UnrolledSpec& spec, double tau, double sigma) {
   spec.validate();
   const Index n = spec.n, m = spec.num_stepsizes();
   VectorT<T> theta(spec.num_parameters());
   const MatrixT<T> k = dct_matrix<T>(n).transpose();
   std::copy(k.data(), k.data() + n * n, theta.data());
-  theta.segment(n * n, m).setConstant(static_cast<T>(inverse_softplus(tau)));
-  theta.segment(n * n + m, m).setConstant(static_cast<T>(inverse_softplus(sigma)));
+  theta.segment(n * n, m).setConstant(static_cast<T>(softplus_inverse(tau)));
+  theta.segment(n * n + m, m).setConstant(static_cast<T>(softplus_inverse(sigma)));
   return theta;
 }
 
@@ -135,6 +124,8 @@ MatrixT<T> unrolled_forward(const UnrolledSpec& spec, const VectorT<T>& theta, c
   return forward<T>(spec, theta, quantized, lower, upper, nullptr);
 }
 
+namespace {
+// MSE of the network output and, when grad is non-null, its gradient by reverse mode.
 template <class T>
 T unrolled_loss(const UnrolledSpec& spec, const VectorT<T>& theta, const MatrixT<T>& s, const MatrixT<T>& l,
                 const MatrixT<T>& u, const MatrixT<T>& clean, VectorT<T>* grad) {
@@ -211,58 +202,40 @@ T unrolled_loss(const UnrolledSpec& spec, const VectorT<T>& theta, const MatrixT
   const MatrixT<T> gx0 = gx + gxbar;
   gk.noalias() += s * gx0.transpose();
   for (Index j = 0; j < m; ++j) {
-    (*grad)(n * n + j) = static_cast<T>(gtau[j] * sigmoid(static_cast<double>(theta(n * n + j))));
-    (*grad)(n * n + m + j) = static_cast<T>(gsigma[j] * sigmoid(static_cast<double>(theta(n * n + m + j))));
+    (*grad)(n * n + j) = static_cast<T>(gtau[j] * softplus_derivative(static_cast<double>(theta(n * n + j))));
+    (*grad)(n * n + m + j) = static_cast<T>(gsigma[j] * softplus_derivative(static_cast<double>(theta(n * n + m + j))));
   }
   return loss;
 }
 
-namespace {
-struct FlushDenormals {
-  // Sets FTZ/DAZ in the calling thread and the OpenMP workers; restores on exit.
-  unsigned saved = 0;
-  FlushDenormals() {
-#if defined(__SSE__)
-    saved = _mm_getcsr();
-#pragma omp parallel
-    _mm_setcsr(_mm_getcsr() | 0x8040);
-    _mm_setcsr(saved | 0x8040);
-#endif
-  }
-  ~FlushDenormals() {
-#if defined(__SSE__)
-    const unsigned s = saved;
-#pragma omp parallel
-    _mm_setcsr(s);
-    _mm_setcsr(s);
-#endif
-  }
-};
+}  // namespace
 
 template <class T>
+T UnrolledLoss<T>::evaluate_with_gradient(const VectorT<T>& theta, VectorT<T>& grad) const {
+  return unrolled_loss<T>(spec_, theta, *s_, *l_, *u_, *c_, &grad);
+}
+template <class T>
+T UnrolledLoss<T>::evaluate(const VectorT<T>& theta) const {
+  return unrolled_loss<T>(spec_, theta, *s_, *l_, *u_, *c_, nullptr);
+}
+
+namespace {
+template <class T>
 UnrolledTrainResult train_impl(const UnrolledSpec& spec, const Vector& theta0, const DequantFrames& data,
-                               const UnrolledTrainOptions& options, const UnrolledObserver& observer) {
+                               const UnrolledTrainOptions& options, const optim::Observer& observer) {
   const auto start = std::chrono::steady_clock::now();
   const MatrixT<T> s = data.quantized.cast<T>(), l = data.lower.cast<T>(), u = data.upper.cast<T>(),
                    c = data.clean.cast<T>();
   const Index total = data.size();
   const Index batch = (options.batch_size == 0 || options.batch_size >= total) ? total : options.batch_size;
   VectorT<T> theta = theta0.cast<T>();
-  learn::AdamOptions adam_opt = options.adam;
-  learn::Adam<T> adam(adam_opt, theta.size());
-  std::mt19937_64 rng(options.seed);
-  std::vector<Index> order(total);
-  std::iota(order.begin(), order.end(), Index{0});
-  Index cursor = total;
-  MatrixT<T> bs(spec.n, batch), bl(spec.n, batch), bu(spec.n, batch), bc(spec.n, batch);
-  VectorT<T> g;
   UnrolledTrainResult r;
   // Monitor subset (fixed, seeded) and the best parameters so far.
   const Index mon = (options.monitor_frames == 0 || options.monitor_frames >= total) ? total : options.monitor_frames;
   std::vector<Index> mon_idx(total);
   std::iota(mon_idx.begin(), mon_idx.end(), Index{0});
   {
-    std::mt19937_64 mrng(options.seed ^ 0x9e3779b97f4a7c15ULL);
+    Rng mrng(derive_seed(options.seed, SeedStream::MonitorSubset));
     std::shuffle(mon_idx.begin(), mon_idx.end(), mrng);
   }
   MatrixT<T> ms(spec.n, mon), ml(spec.n, mon), mu(spec.n, mon), mc(spec.n, mon);
@@ -272,60 +245,63 @@ UnrolledTrainResult train_impl(const UnrolledSpec& spec, const Vector& theta0, c
     mu.col(j) = u.col(mon_idx[j]);
     mc.col(j) = c.col(mon_idx[j]);
   }
+  const UnrolledLoss<T> full(spec, s, l, u, c), monitor(spec, ms, ml, mu, mc);
   const int every = options.monitor_every > 0 ? options.monitor_every : std::max(1, options.adam.max_iterations / 20);
-  auto monitor = [&]() { return static_cast<double>(unrolled_loss<T>(spec, theta, ms, ml, mu, mc, nullptr)); };
   VectorT<T> best_theta = theta;
-  double best_loss = monitor();
-  auto consider = [&](int step) {
-    const double v = monitor();
-    if (std::isfinite(v) && v < best_loss) {
-      best_loss = v;
-      best_theta = theta;
-      r.best_step = step;
-    }
-  };
-  for (int step = 1; step <= options.adam.max_iterations; ++step) {
-    T loss;
-    if (batch == total) {
-      loss = unrolled_loss<T>(spec, theta, s, l, u, c, &g);
-    } else {
-      for (Index b = 0; b < batch; ++b) {
-        if (cursor >= total) {
-          std::shuffle(order.begin(), order.end(), rng);
-          cursor = 0;
-        }
-        const Index col = order[cursor++];
-        bs.col(b) = s.col(col);
-        bl.col(b) = l.col(col);
-        bu.col(b) = u.col(col);
-        bc.col(b) = c.col(col);
+  double best_loss = static_cast<double>(monitor.evaluate(theta));
+
+  // The objective Adam sees: the loss on the next minibatch (seeded shuffle per epoch).
+  Rng rng(options.seed);
+  std::vector<Index> order(total);
+  std::iota(order.begin(), order.end(), Index{0});
+  Index cursor = total;
+  MatrixT<T> bs(spec.n, batch), bl(spec.n, batch), bu(spec.n, batch), bc(spec.n, batch);
+  const UnrolledLoss<T> on_batch(spec, bs, bl, bu, bc);
+  const optim::Function<T> minibatch_loss([&](const VectorT<T>& th, VectorT<T>& g) -> T {
+    if (batch == total) return full.evaluate_with_gradient(th, g);
+    for (Index b = 0; b < batch; ++b) {
+      if (cursor >= total) {
+        std::shuffle(order.begin(), order.end(), rng);
+        cursor = 0;
       }
-      loss = unrolled_loss<T>(spec, theta, bs, bl, bu, bc, &g);
+      const Index col = order[cursor++];
+      bs.col(b) = s.col(col);
+      bl.col(b) = l.col(col);
+      bu.col(b) = u.col(col);
+      bc.col(b) = c.col(col);
     }
-    if (!std::isfinite(static_cast<double>(loss)) || !g.allFinite()) break;  // diverged: keep the best so far
-    adam.step(theta, g);
-    r.history.push_back(static_cast<double>(loss));
-    r.iterations = step;
-    if (step % every == 0 || step == options.adam.max_iterations) consider(step);
-    if (observer && !observer(step, static_cast<double>(loss))) break;
-  }
+    return on_batch.evaluate_with_gradient(th, g);
+  });
+  // After each step: keep the best monitored iterate, then ask the caller.
+  const optim::Observer keep_best = [&](const optim::Progress& p) {
+    if (p.iteration % every == 0 || p.iteration == options.adam.max_iterations) {
+      const double v = static_cast<double>(monitor.evaluate(theta));
+      if (std::isfinite(v) && v < best_loss) {
+        best_loss = v;
+        best_theta = theta;
+        r.best_step = p.iteration;
+      }
+    }
+    return observer ? observer(p) : true;
+  };
+  r.optim = optim::Adam(options.adam).minimize<T>(minibatch_loss, theta, keep_best);
   theta = best_theta;
-  r.final_loss = static_cast<double>(unrolled_loss<T>(spec, theta, s, l, u, c, nullptr));
+  r.final_loss = static_cast<double>(full.evaluate(theta));
   r.theta = theta.template cast<double>();
-  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  r.optim.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return r;
 }
 }  // namespace
 
 UnrolledTrainResult train_unrolled(const UnrolledSpec& spec, const Vector& theta0, const DequantFrames& data,
-                                   const UnrolledTrainOptions& options, const UnrolledObserver& observer) {
+                                   const UnrolledTrainOptions& options, const optim::Observer& observer) {
   spec.validate();
   options.validate();
   require(theta0.size() == spec.num_parameters(), "dequant::train_unrolled", "theta0 has the wrong size");
   require(data.size() >= 1 && data.clean.rows() == spec.n, "dequant::train_unrolled",
           "training frames must be n x B with B >= 1");
   const ScopedThreads threads(options.threads);
-  FlushDenormals ftz;
+  const FlushDenormals ftz;
   return options.float32 ? train_impl<float>(spec, theta0, data, options, observer)
                          : train_impl<double>(spec, theta0, data, options, observer);
 }
@@ -335,8 +311,7 @@ UnrolledTrainResult train_unrolled(const UnrolledSpec& spec, const Vector& theta
   template UnrolledParameters unpack<T>(const UnrolledSpec&, const VectorT<T>&);                                   \
   template MatrixT<T> unrolled_forward<T>(const UnrolledSpec&, const VectorT<T>&, const MatrixT<T>&,             \
                                           const MatrixT<T>&, const MatrixT<T>&);                                   \
-  template T unrolled_loss<T>(const UnrolledSpec&, const VectorT<T>&, const MatrixT<T>&, const MatrixT<T>&,      \
-                              const MatrixT<T>&, const MatrixT<T>&, VectorT<T>*);
+  template class UnrolledLoss<T>;
 VARLEARN_INSTANTIATE(float)
 VARLEARN_INSTANTIATE(double)
 #undef VARLEARN_INSTANTIATE

@@ -121,10 +121,8 @@ Matrix SampleModel::sample(Index frames, Rng& rng) const {
 
 Matrix add_noise(const Matrix& clean, double noise_std, Rng& rng) {
   require(std::isfinite(noise_std) && noise_std >= 0, "add_noise", "noise std sigma must be >= 0");
-  std::normal_distribution<double> nd(0.0, 1.0);
   Matrix x = clean;
-  for (Index b = 0; b < x.cols(); ++b)
-    for (Index i = 0; i < x.rows(); ++i) x(i, b) += noise_std * nd(rng);
+  add_gaussian_noise_inplace(x, noise_std, rng);
   return x;
 }
 

@@ -19,22 +19,4 @@ template <class Real>
 Unpacked<Real> unpack(const ModelSpec& spec, const VectorT<Real>& theta,
                       const std::vector<double>& fixed_stepsizes, const char* where);
 
-/// z^N of the unrolled iteration on the columns of x (no gradient).
-template <class Real>
-MatrixT<Real> unrolled_forward(const MatrixT<Real>& r, const std::vector<Real>& omega,
-                               const MatrixT<Real>& x);
-
-/// Sets flush-to-zero / denormals-are-zero in the calling thread and every OpenMP worker for
-/// its lifetime (float32 backward passes run into denormals), restoring the modes after.
-class DenormalGuard {
-public:
-  explicit DenormalGuard(bool active);
-  ~DenormalGuard();
-  DenormalGuard(const DenormalGuard&) = delete;
-  DenormalGuard& operator=(const DenormalGuard&) = delete;
-
-private:
-  bool active_;
-};
-
 }  // namespace varlearn::learn::detail

@@ -3,49 +3,19 @@
 #include <Eigen/Cholesky>
 #include <cmath>
 
-#include "detail.hpp"
+#include "unroller.hpp"
 #include "varlearn/core/error.hpp"
+#include "varlearn/core/random.hpp"
 
 namespace varlearn::learn {
 
 const char* to_string(Method m) { return m == Method::Bilevel ? "bilevel" : "unrolled"; }
-const char* to_string(StepsizeMode m) {
-  switch (m) {
-    case StepsizeMode::Fixed: return "fixed";
-    case StepsizeMode::Learned: return "learned";
-    case StepsizeMode::PerIteration: return "per-iteration";
-  }
-  return "?";
-}
 Method parse_method(const std::string& s) {
   if (s == "bilevel") return Method::Bilevel;
   if (s == "unrolled") return Method::Unrolled;
   throw Error("unknown method '" + s + "' (expected bilevel or unrolled)");
 }
-StepsizeMode parse_stepsize_mode(const std::string& s) {
-  if (s == "fixed") return StepsizeMode::Fixed;
-  if (s == "learned") return StepsizeMode::Learned;
-  if (s == "per-iteration") return StepsizeMode::PerIteration;
-  throw Error("unknown stepsize mode '" + s + "' (expected fixed, learned or per-iteration)");
-}
 
-double softplus(double a) { return a > 0 ? a + std::log1p(std::exp(-a)) : std::log1p(std::exp(a)); }
-double softplus_derivative(double a) {
-  return a >= 0 ? 1.0 / (1.0 + std::exp(-a)) : std::exp(a) / (1.0 + std::exp(a));
-}
-double softplus_inverse(double w) {
-  require(std::isfinite(w) && w > 0, "softplus_inverse", "stepsize omega must be > 0");
-  return w > 30 ? w + std::log1p(-std::exp(-w)) : std::log(std::expm1(w));
-}
-
-Index ModelSpec::num_stepsizes() const {
-  if (method == Method::Bilevel) return 0;
-  return stepsize_mode == StepsizeMode::PerIteration ? depth : 1;
-}
-Index ModelSpec::num_alphas() const {
-  if (method == Method::Bilevel || stepsize_mode == StepsizeMode::Fixed) return 0;
-  return stepsize_mode == StepsizeMode::PerIteration ? depth : 1;
-}
 std::string ModelSpec::describe() const {
   std::string s = method == Method::Bilevel ? "bilevel" : "unrolled N=" + std::to_string(depth);
   s += " k=" + std::to_string(rank) + " n=" + std::to_string(n);
@@ -68,12 +38,8 @@ void InitOptions::validate() const {
 QuadraticModel QuadraticModel::random(const ModelSpec& spec, const InitOptions& o) {
   spec.validate();
   o.validate();
-  std::mt19937_64 rng(o.seed);
-  std::normal_distribution<double> nd(0.0, 1.0);
-  Matrix r(spec.rank, spec.n);
-  const double s = o.scale / std::sqrt(static_cast<double>(spec.n));
-  for (Index j = 0; j < r.cols(); ++j)
-    for (Index i = 0; i < r.rows(); ++i) r(i, j) = s * nd(rng);
+  Rng rng(o.seed);
+  const Matrix r = gaussian_matrix(spec.rank, spec.n, o.scale / std::sqrt(static_cast<double>(spec.n)), rng);
   std::vector<double> w{o.stepsize};
   if (spec.method == Method::Unrolled && spec.stepsize_mode == StepsizeMode::PerIteration && spec.depth > 1) {
     w.resize(static_cast<size_t>(spec.depth));
@@ -110,7 +76,7 @@ Vector QuadraticModel::parameters() const {
   Vector t(spec_.num_parameters());
   const Index kn = spec_.n * spec_.rank;
   Eigen::Map<Matrix>(t.data(), spec_.rank, spec_.n) = r_;
-  for (Index i = 0; i < spec_.num_alphas(); ++i) t(kn + i) = softplus_inverse(omega_[static_cast<size_t>(i)]);
+  spec_.stepsize_policy().to_alpha(omega_, t.data() + kn);
   return t;
 }
 
@@ -121,7 +87,7 @@ void QuadraticModel::set_parameters(const Vector& t) {
   require(t.allFinite(), "QuadraticModel::set_parameters", "parameters have NaN/inf entries");
   const Index kn = spec_.n * spec_.rank;
   r_ = Eigen::Map<const Matrix>(t.data(), spec_.rank, spec_.n);
-  for (Index i = 0; i < spec_.num_alphas(); ++i) omega_[static_cast<size_t>(i)] = softplus(t(kn + i));
+  spec_.stepsize_policy().from_alpha(t.data() + kn, omega_);
 }
 
 Matrix QuadraticModel::denoiser() const {
@@ -134,10 +100,7 @@ Matrix QuadraticModel::denoiser() const {
     Matrix t = llt.solve(eye);
     return 0.5 * (t + t.transpose());
   }
-  std::vector<double> w(static_cast<size_t>(spec_.depth));
-  for (int j = 0; j < spec_.depth; ++j)
-    w[static_cast<size_t>(j)] = omega_.size() == 1 ? omega_[0] : omega_[static_cast<size_t>(j)];
-  Matrix t = detail::unrolled_forward<double>(r_, w, eye);
+  Matrix t = detail::unrolled_forward<double>(r_, spec_.stepsize_policy().expand(omega_), eye);
   return 0.5 * (t + t.transpose());
 }
 

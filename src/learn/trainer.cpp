@@ -5,9 +5,9 @@
 #include <limits>
 #include <memory>
 #include <numeric>
-#include <random>
 
 #include "varlearn/core/error.hpp"
+#include "varlearn/core/random.hpp"
 #include "varlearn/learn/data.hpp"
 
 namespace varlearn::learn {
@@ -33,8 +33,6 @@ void TrainOptions::validate() const {
 
 namespace {
 
-/// Runs the chosen optimizer on f from the model's parameters, with early stopping on
-/// `validation` (if given) and the user's observer.
 /// Loss and gradient on one minibatch, by the path the options choose (the structured path
 /// forms the batch's moments first).
 template <class Real>
@@ -44,18 +42,20 @@ double batch_loss(const ModelSpec& spec, const VectorT<Real>& t, const std::vect
   return loss_direct<Real>(spec, t, w, xb, yb, &g, o.unroll);
 }
 
+/// Runs the chosen optimizer on f from the model's parameters, with early stopping on
+/// `validation` (if given) and the user's observer.
 template <class Real>
-TrainResult run(const QuadraticModel& init, const Objective<Real>& f,
+TrainResult run(const QuadraticModel& init, const optim::Function<Real>& f,
                 const std::function<double(const Vector&)>& validation,
                 const std::function<double(const Vector&)>& train_loss, const TrainOptions& o,
-                const Observer& user) {
+                const optim::Observer& user) {
   VectorT<Real> x = init.parameters().template cast<Real>();
   const bool early = validation && o.patience > 0;
   double best = std::numeric_limits<double>::infinity();
   VectorT<Real> best_x = x;
   int bad = 0;
   bool stopped_early = false;
-  Observer obs = [&](const Progress& p) {
+  optim::Observer obs = [&](const optim::Progress& p) {
     if (validation && p.iteration % o.validate_every == 0) {
       const double v = validation(x.template cast<double>());
       if (v < best) {
@@ -71,9 +71,9 @@ TrainResult run(const QuadraticModel& init, const Objective<Real>& f,
   };
   TrainResult res;
   if (o.optimizer == OptimizerKind::Lbfgs)
-    res.optim = minimize_lbfgs<Real>(f, x, o.lbfgs, obs);
+    res.optim = optim::Lbfgs(o.lbfgs).minimize<Real>(f, x, obs);
   else
-    res.optim = minimize_adam<Real>(f, x, o.adam, obs);
+    res.optim = optim::Adam(o.adam).minimize<Real>(f, x, obs);
   if (validation) {  // keep the best-validation iterate (the final one included)
     const double v = validation(x.template cast<double>());
     if (v < best) { best = v; best_x = x; }
@@ -87,7 +87,7 @@ TrainResult run(const QuadraticModel& init, const Objective<Real>& f,
   if (!theta.allFinite()) theta = init.parameters();
   res.model.set_parameters(theta);
   res.train_loss = train_loss(theta);
-  res.message = std::string(to_string(res.optim.status)) + ": " + res.optim.message;
+  res.message = std::string(optim::to_string(res.optim.status)) + ": " + res.optim.message;
   return res;
 }
 
@@ -109,7 +109,7 @@ Split split_columns(Index b, double fraction, std::uint64_t seed) {
   Index nval = fraction > 0 ? std::max<Index>(1, static_cast<Index>(std::floor(fraction * b))) : 0;
   require(b - nval >= 1, "training", "validation split leaves no training frames");
   if (nval > 0) {
-    std::mt19937_64 rng(seed ^ 0x5eedULL);
+    Rng rng(derive_seed(seed, SeedStream::ValidationSplit));
     std::shuffle(idx.begin(), idx.end(), rng);
   }
   s.val.assign(idx.begin(), idx.begin() + nval);
@@ -139,13 +139,13 @@ public:
 private:
   std::vector<Index> perm_;
   Index size_;
-  std::mt19937_64 rng_;
+  Rng rng_;
   size_t pos_ = 0;
 };
 
 template <class Real, class TData>
 TrainResult frames_impl(const QuadraticModel& init, const MatrixT<TData>& xin, const MatrixT<TData>& yin,
-                        const TrainOptions& o, const Observer& user) {
+                        const TrainOptions& o, const optim::Observer& user) {
   o.validate();
   const ModelSpec& spec = init.spec();
   const char* where = "train";
@@ -173,22 +173,17 @@ TrainResult frames_impl(const QuadraticModel& init, const MatrixT<TData>& xin, c
   const bool minibatch = o.batch_size > 0 && o.batch_size < b;
   require(!minibatch || o.optimizer == OptimizerKind::Adam, where,
           "minibatches need the Adam optimizer (L-BFGS is full-batch)");
-  Objective<Real> f;
   if (!minibatch) {
-    if (o.path == DataPath::Direct) {
-      f = [&](const VectorT<Real>& t, VectorT<Real>& g) { return loss_direct<Real>(spec, t, w, x, y, &g, o.unroll); };
-    } else {
-      auto mo = std::make_shared<Moments<Real>>(Moments<Real>::from_frames(x, y));
-      f = [&spec, w, mo](const VectorT<Real>& t, VectorT<Real>& g) { return loss_structured<Real>(spec, t, w, *mo, &g); };
-    }
-    return run<Real>(init, f, validation, train_loss, o, user);
+    if (o.path == DataPath::Direct) return run<Real>(init, DirectLoss<Real>(spec, w, x, y, o.unroll), validation, train_loss, o, user);
+    return run<Real>(init, StructuredLoss<Real>(spec, w, Moments<Real>::from_frames(x, y)), validation, train_loss, o,
+                     user);
   }
   auto batches = std::make_shared<Batches>(b, o.batch_size, o.seed);
-  f = [&, batches](const VectorT<Real>& t, VectorT<Real>& g) {
+  const optim::Function<Real> f([&, batches](const VectorT<Real>& t, VectorT<Real>& g) {
     const auto idx = batches->next();
     const MatrixT<Real> xb = gather(x, idx), yb = gather(y, idx);
     return batch_loss<Real>(spec, t, w, xb, yb, g, o);
-  };
+  });
   return run<Real>(init, f, validation, train_loss, o, user);
 }
 
@@ -196,13 +191,13 @@ TrainResult frames_impl(const QuadraticModel& init, const MatrixT<TData>& xin, c
 
 template <class T>
 TrainResult train_frames(const QuadraticModel& init, const MatrixT<T>& noisy, const MatrixT<T>& clean,
-                         const TrainOptions& o, const Observer& observer) {
+                         const TrainOptions& o, const optim::Observer& observer) {
   if (o.precision == Precision::Float32) return frames_impl<float, T>(init, noisy, clean, o, observer);
   return frames_impl<double, T>(init, noisy, clean, o, observer);
 }
 
 TrainResult train_expected(const QuadraticModel& init, const Matrix& s, double noise_std,
-                           const TrainOptions& o, const Observer& observer) {
+                           const TrainOptions& o, const optim::Observer& observer) {
   o.validate();
   const ModelSpec& spec = init.spec();
   require(s.rows() == spec.n && s.cols() == spec.n, "train_expected",
@@ -212,20 +207,16 @@ TrainResult train_expected(const QuadraticModel& init, const Matrix& s, double n
   const auto md = std::make_shared<Moments<double>>(Moments<double>::expected(s, noise_std));
   auto train_loss = [&spec, w, md](const Vector& t) { return loss_structured<double>(spec, t, w, *md, nullptr); };
   if (o.precision == Precision::Float32) {
-    auto mf = std::make_shared<Moments<float>>(Moments<float>::expected(s, noise_std));
-    Objective<float> f = [&spec, w, mf](const VectorT<float>& t, VectorT<float>& g) {
-      return loss_structured<float>(spec, t, w, *mf, &g);
-    };
-    return run<float>(init, f, {}, train_loss, o, observer);
+    return run<float>(init, StructuredLoss<float>(spec, w, Moments<float>::expected(s, noise_std)), {}, train_loss, o,
+                      observer);
   }
-  Objective<double> f = [&spec, w, md](const Vector& t, Vector& g) { return loss_structured<double>(spec, t, w, *md, &g); };
-  return run<double>(init, f, {}, train_loss, o, observer);
+  return run<double>(init, StructuredLoss<double>(spec, w, *md), {}, train_loss, o, observer);
 }
 
 namespace {
 template <class Real>
 TrainResult sampled_impl(const QuadraticModel& init, const Matrix& clean, double sigma, const TrainOptions& o,
-                         const Observer& user) {
+                         const optim::Observer& user) {
   const ModelSpec& spec = init.spec();
   const Split sp = split_columns(clean.cols(), o.validation_fraction, o.seed);
   const Matrix ytr = gather(clean, sp.train);
@@ -243,23 +234,21 @@ TrainResult sampled_impl(const QuadraticModel& init, const Matrix& clean, double
   const Index b = y.cols();
   const Index bs = (o.batch_size > 0 && o.batch_size < b) ? o.batch_size : b;
   auto batches = std::make_shared<Batches>(b, bs, o.seed);
-  auto rng = std::make_shared<std::mt19937_64>(o.seed + 0x9e3779b97f4a7c15ULL);
+  auto rng = std::make_shared<Rng>(derive_seed(o.seed, SeedStream::TrainingNoise));
   const Real s = static_cast<Real>(sigma);
-  Objective<Real> f = [&, batches, rng, s](const VectorT<Real>& t, VectorT<Real>& g) {
+  const optim::Function<Real> f([&, batches, rng, s](const VectorT<Real>& t, VectorT<Real>& g) {
     const auto idx = bs == b ? std::vector<Index>() : batches->next();
     const MatrixT<Real> yb = bs == b ? y : gather(y, idx);
-    std::normal_distribution<double> nd(0.0, 1.0);
     MatrixT<Real> xb = yb;
-    for (Index j = 0; j < xb.cols(); ++j)
-      for (Index i = 0; i < xb.rows(); ++i) xb(i, j) += s * static_cast<Real>(nd(*rng));
+    add_gaussian_noise_inplace(xb, s, *rng);
     return batch_loss<Real>(spec, t, w, xb, yb, g, o);
-  };
+  });
   return run<Real>(init, f, validation, train_loss, o, user);
 }
 }  // namespace
 
 TrainResult train_sampled_noise(const QuadraticModel& init, const Matrix& clean, double noise_std,
-                                const TrainOptions& o, const Observer& observer) {
+                                const TrainOptions& o, const optim::Observer& observer) {
   o.validate();
   const char* where = "train_sampled_noise";
   require(clean.cols() >= 1, where, "no frames (B = 0)");
@@ -274,8 +263,8 @@ TrainResult train_sampled_noise(const QuadraticModel& init, const Matrix& clean,
 }
 
 template TrainResult train_frames(const QuadraticModel&, const MatrixT<float>&, const MatrixT<float>&,
-                                  const TrainOptions&, const Observer&);
+                                  const TrainOptions&, const optim::Observer&);
 template TrainResult train_frames(const QuadraticModel&, const MatrixT<double>&, const MatrixT<double>&,
-                                  const TrainOptions&, const Observer&);
+                                  const TrainOptions&, const optim::Observer&);
 
 }  // namespace varlearn::learn

@@ -3,8 +3,6 @@
 
 #include <omp.h>
 #include <unistd.h>
-#include <xmmintrin.h>
-#include <pmmintrin.h>
 
 #include <Eigen/Cholesky>
 #include <Eigen/Eigenvalues>
@@ -27,6 +25,7 @@
 #include "varlearn/core/format.hpp"
 #include "varlearn/core/minimize.hpp"
 #include "varlearn/core/timer.hpp"
+#include "varlearn/core/numerics.hpp"
 #include "varlearn/learn/model.hpp"
 #include "varlearn/learn/objective.hpp"
 #include "varlearn/learn/trainer.hpp"
@@ -94,7 +93,7 @@ struct Job {
   double omega0 = 0.5;
   // results
   learn::QuadraticModel model;
-  learn::OptimResult optim;
+  varlearn::optim::Result optim;
   double train_loss = 0;
   double seconds = 0;
 };
@@ -123,10 +122,6 @@ Matrix remap_regularizer(const Matrix& r, int depth, double w_old, double w_new)
   return out;
 }
 
-void set_ftz() {
-  _MM_SET_FLUSH_ZERO_MODE(_MM_FLUSH_ZERO_ON);
-  _MM_SET_DENORMALS_ZERO_MODE(_MM_DENORMALS_ZERO_ON);
-}
 
 }  // namespace
 
@@ -358,7 +353,7 @@ DenoiseResults run_denoise_study(const DenoiseOptions& options_in, const Progres
   topt.seed = opt.seed;
 
   auto train = [&](Job& j, int iterations) {
-    set_ftz();
+    const FlushDenormals ftz;  // float32 unrolled passes: no denormals (restored on return)
     const Stopwatch t0;
     std::vector<double> om;
     if (j.spec.method == learn::Method::Unrolled) om = {j.omega0};
@@ -385,7 +380,7 @@ DenoiseResults run_denoise_study(const DenoiseOptions& options_in, const Progres
     c.regularizer_norm = spectral_norm(j.model.regularizer());
     c.iterations = j.optim.iterations;
     c.seconds = j.seconds;
-    c.status = learn::to_string(j.optim.status);
+    c.status = optim::to_string(j.optim.status);
     c.init = j.init;
   };
   auto label = [](const DenoiseConfig& c) {
@@ -476,7 +471,7 @@ DenoiseResults run_denoise_study(const DenoiseOptions& options_in, const Progres
         auto d_of = [](const Job& jj) { return jj.spec.depth; };
         if (j.init == "continuation") {
           // omega: w0 -> ws geometrically in 6 stages at a fixed stepsize, warm-starting R.
-          set_ftz();
+          const FlushDenormals ftz;  // float32 unrolled passes: no denormals (restored on return)
           const double ws = j.omega0;
           Matrix r = R0;
           int its = 0;
@@ -525,7 +520,7 @@ DenoiseResults run_denoise_study(const DenoiseOptions& options_in, const Progres
     // minimum next to each odd depth, the default odd-depth point, the strategy's point.
     const auto moments = learn::Moments<double>::expected(Str, sigma);
     auto measure = [&](const learn::QuadraticModel& m, const std::string& init) {
-      set_ftz();
+      const FlushDenormals ftz;  // float32 unrolled passes: no denormals (restored on return)
       Sharpness sh;
       sh.depth = m.spec().depth;
       sh.init = init;

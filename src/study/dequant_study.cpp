@@ -257,8 +257,8 @@ DequantResults run_dequant_study(const DequantOptions& options_in, const Progres
         dequant::CpOptions co;
         co.tau = best.at(d).tau;
         co.sigma = 1.0 / co.tau;
-        co.max_iter = d;
-        co.rel_gap_tol = 0;
+        co.max_iterations = d;
+        co.gap_tolerance = 0;
         co.project_output = best.at(d).project;
         classic_choice[d] = co;
         if (!run_c) continue;
@@ -284,15 +284,15 @@ DequantResults run_dequant_study(const DequantOptions& options_in, const Progres
       dequant::CpOptions co;
       co.tau = 0.3;  // any tau*sigma = 1 converges; this one was fastest on speech at 4 bits
       co.sigma = 1.0 / 0.3;
-      co.rel_gap_tol = opt.converged_rel_gap;
-      co.max_iter = opt.converged_max_iter;
+      co.gap_tolerance = opt.converged_rel_gap;
+      co.max_iterations = opt.converged_max_iter;
       co.check_every = 20;
       co.project_output = true;
       int iters = 0;
       double gap = 0;
       auto ev = evaluate(test, qs, framing, res.rate, [&](const Matrix& s, const Matrix& l, const Matrix& u) {
         auto r = dequant::solve_l1_dequant(s, l, u, co);
-        iters = std::max(iters, r.iterations);
+        iters = std::max(iters, r.iterations());
         gap = std::max(gap, r.max_rel_gap);
         return r.signal;
       });
@@ -333,7 +333,9 @@ DequantResults run_dequant_study(const DequantOptions& options_in, const Progres
         to.batch_size = opt.batch_size;
         to.seed = opt.seed + 1000 * bits + d;
         const int report_every = std::max(1, opt.train_steps / 4);
-        auto tr_res = dequant::train_unrolled(us, theta0, tr, to, [&](int step, double loss) {
+        auto tr_res = dequant::train_unrolled(us, theta0, tr, to, [&](const optim::Progress& p) {
+          const int step = p.iteration;
+          const double loss = p.loss;
           if (step % report_every == 0)
             say("dequant: b = " + std::to_string(bits) + " learned N = " + std::to_string(d) + ": step " +
                 std::to_string(step) + "/" + std::to_string(opt.train_steps) + ", batch MSE " + format_fixed(loss * 1e4, 3) +
@@ -350,7 +352,7 @@ DequantResults run_dequant_study(const DequantOptions& options_in, const Progres
         e.tau = std::accumulate(p.tau.begin(), p.tau.end(), 0.0) / p.tau.size();
         e.sigma = std::accumulate(p.sigma.begin(), p.sigma.end(), 0.0) / p.sigma.size();
         e.projected = us.project_output;
-        e.iterations = tr_res.iterations;
+        e.iterations = tr_res.optim.iterations;
         e.max_cell_violation = ev.violation;
         e.seconds = t.seconds();
         res.entries.push_back(e);

@@ -55,10 +55,10 @@ TEST(ChambollePock, ConvergedObjectiveMatchesIndependentSimplex) {
     const Index b = n == 16 ? 4 : 2;
     auto d = test_data::quantize(test_data::frames(n, b, 100 + n + bits), bits);
     CpOptions opt;
-    opt.rel_gap_tol = 1e-7;
-    opt.max_iter = 200000;
+    opt.gap_tolerance = 1e-7;
+    opt.max_iterations = 200000;
     CpResult r = solve_l1_dequant(d.quantized, d.lower, d.upper, opt);
-    ASSERT_TRUE(r.converged) << "n " << n << " bits " << bits << " rel gap " << r.max_rel_gap;
+    ASSERT_TRUE(r.converged()) << "n " << n << " bits " << bits << " rel gap " << r.max_rel_gap;
     EXPECT_LE(r.max_rel_gap, 1e-7);
     const Matrix c = dct_matrix<double>(n);
     for (Index j = 0; j < b; ++j) {
@@ -79,21 +79,21 @@ TEST(ChambollePock, ConvergedObjectiveMatchesIndependentSimplex) {
 TEST(ChambollePock, UnprojectedOutputIsNearlyConsistent) {
   auto d = test_data::quantize(test_data::frames(32, 8, 5), 4);
   CpOptions opt;
-  opt.rel_gap_tol = 1e-8;
+  opt.gap_tolerance = 1e-8;
   opt.project_output = false;
   CpResult r = solve_l1_dequant(d.quantized, d.lower, d.upper, opt);
-  ASSERT_TRUE(r.converged);
+  ASSERT_TRUE(r.converged());
   EXPECT_LT(r.max_cell_violation, 1e-5);
 }
 
 TEST(ChambollePock, FixedBudgetRunsExactlyN) {
   auto d = test_data::quantize(test_data::frames(64, 10, 6), 4);
   CpOptions opt;
-  opt.rel_gap_tol = 0;
-  opt.max_iter = 5;
+  opt.gap_tolerance = 0;
+  opt.max_iterations = 5;
   CpResult r = solve_l1_dequant(d.quantized, d.lower, d.upper, opt);
-  EXPECT_EQ(r.iterations, 5);
-  EXPECT_FALSE(r.converged);
+  EXPECT_EQ(r.iterations(), 5);
+  EXPECT_FALSE(r.converged());
   EXPECT_GE(r.max_gap, 0.0);
   EXPECT_TRUE((r.dual.array() <= r.primal.array() + 1e-12).all());
 }
@@ -104,7 +104,7 @@ TEST(ChambollePock, RejectsBadInput) {
   opt.tau = 0;
   EXPECT_THROW(solve_l1_dequant(d.quantized, d.lower, d.upper, opt), Error);
   opt = CpOptions{};
-  opt.max_iter = 0;
+  opt.max_iterations = 0;
   EXPECT_THROW(solve_l1_dequant(d.quantized, d.lower, d.upper, opt), Error);
   EXPECT_THROW(solve_l1_dequant(d.quantized, d.upper, d.lower), Error);  // lower > upper
   EXPECT_THROW(solve_l1_dequant(d.quantized, d.lower, Matrix(d.upper.leftCols(1))), Error);

@@ -24,8 +24,8 @@ TEST(Signal, HalfOverlapKeepsConsistentFramesInsideTheCells) {
   audio::Quantizer q(3);
   const auto qs = quantize_signal(clean, q);
   CpOptions opt;
-  opt.rel_gap_tol = 0;
-  opt.max_iter = 10;
+  opt.gap_tolerance = 0;
+  opt.max_iterations = 10;
   opt.tau = 0.05;
   opt.sigma = 20;
   opt.project_output = true;

@@ -7,7 +7,8 @@
 #include "varlearn/core/error.hpp"
 #include "varlearn/dequant/chambolle_pock.hpp"
 #include "varlearn/dequant/unrolled.hpp"
-#include "varlearn/learn/gradient_check.hpp"
+#include "varlearn/core/random.hpp"
+#include "varlearn/optim/gradient_check.hpp"
 
 using namespace varlearn;
 using namespace varlearn::dequant;
@@ -17,14 +18,12 @@ namespace {
 // K x^N = l / u when projecting), so the finite differences are taken away from kinks.
 // Computed by re-running the forward pass with the public API on perturbed step sizes is not
 // possible, so the test simply uses a tiny difference step and frames with generic values.
-learn::LossGradient make_loss(const UnrolledSpec& spec, const test_data::Quantized& d) {
-  return [spec, d](const Vector& theta, Vector* grad) {
-    return unrolled_loss<double>(spec, theta, d.quantized, d.lower, d.upper, d.clean, grad);
-  };
+optim::Function<double> make_loss(const UnrolledSpec& spec, const test_data::Quantized& d) {
+  return UnrolledLoss<double>(spec, d.quantized, d.lower, d.upper, d.clean);
 }
 
-learn::GradientCheckOptions check_options() {
-  learn::GradientCheckOptions o;
+optim::GradientCheckOptions check_options() {
+  optim::GradientCheckOptions o;
   o.step = 1e-6;   // well inside the distance to the nearest kink on these frames
   o.order = 2;
   o.tolerance = 1e-5;
@@ -45,8 +44,8 @@ TEST(Unrolled, AtInitEqualsFixedBudgetChambollePock) {
     CpOptions opt;
     opt.tau = 0.05;
     opt.sigma = 20.0;
-    opt.max_iter = 7;
-    opt.rel_gap_tol = 0;
+    opt.max_iterations = 7;
+    opt.gap_tolerance = 0;
     opt.project_output = project;
     const CpResult r = solve_l1_dequant(d.quantized, d.lower, d.upper, opt);
     EXPECT_LT((out - r.signal).cwiseAbs().maxCoeff(), 1e-12) << "project " << project;
@@ -65,15 +64,15 @@ TEST_P(UnrolledGradient, MatchesCentralDifferences) {
   auto d = test_data::quantize(test_data::frames(8, 5, 31), 3);
   // Move off the DCT and off equal step sizes so every parameter matters differently.
   Vector theta = initial_parameters<double>(spec, 0.3, 1.5);
-  std::mt19937_64 rng(5);
+  Rng rng(5);
   std::normal_distribution<double> g(0.0, 0.05);
   for (Index i = 0; i < theta.size(); ++i) theta(i) += g(rng);
-  const auto res = learn::check_gradient(make_loss(spec, d), theta, check_options());
+  const auto res = optim::check_gradient(make_loss(spec, d), theta, check_options());
   std::printf("[ info ] %s\n", res.summary().c_str());
   EXPECT_TRUE(res.passed) << res.summary();
   // The step-size coordinates are checked like the others: make sure they are not ~0.
   Vector grad;
-  unrolled_loss<double>(spec, theta, d.quantized, d.lower, d.upper, d.clean, &grad);
+  make_loss(spec, d).evaluate_with_gradient(theta, grad);
   const Index m = spec.num_stepsizes();
   EXPECT_GT(grad.tail(2 * m).cwiseAbs().maxCoeff(), 1e-6);
 }
@@ -91,19 +90,24 @@ TEST(Unrolled, PlantedWrongGradientFailsTheCheck) {
   auto good = make_loss(spec, d);
   // Bug 1: the sigma derivative misses its clamp term (scaled by 0.9); bug 2: one K entry off.
   const Index m = spec.num_stepsizes(), n2 = spec.n * spec.n;
-  learn::LossGradient bad_sigma = [&](const Vector& t, Vector* g) {
-    const double v = good(t, g);
-    if (g) g->segment(n2 + m, m) *= 0.9;
-    return v;
-  };
-  learn::LossGradient bad_k = [&](const Vector& t, Vector* g) {
-    const double v = good(t, g);
-    if (g) (*g)(3) += 1e-3 * g->cwiseAbs().maxCoeff();
-    return v;
-  };
-  EXPECT_TRUE(learn::check_gradient(good, theta, check_options()).passed);
-  EXPECT_FALSE(learn::check_gradient(bad_sigma, theta, check_options()).passed);
-  EXPECT_FALSE(learn::check_gradient(bad_k, theta, check_options()).passed);
+  auto value = [&](const Vector& t) { return good.evaluate(t); };
+  const optim::Function<double> bad_sigma(
+      [&](const Vector& t, Vector& g) {
+        const double v = good.evaluate_with_gradient(t, g);
+        g.segment(n2 + m, m) *= 0.9;
+        return v;
+      },
+      value);
+  const optim::Function<double> bad_k(
+      [&](const Vector& t, Vector& g) {
+        const double v = good.evaluate_with_gradient(t, g);
+        g(3) += 1e-3 * g.cwiseAbs().maxCoeff();
+        return v;
+      },
+      value);
+  EXPECT_TRUE(optim::check_gradient(good, theta, check_options()).passed);
+  EXPECT_FALSE(optim::check_gradient(bad_sigma, theta, check_options()).passed);
+  EXPECT_FALSE(optim::check_gradient(bad_k, theta, check_options()).passed);
 }
 
 TEST(Unrolled, FloatMatchesDouble) {
@@ -114,9 +118,10 @@ TEST(Unrolled, FloatMatchesDouble) {
   const Vector theta = initial_parameters<double>(spec, 0.1, 10.0);
   Vector gd;
   VectorT<float> gf;
-  const double ld = unrolled_loss<double>(spec, theta, d.quantized, d.lower, d.upper, d.clean, &gd);
-  const float lf = unrolled_loss<float>(spec, theta.cast<float>(), d.quantized.cast<float>(), d.lower.cast<float>(),
-                                        d.upper.cast<float>(), d.clean.cast<float>(), &gf);
+  const double ld = UnrolledLoss<double>(spec, d.quantized, d.lower, d.upper, d.clean).evaluate_with_gradient(theta, gd);
+  const MatrixT<float> qf = d.quantized.cast<float>(), lf32 = d.lower.cast<float>(), uf = d.upper.cast<float>(),
+                       cf = d.clean.cast<float>();
+  const float lf = UnrolledLoss<float>(spec, qf, lf32, uf, cf).evaluate_with_gradient(theta.cast<float>(), gf);
   EXPECT_NEAR(lf, ld, 1e-5 * ld);
   EXPECT_LT((gf.cast<double>() - gd).norm(), 1e-3 * gd.norm());
 }
@@ -134,12 +139,15 @@ TEST(Unrolled, TrainingBeatsTheClassicNetworkItStartsFrom) {
   opt.adam.max_iterations = 300;
   opt.batch_size = 128;
   int calls = 0;
-  const auto r = train_unrolled(spec, theta0, frames, opt, [&](int, double) { return ++calls > 0; });
+  const auto r = train_unrolled(spec, theta0, frames, opt, [&](const optim::Progress&) { return ++calls > 0; });
   EXPECT_EQ(calls, 300);
-  const double before = unrolled_loss<double>(spec, theta0, test.quantized, test.lower, test.upper, test.clean, nullptr);
-  const double after = unrolled_loss<double>(spec, r.theta, test.quantized, test.lower, test.upper, test.clean, nullptr);
+  EXPECT_EQ(r.optim.iterations, 300);
+  EXPECT_EQ(r.optim.history.size(), 300u);
+  const UnrolledLoss<double> on_test(spec, test.quantized, test.lower, test.upper, test.clean);
+  const double before = on_test.evaluate(theta0);
+  const double after = on_test.evaluate(r.theta);
   std::printf("[ info ] test MSE before %.3e after %.3e (%.2f dB better), %.2f s\n", before, after,
-              10 * std::log10(before / after), r.seconds);
+              10 * std::log10(before / after), r.optim.seconds);
   EXPECT_LT(after, 0.9 * before);
   const auto p = unpack(spec, r.theta);
   for (double t : p.tau) EXPECT_GT(t, 0.0);

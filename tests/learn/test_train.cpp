@@ -13,102 +13,14 @@
 using namespace varlearn;
 using namespace varlearn::learn;
 
-template <class T>
-class OptimizerTyped : public ::testing::Test {};
-using Scalars = ::testing::Types<float, double>;
-TYPED_TEST_SUITE(OptimizerTyped, Scalars);
-
-// Rosenbrock in 2 + ill-conditioned quadratic in 5 more coordinates: minimum at (1,1,0,...).
-template <class T>
-T rosen(const VectorT<T>& x, VectorT<T>& g) {
-  g.setZero(x.size());
-  const T a = x(1) - x(0) * x(0);
-  T f = 100 * a * a + (1 - x(0)) * (1 - x(0));
-  g(0) = -400 * a * x(0) - 2 * (1 - x(0));
-  g(1) = 200 * a;
-  for (Index i = 2; i < x.size(); ++i) {
-    const T c = static_cast<T>(std::pow(10.0, i - 2));
-    f += T(0.5) * c * x(i) * x(i);
-    g(i) = c * x(i);
-  }
-  return f;
-}
-
-TYPED_TEST(OptimizerTyped, LbfgsSolvesRosenbrock) {
-  using T = TypeParam;
-  VectorT<T> x(7);
-  x << -1.2, 1, 1, -1, 0.5, 0.3, -0.7;
-  LbfgsOptions o;
-  o.max_iterations = 300;
-  const auto r = minimize_lbfgs<T>(rosen<T>, x, o);
-  const double tol = std::is_same_v<T, float> ? 2e-2 : 1e-6;
-  EXPECT_TRUE(r.ok()) << r.message;
-  EXPECT_NEAR(x(0), 1, tol);
-  EXPECT_NEAR(x(1), 1, 2 * tol);
-  for (Index i = 2; i < 7; ++i) EXPECT_NEAR(x(i), 0, tol);
-  EXPECT_GT(r.iterations, 10);
-  EXPECT_EQ(r.history.size(), static_cast<size_t>(r.iterations));
-}
-
-TYPED_TEST(OptimizerTyped, AdamMinimizesQuadraticDeterministically) {
-  using T = TypeParam;
-  auto f = [](const VectorT<T>& x, VectorT<T>& g) {
-    g = x - VectorT<T>::Constant(x.size(), T(3));
-    return T(0.5) * g.squaredNorm();
-  };
-  AdamOptions o;
-  o.learning_rate = 0.1;
-  o.max_iterations = 2000;
-  o.decay = 0.5;
-  o.decay_every = 500;
-  VectorT<T> x = VectorT<T>::Zero(5), y = x;
-  minimize_adam<T>(f, x, o);
-  minimize_adam<T>(f, y, o);
-  EXPECT_LT((x.array() - T(3)).abs().maxCoeff(), 1e-3);
-  EXPECT_EQ(x, y);  // deterministic
-}
-
-TEST(Optimizer, AdamDivergenceKeepsLastGoodIterate) {
-  // Loss exp(x) with the gradient sign flipped: Adam walks uphill until the loss explodes.
-  auto f = [](const Vector& x, Vector& g) {
-    g = -x.array().exp().matrix();
-    return x.array().exp().sum();
-  };
-  AdamOptions o;
-  o.learning_rate = 1.0;
-  o.max_iterations = 10000;
-  o.divergence_factor = 1e6;
-  Vector x = Vector::Zero(2);
-  const auto r = minimize_adam<double>(f, x, o);
-  EXPECT_EQ(r.status, OptimStatus::Diverged);
-  EXPECT_NE(r.message.find("diverged"), std::string::npos);
-  EXPECT_TRUE(x.allFinite());
-  EXPECT_LE(x.array().exp().sum(), 2e6 * 2);  // last good: not the exploded iterate
-}
-
-TEST(Optimizer, NanLossDiverges) {
-  auto f = [](const Vector& x, Vector& g) {
-    g = Vector::Ones(x.size());
-    return x(0) < -0.5 ? std::nan("") : x.sum();
-  };
-  AdamOptions o;
-  o.learning_rate = 0.1;
-  Vector x = Vector::Zero(1);
-  const auto r = minimize_adam<double>(f, x, o);
-  EXPECT_EQ(r.status, OptimStatus::Diverged);
-  EXPECT_GE(x(0), -0.5);
-  Vector y = Vector::Constant(1, -1.0);
-  EXPECT_EQ(minimize_lbfgs<double>(f, y).status, OptimStatus::Diverged);
-}
-
 TEST(Options, ValidateRejectsBadFields) {
-  AdamOptions a;
-  a.learning_rate = -1;
-  EXPECT_THROW(a.validate(), Error);
-  LbfgsOptions l;
-  l.c1 = 0.95;
-  EXPECT_THROW(l.validate(), Error);
   TrainOptions t;
+  t.adam.learning_rate = -1;
+  EXPECT_THROW(t.validate(), Error);
+  t = TrainOptions{};
+  t.lbfgs.line_search.c1 = 0.95;
+  EXPECT_THROW(t.validate(), Error);
+  t = TrainOptions{};
   t.validation_fraction = 0.95;
   EXPECT_THROW(t.validate(), Error);
   ModelSpec s{7, 0, Method::Unrolled, 3, StepsizeMode::Learned};

@@ -2,13 +2,12 @@
 /// \file noise.hpp
 /// Additive white Gaussian noise x = y + eps, eps ~ N(0, sigma^2 I), from a seeded
 /// generator passed in (the same seed gives the same numbers).
-#include <random>
-
+#include "varlearn/core/random.hpp"
 #include "varlearn/core/types.hpp"
 
 namespace varlearn::audio {
 
-using Rng = std::mt19937_64;
+using varlearn::Rng;  ///< the library's one generator (core/random.hpp)
 
 /// y + sigma * N(0, 1) elementwise (sigma >= 0, finite; Error otherwise).
 Matrix add_gaussian_noise(const Matrix& clean, double noise_std, Rng& rng);

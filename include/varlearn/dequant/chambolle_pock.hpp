@@ -11,9 +11,8 @@
 /// \f$P = \|C\,\Pi_{[\ell,u]}(Kx)\|_1\f$ is the objective of a feasible point, the dual bound
 /// \f$D = -\sum_i \max(\ell_i \hat y_i, u_i \hat y_i)\f$ with \f$\hat y = y/\max(1, \|K^Ty\|_\infty)\f$ is
 /// the value of a feasible dual point, so \f$D \le \min \le P\f$ always.
-#include <functional>
-
 #include "varlearn/core/types.hpp"
+#include "varlearn/optim/progress.hpp"
 
 namespace varlearn::dequant {
 
@@ -26,10 +25,10 @@ enum class CpInit {
 struct CpOptions {
   double tau = 1.0;    ///< \f$\tau\f$, primal step (> 0); convergence needs \f$\tau\sigma\|K\|^2 \le 1\f$, \f$\|K\| = 1\f$
   double sigma = 1.0;  ///< \f$\sigma\f$, dual step (> 0); default \f$\tau = \sigma = 1\f$
-  int max_iter = 20000;  ///< iteration budget; with rel_gap_tol = 0 exactly this many (depth N)
-  /// Stop when every frame has \f$P - D \le \texttt{rel\_gap\_tol}\cdot\max(P, 10^{-12})\f$;
-  /// 0 = fixed budget (max_iter iterations). Default 1e-6.
-  double rel_gap_tol = 1e-6;
+  int max_iterations = 20000;  ///< iteration budget; with gap_tolerance = 0 exactly this many (depth N)
+  /// Stop when every frame has \f$P - D \le \texttt{gap\_tolerance}\cdot\max(P, 10^{-12})\f$
+  /// (relative duality gap); 0 = fixed budget (max_iterations iterations). Default 1e-6.
+  double gap_tolerance = 1e-6;
   int check_every = 10;  ///< gap evaluated every this many iterations (>= 1)
   CpInit init = CpInit::Adjoint;
   /// Output \f$\Pi_{[\ell,u]}(Kx)\f$ (exactly inside the cells) instead of \f$Kx\f$. Default on.
@@ -41,30 +40,32 @@ struct CpOptions {
   void validate() const;  ///< throws Error naming the bad field
 };
 
-/// Outcome of a batched solve (never printed by the library).
+/// Outcome of a batched solve (never printed by the library): the common optim::Result plus
+/// the certified bounds.
 struct CpResult {
   Matrix coefficients;  ///< x (n x B), the DCT coefficients
   Matrix signal;        ///< output frames: Kx, or its projection onto the cells
-  int iterations = 0;
-  bool converged = false;  ///< gap tolerance met (always false in fixed-budget mode)
+  /// Status (Converged: gap tolerance met, never in fixed-budget mode; MaxIterations;
+  /// Stopped), iterations, seconds, message. Its loss is \f$\sum_b P_b\f$.
+  optim::Result optim;
   Vector primal;           ///< per frame P (certified upper bound on the optimum)
   Vector dual;             ///< per frame D (certified lower bound)
   double max_gap = 0;      ///< \f$\max_b (P_b - D_b)\f$
   double max_rel_gap = 0;  ///< \f$\max_b (P_b - D_b)/\max(P_b, 10^{-12})\f$
   double max_cell_violation = 0;  ///< \f$\max\, \mathrm{dist}(\text{signal}, [\ell,u])\f$ (0 when projected)
-  double seconds = 0;
+  int iterations() const { return optim.iterations; }
+  bool converged() const { return optim.status == optim::Status::Converged; }
 };
 
 /// Frames whose certified relative gap meets the tolerance are frozen and leave the batch
 /// (active set), so the slow tail of a few hard frames costs only those frames.
-/// Observer: (iteration, max relative gap of the still-active frames) at every gap check;
-/// return false to stop.
-using CpObserver = std::function<bool(int iteration, double max_rel_gap)>;
+/// The observer is called at every gap check with Progress::residual = the largest relative
+/// gap of the still-active frames (Progress::loss is not computed: 0); return false to stop.
 
 /// Solves the batch. quantized, lower, upper: n x B (lower <= quantized <= upper).
 /// Throws Error on shape mismatch, empty batch, lower > upper, non-finite input, bad options.
 CpResult solve_l1_dequant(const Matrix& quantized, const Matrix& lower, const Matrix& upper,
-                          const CpOptions& options = {}, const CpObserver& observer = {});
+                          const CpOptions& options = {}, const optim::Observer& observer = {});
 
 /// Iterates of one batched run, reused across iterations (benchmarks, the unrolled network).
 template <class T> struct CpState {

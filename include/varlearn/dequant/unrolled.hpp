@@ -17,11 +17,11 @@
 /// Parameters θ (flat, for the optimizers and the gradient checker):
 ///   [vec(K) column-major (n²), a_1..a_m, b_1..b_m], m = 1 (shared) or N (per iteration).
 #include <cstdint>
-#include <functional>
 #include <vector>
 
 #include "varlearn/core/types.hpp"
-#include "varlearn/learn/optimizer.hpp"
+#include "varlearn/optim/adam.hpp"
+#include "varlearn/optim/progress.hpp"
 
 namespace varlearn::dequant {
 
@@ -36,9 +36,6 @@ struct UnrolledSpec {
   Index num_stepsizes() const { return sharing == StepsizeSharing::Shared ? 1 : depth; }
   Index num_parameters() const { return n * n + 2 * num_stepsizes(); }
 };
-
-double softplus(double a);          ///< \f$\log(1 + e^a)\f$, stable
-double inverse_softplus(double t);  ///< \f$\log(e^t - 1)\f$ for t > 0
 
 /// θ at K = C^T and every \f$\tau_k = \tau, \sigma_k = \sigma\f$ (both > 0).
 template <class T> VectorT<T> initial_parameters(const UnrolledSpec& spec, double tau = 1.0, double sigma = 1.0);
@@ -55,11 +52,28 @@ template <class T>
 MatrixT<T> unrolled_forward(const UnrolledSpec& spec, const VectorT<T>& theta, const MatrixT<T>& quantized,
                             const MatrixT<T>& lower, const MatrixT<T>& upper);
 
-/// MSE (mean over all samples) \f$L = \frac{1}{nB}\|\hat s - \bar s\|_F^2\f$; writes \f$\nabla_\theta L\f$
-/// into *grad (resized) when non-null, by reverse mode through the N iterations.
+/// The network's training loss as an optim objective (optim::DifferentiableFunction) bound to
+/// its frames: the MSE (mean over all samples) \f$L(\theta) = \frac{1}{nB}\|\hat s(\theta) - \bar s\|_F^2\f$
+/// of the output to the clean frames \f$\bar s\f$; the gradient by reverse mode through the N
+/// iterations. Holds pointers to the frames (n x B each): they must outlive the objective.
 template <class T>
-T unrolled_loss(const UnrolledSpec& spec, const VectorT<T>& theta, const MatrixT<T>& quantized,
-                const MatrixT<T>& lower, const MatrixT<T>& upper, const MatrixT<T>& clean, VectorT<T>* grad);
+class UnrolledLoss {
+public:
+  UnrolledLoss(const UnrolledSpec& spec, const MatrixT<T>& quantized, const MatrixT<T>& lower,
+               const MatrixT<T>& upper, const MatrixT<T>& clean)
+      : spec_(spec), s_(&quantized), l_(&lower), u_(&upper), c_(&clean) {}
+  /// \f$L(\theta)\f$; writes \f$\nabla_\theta L\f$ into grad (resized). Throws Error on shape mismatch.
+  T evaluate_with_gradient(const VectorT<T>& theta, VectorT<T>& grad) const;
+  /// \f$L(\theta)\f$ (forward only).
+  T evaluate(const VectorT<T>& theta) const;
+
+private:
+  UnrolledSpec spec_;
+  const MatrixT<T>* s_;
+  const MatrixT<T>* l_;
+  const MatrixT<T>* u_;
+  const MatrixT<T>* c_;
+};
 
 /// Training frames: all n x B, columns are frames.
 struct DequantFrames {
@@ -68,7 +82,10 @@ struct DequantFrames {
 };
 
 struct UnrolledTrainOptions {
-  learn::AdamOptions adam{};  ///< learning rate, decay schedule, iterations (= minibatch steps)
+  /// Learning rate, decay schedule, iterations (= minibatch steps). A non-finite or exploding
+  /// minibatch loss (AdamOptions::divergence_factor) ends the run; the best monitored
+  /// parameters are returned all the same.
+  optim::AdamOptions adam{};
   Index batch_size = 512;     ///< frames per Adam step (0 or >= B: full batch)
   std::uint64_t seed = 1;     ///< minibatch order
   bool float32 = true;        ///< train in float32 (float64 otherwise)
@@ -83,20 +100,19 @@ struct UnrolledTrainOptions {
 };
 
 struct UnrolledTrainResult {
-  Vector theta;                 ///< trained parameters (float64)
-  std::vector<double> history;  ///< minibatch loss per step
-  int iterations = 0;
-  double final_loss = 0;        ///< full training-set MSE at the returned parameters
-  int best_step = 0;            ///< step of the returned parameters (0 = theta0)
-  double seconds = 0;
+  Vector theta;          ///< trained parameters (float64): the best monitored ones
+  /// Adam's outcome: status, steps (iterations), minibatch loss per step (history); seconds
+  /// is the whole training time (monitoring and the final loss included).
+  optim::Result optim;
+  double final_loss = 0; ///< full training-set MSE at the returned parameters
+  int best_step = 0;     ///< step of the returned parameters (0 = theta0)
 };
 
-/// Observer: (step, minibatch loss); return false to stop early.
-using UnrolledObserver = std::function<bool(int step, double loss)>;
-
-/// Adam (learning engine) on minibatches of `data`, starting from theta0. Sets flush-to-zero
-/// in the worker threads (denormals in long unrolled backward passes).
+/// optim::Adam on UnrolledLoss over minibatches of `data` (a seeded shuffle per epoch),
+/// starting from theta0. The observer sees every step (Progress::loss = minibatch MSE) and
+/// may stop the run. Sets flush-to-zero in the worker threads (denormals in long unrolled
+/// backward passes).
 UnrolledTrainResult train_unrolled(const UnrolledSpec& spec, const Vector& theta0, const DequantFrames& data,
-                                   const UnrolledTrainOptions& options = {}, const UnrolledObserver& observer = {});
+                                   const UnrolledTrainOptions& options = {}, const optim::Observer& observer = {});
 
 }  // namespace varlearn::dequant

@@ -3,15 +3,15 @@
 /// Training data: samples of the theory engine's data models plus Gaussian noise, and frames
 /// read from files. Randomness only through the seeded generator passed in.
 #include <filesystem>
-#include <random>
 #include <string>
 
+#include "varlearn/core/random.hpp"
 #include "varlearn/core/types.hpp"
 #include "varlearn/theory/data_model.hpp"
 
 namespace varlearn::learn {
 
-using Rng = std::mt19937_64;
+using varlearn::Rng;  ///< the library's one generator (core/random.hpp)
 
 /// A sampleable clean-signal model with the same second moment as the theory DataModel.
 struct SampleModel {

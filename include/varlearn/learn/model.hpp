@@ -11,31 +11,18 @@
 /// Flat parameter vector \f$\theta\f$ (what the optimizers see): vec(R) column-major (k*n
 /// entries), then \f$\alpha\f$ (learned: 1 entry, per-iteration: N entries, fixed: none).
 #include <cstdint>
-#include <random>
 #include <string>
 #include <vector>
 
 #include "varlearn/core/types.hpp"
+#include "varlearn/learn/stepsize.hpp"
 #include "varlearn/theory/family.hpp"
 
 namespace varlearn::learn {
 
 enum class Method { Bilevel, Unrolled };
-enum class StepsizeMode {
-  Fixed,         ///< \f$\omega\f$ given, not trained
-  Learned,       ///< one \f$\omega = \mathrm{softplus}(\alpha)\f$, trained
-  PerIteration,  ///< \f$\omega_j = \mathrm{softplus}(\alpha_j)\f$, j < N, trained
-};
 const char* to_string(Method m);          ///< "bilevel" | "unrolled"
-const char* to_string(StepsizeMode m);    ///< "fixed" | "learned" | "per-iteration"
-Method parse_method(const std::string& s);             ///< throws Error on unknown names
-StepsizeMode parse_stepsize_mode(const std::string& s);
-
-/// \f$\mathrm{softplus}(\alpha) = \log(1+e^\alpha)\f$ (stable), its derivative
-/// \f$\sigma(\alpha) = 1/(1+e^{-\alpha})\f$ and inverse \f$\alpha = \log(e^\omega - 1)\f$.
-double softplus(double alpha);
-double softplus_derivative(double alpha);
-double softplus_inverse(double omega);  ///< throws Error unless omega > 0
+Method parse_method(const std::string& s);  ///< throws Error on unknown names
 
 /// Shape of a model: what a checkpoint must match.
 struct ModelSpec {
@@ -45,8 +32,12 @@ struct ModelSpec {
   int depth = 1;     ///< N: unrolled gradient steps (ignored for bilevel), >= 1
   StepsizeMode stepsize_mode = StepsizeMode::Learned;  ///< ignored for bilevel
 
-  Index num_stepsizes() const;  ///< entries of omega: 0 bilevel, N per-iteration, else 1
-  Index num_alphas() const;     ///< trained stepsize parameters: 0 / 1 / N
+  /// The stepsize parametrization: stepsize_mode over depth N (depth 0 for bilevel).
+  StepsizePolicy stepsize_policy() const {
+    return StepsizePolicy(stepsize_mode, method == Method::Bilevel ? 0 : depth);
+  }
+  Index num_stepsizes() const { return stepsize_policy().num_stored(); }  ///< stored omega: 0 bilevel, N per-iteration, else 1
+  Index num_alphas() const { return stepsize_policy().count(); }          ///< trained stepsize parameters: 0 / 1 / N
   Index num_parameters() const { return n * rank + num_alphas(); }
   std::string describe() const;  ///< "unrolled N=4 k=3 n=7 stepsize learned"
   /// Throws Error unless n >= 1, k >= 1, depth >= 1 (unrolled).

@@ -11,6 +11,9 @@
 ///    O(n^3) independent of B. With \f$A = S + \sigma^2 I,\ C = S,\ c = \mathrm{tr}\,S\f$
 ///    (S the clean second moment) it is the exact expected loss over Gaussian noise,
 ///    \f$\tfrac12[\mathrm{tr}((T-I)S(T-I)^T) + \sigma^2\|T\|_F^2]\f$, i.e. the theory risk.
+#include <memory>
+#include <vector>
+
 #include "varlearn/core/types.hpp"
 #include "varlearn/learn/model.hpp"
 
@@ -60,6 +63,47 @@ template <class T>
 T loss_structured(const ModelSpec& spec, const VectorT<T>& theta,
                   const std::vector<double>& fixed_stepsizes, const Moments<T>& moments,
                   VectorT<T>* grad);
+
+/// loss_direct as an optim objective (optim::DifferentiableFunction) bound to a model shape,
+/// fixed stepsizes and frames. Holds pointers to the frames: they must outlive it.
+template <class T>
+class DirectLoss {
+public:
+  DirectLoss(const ModelSpec& spec, std::vector<double> fixed_stepsizes, const MatrixT<T>& noisy,
+             const MatrixT<T>& clean, const UnrollOptions& options = {})
+      : spec_(spec), fixed_(std::move(fixed_stepsizes)), x_(&noisy), y_(&clean), options_(options) {}
+  T evaluate_with_gradient(const VectorT<T>& theta, VectorT<T>& grad) const {
+    return loss_direct<T>(spec_, theta, fixed_, *x_, *y_, &grad, options_);
+  }
+  T evaluate(const VectorT<T>& theta) const { return loss_direct<T>(spec_, theta, fixed_, *x_, *y_, nullptr, options_); }
+
+private:
+  ModelSpec spec_;
+  std::vector<double> fixed_;
+  const MatrixT<T>* x_;
+  const MatrixT<T>* y_;
+  UnrollOptions options_;
+};
+
+/// loss_structured as an optim objective bound to a model shape, fixed stepsizes and moments
+/// (shared, so copies are cheap).
+template <class T>
+class StructuredLoss {
+public:
+  StructuredLoss(const ModelSpec& spec, std::vector<double> fixed_stepsizes, Moments<T> moments)
+      : spec_(spec), fixed_(std::move(fixed_stepsizes)),
+        moments_(std::make_shared<const Moments<T>>(std::move(moments))) {}
+  T evaluate_with_gradient(const VectorT<T>& theta, VectorT<T>& grad) const {
+    return loss_structured<T>(spec_, theta, fixed_, *moments_, &grad);
+  }
+  T evaluate(const VectorT<T>& theta) const { return loss_structured<T>(spec_, theta, fixed_, *moments_, nullptr); }
+  const Moments<T>& moments() const { return *moments_; }
+
+private:
+  ModelSpec spec_;
+  std::vector<double> fixed_;
+  std::shared_ptr<const Moments<T>> moments_;
+};
 
 /// Convenience: loss of a model (float64) on frames or moments, no gradient.
 double loss(const QuadraticModel& model, const Matrix& noisy, const Matrix& clean);

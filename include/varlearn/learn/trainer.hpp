@@ -16,7 +16,9 @@
 #include "varlearn/core/types.hpp"
 #include "varlearn/learn/model.hpp"
 #include "varlearn/learn/objective.hpp"
-#include "varlearn/learn/optimizer.hpp"
+#include "varlearn/optim/adam.hpp"
+#include "varlearn/optim/lbfgs.hpp"
+#include "varlearn/optim/progress.hpp"
 
 namespace varlearn::learn {
 
@@ -32,8 +34,8 @@ const char* to_string(OptimizerKind k);
 
 struct TrainOptions {
   OptimizerKind optimizer = OptimizerKind::Lbfgs;  ///< L-BFGS for full batch, Adam for minibatches
-  LbfgsOptions lbfgs;          ///< used when optimizer == Lbfgs (max_iterations = iterations)
-  AdamOptions adam;            ///< used when optimizer == Adam (max_iterations = steps)
+  optim::LbfgsOptions lbfgs;         ///< used when optimizer == Lbfgs (max_iterations = iterations)
+  optim::AdamOptions adam;           ///< used when optimizer == Adam (max_iterations = steps)
   Precision precision = Precision::Float64;
   DataPath path = DataPath::Auto;
   UnrollOptions unroll;        ///< direct path memory policy
@@ -52,7 +54,7 @@ struct TrainOptions {
 
 struct TrainResult {
   QuadraticModel model;       ///< the trained model (last good / best-validation)
-  OptimResult optim;          ///< optimizer outcome (status, iterations, time, history)
+  optim::Result optim;         ///< optimizer outcome (status, iterations, time, history)
   double train_loss = 0;      ///< final full training loss (float64 evaluation)
   double validation_loss = -1;  ///< final validation loss (-1 when no validation split)
   std::string message;        ///< one line summary
@@ -62,17 +64,17 @@ struct TrainResult {
 /// options.precision). Throws Error on shape mismatch, B = 0, NaN/inf, or n != model n.
 template <class T>
 TrainResult train_frames(const QuadraticModel& init, const MatrixT<T>& noisy, const MatrixT<T>& clean,
-                         const TrainOptions& options = {}, const Observer& observer = {});
+                         const TrainOptions& options = {}, const optim::Observer& observer = {});
 
 /// Exact expected loss over Gaussian noise of std sigma given the clean second moment S
 /// (structured path; deterministic). Its value is the population risk of the model.
 TrainResult train_expected(const QuadraticModel& init, const Matrix& clean_second_moment,
                            double noise_std, const TrainOptions& options = {},
-                           const Observer& observer = {});
+                           const optim::Observer& observer = {});
 
 /// Fresh Gaussian noise for every minibatch of the clean frames (n x B) (Adam; direct path
 /// or the minibatch moments). options.batch_size = 0 means all frames each step.
 TrainResult train_sampled_noise(const QuadraticModel& init, const Matrix& clean, double noise_std,
-                                const TrainOptions& options = {}, const Observer& observer = {});
+                                const TrainOptions& options = {}, const optim::Observer& observer = {});
 
 }  // namespace varlearn::learn

@@ -1,15 +1,15 @@
-#include "varlearn/learn/gradient_check.hpp"
+#include "varlearn/optim/gradient_check.hpp"
 
 #include <Eigen/Eigenvalues>
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <numeric>
-#include <random>
 
 #include "varlearn/core/error.hpp"
+#include "varlearn/core/random.hpp"
 
-namespace varlearn::learn {
+namespace varlearn::optim {
 
 void GradientCheckOptions::validate() const {
   const char* w = "GradientCheckOptions";
@@ -28,7 +28,7 @@ std::string GradientCheckResult::summary() const {
   return buf;
 }
 
-GradientCheckResult check_gradient(const LossGradient& fn, const Vector& x,
+GradientCheckResult check_gradient(const Function<double>& fn, const Vector& x,
                                    const GradientCheckOptions& options) {
   options.validate();
   const char* where = "check_gradient";
@@ -36,7 +36,7 @@ GradientCheckResult check_gradient(const LossGradient& fn, const Vector& x,
   require(x.allFinite(), where, "parameter vector has NaN/inf entries");
   Vector grad = Vector::Zero(x.size());
   GradientCheckResult res;
-  res.loss = fn(x, &grad);
+  res.loss = fn.evaluate_with_gradient(x, grad);
   require(std::isfinite(res.loss), where, "loss is not finite at x");
   require(grad.size() == x.size(), where,
           "gradient has " + std::to_string(grad.size()) + " entries, parameters " +
@@ -46,7 +46,7 @@ GradientCheckResult check_gradient(const LossGradient& fn, const Vector& x,
   std::vector<Index> idx(static_cast<size_t>(x.size()));
   std::iota(idx.begin(), idx.end(), Index{0});
   if (options.max_coordinates > 0 && options.max_coordinates < x.size()) {
-    std::mt19937_64 rng(options.seed);
+    Rng rng(options.seed);
     std::shuffle(idx.begin(), idx.end(), rng);
     idx.resize(static_cast<size_t>(options.max_coordinates));
     std::sort(idx.begin(), idx.end());
@@ -56,7 +56,7 @@ GradientCheckResult check_gradient(const LossGradient& fn, const Vector& x,
   Vector xp = x;
   auto at = [&](Index i, double delta) {
     xp(i) = x(i) + delta;
-    const double v = fn(xp, nullptr);
+    const double v = fn.evaluate(xp);
     xp(i) = x(i);
     return v;
   };
@@ -88,7 +88,7 @@ GradientCheckResult check_gradient(const LossGradient& fn, const Vector& x,
   return res;
 }
 
-Matrix finite_difference_hessian(const LossGradient& fn, const Vector& x, double step) {
+Matrix finite_difference_hessian(const Function<double>& fn, const Vector& x, double step) {
   require(x.size() > 0 && x.allFinite(), "finite_difference_hessian", "need a finite, non-empty x");
   require(std::isfinite(step) && step > 0, "finite_difference_hessian", "step must be > 0");
   const Index p = x.size();
@@ -97,16 +97,18 @@ Matrix finite_difference_hessian(const LossGradient& fn, const Vector& x, double
   for (Index i = 0; i < p; ++i) {
     const double d = step * std::max(1.0, std::abs(x(i)));
     xp(i) = x(i) + d;
-    fn(xp, &gp);
+    gp.setZero();
+    fn.evaluate_with_gradient(xp, gp);
     xp(i) = x(i) - d;
-    fn(xp, &gm);
+    gm.setZero();
+    fn.evaluate_with_gradient(xp, gm);
     xp(i) = x(i);
     h.col(i) = (gp - gm) / (2 * d);
   }
   return 0.5 * (h + h.transpose());
 }
 
-Curvature curvature(const LossGradient& fn, const Vector& x, double step) {
+Curvature curvature(const Function<double>& fn, const Vector& x, double step) {
   const Matrix h = finite_difference_hessian(fn, x, step);
   Eigen::SelfAdjointEigenSolver<Matrix> es(h, Eigen::EigenvaluesOnly);
   Curvature c;
@@ -117,4 +119,4 @@ Curvature curvature(const LossGradient& fn, const Vector& x, double step) {
   return c;
 }
 
-}  // namespace varlearn::learn
+}  // namespace varlearn::optim

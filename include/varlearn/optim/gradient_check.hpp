@@ -1,20 +1,16 @@
 #pragma once
 /// \file gradient_check.hpp
-/// Gradient checker (API, not a test helper): compares an analytic gradient with central
-/// differences coordinate by coordinate. Used by the learning engine's tests and by any
-/// other engine that hand-writes a backward pass (e.g. the unrolled primal-dual network).
+/// Checkers (API, not test helpers): an analytic gradient against central differences
+/// coordinate by coordinate, a finite-difference Hessian and its extreme eigenvalues
+/// (curvature). For every engine that hand-writes a backward pass.
 #include <cstdint>
-#include <functional>
 #include <string>
 #include <vector>
 
 #include "varlearn/core/types.hpp"
+#include "varlearn/optim/function.hpp"
 
-namespace varlearn::learn {
-
-/// A loss with its gradient: returns \f$L(x)\f$; writes \f$\nabla L(x)\f$ into *grad when
-/// grad is non-null (the checker calls it with null for the finite differences).
-using LossGradient = std::function<double(const Vector& x, Vector* grad)>;
+namespace varlearn::optim {
 
 struct GradientCheckOptions {
   /// Relative step: \f$h_i = \texttt{step}\cdot\max(1,|x_i|)\f$. Default 1e-3 with the
@@ -38,7 +34,7 @@ struct GradientCheckOptions {
 
 struct CoordinateCheck {
   Index index = 0;
-  double analytic = 0;  ///< \f$a_i\f$ from the loss's gradient
+  double analytic = 0;  ///< \f$a_i\f$ from the objective's gradient
   double numeric = 0;   ///< \f$d_i\f$ from central differences
   double abs_error = 0;
   double rel_error = 0;
@@ -55,15 +51,16 @@ struct GradientCheckResult {
   std::string summary() const;
 };
 
-/// Checks `fn`'s gradient at x against central differences. Throws Error when x is empty,
-/// the loss is not finite at x, or the gradient has the wrong size.
-GradientCheckResult check_gradient(const LossGradient& fn, const Vector& x,
+/// Checks f's gradient (evaluate_with_gradient) at x against central differences of its
+/// value (evaluate). Throws Error when x is empty, the loss is not finite at x, or the
+/// gradient has the wrong size.
+GradientCheckResult check_gradient(const Function<double>& f, const Vector& x,
                                    const GradientCheckOptions& options = {});
 
 /// Hessian by central differences of the analytic gradient,
 /// \f$H_{:,i} = (\nabla L(x+h e_i) - \nabla L(x-h e_i))/2h\f$, \f$h = \texttt{step}\max(1,|x_i|)\f$,
 /// symmetrized. 2p gradient calls; for sharpness of minima (p up to a few thousand).
-Matrix finite_difference_hessian(const LossGradient& fn, const Vector& x, double step = 1e-5);
+Matrix finite_difference_hessian(const Function<double>& f, const Vector& x, double step = 1e-5);
 
 /// Extreme eigenvalues of a finite-difference Hessian: sharpness (largest) and flatness /
 /// saddle check (smallest) of a minimum.
@@ -71,6 +68,6 @@ struct Curvature {
   double min_eigenvalue = 0, max_eigenvalue = 0;
   Index negative = 0;  ///< eigenvalues below -1e-6 * max |eigenvalue|
 };
-Curvature curvature(const LossGradient& fn, const Vector& x, double step = 1e-5);
+Curvature curvature(const Function<double>& f, const Vector& x, double step = 1e-5);
 
-}  // namespace varlearn::learn
+}  // namespace varlearn::optim

@@ -1,0 +1,215 @@
+#pragma once
+// Private to the learning engine: the unrolled gradient iteration of the quadratic model,
+//   z^0 = 0,  z^{j+1} = z^j - w_j((I + R^T R) z^j - x),
+// forward on frame batches and in reverse mode (for the loss's gradient), with the buffers it
+// recycles. QuadraticModel::denoiser() runs it forward on the identity; the loss (objective.cpp)
+// runs it forward and backward.
+#include <omp.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "varlearn/core/types.hpp"
+
+namespace varlearn::learn::detail {
+
+// Elementwise passes of the direct path, split over the OpenMP threads (Eigen runs them on one
+// thread while the GEMMs use all: on 2 cores that idled a core for ~10% of the step).
+constexpr Index kParallelMin = 1 << 16;
+
+/// out = a x + b y
+template <class Real>
+void axpby(Real a, const MatrixT<Real>& x, Real b, const MatrixT<Real>& y, MatrixT<Real>& out) {
+  const Index n = x.size();
+  const Real* xp = x.data();
+  const Real* yp = y.data();
+  Real* op = out.data();
+#pragma omp parallel for schedule(static) if (n >= kParallelMin)
+  for (Index i = 0; i < n; ++i) op[i] = a * xp[i] + b * yp[i];
+}
+
+/// Returns <g, z1 - z0> and then scales g by `scale`.
+template <class Real>
+double dot_diff_scale(MatrixT<Real>& g, const MatrixT<Real>& z1, const MatrixT<Real>& z0, Real scale) {
+  const Index n = g.size();
+  Real* gp = g.data();
+  const Real* ap = z1.data();
+  const Real* bp = z0.data();
+  double acc = 0;
+#pragma omp parallel for schedule(static) reduction(+ : acc) if (n >= kParallelMin)
+  for (Index i = 0; i < n; ++i) {
+    acc += static_cast<double>(gp[i]) * static_cast<double>(ap[i] - bp[i]);
+    gp[i] *= scale;
+  }
+  return acc;
+}
+
+/// e = (z - y) * scale; returns ||z - y||^2.
+template <class Real>
+double residual(const MatrixT<Real>& z, const MatrixT<Real>& y, Real scale, MatrixT<Real>& e) {
+  const Index n = z.size();
+  const Real* zp = z.data();
+  const Real* yp = y.data();
+  Real* ep = e.data();
+  double acc = 0;
+#pragma omp parallel for schedule(static) reduction(+ : acc) if (n >= kParallelMin)
+  for (Index i = 0; i < n; ++i) {
+    const Real d = zp[i] - yp[i];
+    acc += static_cast<double>(d) * static_cast<double>(d);
+    ep[i] = d * scale;
+  }
+  return acc;
+}
+
+/// Buffers of the direct path are recycled per thread: a fresh 5 MB matrix per iteration
+/// costs page faults and kernel zeroing that doubled the step time (n = k = 320, B = 4096).
+template <class Real>
+class Pool {
+public:
+  static MatrixT<Real> get(Index rows, Index cols) {
+    auto& l = list();
+    for (auto it = l.begin(); it != l.end(); ++it)
+      if (it->size() == rows * cols) {
+        MatrixT<Real> m = std::move(*it);
+        l.erase(it);
+        m.resize(rows, cols);
+        return m;
+      }
+    return MatrixT<Real>(rows, cols);
+  }
+  static void put(MatrixT<Real>& m) {
+    if (m.size() == 0) return;
+    auto& l = list();
+    if (l.size() < 48) l.push_back(std::move(m));
+    m.resize(0, 0);
+  }
+
+private:
+  static std::vector<MatrixT<Real>>& list() {
+    thread_local std::vector<MatrixT<Real>> l;
+    return l;
+  }
+};
+
+/// Reverse mode through z^{j+1} = z^j - w_j((I + R^T R) z^j - x), z^0 = 0.
+/// Factored (R, R^T: 4nkB flops per step) or Gram (M = R^T R: 2n^2 B). Stores z^j at
+/// multiples of `every` (and z^N), recomputing the others segment by segment.
+template <class Real>
+class Unroller {
+public:
+  Unroller(const MatrixT<Real>& r, const std::vector<Real>& omega, bool gram, int every)
+      : r_(r), w_(omega), gram_(gram), every_(std::max(1, every)) {
+    if (gram_) m_.noalias() = r_.transpose() * r_;
+  }
+  ~Unroller() {
+    for (auto& z : z_) Pool<Real>::put(z);
+    for (auto& u : u_) Pool<Real>::put(u);
+  }
+  Unroller(const Unroller&) = delete;
+  Unroller& operator=(const Unroller&) = delete;
+
+  const MatrixT<Real>& forward(const MatrixT<Real>& x) {
+    x_ = &x;
+    const int N = static_cast<int>(w_.size());
+    z_.assign(static_cast<size_t>(N + 1), MatrixT<Real>());
+    u_.assign(static_cast<size_t>(N + 1), MatrixT<Real>());
+    for (int j = 0; j < N; ++j) {
+      step(j);
+      // Drop z^j unless it is a checkpoint (kept: multiples of every_, and all when every_ = 1).
+      if (j > 0 && j % every_ != 0) Pool<Real>::put(z_[static_cast<size_t>(j)]);
+      if (every_ != 1) Pool<Real>::put(u_[static_cast<size_t>(j)]);
+    }
+    return z_[static_cast<size_t>(N)];
+  }
+
+  /// g = dL/dz^N on entry. Adds dL/dR into dr (k x n) and dL/domega_j into gw[j].
+  void backward(MatrixT<Real>& g, MatrixT<Real>& dr, std::vector<double>& gw) {
+    const int N = static_cast<int>(w_.size());
+    const MatrixT<Real>& x = *x_;
+    MatrixT<Real> dm;
+    MatrixT<Real> v = Pool<Real>::get(gram_ ? r_.cols() : r_.rows(), x.cols());
+    if (gram_) dm = MatrixT<Real>::Zero(r_.cols(), r_.cols());
+    const int last_start = ((N - 1) / every_) * every_;
+    for (int s = last_start; s >= 0; s -= every_) {
+      const int e = std::min(s + every_, N);
+      for (int j = s + 1; j < e; ++j)
+        if (z_[static_cast<size_t>(j)].size() == 0) step(j - 1);
+      for (int j = e - 1; j >= s; --j) {
+        const auto& z1 = z_[static_cast<size_t>(j + 1)];
+        const Real w = w_[static_cast<size_t>(j)];
+        if (j == 0) {  // z^1 = w_0 x: dL/dw_0 = <g, x>
+          gw[0] += dot(g, x);
+          break;
+        }
+        const auto& z0 = z_[static_cast<size_t>(j)];
+        // x - (I+M) z^j = (z^{j+1} - z^j) / w_j
+        if (!gram_) {
+          auto& u = u_[static_cast<size_t>(j)];
+          if (u.size() == 0) {
+            u = Pool<Real>::get(r_.rows(), z0.cols());
+            u.noalias() = r_ * z0;
+          }
+          v.noalias() = r_ * g;
+          dr.noalias() -= w * u * g.transpose();
+          dr.noalias() -= w * v * z0.transpose();
+          gw[static_cast<size_t>(j)] += dot_diff_scale(g, z1, z0, Real(1) - w) / static_cast<double>(w);
+          g.noalias() -= w * r_.transpose() * v;
+          continue;
+        }
+        gw[static_cast<size_t>(j)] += (dot(g, z1) - dot(g, z0)) / static_cast<double>(w);
+        {  // Gram form
+          dm.noalias() -= w * g * z0.transpose();
+          v.noalias() = m_ * g;
+          g = (Real(1) - w) * g - w * v;
+        }
+      }
+      for (int j = s + 1; j <= e; ++j) {
+        Pool<Real>::put(z_[static_cast<size_t>(j)]);
+        Pool<Real>::put(u_[static_cast<size_t>(j)]);
+      }
+      if (s == 0) break;
+    }
+    Pool<Real>::put(v);
+    if (gram_) dr.noalias() += r_ * (dm + dm.transpose());
+  }
+
+private:
+  static double dot(const MatrixT<Real>& a, const MatrixT<Real>& b) {
+    return (a.array().template cast<double>() * b.array().template cast<double>()).sum();
+  }
+  void step(int j) {
+    const MatrixT<Real>& x = *x_;
+    const Real w = w_[static_cast<size_t>(j)];
+    auto& zn = z_[static_cast<size_t>(j + 1)];
+    if (zn.size() == 0) zn = Pool<Real>::get(x.rows(), x.cols());
+    if (j == 0) {
+      zn = w * x;
+      return;
+    }
+    const auto& z = z_[static_cast<size_t>(j)];
+    axpby(Real(1) - w, z, w, x, zn);
+    if (gram_) {
+      zn.noalias() -= w * m_ * z;
+    } else {
+      auto& u = u_[static_cast<size_t>(j)];
+      if (u.size() == 0) u = Pool<Real>::get(r_.rows(), z.cols());
+      u.noalias() = r_ * z;
+      zn.noalias() -= w * r_.transpose() * u;
+    }
+  }
+
+  const MatrixT<Real>& r_;
+  std::vector<Real> w_;
+  bool gram_;
+  int every_;
+  MatrixT<Real> m_;
+  const MatrixT<Real>* x_ = nullptr;
+  std::vector<MatrixT<Real>> z_, u_;
+};
+
+/// z^N of the unrolled iteration on the columns of x (no gradient).
+template <class Real>
+MatrixT<Real> unrolled_forward(const MatrixT<Real>& r, const std::vector<Real>& omega,
+                               const MatrixT<Real>& x);
+
+}  // namespace varlearn::learn::detail
