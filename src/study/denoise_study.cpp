@@ -461,7 +461,8 @@ DenoiseResults run_denoise_study(const DenoiseOptions& options_in, const Progres
       train(jobs[i], opt.iterations);
       finish(jobs[i], cfgs[i]);
       const auto& c = cfgs[i];
-      say("[" + std::to_string(++done) + "/" + std::to_string(total) + "] " + label(c) + ": train " +
+      const std::string count = std::to_string(++done);
+      say("[" + count + "/" + std::to_string(total) + "] " + label(c) + ": train " +
           fmt(c.train_mse) + " (theory " + fmt(c.theory_mse) + ", " + pct(c.shortfall) + "), test " +
           fmt(c.test_mse) + ", " + std::to_string(c.iterations) + " its, " + fmt(c.seconds, 3) + " s, " + c.status);
     } catch (...) {

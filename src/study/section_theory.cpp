@@ -97,8 +97,8 @@ std::string theory_section(const ReportContext& ctx) {
         const auto f = theory::best_unrolled(data, 0.9, k, d, 0.5);
         body1 << " " << g(l.risk) << (l.attained ? "" : "†") << " |";
         body2 << " " << g(f.risk) << " |";
-        csv += "," + g(l.risk, 17);
-        fixed_csv += "," + g(f.risk, 17);
+        csv.append(",").append(g(l.risk, 17));
+        fixed_csv.append(",").append(g(f.risk, 17));
       }
       csv += fixed_csv + "\n";
       body1 << "\n";
