@@ -12,10 +12,10 @@
 #endif
 #include <omp.h>
 
+#include "validate.hpp"
 #include "varlearn/core/error.hpp"
 #include "varlearn/dequant/chambolle_pock.hpp"
 #include "varlearn/dequant/dct.hpp"
-#include "varlearn/dequant/validate.hpp"
 
 namespace varlearn::dequant {
 
