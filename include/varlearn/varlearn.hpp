@@ -32,3 +32,4 @@
 #include "varlearn/theory/family.hpp"
 #include "varlearn/theory/optimal.hpp"
 #include "varlearn/theory/risk.hpp"
+#include "varlearn/version.hpp"
