@@ -1,18 +1,20 @@
 // varlearn: a thin shell over the library. Errors: one line "error: ..." on stderr,
 // exit 2 for bad input (including unparsable flags), 1 for internal failures.
 #include <iostream>
+#include <string>
 
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
 #include "varlearn/core/error.hpp"
+#include "varlearn/version.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{
       "varlearn: learn variational regularizers by bilevel optimization and algorithm unrolling.\n"
       "Exact theory for the toy denoising model, training engines, and speech studies."};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "varlearn 0.1.0");
+  app.set_version_flag("--version", "varlearn " + std::string(varlearn::version));
   varlearn::cli::add_theory(app);
   varlearn::cli::add_train(app);
   varlearn::cli::add_eval(app);

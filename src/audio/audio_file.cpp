@@ -22,7 +22,10 @@ std::string lower_ext(const fs::path& p) {
   return e;
 }
 
-std::string qpath(const fs::path& p) { return "'" + p.string() + "'"; }
+std::string qpath(const fs::path& p) {
+  const std::string s = p.string();
+  return "'" + s + "'";
+}
 
 // Headerless codec2 raw: 16-bit signed little-endian mono.
 Signal read_raw_s16le(const fs::path& path, int rate) {

@@ -83,9 +83,11 @@ LoadedCorpus load_corpus(const CorpusSpec& spec, const ReadOptions& options) {
   require(!spec.test.empty(), "corpus", "no test files given");
   std::set<fs::path> seen;
   for (const auto& p : spec.train) seen.insert(fs::weakly_canonical(p));
-  for (const auto& p : spec.test)
+  for (const auto& p : spec.test) {
+    const std::string name = p.string();
     require(!seen.count(fs::weakly_canonical(p)), "corpus",
-            "'" + p.string() + "' is in both the training and the test list (the split is by file)");
+            "'" + name + "' is in both the training and the test list (the split is by file)");
+  }
   std::vector<fs::path> all = spec.train;
   all.insert(all.end(), spec.test.begin(), spec.test.end());
   std::vector<Signal> sig = read_many(all, options);  // also checks that rates agree

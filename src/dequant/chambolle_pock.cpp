@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
+#include "validate.hpp"
 #include "varlearn/core/error.hpp"
 #include "varlearn/dequant/dct.hpp"
-#include "varlearn/dequant/validate.hpp"
 
 namespace varlearn::dequant {
 

@@ -6,12 +6,12 @@
 #include <numeric>
 #include <string>
 
+#include "validate.hpp"
 #include "varlearn/core/error.hpp"
 #include "varlearn/core/numerics.hpp"
 #include "varlearn/core/random.hpp"
 #include "varlearn/dequant/chambolle_pock.hpp"
 #include "varlearn/dequant/dct.hpp"
-#include "varlearn/dequant/validate.hpp"
 
 namespace varlearn::dequant {
 

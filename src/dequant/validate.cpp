@@ -1,4 +1,4 @@
-#include "varlearn/dequant/validate.hpp"
+#include "validate.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -411,7 +411,8 @@ DenoiseResults run_denoise_study(const DenoiseOptions& options_in, const Progres
       train(jobs[i], opt.iterations);
       finish(jobs[i], cfgs[i]);
       const auto& c = cfgs[i];
-      say("[" + std::to_string(++done) + "/" + std::to_string(total) + "] " + label(c) + ": train " +
+      const std::string count = std::to_string(++done);
+      say("[" + count + "/" + std::to_string(total) + "] " + label(c) + ": train " +
           format_general(c.train_mse, 4) + " (theory " + format_general(c.theory_mse, 4) + ", " + format_percent(c.shortfall, 2, true) + "), test " +
           format_general(c.test_mse, 4) + ", " + std::to_string(c.iterations) + " its, " + format_general(c.seconds, 3) + " s, " + c.status);
     } catch (...) {

@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "figure.hpp"
 #include "varlearn/audio/audio_file.hpp"
 #include "varlearn/audio/corpus.hpp"
 #include "varlearn/audio/metrics.hpp"
@@ -19,12 +20,11 @@
 #include "varlearn/core/format.hpp"
 #include "varlearn/core/io.hpp"
 #include "varlearn/core/timer.hpp"
+#include "varlearn/core/threads.hpp"
 #include "varlearn/dequant/chambolle_pock.hpp"
 #include "varlearn/dequant/dct.hpp"
 #include "varlearn/dequant/signal.hpp"
 #include "varlearn/dequant/unrolled.hpp"
-#include "varlearn/dequant/validate.hpp"
-#include "varlearn/study/figure.hpp"
 
 namespace varlearn::study {
 namespace fs = std::filesystem;

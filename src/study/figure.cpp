@@ -1,4 +1,4 @@
-#include "varlearn/study/figure.hpp"
+#include "figure.hpp"
 
 #include <unistd.h>
 

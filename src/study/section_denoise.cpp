@@ -7,12 +7,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include "figure.hpp"
 #include "varlearn/audio/audio_file.hpp"
 #include "varlearn/core/error.hpp"
 #include "varlearn/core/format.hpp"
 #include "varlearn/core/io.hpp"
 #include "varlearn/study/denoise_study.hpp"
-#include "varlearn/study/figure.hpp"
 #include "varlearn/study/report.hpp"
 
 namespace varlearn::study {

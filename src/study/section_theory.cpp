@@ -86,8 +86,8 @@ std::string theory_section(const ReportContext& ctx) {
         const auto f = theory::best_unrolled(data, 0.9, k, d, 0.5);
         body1 << " " << format_general(l.risk, 6) << (l.attained ? "" : "†") << " |";
         body2 << " " << format_general(f.risk, 6) << " |";
-        csv += "," + format_exact(l.risk);
-        fixed_csv += "," + format_exact(f.risk);
+        csv.append(",").append(format_exact(l.risk));
+        fixed_csv.append(",").append(format_exact(f.risk));
       }
       csv += fixed_csv + "\n";
       body1 << "\n";

@@ -5,11 +5,11 @@
 #include <cstdio>
 #include <sstream>
 
+#include "figure.hpp"
 #include "theory_plot.hpp"
 #include "varlearn/core/error.hpp"
 #include "varlearn/core/io.hpp"
 #include "varlearn/core/timer.hpp"
-#include "varlearn/study/figure.hpp"
 #include "varlearn/study/theory_study.hpp"
 #include "varlearn/theory/optimal.hpp"
 #include "varlearn/theory/risk.hpp"

@@ -11,12 +11,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include "figure.hpp"
 #include "theory_plot.hpp"
 #include "varlearn/core/error.hpp"
 #include "varlearn/core/io.hpp"
 #include "varlearn/core/minimize.hpp"
 #include "varlearn/core/timer.hpp"
-#include "varlearn/study/figure.hpp"
 #include "varlearn/study/theory_study.hpp"
 #include "varlearn/theory/family.hpp"
 #include "varlearn/theory/optimal.hpp"

@@ -9,9 +9,9 @@
 #include <fstream>
 #include <unistd.h>
 
+#include "figure.hpp"
 #include "varlearn/core/error.hpp"
 #include "varlearn/core/io.hpp"
-#include "varlearn/study/figure.hpp"
 
 namespace varlearn::study {
 

@@ -207,7 +207,7 @@ TEST(Framing, FramesAreColumnsAndOverlapAddReconstructs) {
       EXPECT_EQ(f.cols(), frame_count(x.size(), n, hop, tail));
       EXPECT_EQ(f(3, 2), x[2 * hop + 3]);
       const Index covered = tail == Tail::ZeroPad ? x.size() : (f.cols() - 1) * hop + n;
-      if (tail == Tail::ZeroPad) EXPECT_GE((f.cols() - 1) * hop + n, x.size());
+      if (tail == Tail::ZeroPad) { EXPECT_GE((f.cols() - 1) * hop + n, x.size()); }
       for (Window w : {Window::Hann, Window::Rectangular}) {
         const Vector y = overlap_add(f, hop, covered, w);
         EXPECT_LT((y - x.head(covered)).cwiseAbs().maxCoeff(), 1e-12) << n << " " << hop;
@@ -247,7 +247,8 @@ TEST(Corpus, SplitByFileAndLoad) {
   TempDir d;
   std::vector<fs::path> files;
   for (int i = 0; i < 8; ++i) {
-    files.push_back(d.path / ("f" + std::to_string(i) + ".wav"));
+    files.push_back(d.path / "f");
+    files.back() += std::to_string(i) + ".wav";
     write_wav(files.back(), tones(400 + 10 * i, 8000, {{200.0 + 50 * i, 0.1}}), 8000);
   }
   const CorpusSpec s = split_by_file(files, 4);

@@ -62,7 +62,7 @@ TEST_P(QuantizerInvariants, CellContainsInputAndIdempotent) {
   for (Index i = 0; i < x.size(); ++i) {
     ASSERT_LE(c.lower(i), x(i)) << "bits " << bits << " i " << i;
     ASSERT_GE(c.upper(i), x(i)) << "bits " << bits << " i " << i;
-    if (kind == QuantizerKind::MidRise) ASSERT_LE(std::abs(s(i) - x(i)), q.step() / 2 + 1e-15);
+    if (kind == QuantizerKind::MidRise) { ASSERT_LE(std::abs(s(i) - x(i)), q.step() / 2 + 1e-15); }
   }
   Matrix s2 = q.quantize(s);
   for (Index i = 0; i < s.size(); ++i) {

@@ -50,7 +50,8 @@ Vector voice(Index len, int rate, double f0, unsigned seed) {
 DenoiseOptions small_options(const TempDir& d, int files_train = 3) {
   DenoiseOptions o;
   for (int i = 0; i < files_train + 1; ++i) {
-    const fs::path p = d.path / ("v" + std::to_string(i) + ".wav");
+    fs::path p = d.path / "v";
+    p += std::to_string(i) + ".wav";
     audio::write_wav(p, voice(8000, 8000, 110.0 + 37 * i, unsigned(i + 1)), 8000);
     (i < files_train ? o.train_files : o.test_files).push_back(p);
   }
@@ -128,7 +129,7 @@ TEST(DenoiseStudy, TrainingReachesTheoryAndWritesOutputs) {
     // barrier t = c, so on these strongly harmonic signals it can stop ~1.5 % short (on
     // speech it does not: see SpeechQuickReachesTheory).
     const double tol = (c.stepsize_mode == "fixed" && c.depth >= 3 && c.depth % 2 == 1) ? 0.05 : 0.01;
-    if (must) EXPECT_LT(c.shortfall, tol) << c.method << " N=" << c.depth << " " << c.stepsize_mode;
+    if (must) { EXPECT_LT(c.shortfall, tol) << c.method << " N=" << c.depth << " " << c.stepsize_mode; }
     EXPECT_LT(c.test_mse, r.noisy_mse);
   }
   // the strategy reaches the odd-depth optimum
@@ -175,7 +176,7 @@ TEST(DenoiseStudy, SpeechQuickReachesTheory) {
   EXPECT_LT(r.theory_check_rel, 1e-6);
   for (const auto& c : r.configs) {
     const bool must = c.method == "bilevel" || c.stepsize_mode == "fixed" || c.depth % 2 == 0;
-    if (must) EXPECT_LT(c.shortfall, 0.01) << c.method << " N=" << c.depth << " " << c.stepsize_mode;
+    if (must) { EXPECT_LT(c.shortfall, 0.01) << c.method << " N=" << c.depth << " " << c.stepsize_mode; }
     EXPECT_GT(c.shortfall, -1e-6);
   }
   // the talk: with a learned stepsize, even depths agree (within 5 %) and N = 1 is worse

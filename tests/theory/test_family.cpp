@@ -53,7 +53,7 @@ TEST(Family, NeverNaNUpToHugeArguments) {
         const double v = Family::unrolled(N, omega)(s);
         EXPECT_FALSE(std::isnan(v)) << N << " " << omega << " " << s;
         // Sign of the limit: even N -> -inf, odd N -> +inf (or finite).
-        if (std::isinf(v)) EXPECT_EQ(v > 0, N % 2 == 1);
+        if (std::isinf(v)) { EXPECT_EQ(v > 0, N % 2 == 1); }
       }
   // Accuracy where q is close to 1 (tiny omega, large N): f ~ omega N.
   const double v = Family::unrolled(1000, 1e-12)(0.0);
@@ -91,9 +91,9 @@ TEST(Family, TalkBoundsOnCmin) {
     for (double omega : {0.01, 0.3, 0.7, 1.0, 1.2, 1.6, 1.95}) {
       const double c = cmin(N, omega);
       EXPECT_GE(c, omega * (0.5 + 1.0 / (N + 1)) - 1e-14) << N << " " << omega;
-      if (omega < 1 - qstar) EXPECT_LE(c, omega * upper_factor + 1e-14) << N << " " << omega;
+      if (omega < 1 - qstar) { EXPECT_LE(c, omega * upper_factor + 1e-14) << N << " " << omega; }
     }
-    if (N == 3) EXPECT_NEAR(cmin(3, 0.6), 0.6 * (0.5 + 0.25), 1e-15);
+    if (N == 3) { EXPECT_NEAR(cmin(3, 0.6), 0.6 * (0.5 + 0.25), 1e-15); }
   }
   // Beyond 1 - q*_N the upper bound fails: e.g. N = 3, omega = 1.9 gives c = b = 1 - (-0.9)^3.
   EXPECT_NEAR(cmin(3, 1.9), 1 + 0.729, 1e-14);

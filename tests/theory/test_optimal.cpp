@@ -296,7 +296,7 @@ TEST(Optimal, RandomRegularizersNeverBeatTheOptimum) {
           EXPECT_GE(eb, bil * (1 - 1e-12));
           EXPECT_GE(eb, lin * (1 - 1e-12));
           EXPECT_GE(eu, fixed * (1 - 1e-12));
-          if (omega <= 1) EXPECT_GE(eu, learned * (1 - 1e-12));
+          if (omega <= 1) { EXPECT_GE(eu, learned * (1 - 1e-12)); }
         }
       }
     }
