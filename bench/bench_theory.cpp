@@ -1,5 +1,5 @@
 // Theory engine speed: one optimal-unrolled-risk query with learned stepsize at n = 500.
-// Targets (issue 2): < 1 ms for the constant and i.i.d. models, < 0.2 s for a dense Sigma
+// Targets: < 1 ms for the constant and i.i.d. models, < 0.2 s for a dense Sigma
 // (the dense case includes its one symmetric eigendecomposition).
 #include <benchmark/benchmark.h>
 

@@ -1,4 +1,4 @@
-// Theory map speed (issue 3): a 500 x 101 (k by theta) map at n = 500, constant model, with
+// Theory map speed: a 500 x 101 (k by theta) map at n = 500, constant model, with
 // learned stepsize, computed on all cores (OpenMP). Target: under 2 s on 2 cores.
 // Run alone: other processes on the machine share the cores (report the load with the numbers).
 #include <benchmark/benchmark.h>

@@ -25,8 +25,8 @@ std::string ModelSpec::describe() const {
 void ModelSpec::validate() const {
   require(n >= 1, "model", "dimension n must be >= 1");
   require(rank >= 1, "model", "rank k must be >= 1");
-  require(method == Method::Bilevel || (depth >= 1 && depth <= 100000), "model",
-          "depth N must be >= 1");
+  require(method == Method::Bilevel || (depth >= 1 && depth <= kMaxDepth), "model",
+          std::string("depth N = ") + std::to_string(depth) + " must be in [1, " + std::to_string(kMaxDepth) + "]");
 }
 
 void InitOptions::validate() const {

@@ -108,8 +108,8 @@ Real loss_direct(const ModelSpec& spec, const VectorT<Real>& theta, const std::v
           "frames have " + std::to_string(x.rows()) + " rows, model n = " + std::to_string(spec.n));
   require(y.rows() == x.rows() && y.cols() == x.cols(), where, "noisy and clean frames differ in shape");
   const Index B = x.cols();
-  // Small problems on one thread (16x faster at n = 50 on a loaded 2-core machine).
-  const ScopedThreads serial(2.0 * spec.n * std::max(spec.n, spec.rank) * static_cast<double>(B) < 2e7 ? 1 : 0);
+  // Small problems on one thread (one GEMM is 2 n max(n, k) B flops).
+  const ScopedThreads serial(threads_for_flops(2.0 * spec.n * std::max(spec.n, spec.rank) * static_cast<double>(B)));
   const Real invb = Real(1) / static_cast<Real>(B);
   MatrixT<Real> dr = MatrixT<Real>::Zero(spec.rank, spec.n);
   std::vector<double> gw(static_cast<size_t>(spec.method == Method::Unrolled ? spec.depth : 0), 0.0);
@@ -141,7 +141,7 @@ Real loss_direct(const ModelSpec& spec, const VectorT<Real>& theta, const std::v
                   ? 1
                   : static_cast<int>(std::ceil(std::sqrt(static_cast<double>(spec.depth))));
     }
-    detail::Unroller<Real> un(u.r, u.omega, gram, grad ? every : (1 << 30));
+    detail::Unroller<Real> un(u.r, u.omega, gram, grad ? every : detail::Unroller<Real>::kNoCheckpoints);
     const MatrixT<Real>& zn = un.forward(x);
     MatrixT<Real> e = detail::Pool<Real>::get(x.rows(), B);
     loss = detail::residual(zn, y, invb, e) / (2.0 * static_cast<double>(B));
@@ -168,7 +168,7 @@ Real loss_structured(const ModelSpec& spec, const VectorT<Real>& theta, const st
               mo.xy.cols() == spec.n,
           where, "moments are not " + std::to_string(spec.n) + "x" + std::to_string(spec.n));
   const Index n = spec.n;
-  const ScopedThreads serial(2.0 * n * n * static_cast<double>(n) < 2e7 ? 1 : 0);
+  const ScopedThreads serial(threads_for_flops(2.0 * n * n * static_cast<double>(n)));
   MatrixT<Real> m;
   m.noalias() = u.r.transpose() * u.r;
   Eigen::SelfAdjointEigenSolver<MatrixT<Real>> es(m);

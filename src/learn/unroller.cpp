@@ -5,7 +5,7 @@ namespace varlearn::learn::detail {
 template <class Real>
 MatrixT<Real> unrolled_forward(const MatrixT<Real>& r, const std::vector<Real>& omega,
                                const MatrixT<Real>& x) {
-  Unroller<Real> un(r, omega, 2 * r.rows() > r.cols(), 1 << 30);
+  Unroller<Real> un(r, omega, 2 * r.rows() > r.cols(), Unroller<Real>::kNoCheckpoints);
   return un.forward(x);
 }
 

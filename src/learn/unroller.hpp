@@ -66,6 +66,9 @@ double residual(const MatrixT<Real>& z, const MatrixT<Real>& y, Real scale, Matr
 template <class Real>
 class Pool {
 public:
+  /// Buffers kept per thread: a depth-N backward pass holds about N + 2 at once, and 48 covers
+  /// N <= 40 without checkpointing while bounding the idle memory of a thread.
+  static constexpr size_t kCapacity = 48;
   static MatrixT<Real> get(Index rows, Index cols) {
     auto& l = list();
     for (auto it = l.begin(); it != l.end(); ++it)
@@ -80,7 +83,7 @@ public:
   static void put(MatrixT<Real>& m) {
     if (m.size() == 0) return;
     auto& l = list();
-    if (l.size() < 48) l.push_back(std::move(m));
+    if (l.size() < kCapacity) l.push_back(std::move(m));
     m.resize(0, 0);
   }
 
@@ -97,6 +100,8 @@ private:
 template <class Real>
 class Unroller {
 public:
+  /// `every` for a forward pass that keeps no iterates (no backward pass follows).
+  static constexpr int kNoCheckpoints = 1 << 30;
   Unroller(const MatrixT<Real>& r, const std::vector<Real>& omega, bool gram, int every)
       : r_(r), w_(omega), gram_(gram), every_(std::max(1, every)) {
     if (gram_) m_.noalias() = r_.transpose() * r_;

@@ -13,6 +13,13 @@ namespace varlearn::theory {
 namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
+/// Bisection caps. The loops stop when the interval collapses (mid == lo or hi): q*_N in (-1, 0)
+/// after ~55 halvings, s = f^{-1}(t) on [0, 2^k] after ~55 + k; the caps only bound NaN-fed loops.
+constexpr int kRootBisections = 200;
+constexpr int kInverseBisections = 400;
+/// Doublings of an upper bracket for f^{-1}: 2^2100 passes every finite double, so a bracket not
+/// found by then does not exist (f never reaches the target).
+constexpr int kMaxDoublings = 2100;
 
 // p(q) = sum_{j<N} q^j, for |q| < 1 (where the minimizer of odd N lives).
 double p_of_q(int n, double q) { return (1.0 - std::pow(q, n)) / (1.0 - q); }
@@ -30,7 +37,7 @@ std::pair<double, double> pmin(int depth) {
     return (depth - 1) * std::pow(q, depth) - depth * std::pow(q, depth - 1) + 1.0;
   };
   double lo = -1.0, hi = 0.0;
-  for (int it = 0; it < 200; ++it) {
+  for (int it = 0; it < kRootBisections; ++it) {
     const double mid = 0.5 * (lo + hi);
     if (mid == lo || mid == hi) break;
     (g(mid) < 0 ? lo : hi) = mid;
@@ -173,13 +180,13 @@ double Family::inverse(double t) const {
   }
   if (!bounded) {
     hi = std::max(1.0, 2.0 * lo);
-    for (int i = 0; i < 2100; ++i) {
+    for (int i = 0; i < kMaxDoublings; ++i) {
       const double v = (*this)(hi);
       if (decreasing ? v <= t : v >= t) break;
       hi *= 2.0;
     }
   }
-  for (int i = 0; i < 400; ++i) {
+  for (int i = 0; i < kInverseBisections; ++i) {
     const double mid = 0.5 * (lo + hi);
     if (mid <= lo || mid >= hi) break;
     const double v = (*this)(mid);

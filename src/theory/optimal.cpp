@@ -13,6 +13,9 @@ namespace varlearn::theory {
 namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
+/// Bisection halvings locating an end of an optimal-stepsize interval in (0, 1]: the loop stops
+/// when the interval collapses (~55 halvings), the cap only bounds a NaN-fed loop.
+constexpr int kIntervalBisections = 100;
 
 /// Cost of one eigen-direction with Sigma-eigenvalue gamma when T has eigenvalue t there.
 inline double cost(double gamma, double s2, double t) { return gamma * (t - 1) * (t - 1) + s2 * t * t; }
@@ -319,7 +322,7 @@ OptimalRisk best_unrolled_learned(const DataModel& data, double noise_std, Index
     }
     if (values[lo_i] <= level && hi_i > lo_i) {
       auto boundary = [&](double in, double outside) {
-        for (int it = 0; it < 100; ++it) {
+        for (int it = 0; it < kIntervalBisections; ++it) {
           const double mid = 0.5 * (in + outside);
           if (mid == in || mid == outside) break;
           (optimal(mid) ? in : outside) = mid;

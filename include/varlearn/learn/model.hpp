@@ -24,6 +24,10 @@ enum class Method { Bilevel, Unrolled };
 const char* to_string(Method m);          ///< "bilevel" | "unrolled"
 Method parse_method(const std::string& s);  ///< throws Error on unknown names
 
+/// A model's depth is at most this: the reverse mode stores O(sqrt N) iterates of n x B, and
+/// deeper unrolling is a lower-level solve, which the bilevel method does exactly.
+inline constexpr int kMaxDepth = 100000;
+
 /// Shape of a model: what a checkpoint must match.
 struct ModelSpec {
   Index n = 0;       ///< signal dimension n (frame length)
