@@ -11,6 +11,7 @@
 #include "varlearn/core/io.hpp"
 #include "varlearn/core/numerics.hpp"
 #include "varlearn/core/random.hpp"
+#include "varlearn/core/signals.hpp"
 #include "varlearn/core/threads.hpp"
 #include "varlearn/core/types.hpp"
 #include "varlearn/dequant/chambolle_pock.hpp"

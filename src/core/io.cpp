@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -10,16 +11,36 @@
 #include <vector>
 
 #include "varlearn/core/error.hpp"
+#include "varlearn/core/signals.hpp"
 
 namespace varlearn::io {
 namespace fs = std::filesystem;
 
+namespace {
+
+/// Why `path` cannot be created, in words (errno is not reliable after an ofstream failure:
+/// "cannot write 'DIR': Success").
+std::string why_not_writable(const fs::path& path, int err) {
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) return "it is a folder";
+  const fs::path parent = path.has_parent_path() ? path.parent_path() : fs::path(".");
+  if (!fs::exists(parent, ec)) return "folder '" + parent.string() + "' does not exist";
+  if (!fs::is_directory(parent, ec)) return "'" + parent.string() + "' is not a folder";
+  if (::access(parent.c_str(), W_OK) != 0) return "folder '" + parent.string() + "' is not writable";
+  return err != 0 ? std::string(std::strerror(err)) : std::string("write failed");
+}
+
+}  // namespace
+
 void write_atomic(const fs::path& path, const std::string& content) {
+  std::error_code dir_ec;
+  if (fs::is_directory(path, dir_ec)) throw Error("cannot write '" + path.string() + "': it is a folder");
   const fs::path tmp = path.string() + ".tmp." + std::to_string(::getpid());
+  TempPath guard(tmp);  // removed on failure and on SIGINT/SIGTERM
   {
+    errno = 0;
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out)
-      throw Error("cannot write '" + path.string() + "': " + std::strerror(errno));
+    if (!out) throw Error("cannot write '" + path.string() + "': " + why_not_writable(path, errno));
     out.write(content.data(), static_cast<std::streamsize>(content.size()));
     out.flush();
     if (!out) {
@@ -31,10 +52,8 @@ void write_atomic(const fs::path& path, const std::string& content) {
   }
   std::error_code ec;
   fs::rename(tmp, path, ec);
-  if (ec) {
-    fs::remove(tmp, ec);
-    throw Error("cannot write '" + path.string() + "': " + ec.message());
-  }
+  if (ec) throw Error("cannot write '" + path.string() + "': " + ec.message());
+  guard.release();
 }
 
 std::string read_text(const fs::path& path) {
@@ -135,6 +154,66 @@ void check_writable_prefix(const fs::path& prefix) {
   } catch (const Error& e) {
     throw Error("cannot write '" + prefix.string() + "': " + e.what());
   }
+}
+
+void check_output_name(const fs::path& path) {
+  if (path.empty()) throw Error("output path is empty");
+  std::error_code ec;
+  const auto st = fs::status(path, ec);
+  if (!ec && fs::exists(st) && !fs::is_directory(st) && !fs::is_regular_file(st))
+    throw Error("output '" + path.string() + "' is a device, pipe or socket, not a folder or file");
+}
+
+struct StagedDir::Guard {
+  TempPath temp;
+  explicit Guard(const fs::path& p) : temp(p) {}
+};
+
+StagedDir::StagedDir(const fs::path& target, Existing existing) : target_(target), existing_(existing) {
+  check_output_name(target);
+  std::error_code ec;
+  if (fs::exists(target_, ec)) {
+    if (!fs::is_directory(target_, ec)) throw Error("output '" + target_.string() + "' exists and is not a folder");
+    if (existing_ == Existing::Refuse)
+      throw Error("output folder '" + target_.string() + "' already exists (use --force to replace it)");
+  }
+  const fs::path parent = fs::absolute(target_, ec).parent_path();
+  check_writable_dir(parent);
+  fs::create_directories(parent, ec);
+  if (ec) throw Error("cannot create folder '" + parent.string() + "': " + ec.message());
+  static std::atomic<int> counter{0};
+  const std::string stem = fs::absolute(target_, ec).filename().string();
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    staged_ = parent / (stem + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+    if (fs::create_directory(staged_, ec) && !ec) break;
+    staged_.clear();
+  }
+  if (staged_.empty()) throw Error("cannot create a temporary folder next to '" + target_.string() + "'");
+  guard_ = new Guard(staged_);
+}
+
+StagedDir::~StagedDir() { delete guard_; }  // removes the temporary folder unless committed
+
+void StagedDir::commit() {
+  if (committed_) return;
+  std::error_code ec;
+  fs::path old;
+  if (fs::exists(target_, ec)) {
+    if (existing_ == Existing::Refuse)
+      throw Error("output folder '" + target_.string() + "' appeared during the run; not replaced");
+    old = staged_.string() + ".old";
+    fs::rename(target_, old, ec);
+    if (ec) throw Error("cannot replace '" + target_.string() + "': " + ec.message());
+  }
+  fs::rename(staged_, target_, ec);
+  if (ec) {
+    std::error_code ec2;
+    if (!old.empty()) fs::rename(old, target_, ec2);  // put the previous folder back
+    throw Error("cannot move the results into '" + target_.string() + "': " + ec.message());
+  }
+  guard_->temp.release();
+  committed_ = true;
+  if (!old.empty()) fs::remove_all(old, ec);
 }
 
 }  // namespace varlearn::io

@@ -37,4 +37,43 @@ void check_writable_dir(const std::filesystem::path& dir);
 /// check_writable_dir. Throws Error otherwise.
 void check_writable_prefix(const std::filesystem::path& prefix);
 
+/// Checks, creating nothing, that `path` can name an output (folder or file prefix) at all:
+/// not empty and not a device, pipe or socket (`--out /dev/null` would otherwise create
+/// `/dev/null.csv` or write into a device). Throws Error otherwise.
+void check_output_name(const std::filesystem::path& path);
+
+/// What a StagedDir does when its target already exists.
+enum class Existing {
+  Refuse,   ///< throw Error (the default: a rerun never mixes with a previous run's files)
+  Replace,  ///< replace the whole folder at commit() (no stale files of the last run remain)
+};
+
+/// An output folder written all-or-nothing: the work writes into a fresh temporary sibling
+/// `<target>.tmp-<pid>-<k>` (path()), and commit() renames it into place. Until then the
+/// target is untouched; a failure (destructor without commit) or SIGINT/SIGTERM (with
+/// install_interrupt_cleanup(), core/signals.hpp) removes the temporary folder.
+class StagedDir {
+public:
+  /// Checks the target (check_output_name; an existing one must be a folder and is refused
+  /// unless Existing::Replace; its parent must be writable), then creates the temporary folder.
+  StagedDir(const std::filesystem::path& target, Existing existing = Existing::Refuse);
+  ~StagedDir();
+  StagedDir(const StagedDir&) = delete;
+  StagedDir& operator=(const StagedDir&) = delete;
+  /// Where to write now (the temporary folder; the target after commit()).
+  const std::filesystem::path& path() const { return committed_ ? target_ : staged_; }
+  const std::filesystem::path& target() const { return target_; }
+  /// Renames the temporary folder into place (an existing target, with Replace, is moved
+  /// aside first and removed after). Throws Error when a rename fails; idempotent.
+  void commit();
+  bool committed() const { return committed_; }
+
+private:
+  std::filesystem::path target_, staged_;
+  Existing existing_;
+  bool committed_ = false;
+  struct Guard;
+  Guard* guard_ = nullptr;
+};
+
 }  // namespace varlearn::io
