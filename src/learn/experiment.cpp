@@ -208,6 +208,7 @@ TrainReport report(const TrainExperiment& e, const ModelSpec& spec, const TrainO
 void TrainExperiment::validate() const {
   theory::check_noise_std(noise_std, "--sigma");
   data.validate();
+  if (!noisy_file.empty() && data.clean_file.empty()) throw Error("--noisy needs --clean FRAMES");
   if (depth < 1) throw Error("--depth N must be >= 1 (got " + std::to_string(depth) + ")");
   if (batch < 0) throw Error("--batch must be >= 0");
   if (iterations < 0) throw Error("--iterations must be >= 0");
