@@ -1,9 +1,10 @@
-// varlearn study denoise: the talk's reality check on real speech (issue 5).
+// varlearn study denoise: the talk's reality check on real speech.
 #include <chrono>
 #include <iostream>
 #include <sstream>
 
 #include "commands.hpp"
+#include "options.hpp"
 #include "varlearn/core/error.hpp"
 #include "varlearn/core/io.hpp"
 #include "varlearn/core/timer.hpp"
@@ -55,13 +56,14 @@ void add_study_denoise(CLI::App& study) {
     std::string objective = "exact";
     bool no_strategy = false, no_audio = false;
     long n = 0, hop = 0, k = 0;
+    NoiseOptions noise{study::DenoiseOptions{}.noise_std};
   };
   auto a = std::make_shared<Args>();
   sub->add_option("--out", a->out, "output folder (created)")->required();
   sub->add_flag("--quick", a->o.quick, "small corpus (3 files), n = 80 unless --n, 300 iterations: under a minute");
   sub->add_option("--n", a->n, "frame length n in samples (default 320; 80 with --quick)");
   sub->add_option("--hop", a->hop, "hop between frames in samples (default n/2)");
-  sub->add_option("--sigma", a->o.noise_std, "noise standard deviation sigma (signal in [-1, 1])")->default_val(0.1);
+  a->noise.add(sub, "(the signal lies in [-1, 1])");
   sub->add_option("--k", a->k, "rank k: rows of R (default n)");
   sub->add_option("--depths", a->depths, "unrolled depths N, e.g. 1..10 or 1,2,4")->default_str("1..10");
   sub->add_option("--fixed-stepsize", a->o.fixed_stepsize,
@@ -84,6 +86,7 @@ void add_study_denoise(CLI::App& study) {
   sub->add_flag("--no-audio", a->no_audio, "skip the WAVs");
   sub->callback([a] {
     auto& o = a->o;
+    o.noise_std = a->noise.checked();
     o.n = a->n;
     o.hop = a->hop;
     o.rank = a->k;

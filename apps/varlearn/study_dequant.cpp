@@ -1,5 +1,5 @@
 // varlearn study dequant: speech dequantization, classic l1 (Chambolle-Pock) vs the learned
-// unrolled primal-dual network (issue 6). Parses, validates, calls the library, prints.
+// unrolled primal-dual network. Parses, validates, calls the library, prints.
 #include <chrono>
 #include <iostream>
 #include <memory>

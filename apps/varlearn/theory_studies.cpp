@@ -1,7 +1,6 @@
 // varlearn theory map | depth | landscape: sweeps of the exact theory engine, written as CSV,
 // figures (PNG + SVG) and JSON. Thin: parse, validate, call varlearn::study, print.
 #include <cmath>
-#include <cstdio>
 #include <iostream>
 #include <limits>
 #include <memory>
@@ -9,6 +8,7 @@
 #include "commands.hpp"
 #include "options.hpp"
 #include "varlearn/core/error.hpp"
+#include "varlearn/core/format.hpp"
 #include "varlearn/core/io.hpp"
 #include "varlearn/study/theory_study.hpp"
 #include "varlearn/theory/risk.hpp"
@@ -18,17 +18,30 @@ namespace {
 
 using nlohmann::json;
 
+/// The sweep's data: a structured kind (n, mu, theta may be axes) or the file model.
 study::DataSpec data_spec(const DataOptions& d) {
+  const learn::DataSource src = d.resolved();
   study::DataSpec s;
-  s.kind = theory::parse_data_kind(d.data);
-  s.rho = d.rho;
-  if (d.data == "file") {
-    s.file_model = std::make_shared<theory::DataModel>(d.build());
-    s.file_name = d.second_moment;
-  } else {
-    if (!d.second_moment.empty()) throw Error("--second-moment is only read with --data file");
-    if (d.data == "ar1" && !(std::abs(d.rho) < 1)) throw Error("--rho must satisfy |rho| < 1");
+  s.kind = src.kind;
+  s.rho = src.rho;
+  if (src.kind == theory::DataKind::File) {
+    s.file_model = std::make_shared<theory::DataModel>(src.theory_model());
+    s.file_name = src.second_moment_file.empty() ? src.clean_file : src.second_moment_file;
+  } else if (src.kind == theory::DataKind::Ar1 && !(std::abs(src.rho) < 1)) {
+    throw Error("--rho must satisfy |rho| < 1");
   }
+  return s;
+}
+
+/// --k against the fixed n when neither is swept (a swept k or n is checked per grid point).
+void check_fixed_rank(const RankOption& rank, const study::DataSpec& data, double fixed_n, bool swept) {
+  if (swept) return;
+  rank.resolve(data.kind == theory::DataKind::File ? data.file_model->n() : Index(fixed_n));
+}
+
+/// `s` left-justified in `width` characters (printf "%-*s").
+std::string padded(std::string s, size_t width) {
+  if (s.size() < width) s.append(width - s.size(), ' ');
   return s;
 }
 
@@ -38,28 +51,70 @@ json point_json(const study::ModelPoint& p) {
   return j;
 }
 
+FamilyOptions::Config map_family() {
+  FamilyOptions::Config c;
+  c.default_depth = int(theory_defaults().depth);
+  c.depth_note = "for methods written with the placeholder N (fixed unless an axis)";
+  c.stepsize = format_general(theory_defaults().stepsize, kExactDigits);
+  c.stepsize_note = "for methods written with the placeholder omega (fixed unless an axis)";
+  return c;
+}
+
+struct MapCli {
+  DataOptions data{Index(theory_defaults().n)};
+  NoiseOptions noise{theory_defaults().sigma};
+  RankOption rank;
+  FamilyOptions family{map_family()};
+  OutputOptions output;
+  std::string x, y, value;
+  bool force = false, no_figures = false;
+};
+
+json map_json(const MapCli& o) {
+  study::MapOptions m;
+  m.data = data_spec(o.data);
+  m.fixed.n = double(o.data.source.n), m.fixed.mu = o.data.source.mu, m.fixed.theta = o.data.source.theta;
+  m.fixed.sigma = o.noise.checked(), m.fixed.k = double(o.rank.k), m.fixed.depth = o.family.depth;
+  m.fixed.stepsize = o.family.stepsize_number();
+  m.x = study::Axis::parse(o.x);
+  if (!o.y.empty()) m.y = study::Axis::parse(o.y);
+  auto swept = [&](study::Param p) { return m.x.param == p || (m.y && m.y->param == p); };
+  check_fixed_rank(o.rank, m.data, m.fixed.n, swept(study::Param::K) || swept(study::Param::Dim));
+  m.value = study::MapValue::parse(o.value);
+  m.force = o.force;
+  m.validate();
+  if (!o.output.out.empty()) io::check_writable_prefix(o.output.out);  // before the work
+  const study::MapResult r = study::compute_map(m);
+  json j{{"value", m.value.describe()}, {"x", m.x.describe()}, {"fixed", study::fixed_parameters_text(m)},
+         {"points", r.values.size()}, {"seconds", r.seconds}};
+  if (m.y) j["y"] = m.y->describe();
+  const auto lo = r.argmin(), hi = r.argmax();
+  j["min"] = r.values[size_t(lo)];
+  j["min_at"] = point_json(r.points[size_t(lo)]);
+  j["max"] = r.values[size_t(hi)];
+  j["max_at"] = point_json(r.points[size_t(hi)]);
+  if (m.value.b) {
+    size_t above = 0;
+    for (double v : r.values) above += v > 1;
+    j["share_above_1"] = double(above) / double(r.values.size());
+  }
+  if (!o.output.out.empty()) {
+    json files = json::array();
+    for (const auto& f : study::write_map(r, o.output.out, !o.no_figures)) files.push_back(f.string());
+    j["files"] = files;
+  }
+  return j;
+}
+
 void add_map(CLI::App& theory) {
-  struct Opts {
-    DataOptions data;
-    double sigma = 0.9;
-    long long k = 0;
-    int depth = 2;
-    double stepsize = 0.5;
-    std::string x, y, value, out;
-    bool force = false, json = false, no_figures = false;
-  };
-  auto o = std::make_shared<Opts>();
+  auto o = std::make_shared<MapCli>();
   auto* sub = theory.add_subcommand(
       "map", "Best risk of one method, or the ratio of two, over a grid of one or two parameters "
              "(k, theta, sigma, mu, N, omega, n): CSV + heatmap/line plot (PNG, SVG)");
   o->data.add(sub);
-  sub->add_option("--sigma", o->sigma, "Noise standard deviation sigma > 0 (fixed unless an axis)")->capture_default_str();
-  sub->add_option("--k", o->k, "Rank k of R (k x n), 1 <= k <= n (fixed unless an axis); default n");
-  sub->add_option("--depth", o->depth, "Depth N for methods written with the placeholder N (fixed unless an axis)")
-      ->capture_default_str();
-  sub->add_option("--stepsize", o->stepsize,
-                  "Stepsize omega > 0 for methods written with the placeholder omega (fixed unless an axis)")
-      ->capture_default_str();
+  o->noise.add(sub, "(fixed unless an axis)");
+  o->rank.add(sub, "(fixed unless an axis)");
+  o->family.add(sub);
   sub->add_option("--x", o->x,
                   "First axis NAME=START:STOP:COUNT[:log], NAME one of k theta sigma mu N omega n "
                   "(k, N, n rounded to integers); e.g. k=1:500:500")
@@ -71,149 +126,136 @@ void add_map(CLI::App& theory) {
                   "--depth), also N+1, N-1; W may be the placeholder omega (axis or --stepsize). "
                   "E.g. bilevel/unrolled:2, linear/unrolled:N:omega, unrolled:N/unrolled:N+1")
       ->required();
-  sub->add_option("--out", o->out, "Write PREFIX.csv, PREFIX.png, PREFIX.svg (folders created)");
+  o->output.add(sub, "Write PREFIX.csv, PREFIX.png, PREFIX.svg (folders created)");
   sub->add_flag("--force", o->force, "Allow more than 10^7 grid points");
   sub->add_flag("--no-figures", o->no_figures, "Write the CSV only");
-  sub->add_flag("--json", o->json, "Print one JSON object");
-  sub->callback([o] {
-    study::MapOptions m;
-    m.data = data_spec(o->data);
-    m.fixed.n = double(o->data.n), m.fixed.mu = o->data.mu, m.fixed.theta = o->data.theta;
-    m.fixed.sigma = o->sigma, m.fixed.k = double(o->k), m.fixed.depth = o->depth, m.fixed.stepsize = o->stepsize;
-    if (o->k < 0) throw Error("--k must be >= 1 (got " + std::to_string(o->k) + ")");
-    m.x = study::Axis::parse(o->x);
-    if (!o->y.empty()) m.y = study::Axis::parse(o->y);
-    m.value = study::MapValue::parse(o->value);
-    m.force = o->force;
-    m.validate();
-    if (!o->out.empty()) io::check_writable_prefix(o->out);  // before the work
-    const study::MapResult r = study::compute_map(m);
-    json j{{"value", m.value.describe()}, {"x", m.x.describe()}, {"fixed", study::fixed_parameters_text(m)},
-           {"points", r.values.size()}, {"seconds", r.seconds}};
-    if (m.y) j["y"] = m.y->describe();
-    const auto lo = r.argmin(), hi = r.argmax();
-    j["min"] = r.values[size_t(lo)];
-    j["min_at"] = point_json(r.points[size_t(lo)]);
-    j["max"] = r.values[size_t(hi)];
-    j["max_at"] = point_json(r.points[size_t(hi)]);
-    if (m.value.b) {
-      size_t above = 0;
-      for (double v : r.values) above += v > 1;
-      j["share_above_1"] = double(above) / double(r.values.size());
-    }
-    if (!o->out.empty()) {
-      json files = json::array();
-      for (const auto& f : study::write_map(r, o->out, !o->no_figures)) files.push_back(f.string());
-      j["files"] = files;
-    }
-    print_result(j, o->json);
-  });
+  sub->callback([o] { print_result(map_json(*o), o->output.json); });
 }
 
-std::vector<double> parse_list(const std::string& s, const std::string& flag) {
-  std::vector<double> out;
-  std::string cur;
-  for (size_t i = 0; i <= s.size(); ++i) {
-    if (i == s.size() || s[i] == ',') {
-      char* end = nullptr;
-      const double v = std::strtod(cur.c_str(), &end);
-      if (cur.empty() || *end != '\0' || !std::isfinite(v)) throw Error(flag + ": '" + cur + "' is not a number");
-      out.push_back(v);
-      cur.clear();
-    } else {
-      cur += s[i];
-    }
+struct DepthCli {
+  DataOptions data{Index(theory_defaults().n)};
+  NoiseOptions noise{theory_defaults().sigma};
+  RankOption rank;
+  OutputOptions output;
+  int nmax = study::DepthOptions{}.max_depth;
+  std::string stepsizes = "0.1,0.5,1";
+  bool no_figures = false;
+};
+
+/// The human table of `theory depth`: one row per depth, learned and fixed stepsizes.
+void print_depth_table(const study::DepthOptions& d, const study::DepthResult& r) {
+  std::cout << "N   learned risk          learned omega";
+  for (double w : d.stepsizes) std::cout << "  fixed omega=" << format_general(w);
+  std::cout << "\n";
+  for (const auto& row : r.rows) {
+    std::cout << padded(std::to_string(row.depth), 3) << ' ' << padded(format_general(row.learned, 15), 21) << ' '
+              << padded(format_general(row.learned_stepsize, 6), 13) << (row.learned_attained ? " " : "*");
+    for (double v : row.fixed) std::cout << "  " << padded(format_general(v, 10), 16);
+    std::cout << "\n";
   }
-  return out;
+  std::cout << "(* = infimum, approached as omega -> 0+)\n";
 }
 
-void add_depth(CLI::App& theory) {
-  struct Opts {
-    DataOptions data;
-    double sigma = 0.9;
-    long long k = 0;
-    int nmax = 20;
-    std::string stepsizes = "0.1,0.5,1";
-    std::string out;
-    bool json = false, no_figures = false;
-  };
-  auto o = std::make_shared<Opts>();
-  auto* sub = theory.add_subcommand(
-      "depth", "Best unrolled risk against depth N = 1..Nmax, learned and fixed stepsizes, both parities, "
-               "with the best linear and bilevel levels: CSV + figure");
-  o->data.add(sub);
-  sub->add_option("--sigma", o->sigma, "Noise standard deviation sigma > 0")->capture_default_str();
-  sub->add_option("--k", o->k, "Rank k of R (k x n), 1 <= k <= n; default n");
-  sub->add_option("--nmax", o->nmax, "Largest depth N")->capture_default_str();
-  sub->add_option("--stepsizes", o->stepsizes, "Fixed stepsizes omega, comma separated")->capture_default_str();
-  sub->add_option("--out", o->out, "Write PREFIX.csv, PREFIX.png, PREFIX.svg");
-  sub->add_flag("--no-figures", o->no_figures, "Write the CSV only");
-  sub->add_flag("--json", o->json, "Print one JSON object");
-  sub->callback([o] {
-    study::DepthOptions d;
-    d.data = data_spec(o->data);
-    d.fixed.n = double(o->data.n), d.fixed.mu = o->data.mu, d.fixed.theta = o->data.theta;
-    d.fixed.sigma = o->sigma;
-    if (o->k < 0) throw Error("--k must be >= 1 (got " + std::to_string(o->k) + ")");
-    d.fixed.k = double(o->k);
-    d.max_depth = o->nmax;
-    d.stepsizes = parse_list(o->stepsizes, "--stepsizes");
-    d.validate();
-    if (!o->out.empty()) io::check_writable_prefix(o->out);
-    const study::DepthResult r = study::compute_depth(d);
+json depth_json(const DepthCli& o) {
+  study::DepthOptions d;
+  d.data = data_spec(o.data);
+  d.fixed.n = double(o.data.source.n), d.fixed.mu = o.data.source.mu, d.fixed.theta = o.data.source.theta;
+  d.fixed.sigma = o.noise.checked();
+  check_fixed_rank(o.rank, d.data, d.fixed.n, false);
+  d.fixed.k = double(o.rank.k);
+  d.max_depth = o.nmax;
+  d.stepsizes = parse_list(o.stepsizes, "--stepsizes");
+  d.validate();
+  if (!o.output.out.empty()) io::check_writable_prefix(o.output.out);
+  const study::DepthResult r = study::compute_depth(d);
+  json j{{"linear", r.linear}, {"bilevel", r.bilevel}, {"bilevel_attained", r.bilevel_attained}, {"seconds", r.seconds}};
+  if (o.output.json) {
     json rows = json::array();
     for (const auto& row : r.rows) {
       json jr{{"N", row.depth}, {"learned", row.learned}, {"learned_stepsize", row.learned_stepsize},
               {"learned_attained", row.learned_attained}};
       json fx = json::object();
-      for (size_t i = 0; i < d.stepsizes.size(); ++i) fx[std::to_string(d.stepsizes[i])] = row.fixed[i];
+      for (size_t i = 0; i < d.stepsizes.size(); ++i) fx[format_fixed(d.stepsizes[i], 6)] = row.fixed[i];
       jr["fixed"] = fx;
       rows.push_back(jr);
     }
-    json j{{"linear", r.linear}, {"bilevel", r.bilevel}, {"bilevel_attained", r.bilevel_attained}, {"seconds", r.seconds}};
     j["rows"] = rows;
-    if (!o->json) {
-      std::cout << "N   learned risk          learned omega";
-      for (double w : d.stepsizes) std::cout << "  fixed omega=" << w;
-      std::cout << "\n";
-      for (const auto& row : r.rows) {
-        char buf[128];
-        std::snprintf(buf, sizeof buf, "%-3d %-21.15g %-13.6g%s", row.depth, row.learned, row.learned_stepsize,
-                      row.learned_attained ? " " : "*");
-        std::cout << buf;
-        for (double v : row.fixed) {
-          std::snprintf(buf, sizeof buf, "  %-16.10g", v);
-          std::cout << buf;
-        }
-        std::cout << "\n";
+  } else {
+    print_depth_table(d, r);
+  }
+  if (!o.output.out.empty()) {
+    json files = json::array();
+    for (const auto& f : study::write_depth(r, o.output.out, !o.no_figures)) files.push_back(f.string());
+    j["files"] = files;
+  }
+  return j;
+}
+
+void add_depth(CLI::App& theory) {
+  auto o = std::make_shared<DepthCli>();
+  auto* sub = theory.add_subcommand(
+      "depth", "Best unrolled risk against depth N = 1..Nmax, learned and fixed stepsizes, both parities, "
+               "with the best linear and bilevel levels: CSV + figure");
+  o->data.add(sub);
+  o->noise.add(sub);
+  o->rank.add(sub);
+  sub->add_option("--nmax", o->nmax, "Largest depth N")->capture_default_str();
+  sub->add_option("--stepsizes", o->stepsizes, "Fixed stepsizes omega, comma separated")->capture_default_str();
+  o->output.add(sub, "Write PREFIX.csv, PREFIX.png, PREFIX.svg");
+  sub->add_flag("--no-figures", o->no_figures, "Write the CSV only");
+  sub->callback([o] { print_result(depth_json(*o), o->output.json); });
+}
+
+FamilyOptions::Config landscape_family() {
+  FamilyOptions::Config c;
+  c.depth = false;
+  c.stepsize = format_general(study::LandscapeOptions{}.stepsize, kExactDigits);
+  c.stepsize_note = "of the curves";
+  return c;
+}
+
+struct LandscapeCli {
+  study::LandscapeOptions l;
+  NoiseOptions noise{study::LandscapeOptions{}.sigma};
+  FamilyOptions family{landscape_family()};
+  OutputOptions output;
+  std::string depths = "1,2,3,4,5,6";
+  bool no_figures = false;
+};
+
+/// One line per depth: its local minima (location, risk, curvature, basin width).
+json landscape_human(const study::LandscapeOptions& l, const study::LandscapeResult& r, const json& j) {
+  json h{{"setting", "k = n = 1, mu = " + format_fixed(l.mu, 6) + ", theta = " + format_fixed(l.theta, 6) +
+                         ", sigma = " + format_fixed(l.sigma, 6) + ", omega = " + format_fixed(l.stepsize, 6)},
+         {"linear_risk", r.linear}};
+  for (const auto& d : j["depths"]) {
+    std::string line;
+    for (const auto& m : d["minima"]) {
+      if (m.contains("flat")) {
+        line += "flat (E = " + format_general(m["risk"].get<double>(), 6) + " for every r)";
+        continue;
       }
-      std::cout << "(* = infimum, approached as omega -> 0+)\n";
-      j.erase("rows");
+      line += std::string(line.empty() ? "" : "; ") + "r = " + format_general(m["r"].get<double>(), 5) +
+              ": E = " + format_general(m["risk"].get<double>(), 8) +
+              ", E'' = " + format_general(m["curvature"].get<double>(), 4) +
+              ", basin " + format_general(m["basin_width"].get<double>(), 4) +
+              (m["basin_open"].get<bool>() ? "+" : "");
     }
-    if (!o->out.empty()) {
-      json files = json::array();
-      for (const auto& f : study::write_depth(r, o->out, !o->no_figures)) files.push_back(f.string());
-      j["files"] = files;
-    }
-    print_result(j, o->json);
-  });
+    h["N=" + std::to_string(d["N"].get<int>())] = line;
+  }
+  if (j.contains("files")) h["files"] = j["files"];
+  return h;
 }
 
 void add_landscape(CLI::App& theory) {
-  struct Opts {
-    study::LandscapeOptions l;
-    std::string depths = "1,2,3,4,5,6";
-    std::string out;
-    bool json = false, no_figures = false;
-  };
-  auto o = std::make_shared<Opts>();
+  auto o = std::make_shared<LandscapeCli>();
   auto* sub = theory.add_subcommand(
       "landscape", "k = n = 1 (R = r): risk E(r) for several depths at fixed omega, and over (r, omega); every "
                    "local minimum with its risk, curvature E''(r) and basin width: CSV, figures, JSON summary");
   sub->add_option("--mu", o->l.mu, "Signal mean mu (gamma = mu^2 + theta^2)")->capture_default_str();
   sub->add_option("--theta", o->l.theta, "Signal standard deviation theta >= 0")->capture_default_str();
-  sub->add_option("--sigma", o->l.sigma, "Noise standard deviation sigma > 0")->capture_default_str();
-  sub->add_option("--stepsize", o->l.stepsize, "Stepsize omega > 0 of the curves")->capture_default_str();
+  o->noise.add(sub);
+  o->family.add(sub);
   sub->add_option("--depths", o->depths, "Depths N, comma separated")->capture_default_str();
   sub->add_option("--r-max", o->l.r_max, "Largest r; 0 = automatic 1.5 sqrt(2.5/omega)")->capture_default_str();
   sub->add_option("--r-count", o->l.r_count, "Grid points in r (curves and minimum search)")->capture_default_str();
@@ -224,48 +266,29 @@ void add_landscape(CLI::App& theory) {
   sub->add_option("--omega-max", o->l.omega_max, "Heatmap: largest omega")->capture_default_str();
   sub->add_option("--omega-count", o->l.omega_count, "Heatmap: points in omega")->capture_default_str();
   sub->add_option("--heat-r-count", o->l.heat_r_count, "Heatmap: points in r")->capture_default_str();
-  sub->add_option("--out", o->out,
-                  "Write PREFIX.csv (curves), PREFIX_minima.csv, PREFIX.json, PREFIX.png/svg, PREFIX_heatmap.png/svg");
+  o->output.add(sub, "Write PREFIX.csv (curves), PREFIX_minima.csv, PREFIX.json, PREFIX.png/svg, "
+                     "PREFIX_heatmap.png/svg");
   sub->add_flag("--no-figures", o->no_figures, "Write CSV and JSON only");
-  sub->add_flag("--json", o->json, "Print the JSON summary");
   sub->callback([o] {
     study::LandscapeOptions l = o->l;
+    l.sigma = o->noise.checked();
+    l.stepsize = o->family.stepsize_number();
     l.depths.clear();
     for (double d : parse_list(o->depths, "--depths")) {
       if (d != std::floor(d)) throw Error("--depths: " + std::to_string(d) + " is not an integer");
       l.depths.push_back(int(d));
     }
     l.validate();
-    if (!o->out.empty()) io::check_writable_prefix(o->out);
+    const std::string& out = o->output.out;
+    if (!out.empty()) io::check_writable_prefix(out);
     const study::LandscapeResult r = study::compute_landscape(l);
     json j = json::parse(study::landscape_json(r));
-    if (!o->out.empty()) {
+    if (!out.empty()) {
       json files = json::array();
-      for (const auto& f : study::write_landscape(r, o->out, !o->no_figures)) files.push_back(f.string());
+      for (const auto& f : study::write_landscape(r, out, !o->no_figures)) files.push_back(f.string());
       j["files"] = files;
     }
-    if (o->json) {
-      print_result(j, true);
-      return;
-    }
-    json h{{"setting", "k = n = 1, mu = " + std::to_string(l.mu) + ", theta = " + std::to_string(l.theta) +
-                           ", sigma = " + std::to_string(l.sigma) + ", omega = " + std::to_string(l.stepsize)},
-           {"linear_risk", r.linear}};
-    for (const auto& d : j["depths"]) {
-      std::string line;
-      for (const auto& m : d["minima"]) {
-        char buf[200];
-        if (m.contains("flat")) std::snprintf(buf, sizeof buf, "flat (E = %.6g for every r)", m["risk"].get<double>());
-        else
-          std::snprintf(buf, sizeof buf, "%sr = %.5g: E = %.8g, E'' = %.4g, basin %.4g%s", line.empty() ? "" : "; ",
-                        m["r"].get<double>(), m["risk"].get<double>(), m["curvature"].get<double>(),
-                        m["basin_width"].get<double>(), m["basin_open"].get<bool>() ? "+" : "");
-        line += buf;
-      }
-      h["N=" + std::to_string(d["N"].get<int>())] = line;
-    }
-    if (j.contains("files")) h["files"] = j["files"];
-    print_result(h, false);
+    print_result(o->output.json ? j : landscape_human(l, r, j), o->output.json);
   });
 }
 

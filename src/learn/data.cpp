@@ -32,11 +32,18 @@ SampleModel SampleModel::gaussian(const Matrix& sigma) {
   m.validate();
   return m;
 }
+SampleModel SampleModel::make(theory::DataKind kind, Index n, double mu, double theta, double rho) {
+  switch (kind) {
+    case theory::DataKind::Constant: return constant(n, mu, theta);
+    case theory::DataKind::Iid: return iid(n, mu, theta);
+    case theory::DataKind::Ar1: return ar1(n, mu, theta, rho);
+    case theory::DataKind::File: break;
+  }
+  throw Error("data model 'file' has no parameters to sample from: build it from its second moment "
+              "(SampleModel::gaussian)");
+}
 SampleModel SampleModel::from_name(const std::string& name, Index n, double mu, double theta, double rho) {
-  if (name == "constant") return constant(n, mu, theta);
-  if (name == "iid") return iid(n, mu, theta);
-  if (name == "ar1") return ar1(n, mu, theta, rho);
-  throw Error("unknown data model '" + name + "' (expected constant, iid or ar1)");
+  return make(theory::parse_data_kind(name), n, mu, theta, rho);
 }
 
 void SampleModel::validate() const {
@@ -117,6 +124,36 @@ Matrix SampleModel::sample(Index frames, Rng& rng) const {
     }
   }
   return y;
+}
+
+void DataSource::validate(bool frames_anywhere) const {
+  if (kind == theory::DataKind::File) {
+    if (second_moment_file.empty() && clean_file.empty())
+      throw Error("--data file needs --second-moment SIGMA (n x n) or --clean FRAMES (n x B)");
+    return;
+  }
+  if (!second_moment_file.empty()) throw Error("--second-moment is only read with --data file");
+  if (!frames_anywhere && !clean_file.empty()) throw Error("--clean is only read with --data file here");
+}
+
+Matrix DataSource::clean_frames() const {
+  if (clean_file.empty()) return {};
+  return read_frames(clean_file, n);
+}
+
+theory::DataModel DataSource::theory_model(Index default_n) const {
+  validate(true);
+  if (kind != theory::DataKind::File) return theory::make_data_model(kind, n == 0 ? default_n : n, mu, theta, rho);
+  theory::DataModel file;
+  if (!second_moment_file.empty()) {
+    file = theory::DataModel::dense(io::read_matrix(second_moment_file), "second moment '" + second_moment_file + "'");
+    if (n > 0 && file.n() != n)
+      throw Error("--second-moment '" + second_moment_file + "' is " + std::to_string(file.n()) + " x " +
+                  std::to_string(file.n()) + " but --n " + std::to_string(n));
+  } else {
+    file = theory::DataModel::dense(empirical_second_moment(clean_frames()), "Gaussian data model");
+  }
+  return theory::make_data_model(kind, n, mu, theta, rho, &file);
 }
 
 Matrix add_noise(const Matrix& clean, double noise_std, Rng& rng) {

@@ -51,7 +51,7 @@ TEST(CliTheory, BadInputIsOneLineAndExitTwo) {
   const std::string base = "theory optimal --data constant --n 5 --mu 1 --theta 0.5 ";
   const std::vector<std::string> bad{
       base + "--k 6 --sigma 0.9 --method bilevel",
-      base + "--k 0 --sigma 0.9 --method bilevel",
+      base + "--k -1 --sigma 0.9 --method bilevel",
       base + "--k 2 --sigma 0 --method bilevel",
       base + "--k 2 --sigma nan --method bilevel",
       base + "--k 2 --sigma 0.9 --method unrolled --depth 0",

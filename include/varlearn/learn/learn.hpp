@@ -4,6 +4,7 @@
 #include "varlearn/learn/checkpoint.hpp"
 #include "varlearn/learn/data.hpp"
 #include "varlearn/learn/evaluate.hpp"
+#include "varlearn/learn/experiment.hpp"
 #include "varlearn/learn/model.hpp"
 #include "varlearn/learn/objective.hpp"
 #include "varlearn/learn/stepsize.hpp"
