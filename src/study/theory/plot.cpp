@@ -1,5 +1,5 @@
 // gnuplot bodies for the theory studies (heatmaps with colour bar, line plots).
-#include "theory_plot.hpp"
+#include "plot.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -1,4 +1,4 @@
-// `varlearn reproduce`, theory section (issues 2 and 3): best-risk tables for the talk's setting
+// `varlearn reproduce`, theory section: best-risk tables for the talk's setting
 // n = 500, mu = 1, sigma = 0.9; risk ratios against the best linear denoiser; bilevel/unrolled
 // ratio maps at sigma = 0.9 and 0.1; depth curves; the k = n = 1 landscape; and sentences
 // generated from the numbers. Files go to ctx.dir/theory/.
@@ -7,7 +7,7 @@
 #include <cstdio>
 #include <sstream>
 
-#include "theory_plot.hpp"
+#include "../theory/plot.hpp"
 #include "varlearn/core/format.hpp"
 #include "varlearn/core/io.hpp"
 #include "varlearn/study/report.hpp"

@@ -1,4 +1,4 @@
-// The k = n = 1 landscape (issue 3, item 3): R = r scalar, T = f(r^2),
+// The k = n = 1 landscape: R = r scalar, T = f(r^2),
 // E(r) = 1/2 [gamma (t-1)^2 + sigma^2 t^2], gamma = mu^2 + theta^2. Every local minimum in r is
 // located, refined and measured (risk, curvature E''(r), basin width at a relative level), to
 // test the conjecture "good denoisers for odd depth hide in sharp local minima".
@@ -11,7 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "theory_plot.hpp"
+#include "plot.hpp"
 #include "varlearn/core/error.hpp"
 #include "varlearn/core/io.hpp"
 #include "varlearn/core/minimize.hpp"
