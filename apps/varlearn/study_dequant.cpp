@@ -2,6 +2,7 @@
 // unrolled primal-dual network. Parses, validates, calls the library, prints.
 #include <chrono>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <sstream>
 
@@ -36,6 +37,9 @@ void add_study_dequant(CLI::App& study) {
                 "half-overlapping frames joined with normalized Hann weights (stays inside the cells); default: none");
   sub->add_option("--depths", a->o.depths, "unrolled / fixed-budget depths N (>= 1)")->default_str("1 2 5 10 20")->delimiter(',');
   sub->add_option("--methods", a->o.methods, "methods: quantized, classic, learned")
+      ->transform(CLI::CheckedTransformer(std::map<std::string, study::DequantMethod>{
+          {"quantized", study::DequantMethod::Quantized}, {"classic", study::DequantMethod::Classic},
+          {"learned", study::DequantMethod::Learned}}))
       ->default_str("quantized classic learned")
       ->delimiter(',');
   sub->add_option("--quantizer", a->quantizer, "mid-rise (no zero level) or mid-tread (zero level)")

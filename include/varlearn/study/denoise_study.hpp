@@ -1,6 +1,6 @@
 #pragma once
 /// \file denoise_study.hpp
-/// The talk's "reality check" (issue 5): learn the quadratic regularizer on clean speech
+/// The talk's "reality check": learn the quadratic regularizer on clean speech
 /// frames with Gaussian noise, bilevel against unrolled gradient descent at every depth N
 /// with a learned and with a fixed stepsize, each next to the theory engine's prediction
 /// (best achievable risk for the training second moment S).
@@ -15,12 +15,23 @@
 #include <vector>
 
 #include "varlearn/core/types.hpp"
+#include "varlearn/learn/model.hpp"
 #include "varlearn/study/report.hpp"
 
 namespace varlearn::study {
 
 /// Settings of the study; every field has its CLI flag in parentheses.
 struct DenoiseOptions {
+  static constexpr Index kDefaultFrameLength = 320;       ///< n when --n is not given
+  static constexpr Index kQuickFrameLength = 80;          ///< n with --quick
+  static constexpr int kMaxDepth = 200;                   ///< largest depth N accepted
+  static constexpr int kDefaultCorpusRate = 8000;         ///< Hz of the codec2 corpus
+  static constexpr int kExactIterations = 150;            ///< L-BFGS iterations (exact objective)
+  static constexpr int kQuickIterations = 300;            ///< either optimizer with --quick
+  static constexpr int kSampledIterations = 2000;         ///< Adam steps (sampled objective)
+  static constexpr double kSampledLearningRate = 1e-3;    ///< Adam eta (sampled objective)
+  static constexpr Index kSampledBatchSize = 256;         ///< frames per Adam step (sampled objective)
+
   Index n = 0;                 ///< frame length n (--n); 0 = 320 (80 with quick)
   Index hop = 0;               ///< hop between frames (--hop); 0 = n/2
   double noise_std = 0.1;      ///< sigma (--sigma)
@@ -39,7 +50,9 @@ struct DenoiseOptions {
   int rate = 0;                ///< Hz (--rate); 0: the files' common rate (8000 for the default corpus)
   bool mixdown = false;        ///< average channels of multi-channel files (--mixdown)
   bool quick = false;          ///< small corpus, n = 80 unless given, fewer iterations (--quick)
-  int iterations = 0;          ///< L-BFGS iterations (Adam steps for sampled); 0 = default (--iterations)
+  /// L-BFGS iterations (Adam steps for sampled); 0 = default: 150 exact, 2000 sampled, 300
+  /// either way with quick (--iterations)
+  int iterations = 0;
   std::uint64_t seed = 1;      ///< noise draws (--seed)
   bool odd_strategy = true;    ///< also run the odd-depth strategy and the sharpness measurement
   bool write_audio = true;     ///< WAVs of one test file
@@ -50,12 +63,21 @@ struct DenoiseOptions {
   DenoiseOptions resolved() const;
 };
 
+/// Where a run's \f$(R, \omega)\f$ starts.
+enum class DenoiseInit {
+  Shrink,        ///< \f$R_0 = \sqrt{\max(1/\omega-1,0)}\,[I_k\ 0]\f$, \f$\omega_0 = \omega\f$: T = omega I
+  Theory,        ///< the theory engine's realizing R at a small omega (odd-depth strategy)
+  Continuation,  ///< fixed-omega training down an omega ladder from Shrink, then omega released
+};
+const char* to_string(DenoiseInit init);  ///< "shrink" | "theory" | "continuation"
+
 /// One trained configuration.
 struct DenoiseConfig {
-  std::string method;          ///< "bilevel" | "unrolled"
+  learn::Method method = learn::Method::Unrolled;
   int depth = 0;               ///< N (0 for bilevel: JSON null)
-  std::string stepsize_mode;   ///< "learned" | "fixed" (bilevel: "fixed", stepsize 0)
-  std::string init = "shrink"; ///< "shrink" (R_0 above), "theory", "continuation"
+  /// Learned or Fixed (bilevel: Fixed, stepsize 0)
+  learn::StepsizeMode stepsize_mode = learn::StepsizeMode::Fixed;
+  DenoiseInit init = DenoiseInit::Shrink;
   double stepsize = 0;         ///< final omega
   double train_mse = 0;        ///< exact noise expectation on the training frames
   double test_mse = 0;         ///< exact noise expectation on the test frames
@@ -73,11 +95,13 @@ struct DenoiseConfig {
 /// Curvature and basin width of the training loss (per-sample MSE) at a trained model.
 struct Sharpness {
   int depth = 0;
-  std::string init;            ///< which run
+  DenoiseInit init = DenoiseInit::Shrink;  ///< which run
   double mse = 0;              ///< train MSE there
   double stepsize = 0;
   double regularizer_norm = 0;
-  double hessian_max = 0;      ///< largest Hessian eigenvalue w.r.t. (vec R, alpha) (power iteration)
+  /// Largest Hessian eigenvalue w.r.t. (vec R, alpha): power iteration on central-difference
+  /// Hessian-vector products
+  double hessian_max = 0;
   double hessian_max_alpha = 0;///< second derivative along alpha alone (omega = softplus(alpha))
   /// Median over random unit directions of the radius r at which the MSE rises by 1 %,
   /// relative to \f$\|\theta\|\f$ (larger = wider basin).
@@ -99,7 +123,6 @@ struct DenoiseResults {
   std::vector<DenoiseConfig> configs;   ///< bilevel, then unrolled learned N..., fixed N...
   std::vector<DenoiseConfig> strategy;  ///< odd-depth learned-stepsize strategy runs
   std::vector<Sharpness> sharpness;
-  double theory_check_rel = 0; ///< max relative gap theory_mse vs the independent computation
   double seconds = 0;
   // For the WAVs: the demo test file and the denoisers used on it.
   std::string demo_file;
@@ -107,9 +130,9 @@ struct DenoiseResults {
   std::vector<std::pair<std::string, Vector>> demo_denoised;  ///< (wav name, signal)
 };
 
-/// Runs the study (reads and checks every input before any work). Progress lines through
-/// `progress`. Throws Error on bad input.
-DenoiseResults run_denoise_study(const DenoiseOptions& options, const Progress& progress = {});
+/// Runs the study (reads and checks every input before any work): the stages of
+/// denoise_pipeline.hpp in order. One line per step through `log`. Throws Error on bad input.
+DenoiseResults run_denoise_study(const DenoiseOptions& options, const Log& log = {});
 
 /// Writes results.json, results.csv, findings.md, figures (mse_vs_depth, train_vs_theory)
 /// and the WAVs into `dir` (created), each atomically. Returns the files written.
@@ -123,14 +146,5 @@ std::string denoise_table(const DenoiseResults& results);
 
 /// Per-sample MSE of T under second moment S (exact noise expectation; see file comment).
 double exact_mse(const Matrix& t, const Matrix& second_moment, double noise_std);
-
-/// Independent computation of the theory MSEs from a second moment (own eigendecomposition
-/// and own scalar minimizations, no theory engine), for the test and the self-check:
-/// bilevel infimum, unrolled depth N at stepsize omega, and with learned stepsize (k = n
-/// only). Per-sample (2 risk / n).
-double independent_bilevel_mse(const Matrix& second_moment, double noise_std, Index rank);
-double independent_unrolled_mse(const Matrix& second_moment, double noise_std, Index rank, int depth,
-                                double stepsize);
-double independent_learned_mse(const Matrix& second_moment, double noise_std, int depth);  ///< k = n
 
 }  // namespace varlearn::study

@@ -1,6 +1,6 @@
 #pragma once
 /// \file dequant_study.hpp
-/// Speech dequantization study (issue 6): at each bit depth b, the quantized test speech,
+/// Speech dequantization study: at each bit depth b, the quantized test speech,
 /// the classic l1 reconstruction (Chambolle–Pock, converged with a certified gap, and
 /// stopped after N iterations with the step size and projection tuned on the training set),
 /// and the learned unrolled network of depth N (K and step sizes trained with Adam,
@@ -18,13 +18,27 @@
 
 namespace varlearn::study {
 
+/// A reconstruction method of the study.
+enum class DequantMethod {
+  Quantized,  ///< the quantized signal itself (cell midpoints)
+  Classic,    ///< l1 by Chambolle–Pock: N tuned iterations, and converged to a certified gap
+  Learned,    ///< unrolled primal–dual network of depth N trained with Adam
+};
+const char* to_string(DequantMethod m);  ///< "quantized" | "classic" | "learned"
+/// Parses "quantized", "classic" or "learned"; throws Error listing them otherwise.
+DequantMethod parse_dequant_method(const std::string& name);
+
 /// Settings; every field's CLI flag in parentheses.
 struct DequantOptions {
+  /// The headline compares the learned network of this depth with the best classic result.
+  static constexpr int kHeadlineDepth = 5;
+
   std::vector<int> bits{3, 4, 5, 6};           ///< bit depths b (--bits), each in [1, 24]
   Index frame_length = 64;                     ///< n (--n)
   bool half_overlap = false;                   ///< frames with hop n/2 and Hann weights (--half-overlap)
   std::vector<int> depths{1, 2, 5, 10, 20};    ///< N (--depths), each >= 1
-  std::vector<std::string> methods{"quantized", "classic", "learned"};  ///< (--methods)
+  std::vector<DequantMethod> methods{DequantMethod::Quantized, DequantMethod::Classic,
+                                     DequantMethod::Learned};  ///< (--methods)
   audio::QuantizerKind quantizer = audio::QuantizerKind::MidRise;      ///< (--quantizer)
   std::vector<std::filesystem::path> train_files, test_files;  ///< (--train/--test); empty: codec2 corpus
   /// Scale each file to this peak amplitude before quantizing (--peak); 0 = keep the level
@@ -52,7 +66,7 @@ struct DequantOptions {
 
 /// One row of results.json.
 struct DequantEntry {
-  std::string method;          ///< "quantized" | "classic" | "learned"
+  DequantMethod method = DequantMethod::Quantized;
   int bits = 0;
   std::optional<int> depth;    ///< N; none for quantized and converged classic
   double snr_db = 0;           ///< test SNR (pooled over all test samples)
@@ -79,11 +93,12 @@ struct DequantResults {
   std::vector<std::pair<std::string, Vector>> examples;
   /// Best classic test SNR at b bits over all classic entries (fixed N and converged).
   std::optional<double> best_classic_snr(int bits) const;
-  std::optional<double> snr(const std::string& method, int bits, std::optional<int> depth) const;
+  std::optional<double> snr(DequantMethod method, int bits, std::optional<int> depth) const;
 };
 
-/// Runs the study. Progress lines through `progress` (the library never prints).
-DequantResults run_dequant_study(const DequantOptions& options, const Progress& progress = {});
+/// Runs the study: the stages of dequant_pipeline.hpp in order. One line per step through
+/// `log` (the library never prints).
+DequantResults run_dequant_study(const DequantOptions& options, const Log& log = {});
 
 /// Writes results.json, results.csv, summary.md, figures (snr_vs_depth_<b>bit, snr_vs_bits)
 /// and WAVs (example_clean/quantized/classic/learned.wav) into `dir` (created), atomically.

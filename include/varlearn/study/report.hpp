@@ -10,21 +10,22 @@
 
 namespace varlearn::study {
 
-/// Progress callback: one short human line per step (the library never prints).
-using Progress = std::function<void(const std::string&)>;
+/// A study's log: one short human line per step (the library never prints). Iterative
+/// methods report through optim::Progress instead; this is the studies' line of text.
+using Log = std::function<void(const std::string&)>;
 
 struct ReportContext {
   std::filesystem::path dir;  ///< report folder (exists, writable)
   bool quick = false;         ///< smaller grids / corpora, for a fast look
-  Progress progress;          ///< may be empty
+  Log log;                    ///< may be empty
   void say(const std::string& line) const {
-    if (progress) progress(line);
+    if (log) log(line);
   }
 };
 
-std::string theory_section(const ReportContext& ctx);   ///< theory engine + maps (issues 2, 3)
-std::string denoise_section(const ReportContext& ctx);  ///< speech denoising study (issue 5)
-std::string dequant_section(const ReportContext& ctx);  ///< speech dequantization study (issue 6)
+std::string theory_section(const ReportContext& ctx);   ///< theory engine + maps
+std::string denoise_section(const ReportContext& ctx);  ///< speech denoising study
+std::string dequant_section(const ReportContext& ctx);  ///< speech dequantization study
 
 struct ReproduceOptions {
   std::filesystem::path out = "report";            ///< report folder
@@ -33,6 +34,6 @@ struct ReproduceOptions {
 };
 
 /// Runs the sections and writes `out/report.md` atomically; returns its path.
-std::filesystem::path reproduce(const ReproduceOptions& options, const Progress& progress = {});
+std::filesystem::path reproduce(const ReproduceOptions& options, const Log& log = {});
 
 }  // namespace varlearn::study

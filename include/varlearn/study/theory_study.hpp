@@ -1,6 +1,6 @@
 #pragma once
 /// \file theory_study.hpp
-/// Theory studies (issue 3) on top of the exact theory engine: risk (ratio) maps over any two
+/// Theory studies on top of the exact theory engine: risk (ratio) maps over any two
 /// of the talk's parameters \f$k, \theta, \sigma, \mu, N, \omega, n\f$; best risk against depth
 /// N; and the k = n = 1 landscape \f$E(r)\f$ (R = r scalar) with every local minimum measured
 /// (location, risk, curvature, basin width). Computations return result objects; writing CSV,

@@ -1,4 +1,4 @@
-// The dequantization section of `varlearn reproduce` (issue 6): runs the study (quick or
+// The dequantization section of `varlearn reproduce`: runs the study (quick or
 // full, from ReportContext::quick), writes its files under <report>/dequant and returns the
 // section's markdown with the table, the headline margins and the figures.
 #include <sstream>
@@ -11,7 +11,7 @@ namespace varlearn::study {
 std::string dequant_section(const ReportContext& ctx) {
   DequantOptions opt;
   opt.quick = ctx.quick;
-  const auto res = run_dequant_study(opt, ctx.progress);
+  const auto res = run_dequant_study(opt, ctx.log);
   const auto dir = ctx.dir / "dequant";
   write_dequant_outputs(res, dir);
   std::ostringstream md;

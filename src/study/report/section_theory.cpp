@@ -1,4 +1,4 @@
-// `varlearn reproduce`, theory section (issues 2 and 3): best-risk tables for the talk's setting
+// `varlearn reproduce`, theory section: best-risk tables for the talk's setting
 // n = 500, mu = 1, sigma = 0.9; risk ratios against the best linear denoiser; bilevel/unrolled
 // ratio maps at sigma = 0.9 and 0.1; depth curves; the k = n = 1 landscape; and sentences
 // generated from the numbers. Files go to ctx.dir/theory/.
@@ -7,7 +7,7 @@
 #include <cstdio>
 #include <sstream>
 
-#include "theory_plot.hpp"
+#include "../theory/plot.hpp"
 #include "varlearn/core/format.hpp"
 #include "varlearn/core/io.hpp"
 #include "varlearn/study/report.hpp"
@@ -41,20 +41,20 @@ MapRun run_map(const ReportContext& ctx, const fs::path& dir, const std::string&
 
 std::string where(const ModelPoint& p) { return "k = " + format_general(p.k, 6) + ", θ = " + format_general(p.theta, 3); }
 
-}  // namespace
+/// One part of the section: its markdown and its generated sentences (findings).
+struct Part {
+  std::string markdown, findings;
+};
 
-std::string theory_section(const ReportContext& ctx) {
-  const fs::path dir = ctx.dir / "theory";
-  io::ensure_writable_dir(dir);
+/// The tables' setting: theta of the best-risk table.
+constexpr double kTableTheta = 0.5;
+
+// (a) Best risks at n = 500, mu = 1, sigma = 0.9 across k and N.
+Part best_risk_tables(const ReportContext& ctx, const fs::path& dir) {
   const bool quick = ctx.quick;
-  const double theta_table = 0.5;
-  std::ostringstream md;
-  md << "## Theory: the toy model, exactly\n\n"
-     << "Constant-signal model of the talk (y = λ·1, E λ = μ, Var λ = θ², noise σ), best (infimal) population "
-        "risks from the exact theory engine (spectral reduction, `docs/theory.md`). Unrolled = N gradient steps "
-        "with stepsize ω from z⁰ = 0; *learned* means optimized over ω (including the limit ω → 0⁺).\n\n";
-
-  // (a) Best risks at n = 500, mu = 1, sigma = 0.9 across k and N.
+  (void)quick;
+  std::ostringstream md, sentences;
+  const double theta_table = kTableTheta;
   {
     const auto data = theory::DataModel::constant(500, 1, theta_table);
     const std::vector<Index> ks = quick ? std::vector<Index>{1, 100, 499, 500}
@@ -102,7 +102,14 @@ std::string theory_section(const ReportContext& ctx) {
        << t2.str() << "\n" << rule2.str() << "\n" << body2.str() << "\n";
   }
 
-  // (b), (c) Ratio maps over (k, theta).
+  return {md.str(), sentences.str()};
+}
+
+// (b), (c) Ratio maps over (k, theta): against the best linear denoiser, bilevel against unrolling.
+Part ratio_maps(const ReportContext& ctx, const fs::path& dir) {
+  const bool quick = ctx.quick;
+  (void)quick;
+  std::ostringstream md, sentences;
   const Index nk = quick ? 50 : 500, nt = quick ? 21 : 101;
   std::vector<MapRun> lin_maps, bu_maps;
   for (const auto& [name, value] : std::vector<std::pair<std::string, std::string>>{
@@ -138,7 +145,6 @@ std::string theory_section(const ReportContext& ctx) {
      << "Ratio best bilevel risk / best unrolled risk (learned ω); above 1 unrolling is better. "
         "Even depths share one map (with learned ω the risk does not depend on N within a parity), so N = 2 "
         "stands for every even N and N = 3 for odd N ≥ 3.\n\n";
-  std::ostringstream sentences;
   for (const auto& m : bu_maps) {
     const auto& r = m.result;
     Index above = 0, below = 0;
@@ -153,7 +159,14 @@ std::string theory_section(const ReportContext& ctx) {
               << format_general(r.values[size_t(r.argmin())], 5) << " at " << where(r.points[size_t(r.argmin())]) << ".\n";
   }
 
-  // (d) Depth curves.
+  return {md.str(), sentences.str()};
+}
+
+// (d) Best risk against depth N.
+Part depth_curves(const ReportContext& ctx, const fs::path& dir) {
+  const bool quick = ctx.quick;
+  (void)quick;
+  std::ostringstream md, sentences;
   DepthOptions dopt;
   dopt.fixed.n = 500, dopt.fixed.mu = 1, dopt.fixed.theta = 0.5, dopt.fixed.sigma = 0.9, dopt.fixed.k = 250;
   dopt.max_depth = quick ? 10 : 20;
@@ -181,7 +194,14 @@ std::string theory_section(const ReportContext& ctx) {
               << "] across N.\n";
   }
 
-  // (e) Landscape.
+  return {md.str(), sentences.str()};
+}
+
+// (e) The k = n = 1 landscape and its local minima.
+Part landscape(const ReportContext& ctx, const fs::path& dir) {
+  const bool quick = ctx.quick;
+  (void)quick;
+  std::ostringstream md, sentences;
   LandscapeOptions lopt;
   if (quick) lopt.r_count = 2001, lopt.omega_count = 60, lopt.heat_r_count = 150;
   ctx.say("theory: landscape");
@@ -239,6 +259,26 @@ std::string theory_section(const ReportContext& ctx) {
                 << "\n";
   }
 
+  return {md.str(), sentences.str()};
+}
+
+}  // namespace
+
+std::string theory_section(const ReportContext& ctx) {
+  const fs::path dir = ctx.dir / "theory";
+  io::ensure_writable_dir(dir);
+  std::ostringstream md;
+  md << "## Theory: the toy model, exactly\n\n"
+     << "Constant-signal model of the talk (y = λ·1, E λ = μ, Var λ = θ², noise σ), best (infimal) population "
+        "risks from the exact theory engine (spectral reduction, `docs/theory.md`). Unrolled = N gradient steps "
+        "with stepsize ω from z⁰ = 0; *learned* means optimized over ω (including the limit ω → 0⁺).\n\n";
+
+  std::ostringstream sentences;
+  for (auto part : {best_risk_tables, ratio_maps, depth_curves, landscape}) {
+    const Part p = part(ctx, dir);
+    md << p.markdown;
+    sentences << p.findings;
+  }
   md << "### Findings (generated from the numbers above)\n\n" << sentences.str() << "\n";
   io::write_atomic(dir / "findings.md", sentences.str());
   return md.str();

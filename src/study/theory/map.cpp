@@ -1,4 +1,4 @@
-// Risk (ratio) maps over any two parameters of the toy model (issue 3, item 1).
+// Risk (ratio) maps over any two parameters of the toy model.
 #include <omp.h>
 #include <unistd.h>
 
@@ -10,8 +10,8 @@
 #include <map>
 #include <sstream>
 
-#include "figure.hpp"
-#include "theory_plot.hpp"
+#include "../report/figure.hpp"
+#include "plot.hpp"
 #include "varlearn/core/error.hpp"
 #include "varlearn/core/io.hpp"
 #include "varlearn/core/timer.hpp"

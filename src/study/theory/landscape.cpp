@@ -1,4 +1,4 @@
-// The k = n = 1 landscape (issue 3, item 3): R = r scalar, T = f(r^2),
+// The k = n = 1 landscape: R = r scalar, T = f(r^2),
 // E(r) = 1/2 [gamma (t-1)^2 + sigma^2 t^2], gamma = mu^2 + theta^2. Every local minimum in r is
 // located, refined and measured (risk, curvature E''(r), basin width at a relative level), to
 // test the conjecture "good denoisers for odd depth hide in sharp local minima".
@@ -11,8 +11,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "figure.hpp"
-#include "theory_plot.hpp"
+#include "../report/figure.hpp"
+#include "plot.hpp"
 #include "varlearn/core/error.hpp"
 #include "varlearn/core/io.hpp"
 #include "varlearn/core/minimize.hpp"
@@ -246,6 +246,112 @@ std::string landscape_json(const LandscapeResult& r) {
   return j.dump(2) + "\n";
 }
 
+namespace {
+
+const char* const kLandscapeColours[] = {"#1b9e77", "#d95f02", "#7570b3", "#e7298a",
+                                         "#66a61e", "#e6ab02", "#a6761d", "#666666"};
+
+// E(r) per depth with its minima (filled: global, open: local).
+std::string landscape_curve_plot(const LandscapeResult& r, const std::string& setting, double cap) {
+  const LandscapeOptions& o = r.options;
+  const auto& colours = kLandscapeColours;
+  std::ostringstream s;
+  s.precision(12);
+  s << "$C << EOD\n";
+  const size_t stride = std::max<size_t>(1, r.r.size() / 2000);
+  for (size_t i = 0; i < r.r.size(); i += stride) {
+    s << r.r[i];
+    for (const auto& c : r.curves) s << ' ' << c[i];
+    s << '\n';
+  }
+  s << "EOD\n$M << EOD\n";
+  for (const auto& m : r.minima)
+    if (!m.flat) s << m.depth << ' ' << m.r << ' ' << m.risk << ' ' << (m.global ? 1 : 0) << '\n';
+  s << "EOD\n";
+  s << "set termoption noenhanced\nset border lw 1.2\nset tics out nomirror\n"
+    << "set title " << gp_dq("Risk landscape E(r), " + setting + ", ω = " + fmt_num(o.stepsize) +
+                             "\nfilled circles: global minima, open circles: other local minima") << "\n"
+    << "set xlabel 'r (the regularizer R = r)'\nset ylabel 'risk E(r)'\n"
+    << "set grid lc rgb '#dddddd'\nset key outside right top box opaque\n"
+    << "set xrange [0:" << o.r_upper() << "]\nset yrange [" << r.linear * 0.9 << ":" << cap << "]\n"
+    << "set format y '%.3g'\n";
+  s << "plot " << r.linear << " with lines lw 2 dt 2 lc rgb 'black' title 'best linear'";
+  for (size_t d = 0; d < o.depths.size(); ++d)
+    s << ", $C using 1:" << d + 2 << " with lines lw 2.2 lc rgb '" << colours[d % 8] << "' title "
+      << gp_dq("N = " + std::to_string(o.depths[d]));
+  for (size_t d = 0; d < o.depths.size(); ++d) {
+    s << ", $M using ($1==" << o.depths[d] << " && $4==1 ? $2 : 1/0):3 with points pt 7 ps 1.8 lc rgb '"
+      << colours[d % 8] << "' notitle";
+    s << ", $M using ($1==" << o.depths[d] << " && $4==0 ? $2 : 1/0):3 with points pt 6 ps 1.8 lw 2 lc rgb '"
+      << colours[d % 8] << "' notitle";
+  }
+  s << "\n";
+  return s.str();
+}
+
+// Heatmaps over (r, omega), one panel per depth; cols x rows panels.
+std::string landscape_heatmap_plot(const LandscapeResult& r, const std::string& setting, double cap, int& cols,
+                                   int& rows) {
+  const LandscapeOptions& o = r.options;
+  // Heatmaps over (r, omega), one panel per depth, shared colour scale clipped at `cap`.
+  std::ostringstream h;
+  h.precision(8);
+  for (size_t d = 0; d < o.depths.size(); ++d) {
+    h << "$H" << d << " << EOD\n";
+    for (size_t iw = 0; iw < r.heat_omega.size(); ++iw) {
+      for (size_t ir = 0; ir < r.heat_r.size(); ++ir)
+        h << r.heat_r[ir] << ' ' << r.heat_omega[iw] << ' ' << std::min(r.heat[d][iw * r.heat_r.size() + ir], cap) << '\n';
+      h << '\n';
+    }
+    h << "EOD\n";
+  }
+  const size_t nd = o.depths.size();
+  cols = nd <= 3 ? int(nd) : 3, rows = int((nd + 2) / 3);
+  const double dr = 0.5 * r.heat_r.back() / double(r.heat_r.size() - 1);
+  const double dw = 0.5 * (r.heat_omega.back() - r.heat_omega.front()) / double(r.heat_omega.size() - 1);
+  h << "set termoption noenhanced\nset tics out nomirror\n"
+    << "set palette defined (0 '#440154', 1 '#3b528b', 2 '#21908d', 3 '#5dc963', 4 '#fde725')\n"
+    << "set cbrange [" << r.linear << ":" << cap << "]\nset format cb '%.2g'\n"
+    << "set xrange [" << -dr << ":" << r.heat_r.back() + dr << "]\n"
+    << "set yrange [" << r.heat_omega.front() - dw << ":" << r.heat_omega.back() + dw << "]\n"
+    << "set xlabel 'r'\nset ylabel 'ω'\nunset key\n"
+    << "set multiplot layout " << rows << "," << cols << " title "
+    << gp_dq("Risk E(r, ω), " + setting + " (colour clipped at " + fmt_num(cap) +
+             "; orange dots: minima in r for each ω; dashed: ω = " + fmt_num(o.stepsize) + ", circles: its minima)")
+    << "\n";
+  for (size_t d = 0; d < nd; ++d) {
+    h << "set title " << gp_dq("N = " + std::to_string(o.depths[d])) << "\n"
+      << "plot $H" << d << " using 1:2:3 with image, " << o.stepsize << " with lines dt 2 lw 1.5 lc rgb 'white'"
+      << ", $V using ($1==" << o.depths[d] << " ? $3 : 1/0):2 with points pt 7 ps 0.35 lc rgb '#ff7f00'"
+      << ", $M using ($1==" << o.depths[d] << " ? $2 : 1/0):(" << o.stepsize
+      << ") with points pt 6 ps 1.6 lw 2 lc rgb 'white'\n";
+  }
+  h << "unset multiplot\n";
+  // The minima data block is shared with the first figure's script: repeat it here.
+  std::ostringstream mblock;
+  mblock.precision(12);
+  mblock << "$M << EOD\n";
+  for (const auto& m : r.minima)
+    if (!m.flat) mblock << m.depth << ' ' << m.r << ' ' << m.risk << ' ' << (m.global ? 1 : 0) << '\n';
+  mblock << "EOD\n$V << EOD\n";
+  for (const auto& m : r.heat_minima) mblock << m.depth << ' ' << m.stepsize << ' ' << m.r << '\n';
+  mblock << "EOD\n";
+  return mblock.str() + h.str();
+}
+
+std::string landscape_valleys_csv(const LandscapeResult& r) {
+  std::string v = "N,omega,r,risk,curvature,basin_width,basin_open\n";
+  char buf[200];
+  for (const auto& m : r.heat_minima) {
+    std::snprintf(buf, sizeof buf, "%d,%.17g,%.17g,%.17g,%.17g,%.17g,%s\n", m.depth, m.stepsize, m.r, m.risk,
+                  m.curvature, m.basin_width, m.basin_open ? "true" : "false");
+    v += buf;
+  }
+  return v;
+}
+
+}  // namespace
+
 std::vector<fs::path> write_landscape(const LandscapeResult& r, const fs::path& prefix, bool figures) {
   io::check_writable_prefix(prefix);
   if (!prefix.parent_path().empty()) io::ensure_writable_dir(prefix.parent_path());
@@ -253,91 +359,18 @@ std::vector<fs::path> write_landscape(const LandscapeResult& r, const fs::path& 
   std::vector<fs::path> files;
   Rollback rollback;
   const double cap = std::max(r.gamma, o.sigma * o.sigma);  // twice the risk of T = 0 or T = I
-  const char* colours[] = {"#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666666"};
   const std::string setting = "k = n = 1 (R = r), μ = " + fmt_num(o.mu) + ", θ = " + fmt_num(o.theta) +
                               ", σ = " + fmt_num(o.sigma);
   if (figures) {
-    std::ostringstream s;
-    s.precision(12);
-    s << "$C << EOD\n";
-    const size_t stride = std::max<size_t>(1, r.r.size() / 2000);
-    for (size_t i = 0; i < r.r.size(); i += stride) {
-      s << r.r[i];
-      for (const auto& c : r.curves) s << ' ' << c[i];
-      s << '\n';
-    }
-    s << "EOD\n$M << EOD\n";
-    for (const auto& m : r.minima)
-      if (!m.flat) s << m.depth << ' ' << m.r << ' ' << m.risk << ' ' << (m.global ? 1 : 0) << '\n';
-    s << "EOD\n";
-    s << "set termoption noenhanced\nset border lw 1.2\nset tics out nomirror\n"
-      << "set title " << gp_dq("Risk landscape E(r), " + setting + ", ω = " + fmt_num(o.stepsize) +
-                               "\nfilled circles: global minima, open circles: other local minima") << "\n"
-      << "set xlabel 'r (the regularizer R = r)'\nset ylabel 'risk E(r)'\n"
-      << "set grid lc rgb '#dddddd'\nset key outside right top box opaque\n"
-      << "set xrange [0:" << o.r_upper() << "]\nset yrange [" << r.linear * 0.9 << ":" << cap << "]\n"
-      << "set format y '%.3g'\n";
-    s << "plot " << r.linear << " with lines lw 2 dt 2 lc rgb 'black' title 'best linear'";
-    for (size_t d = 0; d < o.depths.size(); ++d)
-      s << ", $C using 1:" << d + 2 << " with lines lw 2.2 lc rgb '" << colours[d % 8] << "' title "
-        << gp_dq("N = " + std::to_string(o.depths[d]));
-    for (size_t d = 0; d < o.depths.size(); ++d) {
-      s << ", $M using ($1==" << o.depths[d] << " && $4==1 ? $2 : 1/0):3 with points pt 7 ps 1.8 lc rgb '"
-        << colours[d % 8] << "' notitle";
-      s << ", $M using ($1==" << o.depths[d] << " && $4==0 ? $2 : 1/0):3 with points pt 6 ps 1.8 lw 2 lc rgb '"
-        << colours[d % 8] << "' notitle";
-    }
-    s << "\n";
-    write_figure(prefix, s.str(), "1200,750");
+    write_figure(prefix, landscape_curve_plot(r, setting, cap), "1200,750");
     files.push_back(prefix.string() + ".png");
     files.push_back(prefix.string() + ".svg");
     rollback.files = files;
 
-    // Heatmaps over (r, omega), one panel per depth, shared colour scale clipped at `cap`.
-    std::ostringstream h;
-    h.precision(8);
-    for (size_t d = 0; d < o.depths.size(); ++d) {
-      h << "$H" << d << " << EOD\n";
-      for (size_t iw = 0; iw < r.heat_omega.size(); ++iw) {
-        for (size_t ir = 0; ir < r.heat_r.size(); ++ir)
-          h << r.heat_r[ir] << ' ' << r.heat_omega[iw] << ' ' << std::min(r.heat[d][iw * r.heat_r.size() + ir], cap) << '\n';
-        h << '\n';
-      }
-      h << "EOD\n";
-    }
-    const size_t nd = o.depths.size();
-    const int cols = nd <= 3 ? int(nd) : 3, rows = int((nd + 2) / 3);
-    const double dr = 0.5 * r.heat_r.back() / double(r.heat_r.size() - 1);
-    const double dw = 0.5 * (r.heat_omega.back() - r.heat_omega.front()) / double(r.heat_omega.size() - 1);
-    h << "set termoption noenhanced\nset tics out nomirror\n"
-      << "set palette defined (0 '#440154', 1 '#3b528b', 2 '#21908d', 3 '#5dc963', 4 '#fde725')\n"
-      << "set cbrange [" << r.linear << ":" << cap << "]\nset format cb '%.2g'\n"
-      << "set xrange [" << -dr << ":" << r.heat_r.back() + dr << "]\n"
-      << "set yrange [" << r.heat_omega.front() - dw << ":" << r.heat_omega.back() + dw << "]\n"
-      << "set xlabel 'r'\nset ylabel 'ω'\nunset key\n"
-      << "set multiplot layout " << rows << "," << cols << " title "
-      << gp_dq("Risk E(r, ω), " + setting + " (colour clipped at " + fmt_num(cap) +
-               "; orange dots: minima in r for each ω; dashed: ω = " + fmt_num(o.stepsize) + ", circles: its minima)")
-      << "\n";
-    for (size_t d = 0; d < nd; ++d) {
-      h << "set title " << gp_dq("N = " + std::to_string(o.depths[d])) << "\n"
-        << "plot $H" << d << " using 1:2:3 with image, " << o.stepsize << " with lines dt 2 lw 1.5 lc rgb 'white'"
-        << ", $V using ($1==" << o.depths[d] << " ? $3 : 1/0):2 with points pt 7 ps 0.35 lc rgb '#ff7f00'"
-        << ", $M using ($1==" << o.depths[d] << " ? $2 : 1/0):(" << o.stepsize
-        << ") with points pt 6 ps 1.6 lw 2 lc rgb 'white'\n";
-    }
-    h << "unset multiplot\n";
-    // The minima data block is shared with the first figure's script: repeat it here.
-    std::ostringstream mblock;
-    mblock.precision(12);
-    mblock << "$M << EOD\n";
-    for (const auto& m : r.minima)
-      if (!m.flat) mblock << m.depth << ' ' << m.r << ' ' << m.risk << ' ' << (m.global ? 1 : 0) << '\n';
-    mblock << "EOD\n$V << EOD\n";
-    for (const auto& m : r.heat_minima) mblock << m.depth << ' ' << m.stepsize << ' ' << m.r << '\n';
-    mblock << "EOD\n";
+    int cols = 1, rows = 1;
+    const std::string heat = landscape_heatmap_plot(r, setting, cap, cols, rows);
     const fs::path heat_prefix = prefix.string() + "_heatmap";
-    write_figure(heat_prefix, mblock.str() + h.str(), std::to_string(460 * cols + 80) + "," + std::to_string(400 * rows + 80),
+    write_figure(heat_prefix, heat, std::to_string(460 * cols + 80) + "," + std::to_string(400 * rows + 80),
                  SvgPass::Replay);
     files.push_back(heat_prefix.string() + ".png");
     files.push_back(heat_prefix.string() + ".svg");
@@ -351,16 +384,7 @@ std::vector<fs::path> write_landscape(const LandscapeResult& r, const fs::path& 
   io::write_atomic(js, landscape_json(r));
   rollback.add(js);
   const fs::path vcsv = prefix.string() + "_valleys.csv";
-  {
-    std::string v = "N,omega,r,risk,curvature,basin_width,basin_open\n";
-    char buf[200];
-    for (const auto& m : r.heat_minima) {
-      std::snprintf(buf, sizeof buf, "%d,%.17g,%.17g,%.17g,%.17g,%.17g,%s\n", m.depth, m.stepsize, m.r, m.risk,
-                    m.curvature, m.basin_width, m.basin_open ? "true" : "false");
-      v += buf;
-    }
-    io::write_atomic(vcsv, v);
-  }
+  io::write_atomic(vcsv, landscape_valleys_csv(r));
   files.insert(files.begin(), {csv, mcsv, js, vcsv});
   rollback.commit();
   return files;

@@ -1,5 +1,5 @@
 // gnuplot bodies for the theory studies (heatmaps with colour bar, line plots).
-#include "theory_plot.hpp"
+#include "plot.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -9,7 +9,7 @@
 #include <fstream>
 #include <unistd.h>
 
-#include "figure.hpp"
+#include "../report/figure.hpp"
 #include "varlearn/core/error.hpp"
 #include "varlearn/core/io.hpp"
 

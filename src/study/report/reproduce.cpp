@@ -8,9 +8,9 @@
 
 namespace varlearn::study {
 
-std::filesystem::path reproduce(const ReproduceOptions& options, const Progress& progress) {
+std::filesystem::path reproduce(const ReproduceOptions& options, const Log& log) {
   io::ensure_writable_dir(options.out);
-  ReportContext ctx{options.out, options.quick, progress};
+  ReportContext ctx{options.out, options.quick, log};
   std::ostringstream md;
   md << "# varlearn report\n\n"
      << "Reproduces the study of Brauer, Breustedt, de Wolff, Lorenz, *Learning Variational Models "

@@ -1,12 +1,12 @@
-// Best risk against unrolling depth N (issue 3, item 2): learned and fixed stepsizes, both
+// Best risk against unrolling depth N: learned and fixed stepsizes, both
 // parities, next to the best linear and bilevel levels.
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <sstream>
 
-#include "figure.hpp"
-#include "theory_plot.hpp"
+#include "../report/figure.hpp"
+#include "plot.hpp"
 #include "varlearn/core/error.hpp"
 #include "varlearn/core/io.hpp"
 #include "varlearn/core/timer.hpp"

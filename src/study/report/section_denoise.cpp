@@ -1,0 +1,29 @@
+// The speech denoising section of `varlearn reproduce`: runs the study (quick or full, from
+// ReportContext::quick), writes its files under <report>/denoise and returns the section's
+// markdown (findings, figures, table).
+#include <sstream>
+
+#include "varlearn/study/denoise_study.hpp"
+#include "varlearn/study/report.hpp"
+
+namespace varlearn::study {
+namespace fs = std::filesystem;
+
+std::string denoise_section(const ReportContext& ctx) {
+  DenoiseOptions o;
+  o.quick = ctx.quick;
+  const DenoiseResults r = run_denoise_study(o, ctx.log);
+  const fs::path sub = ctx.dir / "denoise";
+  write_denoise_outputs(r, sub);
+  std::ostringstream md;
+  md << "## Speech denoising: bilevel vs unrolling on real speech\n\n"
+     << "The talk's reality check on Debian's codec2 speech (`varlearn study denoise"
+     << (ctx.quick ? " --quick" : "") << "`; files in `denoise/`, WAVs of test file `"
+     << fs::path(r.demo_file).filename().string() << "`).\n\n"
+     << denoise_findings(r) << "\n![MSE vs depth](denoise/mse_vs_depth.png)\n\n"
+     << "![training vs theory](denoise/train_vs_theory.png)\n\n"
+     << denoise_table(r);
+  return md.str();
+}
+
+}  // namespace varlearn::study

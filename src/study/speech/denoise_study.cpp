@@ -1,0 +1,136 @@
+// Speech denoising study: the pipeline (corpus -> frames -> baselines -> jobs -> training ->
+// odd-depth strategy -> sharpness -> demo audio), options and the exact MSE. The stages live
+// in denoise_stages.cpp, denoise_training.cpp and denoise_sharpness.cpp; the writers in
+// denoise_outputs.cpp.
+#include "varlearn/study/denoise_study.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <mutex>
+#include <set>
+
+#include "varlearn/core/error.hpp"
+#include "varlearn/core/timer.hpp"
+#include "varlearn/study/denoise_pipeline.hpp"
+
+namespace varlearn::study {
+
+const char* to_string(DenoiseInit init) {
+  switch (init) {
+    case DenoiseInit::Shrink: return "shrink";
+    case DenoiseInit::Theory: return "theory";
+    case DenoiseInit::Continuation: return "continuation";
+  }
+  return "?";
+}
+
+void DenoiseOptions::validate() const {
+  const char* w = "study denoise";
+  require(n == 0 || n >= 2, w, "frame length --n must be >= 2 (got " + std::to_string(n) + ")");
+  const Index nn = n == 0 ? (quick ? kQuickFrameLength : kDefaultFrameLength) : n;
+  require(hop == 0 || (hop >= 1 && hop <= nn), w,
+          "--hop must be in 1..n = " + std::to_string(nn) + " (got " + std::to_string(hop) + ")");
+  require(std::isfinite(noise_std) && noise_std > 0, w, "--sigma must be > 0 and finite");
+  require(rank >= 0 && rank <= nn, w,
+          "--k must be in 1..n = " + std::to_string(nn) + " (got " + std::to_string(rank) + ")");
+  require(!depths.empty(), w, "--depths is empty");
+  std::set<int> seen;
+  for (int d : depths) {
+    require(d >= 1 && d <= kMaxDepth, w,
+            "depth " + std::to_string(d) + " is outside 1.." + std::to_string(kMaxDepth));
+    require(seen.insert(d).second, w, "depth " + std::to_string(d) + " is given twice");
+  }
+  require(std::isfinite(fixed_stepsize) && fixed_stepsize > 0 && fixed_stepsize < 2, w,
+          "--fixed-stepsize must be in (0, 2) (gradient descent on I + R^T R diverges beyond)");
+  require(iterations >= 0, w, "--iterations must be >= 0");
+  require(rate >= 0, w, "--rate must be >= 0");
+  require(train_files.empty() == test_files.empty(), w,
+          "give both --train and --test files (or neither, for the default codec2 corpus)");
+}
+
+DenoiseOptions DenoiseOptions::resolved() const {
+  validate();
+  DenoiseOptions o = *this;
+  if (o.n == 0) o.n = quick ? kQuickFrameLength : kDefaultFrameLength;
+  if (o.hop == 0) o.hop = std::max<Index>(1, o.n / 2);
+  if (o.rank == 0) o.rank = o.n;
+  if (o.iterations == 0)
+    o.iterations = quick ? kQuickIterations : (objective == Objective::Exact ? kExactIterations : kSampledIterations);
+  std::sort(o.depths.begin(), o.depths.end());
+  return o;
+}
+
+double exact_mse(const Matrix& t, const Matrix& s, double sigma) {
+  const Index n = t.rows();
+  const Matrix d = t - Matrix::Identity(n, n);
+  return ((d * s).cwiseProduct(d).sum() + sigma * sigma * t.squaredNorm()) / double(n);
+}
+
+namespace {
+
+// The log is called from worker threads: one line at a time.
+Log serialized(const Log& log) {
+  if (!log) return {};
+  auto mu = std::make_shared<std::mutex>();
+  return [log, mu](const std::string& line) {
+    std::lock_guard<std::mutex> lock(*mu);
+    log(line);
+  };
+}
+
+std::vector<DenoiseConfig> configs_of(const std::vector<denoise::Job>& jobs) {
+  std::vector<DenoiseConfig> out;
+  for (const auto& j : jobs) out.push_back(j.config);
+  return out;
+}
+
+}  // namespace
+
+DenoiseResults run_denoise_study(const DenoiseOptions& options_in, const Log& log_in) {
+  using namespace denoise;
+  const Stopwatch clock;
+  const DenoiseOptions opt = options_in.resolved();
+  const Log log = serialized(log_in);
+  DenoiseResults res;
+  res.options = opt;
+
+  const Corpus corpus = load_corpus(opt, log);
+  res.rate = corpus.rate;
+  res.train_files = corpus.train_files, res.test_files = corpus.test_files;
+  res.train_seconds_audio = corpus.train_seconds, res.test_seconds_audio = corpus.test_seconds;
+
+  const Frames frames = make_frames(corpus, opt);
+  res.train_frames = frames.train_clean.cols(), res.test_frames = frames.test_clean_frames.cols();
+  if (log)
+    log("frames: " + std::to_string(res.train_frames) + " train, " + std::to_string(res.test_frames) +
+        " test (n = " + std::to_string(opt.n) + ", hop = " + std::to_string(opt.hop) + ", " +
+        std::to_string(res.rate) + " Hz)");
+
+  const Baselines base = baselines(frames);
+  res.noisy_mse = base.noisy_mse, res.noisy_mse_sampled = base.noisy_mse_sampled, res.noisy_snr_db = base.noisy_snr_db;
+  res.wiener_train_mse = base.wiener_train_mse, res.wiener_mse = base.wiener_mse, res.wiener_snr_db = base.wiener_snr_db;
+
+  const theory::DataModel data = theory::DataModel::dense(frames.train_moment, "training frames' second moment");
+  std::vector<Job> jobs = make_jobs(opt, data);
+  train_all(jobs, frames, opt, log);
+  res.configs = configs_of(jobs);
+
+  const std::vector<int> odd = odd_depths(opt.depths);
+  if (opt.odd_strategy && opt.objective == DenoiseOptions::Objective::Exact && !odd.empty()) {
+    std::vector<Job> strategy = make_strategy_jobs(opt, data, odd);
+    run_strategy(strategy, frames, opt, data, log);
+    res.strategy = configs_of(strategy);
+    res.sharpness = measure_all(sharpness_targets(jobs, strategy, odd), frames, log);
+  }
+
+  if (opt.write_audio) {
+    Demo demo = demo_audio(corpus, frames, jobs, base, opt);
+    res.demo_file = demo.file;
+    res.demo_clean = std::move(demo.clean), res.demo_noisy = std::move(demo.noisy);
+    res.demo_denoised = std::move(demo.denoised);
+  }
+  res.seconds = clock.seconds();
+  return res;
+}
+
+}  // namespace varlearn::study

@@ -1,0 +1,267 @@
+// Speech denoising study, training stages: the optimizer settings, one run, evaluation, all
+// runs in parallel, and the odd-depth strategy (theory init, continuation in omega).
+#include <omp.h>
+
+#include <Eigen/Eigenvalues>
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <exception>
+#include <numeric>
+
+#include "varlearn/core/error.hpp"
+#include "varlearn/core/format.hpp"
+#include "varlearn/core/numerics.hpp"
+#include "varlearn/core/timer.hpp"
+#include "varlearn/study/denoise_pipeline.hpp"
+#include "varlearn/theory/family.hpp"
+#include "varlearn/theory/optimal.hpp"
+
+namespace varlearn::study::denoise {
+
+namespace {
+
+/// Scheduling weight of a bilevel job against unrolled depth N (deepest first).
+constexpr int kBilevelCost = 3;
+/// Strategy: candidate omegas, tried from the largest down.
+constexpr double kStrategyOmegaLadder[] = {0.3, 0.2, 0.1, 0.05, 0.02, 0.01, 0.005, 0.002, 0.001};
+/// Strategy: a fixed-omega optimum within this relative gap of the infimum is close enough.
+constexpr double kStrategyRiskSlack = 1e-3;
+/// Continuation: fixed-omega stages from the fixed stepsize down to the strategy's omega.
+constexpr int kContinuationStages = 6;
+/// Continuation: L-BFGS iterations per stage, max(kMin, iterations / kDivisor).
+constexpr int kContinuationMinIterations = 20;
+constexpr int kContinuationIterationDivisor = 4;
+
+// Continuation step omega -> omega': the R' whose denoiser is nearest to the current one,
+// direction by direction: with R^T R = V diag(s) V^T (k largest), t = f_omega(s) and
+// s' = f_omega'^{-1}(t clamped to the new range) (smaller preimage), R' = diag(sqrt(s')) V^T.
+Matrix remap_regularizer(const Matrix& r, int depth, double w_old, double w_new) {
+  const Index k = r.rows(), n = r.cols();
+  Eigen::SelfAdjointEigenSolver<Matrix> es(r.transpose() * r);
+  const auto f_old = theory::Family::unrolled(depth, w_old), f_new = theory::Family::unrolled(depth, w_new);
+  const theory::Interval range = f_new.range();
+  Matrix out = Matrix::Zero(k, n);
+  for (Index i = 0; i < k; ++i) {
+    const Index col = n - 1 - i;  // eigenvalues ascending: take the k largest
+    const double s = std::max(0.0, es.eigenvalues()[col]);
+    double t = range.clamp(f_old(s));
+    double s_new = 0;
+    try {
+      s_new = f_new.inverse(t);
+    } catch (const Error&) {
+      s_new = 0;
+    }
+    out.row(i) = std::sqrt(std::max(0.0, s_new)) * es.eigenvectors().col(col).transpose();
+  }
+  return out;
+}
+
+std::string label(const DenoiseConfig& c) {
+  return c.method == learn::Method::Bilevel
+             ? std::string("bilevel")
+             : "unrolled N=" + std::to_string(c.depth) + " " + learn::to_string(c.stepsize_mode);
+}
+
+// Runs body(i) for every index in `order` in parallel (one job per thread; Eigen inside stays
+// single-threaded); rethrows the first error after all finished.
+template <class Body>
+void parallel_jobs(const std::vector<size_t>& order, Body body) {
+  std::vector<std::exception_ptr> errors(order.size());
+#pragma omp parallel for schedule(dynamic, 1)
+  for (int oi = 0; oi < int(order.size()); ++oi) {
+    try {
+      body(order[size_t(oi)]);
+    } catch (...) {
+      errors[size_t(oi)] = std::current_exception();
+    }
+  }
+  for (auto& e : errors)
+    if (e) std::rethrow_exception(e);
+}
+
+}  // namespace
+
+double spectral_norm(const Matrix& r) {
+  if (r.size() == 0) return 0;
+  const Matrix g = r.rows() <= r.cols() ? Matrix(r * r.transpose()) : Matrix(r.transpose() * r);
+  Eigen::SelfAdjointEigenSolver<Matrix> es(g, Eigen::EigenvaluesOnly);
+  return std::sqrt(std::max(0.0, es.eigenvalues().maxCoeff()));
+}
+
+learn::TrainOptions train_options(const DenoiseOptions& opt) {
+  learn::TrainOptions topt;
+  if (opt.objective == DenoiseOptions::Objective::Exact) {
+    topt.optimizer = learn::OptimizerKind::Lbfgs;
+    topt.lbfgs.max_iterations = opt.iterations;
+    topt.lbfgs.record_history = false;
+  } else {
+    topt.optimizer = learn::OptimizerKind::Adam;
+    topt.adam.max_iterations = opt.iterations;
+    topt.adam.learning_rate = DenoiseOptions::kSampledLearningRate;
+    topt.adam.record_history = false;
+    topt.batch_size = DenoiseOptions::kSampledBatchSize;
+  }
+  topt.seed = opt.seed;
+  return topt;
+}
+
+void train(Job& j, const Frames& frames, const DenoiseOptions& opt, int iterations) {
+  const FlushDenormals ftz;  // float32 unrolled passes: no denormals (restored on return)
+  const Stopwatch clock;
+  std::vector<double> om;
+  if (j.spec.method == learn::Method::Unrolled) om = {j.omega0};
+  const learn::QuadraticModel init = learn::QuadraticModel::from_regularizer(j.spec, j.r0, om);
+  learn::TrainOptions to = train_options(opt);
+  to.lbfgs.max_iterations = iterations;
+  to.adam.max_iterations = iterations;
+  const learn::TrainResult tr = opt.objective == DenoiseOptions::Objective::Exact
+                                    ? learn::train_expected(init, frames.train_moment, opt.noise_std, to)
+                                    : learn::train_sampled_noise(init, frames.train_clean, opt.noise_std, to);
+  j.model = tr.model;
+  j.optim = tr.optim;
+  j.seconds = clock.seconds();
+}
+
+void evaluate(Job& j, const Frames& frames) {
+  DenoiseConfig& c = j.config;
+  const Matrix t = j.model.denoiser();
+  c.stepsize = j.spec.method == learn::Method::Bilevel ? 0.0 : j.model.stepsize();
+  c.train_mse = exact_mse(t, frames.train_moment, frames.noise_std);
+  const TestMetrics m = test_metrics(frames, t);
+  c.test_mse = m.mse;
+  c.test_mse_sampled = m.mse_sampled;
+  c.test_snr_db = m.snr_db;
+  c.shortfall = c.train_mse / c.theory_mse - 1.0;
+  c.regularizer_norm = spectral_norm(j.model.regularizer());
+  c.iterations = j.optim.iterations;
+  c.seconds = j.seconds;
+  c.status = optim::to_string(j.optim.status);
+}
+
+void train_all(std::vector<Job>& jobs, const Frames& frames, const DenoiseOptions& opt, const Log& log) {
+  // Longest first: deep unrolled models cost the most.
+  std::vector<size_t> order(jobs.size());
+  std::iota(order.begin(), order.end(), size_t{0});
+  auto cost = [&](size_t i) { return jobs[i].spec.method == learn::Method::Bilevel ? kBilevelCost : jobs[i].spec.depth; };
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return cost(a) > cost(b); });
+  const std::string total = std::to_string(jobs.size());
+  if (log)
+    log("training " + total + " configurations (" +
+        (opt.objective == DenoiseOptions::Objective::Exact ? "exact noise expectation, L-BFGS" : "sampled noise, Adam") +
+        ", " + std::to_string(opt.iterations) + " iterations max, " + std::to_string(omp_get_max_threads()) + " threads)");
+  std::atomic<int> done{0};
+  parallel_jobs(order, [&](size_t i) {
+    train(jobs[i], frames, opt, opt.iterations);
+    evaluate(jobs[i], frames);
+    const auto& c = jobs[i].config;
+    const std::string count = std::to_string(++done);  // (named: GCC 12 -Wrestrict on "lit" + string&&)
+    if (log)
+      log(std::string("[") + count + "/" + total + "] " + label(c) + ": train " + format_general(c.train_mse, 4) +
+          " (theory " + format_general(c.theory_mse, 4) + ", " + format_percent(c.shortfall, 2, true) + "), test " +
+          format_general(c.test_mse, 4) + ", " + std::to_string(c.iterations) + " its, " +
+          format_general(c.seconds, 3) + " s, " + c.status);
+  });
+}
+
+std::vector<int> odd_depths(const std::vector<int>& depths) {
+  std::vector<int> odd;
+  for (int d : depths)
+    if (d >= 3 && d % 2 == 1) odd.push_back(d);
+  return odd;
+}
+
+double strategy_stepsize(const theory::DataModel& data, double sigma, Index k, int depth) {
+  const double inf = theory::best_unrolled_learned(data, sigma, k, depth).risk;
+  double ws = 0;
+  for (double w : kStrategyOmegaLadder) {
+    ws = w;
+    if (theory::best_unrolled(data, sigma, k, depth, w).risk <= inf * (1 + kStrategyRiskSlack)) break;
+  }
+  return ws;
+}
+
+std::vector<Job> make_strategy_jobs(const DenoiseOptions& opt, const theory::DataModel& data,
+                                    const std::vector<int>& odd) {
+  std::vector<Job> jobs;
+  for (int d : odd) {
+    const auto inf = theory::best_unrolled_learned(data, opt.noise_std, opt.rank, d);
+    const double ws = strategy_stepsize(data, opt.noise_std, opt.rank, d);
+    theory::OptimalOptions oo;
+    oo.with_regularizer = true;
+    const auto th = theory::best_unrolled(data, opt.noise_std, opt.rank, d, ws, oo);
+    for (DenoiseInit how : {DenoiseInit::Theory, DenoiseInit::Continuation}) {
+      Job j;
+      j.spec = learn::ModelSpec{opt.n, opt.rank, learn::Method::Unrolled, d, learn::StepsizeMode::Learned};
+      j.omega0 = ws;
+      j.r0 = th.regularizer;
+      j.config.method = learn::Method::Unrolled;
+      j.config.depth = d;
+      j.config.stepsize_mode = learn::StepsizeMode::Learned;
+      j.config.init = how;
+      j.config.theory_mse = 2.0 * inf.risk / double(opt.n);
+      j.config.theory_attained = inf.attained;
+      jobs.push_back(std::move(j));
+    }
+  }
+  return jobs;
+}
+
+int continuation(Job& j, const Frames& frames, const DenoiseOptions& opt, const theory::DataModel& data,
+                 const Log& log) {
+  const FlushDenormals ftz;  // float32 unrolled passes: no denormals (restored on return)
+  const double w0 = opt.fixed_stepsize, ws = j.omega0;
+  const int depth = j.spec.depth;
+  Matrix r = std::sqrt(std::max(1.0 / w0 - 1.0, 0.0)) * Matrix::Identity(opt.rank, opt.n);  // Shrink start
+  learn::ModelSpec fixed = j.spec;
+  fixed.stepsize_mode = learn::StepsizeMode::Fixed;
+  learn::TrainOptions to = train_options(opt);
+  to.lbfgs.max_iterations = std::max(kContinuationMinIterations, opt.iterations / kContinuationIterationDivisor);
+  int its = 0;
+  double w_prev = w0;
+  for (int st = 1; st <= kContinuationStages; ++st) {
+    const double w = w0 * std::pow(ws / w0, double(st) / kContinuationStages);  // geometric
+    r = remap_regularizer(r, depth, w_prev, w);
+    w_prev = w;
+    const auto tr = learn::train_expected(learn::QuadraticModel::from_regularizer(fixed, r, {w}),
+                                          frames.train_moment, opt.noise_std, to);
+    r = tr.model.regularizer();
+    its += tr.optim.iterations;
+    if (log)
+      log("  continuation N=" + std::to_string(depth) + " stage " + std::to_string(st) + " omega " +
+          format_general(w, 3) + ": train " +
+          format_general(exact_mse(tr.model.denoiser(), frames.train_moment, opt.noise_std), 4) +
+          " (fixed-omega theory " +
+          format_general(2.0 * theory::best_unrolled(data, opt.noise_std, opt.rank, depth, w).risk / double(opt.n), 4) +
+          ", " + tr.optim.message + ")");
+  }
+  j.r0 = r;
+  return its;
+}
+
+void run_strategy(std::vector<Job>& jobs, const Frames& frames, const DenoiseOptions& opt,
+                  const theory::DataModel& data, const Log& log) {
+  if (log)
+    log("odd-depth strategy: " + std::to_string(jobs.size()) + " runs (theory init / continuation in omega)");
+  std::vector<size_t> order(jobs.size());
+  std::iota(order.begin(), order.end(), size_t{0});
+  std::atomic<int> done{0};
+  parallel_jobs(order, [&](size_t i) {
+    Job& j = jobs[i];
+    const Stopwatch clock;
+    const int extra = j.config.init == DenoiseInit::Continuation ? continuation(j, frames, opt, data, log) : 0;
+    train(j, frames, opt, opt.iterations);
+    j.optim.iterations += extra;
+    j.seconds = clock.seconds();
+    evaluate(j, frames);
+    const auto& c = j.config;
+    if (log)
+      log("[strategy " + std::to_string(++done) + "/" + std::to_string(jobs.size()) + "] N=" + std::to_string(c.depth) +
+          " from " + to_string(c.init) + " (omega0 " + format_general(j.omega0, 3) + "): train " +
+          format_general(c.train_mse, 4) + " (theory " + format_general(c.theory_mse, 4) + ", " +
+          format_percent(c.shortfall, 2, true) + "), omega " + format_general(c.stepsize, 3) + ", ||R|| " +
+          format_general(c.regularizer_norm, 3));
+  });
+}
+
+}  // namespace varlearn::study::denoise

@@ -1,0 +1,118 @@
+// Speech dequantization study: the method enum, options, and the stages on generated audio
+// (quantization, classic tuning against brute force, rows per method, writers' file set).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <numbers>
+
+#include <nlohmann/json.hpp>
+
+#include "varlearn/audio/audio_file.hpp"
+#include "varlearn/core/error.hpp"
+#include "varlearn/core/io.hpp"
+#include "varlearn/study/dequant_pipeline.hpp"
+#include "varlearn/study/dequant_study.hpp"
+#include "../support/temp_dir.hpp"
+
+namespace fs = std::filesystem;
+using namespace varlearn;
+using namespace varlearn::study;
+
+namespace {
+
+Vector tone(Index len, double f, double phase) {
+  Vector x(len);
+  for (Index t = 0; t < len; ++t)
+    x[t] = 0.5 * std::sin(2 * std::numbers::pi * f * double(t) / 8000 + phase) +
+           0.2 * std::sin(2 * std::numbers::pi * 3.1 * f * double(t) / 8000);
+  return x;
+}
+
+DequantOptions small_options(const varlearn::testing::TempDir& d) {
+  DequantOptions o;
+  for (int i = 0; i < 3; ++i) {
+    const fs::path p = d.path / ("t" + std::to_string(i) + ".wav");
+    audio::write_wav(p, tone(4000, 150 + 60 * i, 0.3 * i), 8000);
+    (i < 2 ? o.train_files : o.test_files).push_back(p);
+  }
+  o.frame_length = 16;
+  o.bits = {3};
+  o.depths = {1, 3};
+  o.tau_grid = {0.05, 0.5};
+  o.train_steps = 20;
+  o.batch_size = 32;
+  o.converged_max_iter = 2000;
+  return o;
+}
+
+}  // namespace
+
+TEST(DequantMethod, ParseAndToStringRoundTrip) {
+  for (DequantMethod m : {DequantMethod::Quantized, DequantMethod::Classic, DequantMethod::Learned})
+    EXPECT_EQ(parse_dequant_method(to_string(m)), m);
+  EXPECT_STREQ(to_string(DequantMethod::Classic), "classic");
+  EXPECT_THROW(parse_dequant_method("Classic"), Error);
+  EXPECT_THROW(parse_dequant_method("l1"), Error);
+}
+
+TEST(DequantOptions, ValidateAndQuickDefaults) {
+  DequantOptions o;
+  EXPECT_NO_THROW(o.validate());
+  o.methods = {DequantMethod::Learned};
+  o.depths.clear();
+  EXPECT_THROW(o.validate(), Error);
+  DequantOptions q;
+  q.quick = true;
+  const auto r = q.resolved();
+  EXPECT_EQ(r.bits, std::vector<int>{4});
+  EXPECT_EQ(r.depths, (std::vector<int>{1, 5}));
+  EXPECT_EQ(r.train_steps, 1500);
+  EXPECT_EQ(r.example_bits, 4);
+}
+
+TEST(DequantStages, TuningPicksTheBestGridPointPerDepth) {
+  varlearn::testing::TempDir d;
+  const DequantOptions o = small_options(d).resolved();
+  const auto corpus = dequantize::load_corpus(o);
+  const auto b = dequantize::quantize(corpus, o, 3);
+  EXPECT_EQ(b.test.size(), 1u);
+  EXPECT_TRUE(b.example);
+  const auto best = dequantize::tune_classic(b.train, {1, 3}, {0.05, 0.5});
+  ASSERT_EQ(best.size(), 2u);
+  // brute force: each single-tau grid can only be worse or equal
+  for (int depth : {1, 3})
+    for (double tau : {0.05, 0.5}) {
+      const auto one = dequantize::tune_classic(b.train, {depth}, {tau});
+      EXPECT_GE(best.at(depth).train_snr, one.at(depth).train_snr);
+    }
+  const auto co = dequantize::fixed_budget(best.at(3), 3);
+  EXPECT_EQ(co.max_iterations, 3);
+  EXPECT_DOUBLE_EQ(co.tau * co.sigma, 1.0);
+}
+
+TEST(DequantStages, RowsPerMethodAndWriters) {
+  varlearn::testing::TempDir d;
+  const DequantOptions o = small_options(d);
+  const DequantResults r = run_dequant_study(o);
+  // quantized, classic N = 1, 3, classic converged, learned N = 1, 3
+  ASSERT_EQ(r.entries.size(), 6u);
+  const DequantMethod order[] = {DequantMethod::Quantized, DequantMethod::Classic, DequantMethod::Classic,
+                                 DequantMethod::Classic,   DequantMethod::Learned, DequantMethod::Learned};
+  for (size_t i = 0; i < 6; ++i) EXPECT_EQ(r.entries[i].method, order[i]) << i;
+  EXPECT_FALSE(r.entries[3].depth.has_value());
+  EXPECT_LE(r.entries[3].max_cell_violation, 1e-9);  // converged output projected onto the cells
+  // the classic solutions beat the quantized signal on these tones
+  EXPECT_GT(*r.best_classic_snr(3), *r.snr(DequantMethod::Quantized, 3, std::nullopt));
+  const auto written = write_dequant_outputs(r, d.path / "out");
+  std::vector<std::string> names;
+  for (const auto& p : written) names.push_back(p.filename().string());
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{"example_classic.wav", "example_clean.wav", "example_learned.wav",
+                                             "example_quantized.wav", "results.csv", "results.json", "snr_vs_bits.png", "snr_vs_bits.svg",
+                                             "snr_vs_depth_3bit.png", "snr_vs_depth_3bit.svg", "summary.md"}));
+  const auto j = nlohmann::json::parse(io::read_text(d.path / "out" / "results.json"));
+  EXPECT_EQ(j["entries"][0]["method"], "quantized");
+  EXPECT_EQ(j["entries"][4]["method"], "learned");
+}
