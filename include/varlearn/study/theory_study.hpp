@@ -165,6 +165,8 @@ struct DepthOptions {
   DataSpec data;
   ModelPoint fixed;                       ///< k (0 = n), theta, sigma, mu, n; depth/stepsize unused
   int max_depth = 20;                     ///< N = 1..max_depth (--nmax)
+  /// Largest --nmax: each depth is one learned-stepsize search per fixed omega (~1 ms each).
+  static constexpr int kMaxDepth = 10000;
   std::vector<double> stepsizes{0.1, 0.5, 1.0};  ///< fixed omegas (--stepsizes)
   void validate() const;
 };
@@ -201,6 +203,9 @@ struct LandscapeOptions {
   std::vector<int> depths{1, 2, 3, 4, 5, 6};
   double r_max = 0;                        ///< 0: automatic, 1.5 sqrt(2.5/omega)
   Index r_count = 4001;                    ///< grid of the curves and the minimum search
+  static constexpr int kMaxDepth = 1000;              ///< largest N (one curve per depth)
+  static constexpr Index kMaxCurvePoints = 10000000;  ///< largest r_count (80 MB per curve)
+  static constexpr Index kMaxHeatmapPoints = 4000000; ///< largest omega_count * heat_r_count
   /// Basin: the connected r-interval around a minimum where \f$E \le E^*(1 + \text{level})\f$.
   double basin_level = 0.05;
   double omega_min = 0.05, omega_max = 1.0;  ///< heatmap stepsize range

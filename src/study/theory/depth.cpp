@@ -27,8 +27,8 @@ ModelPoint resolved(const DepthOptions& o) {
 }  // namespace
 
 void DepthOptions::validate() const {
-  if (max_depth < 1 || max_depth > 10000)
-    throw Error("theory depth: --nmax must be in 1..10000 (got " + std::to_string(max_depth) + ")");
+  if (max_depth < 1 || max_depth > kMaxDepth)
+    throw Error("theory depth: --nmax must be in 1.." + std::to_string(kMaxDepth) + " (got " + std::to_string(max_depth) + ")");
   if (data.kind == theory::DataKind::File && !data.file_model) throw Error("theory depth: --data file needs --second-moment FILE");
   for (double w : stepsizes)
     if (!(w > 0) || !std::isfinite(w)) throw Error("theory depth: every stepsize omega must be > 0 (got " + fmt_num(w) + ")");

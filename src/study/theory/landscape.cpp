@@ -32,13 +32,15 @@ void LandscapeOptions::validate() const {
   if (!(stepsize > 0) || !std::isfinite(stepsize)) bad("--stepsize omega must be > 0");
   if (depths.empty()) bad("no depths");
   for (int d : depths)
-    if (d < 1 || d > 1000) bad("depths must be in 1..1000 (got " + std::to_string(d) + ")");
+    if (d < 1 || d > kMaxDepth)
+      bad("depths must be in 1.." + std::to_string(kMaxDepth) + " (got " + std::to_string(d) + ")");
   if (r_max < 0 || !std::isfinite(r_max)) bad("--r-max must be > 0 (0: automatic)");
-  if (r_count < 11 || r_count > 10000000) bad("--r-count must be in 11..10^7");
+  if (r_count < 11 || r_count > kMaxCurvePoints) bad("--r-count must be in 11.." + std::to_string(kMaxCurvePoints));
   if (!(basin_level > 0) || !std::isfinite(basin_level)) bad("--basin-level must be > 0");
   if (!(omega_min > 0) || !(omega_max > omega_min) || !std::isfinite(omega_max))
     bad("need 0 < --omega-min < --omega-max");
-  if (omega_count < 2 || heat_r_count < 2 || omega_count * heat_r_count > 4000000) bad("heatmap grid must be 2..4e6 points");
+  if (omega_count < 2 || heat_r_count < 2 || omega_count * heat_r_count > kMaxHeatmapPoints)
+    bad("heatmap grid must have 2.." + std::to_string(kMaxHeatmapPoints) + " points");
 }
 
 double LandscapeOptions::r_upper() const { return r_max > 0 ? r_max : 1.5 * std::sqrt(2.5 / stepsize); }
@@ -50,6 +52,11 @@ double landscape_risk(double gamma, double sigma, int depth, double omega, doubl
 }
 
 namespace {
+/// Bisection halvings locating a basin edge; the loop stops when the interval collapses.
+constexpr int kEdgeBisections = 100;
+/// Valleys are searched on at least this many r points (4x the heatmap's r grid otherwise):
+/// enough to separate the two minima of odd depths.
+constexpr Index kMinValleyGrid = 401;
 
 struct Landscape {
   double gamma, sigma;
@@ -106,7 +113,7 @@ std::vector<LocalMinimum> landscape_minima(double gamma, double sigma, int depth
     // Basin: the connected interval around r* with E <= E*(1 + level), over the real line.
     const double level = m.risk + basin_level * std::abs(m.risk);
     auto edge = [&](double in, double outside) {
-      for (int it = 0; it < 100; ++it) {
+      for (int it = 0; it < kEdgeBisections; ++it) {
         const double mid = 0.5 * (in + outside);
         if (mid == in || mid == outside) break;
         (e(mid) <= level ? in : outside) = mid;
@@ -173,7 +180,7 @@ LandscapeResult compute_landscape(const LandscapeOptions& o) {
   for (size_t q = 0; q < valleys.size(); ++q) {
     const size_t d = q / res.heat_omega.size(), iw = q % res.heat_omega.size();
     valleys[q] = landscape_minima(res.gamma, o.sigma, o.depths[d], res.heat_omega[iw], rmax,
-                                  std::max<Index>(o.heat_r_count * 4, 401), o.basin_level);
+                                  std::max<Index>(o.heat_r_count * 4, kMinValleyGrid), o.basin_level);
   }
   for (auto& v : valleys)
     for (auto& m : v)
@@ -248,6 +255,8 @@ std::string landscape_json(const LandscapeResult& r) {
 
 namespace {
 
+/// Points per curve in the figure's data block (the CSV keeps all of them).
+constexpr size_t kPlottedPoints = 2000;
 const char* const kLandscapeColours[] = {"#1b9e77", "#d95f02", "#7570b3", "#e7298a",
                                          "#66a61e", "#e6ab02", "#a6761d", "#666666"};
 
@@ -258,7 +267,7 @@ std::string landscape_curve_plot(const LandscapeResult& r, const std::string& se
   std::ostringstream s;
   s.precision(12);
   s << "$C << EOD\n";
-  const size_t stride = std::max<size_t>(1, r.r.size() / 2000);
+  const size_t stride = std::max<size_t>(1, r.r.size() / kPlottedPoints);
   for (size_t i = 0; i < r.r.size(); i += stride) {
     s << r.r[i];
     for (const auto& c : r.curves) s << ' ' << c[i];
