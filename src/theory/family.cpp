@@ -8,6 +8,8 @@
 #include <utility>
 
 #include "varlearn/core/error.hpp"
+#include "varlearn/core/range.hpp"
+#include "varlearn/theory/ranges.hpp"
 
 namespace varlearn::theory {
 namespace {
@@ -77,12 +79,15 @@ double cmin(int depth, double stepsize) {
 Family Family::bilevel() { return Family{}; }
 
 Family Family::unrolled(int depth, double stepsize) {
-  if (depth < 1) throw Error("theory::Family: depth N = " + std::to_string(depth) + " must be >= 1");
-  if (!(stepsize > 0) || !std::isfinite(stepsize)) {
-    std::ostringstream m;
-    m << "theory::Family: stepsize omega = " << stepsize << " must be positive and finite";
-    throw Error(m.str());
-  }
+  if (depth < 1) throw_out_of_range("theory::Family", "depth N", depth, "N >= 1");
+  // 1/omega and b = 1 - (1 - omega)^N must be finite (theory/ranges.hpp): omega >= 1e-300 and
+  // N log|1 - omega| <= log 1e300 (every omega in (0, 2] passes).
+  if (!(stepsize >= kMinStepsize) || !std::isfinite(stepsize)) throw_out_of_range("theory::Family", "stepsize omega", stepsize, "1e-300 <= omega, finite");
+  if (stepsize > 2.0 && double(depth) * std::log(stepsize - 1.0) > std::log(kMaxStepsizePower))
+    throw_out_of_range("theory::Family", "stepsize omega", stepsize,
+                       "|1 - omega|^N <= 1e300 at depth N = " + std::to_string(depth) +
+                           ": omega <= " + std::to_string(1.0 + std::exp(std::log(kMaxStepsizePower) / depth)) +
+                           "; every omega in (0, 2] is accepted");
   Family f;
   f.bilevel_ = false;
   f.depth_ = depth;
@@ -100,6 +105,8 @@ std::string Family::describe() const {
 double Family::operator()(double s) const {
   if (bilevel_) return 1.0 / (1.0 + s);
   if (depth_ == 1) return omega_;
+  // s -> inf (or omega (1+s) beyond the double range): f -> -inf for even N, +inf for odd N.
+  if (!std::isfinite(omega_ * (1.0 + s))) return depth_ % 2 == 0 ? -kInf : kInf;
   // f(s) = (1 - q^N)/(1+s), q = 1 - u, u = omega (1+s). Write |q| = 1 + d with d computed
   // without cancellation (d = -u for q >= 0, u - 2 for q < 0) and q^N = sign e^L, L = N log1p(d):
   // 1 - q^N = -expm1(L) (sign +) or 1 + e^L (sign -): accurate for q near +-1 and tiny omega.
@@ -124,7 +131,15 @@ double Family::derivative(double s) const {
   // f' = [N omega q^{N-1} (1+s) - (1 - q^N)] / (1+s)^2
   const double q = 1.0 - omega_ * (1.0 + s);
   const double qn1 = std::pow(q, depth_ - 1);
-  return (depth_ * omega_ * qn1 * (1.0 + s) - (1.0 - qn1 * q)) / ((1.0 + s) * (1.0 + s));
+  const double d = (depth_ * omega_ * qn1 * (1.0 + s) - (1.0 - qn1 * q)) / ((1.0 + s) * (1.0 + s));
+  if (std::isfinite(d) || depth_ == 1) return depth_ == 1 ? 0.0 : d;
+  // |q|^{N-1} beyond the double range: f' = [q^{N-1} (1 + (N-1) u) - 1]/(1+s)^2 with u = omega (1+s),
+  // where the -1 is negligible; evaluate its magnitude in the log domain and saturate.
+  const double u = omega_ * (1.0 + s);
+  const bool negative = q < 0 && (depth_ - 1) % 2 == 1;
+  const double log_mag = (depth_ - 1) * std::log(std::abs(q)) + std::log1p((depth_ - 1) * u) - 2.0 * std::log1p(s);
+  const double mag = !(log_mag <= 709.0) ? kInf : std::exp(log_mag);
+  return negative ? -mag : mag;
 }
 
 double Family::at_zero() const {
