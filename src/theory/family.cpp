@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "varlearn/core/error.hpp"
+#include "varlearn/core/format.hpp"
 #include "varlearn/core/range.hpp"
 #include "varlearn/theory/ranges.hpp"
 
@@ -86,7 +87,7 @@ Family Family::unrolled(int depth, double stepsize) {
   if (stepsize > 2.0 && double(depth) * std::log(stepsize - 1.0) > std::log(kMaxStepsizePower))
     throw_out_of_range("theory::Family", "stepsize omega", stepsize,
                        "|1 - omega|^N <= 1e300 at depth N = " + std::to_string(depth) +
-                           ": omega <= " + std::to_string(1.0 + std::exp(std::log(kMaxStepsizePower) / depth)) +
+                           ": omega <= " + format_general(1.0 + std::exp(std::log(kMaxStepsizePower) / depth), 10) +
                            "; every omega in (0, 2] is accepted");
   Family f;
   f.bilevel_ = false;
@@ -199,6 +200,14 @@ double Family::inverse(double t) const {
       const double v = (*this)(hi);
       if (decreasing ? v <= t : v >= t) break;
       hi *= 2.0;
+    }
+    // The preimage is beyond the double range (e.g. odd N, tiny omega: s ~ t^{1/2} omega^{-3/2}).
+    if (!std::isfinite(hi)) {
+      std::ostringstream m;
+      m.precision(10);
+      m << "theory::Family::inverse: t = " << t
+        << " out of range (its preimage s = f^{-1}(t) exceeds the double range, 1.8e308) for " << describe();
+      throw Error(m.str());
     }
   }
   for (int i = 0; i < kInverseBisections; ++i) {

@@ -229,10 +229,11 @@ OptimalRisk best_linear(const DataModel& data, double noise_std, const OptimalOp
   OptimalRisk out;
   double total = 0;
   for (const auto& g : data.spectrum()) {
-    double term = double(g.multiplicity) * s2 * g.gamma / (g.gamma + s2);
-    // sigma^2 gamma can overflow where the term does not: sigma^2 (gamma/(gamma + sigma^2)).
-    if (!std::isfinite(term)) term = double(g.multiplicity) * (s2 * (g.gamma / (g.gamma + s2)));
-    total += term;
+    // sigma^2 gamma can overflow or underflow where the term does not: then evaluate it as
+    // sigma^2 (gamma/(gamma + sigma^2)) (ordinary inputs keep the first form, bit for bit).
+    const double num = double(g.multiplicity) * s2 * g.gamma;
+    const bool normal = std::isfinite(num) && (num >= std::numeric_limits<double>::min() || g.gamma == 0);
+    total += normal ? num / (g.gamma + s2) : double(g.multiplicity) * (s2 * (g.gamma / (g.gamma + s2)));
   }
   out.risk = finite_risk(0.5 * total, "the best linear denoiser", "theory::best_linear");
   out.free_directions = data.n();
