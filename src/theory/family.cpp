@@ -52,6 +52,14 @@ std::pair<double, double> pmin(int depth) {
   return result;
 }
 
+// f'(s) = [N omega q^{N-1} (1+s) - (1 - q^N)] / (1+s)^2, q = 1 - omega (1+s). Out of line so that
+// its rounding (and the compiler's FMA contraction) stays that of the reference numbers.
+[[gnu::noinline]] double unrolled_derivative(int depth, double omega, double s) {
+  const double q = 1.0 - omega * (1.0 + s);
+  const double qn1 = std::pow(q, depth - 1);
+  return (depth * omega * qn1 * (1.0 + s) - (1.0 - qn1 * q)) / ((1.0 + s) * (1.0 + s));
+}
+
 void check_odd(int depth, const char* where) {
   if (depth < 3 || depth % 2 == 0)
     throw Error(std::string(where) + ": depth N = " + std::to_string(depth) + " must be odd and >= 3");
@@ -123,24 +131,32 @@ double Family::operator()(double s) const {
     return negative_power ? mag : -mag;
   }
   const double one_minus_qn = negative_power ? 1.0 + std::exp(L) : -std::expm1(L);
-  if (q >= 0) return omega_ * one_minus_qn / u;  // = (1 - q^N)/(1+s), no division by tiny 1+s issue
+  if (q >= 0) {
+    // = (1 - q^N)/(1+s), no division by tiny 1+s issue; omega (1 - q^N) underflows for omega
+    // near 1e-300: then divide first (ordinary inputs keep the first form, bit for bit).
+    const double num = omega_ * one_minus_qn;
+    if (num >= std::numeric_limits<double>::min() || one_minus_qn == 0) return num / u;
+    return omega_ * (one_minus_qn / u);
+  }
   return one_minus_qn / (1.0 + s);
 }
 
 double Family::derivative(double s) const {
   if (bilevel_) return -1.0 / ((1.0 + s) * (1.0 + s));
   // f' = [N omega q^{N-1} (1+s) - (1 - q^N)] / (1+s)^2
-  const double q = 1.0 - omega_ * (1.0 + s);
-  const double qn1 = std::pow(q, depth_ - 1);
-  const double d = (depth_ * omega_ * qn1 * (1.0 + s) - (1.0 - qn1 * q)) / ((1.0 + s) * (1.0 + s));
-  if (std::isfinite(d) || depth_ == 1) return depth_ == 1 ? 0.0 : d;
-  // |q|^{N-1} beyond the double range: f' = [q^{N-1} (1 + (N-1) u) - 1]/(1+s)^2 with u = omega (1+s),
-  // where the -1 is negligible; evaluate its magnitude in the log domain and saturate.
-  const double u = omega_ * (1.0 + s);
-  const bool negative = q < 0 && (depth_ - 1) % 2 == 1;
-  const double log_mag = (depth_ - 1) * std::log(std::abs(q)) + std::log1p((depth_ - 1) * u) - 2.0 * std::log1p(s);
-  const double mag = !(log_mag <= 709.0) ? kInf : std::exp(log_mag);
-  return negative ? -mag : mag;
+  const double d = unrolled_derivative(depth_, omega_, s);
+  if (std::isfinite(d)) return d;
+  if (depth_ == 1) return 0.0;  // f = omega
+  {
+    // |q|^{N-1} or (1+s)^2 beyond the double range: f' = [q^{N-1} (1 + (N-1) u) - 1]/(1+s)^2 with
+    // u = omega (1+s), where the -1 is negligible; its magnitude in the log domain, saturated.
+    const double u = omega_ * (1.0 + s);
+    const double q = 1.0 - u;
+    const bool negative = q < 0 && (depth_ - 1) % 2 == 1;
+    const double log_mag = (depth_ - 1) * std::log(std::abs(q)) + std::log1p((depth_ - 1) * u) - 2.0 * std::log1p(s);
+    const double mag = !(log_mag <= 709.0) ? kInf : std::exp(log_mag);
+    return negative ? -mag : mag;
+  }
 }
 
 double Family::at_zero() const {
