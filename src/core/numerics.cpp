@@ -36,6 +36,7 @@ FlushDenormals::FlushDenormals(bool active) : active_(active) {
   saved_workers_ = new unsigned[static_cast<unsigned>(threads_)]();
   unsigned* saved = saved_workers_;
   const int team = threads_;
+  // Cannot throw (reads and writes MXCSR only): nothing for core/parallel.hpp to capture.
 #pragma omp parallel num_threads(team)
   {
     const int t = omp_get_thread_num();

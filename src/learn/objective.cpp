@@ -2,13 +2,18 @@
 
 #include <Eigen/Cholesky>
 #include <Eigen/Eigenvalues>
+#include <algorithm>
 #include <cmath>
+#include <limits>
 #include <string>
 
 #include "detail.hpp"
 #include "unroller.hpp"
 #include "varlearn/core/error.hpp"
 #include "varlearn/core/numerics.hpp"
+#include "varlearn/core/range.hpp"
+#include "varlearn/theory/ranges.hpp"
+#include "varlearn/theory/risk.hpp"
 #include "varlearn/core/threads.hpp"
 
 namespace varlearn::learn {
@@ -58,6 +63,12 @@ Moments<Real> Moments<Real>::from_frames(const MatrixT<Real>& noisy, const Matri
   m.xy.noalias() = inv * noisy * clean.transpose();
   m.yy = clean.template cast<double>().squaredNorm() / static_cast<double>(noisy.cols());
   m.frames = noisy.cols();
+  // Products of huge samples leave the range of Real (float32: 3.4e38): refuse, not a NaN loss.
+  if (!m.xx.allFinite() || !m.xy.allFinite() || !(m.yy <= double(std::numeric_limits<Real>::max())))
+    throw_out_of_range(w, "largest |sample|",
+                       std::max(static_cast<double>(noisy.cwiseAbs().maxCoeff()), static_cast<double>(clean.cwiseAbs().maxCoeff())),
+                       std::string("the frames' second moments must stay below ") +
+                           (sizeof(Real) == 4 ? "3.4e38 (float32)" : "1.8e308 (float64)"));
   return m;
 }
 
@@ -69,12 +80,20 @@ Moments<Real> Moments<Real>::expected(const Matrix& s, double noise_std) {
   require((s - s.transpose()).cwiseAbs().maxCoeff() <= 1e-8 * (1 + s.cwiseAbs().maxCoeff()), w,
           "second moment is not symmetric");
   require(std::isfinite(noise_std) && noise_std > 0, w, "noise std sigma must be > 0");
+  theory::check_noise_std(noise_std, w);  // 1e-150 <= sigma <= 1e150: sigma^2 normal and finite
+  {
+    const double entry = s.cwiseAbs().maxCoeff();
+    if (entry > theory::kMaxEigenvalue) throw_out_of_range(w, "largest |entry| of the second moment", entry, "<= 1e300");
+  }
   Moments m;
   Matrix a = s;
   a.diagonal().array() += noise_std * noise_std;
   m.xx = a.cast<Real>();
   m.xy = s.cast<Real>();
   m.yy = s.trace();
+  if (!m.xx.allFinite() || !std::isfinite(m.yy))
+    throw_out_of_range(w, "largest |entry| of the second moment + sigma^2", a.cwiseAbs().maxCoeff(),
+                       std::string("must fit ") + (sizeof(Real) == 4 ? "float32 (3.4e38)" : "float64"));
   m.frames = 0;
   return m;
 }

@@ -16,6 +16,9 @@ namespace varlearn::learn::detail {
 // Elementwise passes of the direct path, split over the OpenMP threads (Eigen runs them on one
 // thread while the GEMMs use all: on 2 cores that idled a core for ~10% of the step).
 constexpr Index kParallelMin = 1 << 16;
+// The three loops below are the library's only OpenMP loops outside src/study that do not use
+// core/parallel.hpp: their bodies are arithmetic on raw pointers and cannot throw, and the
+// per-iteration check of ExceptionCapture would stop their vectorization.
 
 /// out = a x + b y
 template <class Real>

@@ -7,6 +7,8 @@
 #include "varlearn/core/error.hpp"
 #include "varlearn/core/format.hpp"
 #include "varlearn/core/limits.hpp"
+#include "varlearn/core/range.hpp"
+#include "varlearn/theory/ranges.hpp"
 
 namespace varlearn::theory {
 namespace {
@@ -14,9 +16,16 @@ namespace {
 
 void check_common(const char* where, Index n, double mu, double theta) {
   if (n < 1) throw Error(std::string(where) + ": dimension n = " + std::to_string(n) + " must be >= 1");
-  if (!std::isfinite(mu)) throw Error(std::string(where) + ": mean mu = " + format_general(mu, 10) + " must be finite");
-  if (!(theta >= 0) || !std::isfinite(theta))
-    throw Error(std::string(where) + ": standard deviation theta = " + format_general(theta, 10) + " must be >= 0 and finite");
+  // mu^2 and theta^2 must be finite (and their sum with sigma^2): |mu|, theta <= 1e150.
+  check_range(mu, -kMaxSignalScale, kMaxSignalScale, where, "mean mu", "|mu| <= 1e150");
+  check_range(theta, 0.0, kMaxSignalScale, where, "standard deviation theta", "0 <= theta <= 1e150");
+}
+
+/// The largest eigenvalue of Sigma: <= kMaxEigenvalue (theory/ranges.hpp).
+void check_eigenvalue(const char* where, const char* formula, double gamma) {
+  if (!(gamma <= kMaxEigenvalue))
+    throw_out_of_range(where, std::string("eigenvalue ") + formula, gamma,
+                       "<= 1e300: reduce |mu|, theta or n");
 }
 
 // Orthonormal basis whose first column is 1/sqrt(n): the Householder reflection that maps
@@ -41,6 +50,7 @@ DataModel DataModel::constant(Index n, double mu, double theta) {
   d.mu_ = mu;
   d.theta_ = theta;
   d.groups_.push_back({double(n) * (mu * mu + theta * theta), 1});
+  check_eigenvalue("constant data model", "n (mu^2 + theta^2)", d.groups_.front().gamma);
   if (n > 1) d.groups_.push_back({0.0, n - 1});
   return d;
 }
@@ -53,14 +63,14 @@ DataModel DataModel::iid(Index n, double mu, double theta) {
   d.mu_ = mu;
   d.theta_ = theta;
   d.groups_.push_back({double(n) * mu * mu + theta * theta, 1});
+  check_eigenvalue("iid data model", "n mu^2 + theta^2", d.groups_.front().gamma);
   if (n > 1) d.groups_.push_back({theta * theta, n - 1});
   return d;
 }
 
 DataModel DataModel::ar1(Index n, double mu, double theta, double rho) {
   check_common("ar1 data model", n, mu, theta);
-  if (!(std::abs(rho) < 1))
-    throw Error("ar1 data model: correlation rho = " + format_general(rho, 10) + " must satisfy |rho| < 1");
+  if (!(std::abs(rho) < 1)) throw_out_of_range("ar1 data model", "correlation rho", rho, "|rho| < 1");
   Matrix s(n, n);
   for (Index i = 0; i < n; ++i)
     for (Index j = 0; j < n; ++j)
@@ -78,6 +88,10 @@ DataModel DataModel::dense(const Matrix& sigma, const std::string& where) {
     throw Error(where + ": second moment must be a square non-empty matrix, got " +
                 std::to_string(sigma.rows()) + " x " + std::to_string(sigma.cols()));
   if (!sigma.allFinite()) throw Error(where + ": second moment has a NaN or infinite entry");
+  {
+    const double entry = sigma.cwiseAbs().maxCoeff();
+    if (entry > kMaxEigenvalue) throw_out_of_range(where, "largest |entry| of the second moment", entry, "<= 1e300");
+  }
   const double scale = std::max(1.0, sigma.cwiseAbs().maxCoeff());
   const double asym = (sigma - sigma.transpose()).cwiseAbs().maxCoeff();
   if (asym > 1e-8 * scale)
@@ -90,6 +104,8 @@ DataModel DataModel::dense(const Matrix& sigma, const std::string& where) {
   if (g.minCoeff() < -tol)
     throw Error(where + ": second moment is not positive semidefinite (smallest eigenvalue " +
                 format_general(g.minCoeff(), 10) + ")");
+  if (!(g.maxCoeff() <= kMaxEigenvalue))
+    throw_out_of_range(where, "largest eigenvalue of the second moment", g.maxCoeff(), "<= 1e300");
   DataModel d;
   d.kind_ = Kind::Dense;
   d.n_ = sigma.rows();

@@ -8,6 +8,7 @@
 
 #include "varlearn/core/error.hpp"
 #include "varlearn/core/format.hpp"
+#include "varlearn/core/range.hpp"
 
 namespace varlearn::theory {
 namespace {
@@ -26,7 +27,8 @@ Checked check(const Family& family, const Matrix& t, Index rank, double tol) {
   if (rank < 1 || rank > t.rows())
     throw Error("theory::membership: rank k = " + std::to_string(rank) + " must satisfy 1 <= k <= n = " +
                 std::to_string(t.rows()));
-  if (!(tol >= 0) || !std::isfinite(tol)) throw Error("theory::membership: tolerance must be >= 0 and finite");
+  check_range(tol, 0.0, std::numeric_limits<double>::max(), "theory::membership", "tolerance",
+              "0 <= tolerance, finite");
   Checked c;
   Membership& m = c.m;
   const Index n = t.rows();

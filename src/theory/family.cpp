@@ -8,6 +8,9 @@
 #include <utility>
 
 #include "varlearn/core/error.hpp"
+#include "varlearn/core/format.hpp"
+#include "varlearn/core/range.hpp"
+#include "varlearn/theory/ranges.hpp"
 
 namespace varlearn::theory {
 namespace {
@@ -49,6 +52,14 @@ std::pair<double, double> pmin(int depth) {
   return result;
 }
 
+// f'(s) = [N omega q^{N-1} (1+s) - (1 - q^N)] / (1+s)^2, q = 1 - omega (1+s). Out of line so that
+// its rounding (and the compiler's FMA contraction) stays that of the reference numbers.
+[[gnu::noinline]] double unrolled_derivative(int depth, double omega, double s) {
+  const double q = 1.0 - omega * (1.0 + s);
+  const double qn1 = std::pow(q, depth - 1);
+  return (depth * omega * qn1 * (1.0 + s) - (1.0 - qn1 * q)) / ((1.0 + s) * (1.0 + s));
+}
+
 void check_odd(int depth, const char* where) {
   if (depth < 3 || depth % 2 == 0)
     throw Error(std::string(where) + ": depth N = " + std::to_string(depth) + " must be odd and >= 3");
@@ -77,12 +88,15 @@ double cmin(int depth, double stepsize) {
 Family Family::bilevel() { return Family{}; }
 
 Family Family::unrolled(int depth, double stepsize) {
-  if (depth < 1) throw Error("theory::Family: depth N = " + std::to_string(depth) + " must be >= 1");
-  if (!(stepsize > 0) || !std::isfinite(stepsize)) {
-    std::ostringstream m;
-    m << "theory::Family: stepsize omega = " << stepsize << " must be positive and finite";
-    throw Error(m.str());
-  }
+  if (depth < 1) throw_out_of_range("theory::Family", "depth N", depth, "N >= 1");
+  // 1/omega and b = 1 - (1 - omega)^N must be finite (theory/ranges.hpp): omega >= 1e-300 and
+  // N log|1 - omega| <= log 1e300 (every omega in (0, 2] passes).
+  if (!(stepsize >= kMinStepsize) || !std::isfinite(stepsize)) throw_out_of_range("theory::Family", "stepsize omega", stepsize, "1e-300 <= omega, finite");
+  if (stepsize > 2.0 && double(depth) * std::log(stepsize - 1.0) > std::log(kMaxStepsizePower))
+    throw_out_of_range("theory::Family", "stepsize omega", stepsize,
+                       "|1 - omega|^N <= 1e300 at depth N = " + std::to_string(depth) +
+                           ": omega <= " + format_general(1.0 + std::exp(std::log(kMaxStepsizePower) / depth), 10) +
+                           "; every omega in (0, 2] is accepted");
   Family f;
   f.bilevel_ = false;
   f.depth_ = depth;
@@ -100,6 +114,8 @@ std::string Family::describe() const {
 double Family::operator()(double s) const {
   if (bilevel_) return 1.0 / (1.0 + s);
   if (depth_ == 1) return omega_;
+  // s -> inf (or omega (1+s) beyond the double range): f -> -inf for even N, +inf for odd N.
+  if (!std::isfinite(omega_ * (1.0 + s))) return depth_ % 2 == 0 ? -kInf : kInf;
   // f(s) = (1 - q^N)/(1+s), q = 1 - u, u = omega (1+s). Write |q| = 1 + d with d computed
   // without cancellation (d = -u for q >= 0, u - 2 for q < 0) and q^N = sign e^L, L = N log1p(d):
   // 1 - q^N = -expm1(L) (sign +) or 1 + e^L (sign -): accurate for q near +-1 and tiny omega.
@@ -115,16 +131,32 @@ double Family::operator()(double s) const {
     return negative_power ? mag : -mag;
   }
   const double one_minus_qn = negative_power ? 1.0 + std::exp(L) : -std::expm1(L);
-  if (q >= 0) return omega_ * one_minus_qn / u;  // = (1 - q^N)/(1+s), no division by tiny 1+s issue
+  if (q >= 0) {
+    // = (1 - q^N)/(1+s), no division by tiny 1+s issue; omega (1 - q^N) underflows for omega
+    // near 1e-300: then divide first (ordinary inputs keep the first form, bit for bit).
+    const double num = omega_ * one_minus_qn;
+    if (num >= std::numeric_limits<double>::min() || one_minus_qn == 0) return num / u;
+    return omega_ * (one_minus_qn / u);
+  }
   return one_minus_qn / (1.0 + s);
 }
 
 double Family::derivative(double s) const {
   if (bilevel_) return -1.0 / ((1.0 + s) * (1.0 + s));
   // f' = [N omega q^{N-1} (1+s) - (1 - q^N)] / (1+s)^2
-  const double q = 1.0 - omega_ * (1.0 + s);
-  const double qn1 = std::pow(q, depth_ - 1);
-  return (depth_ * omega_ * qn1 * (1.0 + s) - (1.0 - qn1 * q)) / ((1.0 + s) * (1.0 + s));
+  const double d = unrolled_derivative(depth_, omega_, s);
+  if (std::isfinite(d)) return d;
+  if (depth_ == 1) return 0.0;  // f = omega
+  {
+    // |q|^{N-1} or (1+s)^2 beyond the double range: f' = [q^{N-1} (1 + (N-1) u) - 1]/(1+s)^2 with
+    // u = omega (1+s), where the -1 is negligible; its magnitude in the log domain, saturated.
+    const double u = omega_ * (1.0 + s);
+    const double q = 1.0 - u;
+    const bool negative = q < 0 && (depth_ - 1) % 2 == 1;
+    const double log_mag = (depth_ - 1) * std::log(std::abs(q)) + std::log1p((depth_ - 1) * u) - 2.0 * std::log1p(s);
+    const double mag = !(log_mag <= 709.0) ? kInf : std::exp(log_mag);
+    return negative ? -mag : mag;
+  }
 }
 
 double Family::at_zero() const {
@@ -184,6 +216,14 @@ double Family::inverse(double t) const {
       const double v = (*this)(hi);
       if (decreasing ? v <= t : v >= t) break;
       hi *= 2.0;
+    }
+    // The preimage is beyond the double range (e.g. odd N, tiny omega: s ~ t^{1/2} omega^{-3/2}).
+    if (!std::isfinite(hi)) {
+      std::ostringstream m;
+      m.precision(10);
+      m << "theory::Family::inverse: t = " << t
+        << " out of range (its preimage s = f^{-1}(t) exceeds the double range, 1.8e308) for " << describe();
+      throw Error(m.str());
     }
   }
   for (int i = 0; i < kInverseBisections; ++i) {

@@ -7,6 +7,8 @@
 
 #include "varlearn/core/error.hpp"
 #include "varlearn/core/minimize.hpp"
+#include "varlearn/core/range.hpp"
+#include "varlearn/theory/ranges.hpp"
 #include "varlearn/theory/risk.hpp"
 
 namespace varlearn::theory {
@@ -67,7 +69,8 @@ Allocation allocate(const std::vector<EigenGroup>& groups, double s2, Index rank
   double total = 0;
   for (size_t i = 0; i < G; ++i) {
     if (savings[i] <= 0) nfree[i] = 0;  // t = b needs no s > 0
-    total += double(groups[i].multiplicity - nfree[i]) * forced[i];
+    // No forced direction: skip its cost (it may be infinite, |b| large, and 0 * inf is NaN).
+    if (groups[i].multiplicity > nfree[i]) total += double(groups[i].multiplicity - nfree[i]) * forced[i];
     if (nfree[i] == 0) continue;
     total += double(nfree[i]) * freec[i];
     a.free_total += nfree[i];
@@ -82,12 +85,18 @@ Allocation allocate(const std::vector<EigenGroup>& groups, double s2, Index rank
   return a;
 }
 
-/// Throws when a risk left the double range (stepsize omega > 2 at large N: |b| overflows).
-double finite_risk(double risk, const Family& family, const char* where) {
+/// Throws when a risk left the double range: n sigma^2 or tr(Sigma) beyond it, or (unrolled,
+/// omega > 2) gamma (b - 1)^2 with |b| large.
+double finite_risk(double risk, const std::string& method, const char* where, const Family* family = nullptr) {
   if (!std::isfinite(risk)) {
     std::ostringstream m;
-    m << where << ": the risk exceeds the double range for " << family.describe()
-      << " (b = 1 - (1 - omega)^N = " << family.at_zero() << "); use 0 < omega <= 2 or a smaller depth";
+    m << where << ": risk out of range (exceeds the double range, 1.8e308) for "
+      << (method.empty() && family ? family->describe() : method);
+    if (family && !family->is_bilevel() && family->stepsize() > 2)
+      m << " (b = 1 - (1 - omega)^N = " << family->at_zero() << "): use 0 < omega <= 2, a smaller depth,";
+    else
+      m << ":";
+    m << " reduce n, sigma or the signal (|mu|, theta, Sigma)";
     throw Error(m.str());
   }
   return risk;
@@ -100,8 +109,7 @@ void check_rank(const DataModel& data, Index rank, const char* where) {
 }
 
 void check_gap(const OptimalOptions& opt, const char* where) {
-  if (!(opt.gap > 0) || !std::isfinite(opt.gap))
-    throw Error(std::string(where) + ": gap must be positive and finite");
+  check_range(opt.gap, kMinGap, kMaxGap, where, "gap", "1e-15 <= gap <= 1");
 }
 
 /// Builds R (k x n) and T from an allocation; t_zero replaces an unattainable t = 0
@@ -135,7 +143,7 @@ OptimalRisk from_family(const DataModel& data, double noise_std, Index rank, con
   const double s2 = noise_std * noise_std;
   const Allocation a = allocate(data.spectrum(), s2, rank, family.at_zero(), family.range(), opt.with_regularizer);
   OptimalRisk out;
-  out.risk = finite_risk(a.risk, family, "theory::optimal");
+  out.risk = finite_risk(a.risk, {}, "theory::optimal", &family);
   out.attained = a.attained;
   out.stepsize = family.stepsize();
   out.free_directions = a.free_total;
@@ -212,7 +220,7 @@ double best_risk_for_family(const DataModel& data, double noise_std, Index rank,
   check_noise_std(noise_std, "theory::best_risk_for_family");
   check_rank(data, rank, "theory::best_risk_for_family");
   return finite_risk(allocate(data.spectrum(), noise_std * noise_std, rank, family.at_zero(), family.range(), false).risk,
-                     family, "theory::best_risk_for_family");
+                     {}, "theory::best_risk_for_family", &family);
 }
 
 OptimalRisk best_linear(const DataModel& data, double noise_std, const OptimalOptions& opt) {
@@ -220,8 +228,14 @@ OptimalRisk best_linear(const DataModel& data, double noise_std, const OptimalOp
   const double s2 = noise_std * noise_std;
   OptimalRisk out;
   double total = 0;
-  for (const auto& g : data.spectrum()) total += double(g.multiplicity) * s2 * g.gamma / (g.gamma + s2);
-  out.risk = 0.5 * total;
+  for (const auto& g : data.spectrum()) {
+    // sigma^2 gamma can overflow or underflow where the term does not: then evaluate it as
+    // sigma^2 (gamma/(gamma + sigma^2)) (ordinary inputs keep the first form, bit for bit).
+    const double num = double(g.multiplicity) * s2 * g.gamma;
+    const bool normal = std::isfinite(num) && (num >= std::numeric_limits<double>::min() || g.gamma == 0);
+    total += normal ? num / (g.gamma + s2) : double(g.multiplicity) * (s2 * (g.gamma / (g.gamma + s2)));
+  }
+  out.risk = finite_risk(0.5 * total, "the best linear denoiser", "theory::best_linear");
   out.free_directions = data.n();
   if (opt.with_regularizer) {
     // T* = Sigma (Sigma + sigma^2 I)^{-1} = V diag(gamma/(gamma+sigma^2)) V^T.
@@ -263,7 +277,9 @@ OptimalRisk best_unrolled_learned(const DataModel& data, double noise_std, Index
   // 1. Global scan of (0, 1] on a log grid near 0 and a uniform grid beyond.
   static const std::vector<double> grid = search_grid();
   std::vector<double> values(grid.size());
-  for (size_t i = 0; i < grid.size(); ++i) values[i] = search.risk(grid[i]);
+  const std::string method = "unrolled N=" + std::to_string(depth) + ", learned omega";
+  for (size_t i = 0; i < grid.size(); ++i)
+    values[i] = finite_risk(search.risk(grid[i]), method, "theory::best_unrolled_learned");
 
   // 2. Refine the best few grid-local minima by Brent's method between their neighbours.
   std::vector<size_t> minima;
@@ -286,7 +302,7 @@ OptimalRisk best_unrolled_learned(const DataModel& data, double noise_std, Index
   //    (0, 1], or when it ties only with omegas so small that the tie is rounding (near 0 the
   //    risk differs from its limit by O(omega^2), below double resolution for omega < ~1e-6).
   //    A tie at some omega >= 1e-5 means that omega attains it (e.g. a flat interval (0, hi]).
-  const double limit = search.limit();
+  const double limit = finite_risk(search.limit(), method, "theory::best_unrolled_learned");
   const double tol = 1e-12 * std::max(std::abs(best), 1e-300);
   constexpr double kResolvable = 1e-5;
   if (best_x < kResolvable && best <= limit + tol) {

@@ -5,15 +5,16 @@
 #include <sstream>
 
 #include "varlearn/core/error.hpp"
+#include "varlearn/core/format.hpp"
+#include "varlearn/core/range.hpp"
+#include "varlearn/theory/ranges.hpp"
 
 namespace varlearn::theory {
 
 void check_noise_std(double noise_std, const char* where) {
-  if (!(noise_std > 0) || !std::isfinite(noise_std)) {
-    std::ostringstream m;
-    m << where << ": noise standard deviation sigma = " << noise_std << " must be positive and finite";
-    throw Error(m.str());
-  }
+  // sigma^2 must be a normal double and sigma^2 + gamma finite (theory/ranges.hpp).
+  check_range(noise_std, kMinNoiseStd, kMaxNoiseStd, where, "noise standard deviation sigma",
+              "1e-150 <= sigma <= 1e150");
 }
 
 RiskSplit risk(const DataModel& data, double noise_std, const Matrix& t) {
@@ -27,6 +28,10 @@ RiskSplit risk(const DataModel& data, double noise_std, const Matrix& t) {
   RiskSplit r;
   r.bias = 0.5 * data.quadratic_trace(a);
   r.variance = 0.5 * noise_std * noise_std * t.squaredNorm();
+  if (!std::isfinite(r.bias) || !std::isfinite(r.variance))
+    throw Error("theory::risk: risk out of range (bias " + format_general(r.bias, 6) + ", variance " +
+                format_general(r.variance, 6) + " exceed the double range): the entries of T (largest |T_ij| = " +
+                format_general(t.cwiseAbs().maxCoeff(), 6) + ") or sigma are too large");
   return r;
 }
 
