@@ -9,6 +9,7 @@
 #include <cmath>
 #include <random>
 
+#include "varlearn/core/parallel.hpp"
 #include "varlearn/audio/noise.hpp"
 #include "varlearn/core/format.hpp"
 #include "varlearn/core/numerics.hpp"
@@ -120,10 +121,13 @@ std::vector<Sharpness> measure_all(const std::vector<SharpnessTarget>& targets, 
   std::vector<Sharpness> out(targets.size());
   if (log)
     log("sharpness: " + std::to_string(targets.size()) + " minima (Hessian power iteration, basin width)");
-#pragma omp parallel for schedule(dynamic, 1)
-  for (int i = 0; i < int(targets.size()); ++i)
-    out[size_t(i)] = measure_sharpness(*targets[size_t(i)].model, targets[size_t(i)].init, frames.train_moment,
-                                       frames.noise_std);
+  parallel_for(
+      Index(targets.size()),
+      [&](Index i) {
+        out[size_t(i)] = measure_sharpness(*targets[size_t(i)].model, targets[size_t(i)].init, frames.train_moment,
+                                           frames.noise_std);
+      },
+      Schedule::Dynamic, 1);
   return out;
 }
 

@@ -9,6 +9,7 @@
 #include <exception>
 #include <numeric>
 
+#include "varlearn/core/parallel.hpp"
 #include "varlearn/core/error.hpp"
 #include "varlearn/core/format.hpp"
 #include "varlearn/core/numerics.hpp"
@@ -64,20 +65,10 @@ std::string label(const DenoiseConfig& c) {
 }
 
 // Runs body(i) for every index in `order` in parallel (one job per thread; Eigen inside stays
-// single-threaded); rethrows the first error after all finished.
+// single-threaded); the error of the first failing job in `order` is rethrown after the loop.
 template <class Body>
 void parallel_jobs(const std::vector<size_t>& order, Body body) {
-  std::vector<std::exception_ptr> errors(order.size());
-#pragma omp parallel for schedule(dynamic, 1)
-  for (int oi = 0; oi < int(order.size()); ++oi) {
-    try {
-      body(order[size_t(oi)]);
-    } catch (...) {
-      errors[size_t(oi)] = std::current_exception();
-    }
-  }
-  for (auto& e : errors)
-    if (e) std::rethrow_exception(e);
+  parallel_for(Index(order.size()), [&](Index oi) { body(order[size_t(oi)]); }, Schedule::Dynamic, 1);
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include "plot.hpp"
 #include "varlearn/core/error.hpp"
 #include "varlearn/core/io.hpp"
+#include "varlearn/core/parallel.hpp"
 #include "varlearn/core/timer.hpp"
 #include "varlearn/study/theory_study.hpp"
 #include "varlearn/theory/optimal.hpp"
@@ -52,24 +53,23 @@ DepthResult compute_depth(const DepthOptions& o) {
   res.bilevel = bl.risk;
   res.bilevel_attained = bl.attained;
   res.rows.resize(size_t(o.max_depth));
-  std::string err;
-  bool failed = false;
-#pragma omp parallel for schedule(dynamic)
-  for (int d = 1; d <= o.max_depth; ++d) {
-    try {
-      DepthRow& row = res.rows[size_t(d - 1)];
-      row.depth = d;
-      const auto l = theory::best_unrolled_learned(data, p.sigma, k, d);
-      row.learned = l.risk;
-      row.learned_stepsize = l.stepsize;
-      row.learned_attained = l.attained;
-      for (double w : o.stepsizes) row.fixed.push_back(theory::best_unrolled(data, p.sigma, k, d, w).risk);
-    } catch (const std::exception& e) {
-#pragma omp critical
-      if (!failed) failed = true, err = e.what();
-    }
+  try {
+    parallel_for(
+        o.max_depth,
+        [&](Index i) {
+          const int d = int(i) + 1;
+          DepthRow& row = res.rows[size_t(i)];
+          row.depth = d;
+          const auto l = theory::best_unrolled_learned(data, p.sigma, k, d);
+          row.learned = l.risk;
+          row.learned_stepsize = l.stepsize;
+          row.learned_attained = l.attained;
+          for (double w : o.stepsizes) row.fixed.push_back(theory::best_unrolled(data, p.sigma, k, d, w).risk);
+        },
+        Schedule::Dynamic);
+  } catch (const Error& e) {
+    throw Error(std::string("theory depth: ") + e.what(), e.kind());
   }
-  if (failed) throw Error("theory depth: " + err);
   res.seconds = start.seconds();
   return res;
 }

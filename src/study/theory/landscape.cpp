@@ -14,7 +14,9 @@
 #include "../report/figure.hpp"
 #include "plot.hpp"
 #include "varlearn/core/error.hpp"
+#include "varlearn/core/format.hpp"
 #include "varlearn/core/io.hpp"
+#include "varlearn/core/parallel.hpp"
 #include "varlearn/core/minimize.hpp"
 #include "varlearn/core/timer.hpp"
 #include "varlearn/study/theory_study.hpp"
@@ -23,6 +25,8 @@
 
 namespace varlearn::study {
 namespace fs = std::filesystem;
+
+constexpr double kMinRMax = 1e-100, kMaxRMax = 1e100;  ///< accepted --r-max (besides 0)
 
 void LandscapeOptions::validate() const {
   auto bad = [](const std::string& m) { throw Error("theory landscape: " + m); };
@@ -34,7 +38,11 @@ void LandscapeOptions::validate() const {
   for (int d : depths)
     if (d < 1 || d > kMaxDepth)
       bad("depths must be in 1.." + std::to_string(kMaxDepth) + " (got " + std::to_string(d) + ")");
-  if (r_max < 0 || !std::isfinite(r_max)) bad("--r-max must be > 0 (0: automatic)");
+  // r enters as s = r^2 and through f(s) = (1 - (1 - omega(1 + s))^N)/(1 + s): below 1e-100 every
+  // curve is flat to rounding (s underflows next to 1), above 1e100 s overflows.
+  if (r_max != 0 && !(r_max >= kMinRMax && r_max <= kMaxRMax))
+    bad("--r-max = " + format_general(r_max, 10) + " out of range (0 = automatic, or " + format_general(kMinRMax, 3) +
+        " <= r-max <= " + format_general(kMaxRMax, 3) + ")");
   if (r_count < 11 || r_count > kMaxCurvePoints) bad("--r-count must be in 11.." + std::to_string(kMaxCurvePoints));
   if (!(basin_level > 0) || !std::isfinite(basin_level)) bad("--basin-level must be > 0");
   if (!(omega_min > 0) || !(omega_max > omega_min) || !std::isfinite(omega_max))
@@ -158,30 +166,38 @@ LandscapeResult compute_landscape(const LandscapeOptions& o) {
   for (Index i = 0; i < o.omega_count; ++i)
     res.heat_omega[size_t(i)] = o.omega_min + (o.omega_max - o.omega_min) * double(i) / double(o.omega_count - 1);
   res.heat.assign(nd, std::vector<double>(size_t(o.omega_count * o.heat_r_count)));
-#pragma omp parallel for schedule(dynamic)
-  for (size_t d = 0; d < nd; ++d) {
-    const int N = o.depths[d];
-    for (size_t i = 0; i < res.r.size(); ++i) res.curves[d][i] = landscape_risk(res.gamma, o.sigma, N, o.stepsize, res.r[i]);
-    minima[d] = landscape_minima(res.gamma, o.sigma, N, o.stepsize, rmax, o.r_count, o.basin_level);
-    res.engine_best[d] = theory::best_unrolled(data, o.sigma, 1, N, o.stepsize).risk;
-  }
+  parallel_for(
+      Index(nd),
+      [&](Index di) {
+        const size_t d = size_t(di);
+        const int N = o.depths[d];
+        for (size_t i = 0; i < res.r.size(); ++i)
+          res.curves[d][i] = landscape_risk(res.gamma, o.sigma, N, o.stepsize, res.r[i]);
+        minima[d] = landscape_minima(res.gamma, o.sigma, N, o.stepsize, rmax, o.r_count, o.basin_level);
+        res.engine_best[d] = theory::best_unrolled(data, o.sigma, 1, N, o.stepsize).risk;
+      },
+      Schedule::Dynamic);
   const Index nh = o.omega_count * o.heat_r_count;
-#pragma omp parallel for schedule(dynamic, 64)
-  for (Index q = 0; q < Index(nd) * nh; ++q) {
-    const size_t d = size_t(q / nh);
-    const Index rest = q % nh, iw = rest / o.heat_r_count, ir = rest % o.heat_r_count;
-    res.heat[d][size_t(rest)] = landscape_risk(res.gamma, o.sigma, o.depths[d], res.heat_omega[size_t(iw)],
-                                               res.heat_r[size_t(ir)]);
-  }
+  parallel_for(
+      Index(nd) * nh,
+      [&](Index q) {
+        const size_t d = size_t(q / nh);
+        const Index rest = q % nh, iw = rest / o.heat_r_count, ir = rest % o.heat_r_count;
+        res.heat[d][size_t(rest)] = landscape_risk(res.gamma, o.sigma, o.depths[d], res.heat_omega[size_t(iw)],
+                                                   res.heat_r[size_t(ir)]);
+      },
+      Schedule::Dynamic, 64);
   for (auto& m : minima) res.minima.insert(res.minima.end(), m.begin(), m.end());
   // Valleys: the minima in r at every heatmap omega.
   std::vector<std::vector<LocalMinimum>> valleys(nd * res.heat_omega.size());
-#pragma omp parallel for schedule(dynamic)
-  for (size_t q = 0; q < valleys.size(); ++q) {
-    const size_t d = q / res.heat_omega.size(), iw = q % res.heat_omega.size();
-    valleys[q] = landscape_minima(res.gamma, o.sigma, o.depths[d], res.heat_omega[iw], rmax,
-                                  std::max<Index>(o.heat_r_count * 4, kMinValleyGrid), o.basin_level);
-  }
+  parallel_for(
+      Index(valleys.size()),
+      [&](Index qi) {
+        const size_t q = size_t(qi), d = q / res.heat_omega.size(), iw = q % res.heat_omega.size();
+        valleys[q] = landscape_minima(res.gamma, o.sigma, o.depths[d], res.heat_omega[iw], rmax,
+                                      std::max<Index>(o.heat_r_count * 4, kMinValleyGrid), o.basin_level);
+      },
+      Schedule::Dynamic);
   for (auto& v : valleys)
     for (auto& m : v)
       if (!m.flat) res.heat_minima.push_back(m);

@@ -14,6 +14,7 @@
 #include "plot.hpp"
 #include "varlearn/core/error.hpp"
 #include "varlearn/core/io.hpp"
+#include "varlearn/core/parallel.hpp"
 #include "varlearn/core/timer.hpp"
 #include "varlearn/study/theory_study.hpp"
 #include "varlearn/theory/optimal.hpp"
@@ -368,34 +369,30 @@ MapResult compute_map(const MapOptions& o) {
   const bool x_data = o.data.depends_on(o.x.param), y_data = o.y && o.data.depends_on(o.y->param);
   const Index mx = x_data ? res.nx : 1, my = y_data ? res.ny : 1;
   std::vector<std::optional<theory::DataModel>> models(size_t(mx * my));
-  std::string first_error;
-  std::atomic<bool> failed{false};
-#pragma omp parallel for schedule(dynamic)
-  for (Index m = 0; m < mx * my; ++m) {
-    if (failed) continue;
+  // The first failing point (lowest index, whatever the thread count) is reported with its
+  // coordinates.
+  auto at_point = [&](Index i, auto&& work) {
     try {
-      models[size_t(m)] = o.data.build(res.points[size_t((m / mx) * res.nx + m % mx)]);
-    } catch (const std::exception& e) {
-#pragma omp critical
-      if (!failed.exchange(true)) first_error = e.what();
+      work();
+    } catch (const Error& e) {
+      throw Error(std::string("theory map: ") + e.what() + " (at " + point_text(res.points[size_t(i)]) + ")", e.kind());
     }
-  }
-  if (failed) throw Error("theory map: " + first_error);
-
-#pragma omp parallel for schedule(dynamic, 16)
-  for (Index i = 0; i < total; ++i) {
-    if (failed) continue;
-    const Index ix = i % res.nx, iy = i / res.nx;
-    const auto& data = *models[size_t((y_data ? iy : 0) * mx + (x_data ? ix : 0))];
-    try {
-      const double v = o.value.evaluate(data, res.points[size_t(i)]);
-      res.values[size_t(i)] = v;
-    } catch (const std::exception& e) {
-#pragma omp critical
-      if (!failed.exchange(true)) first_error = std::string(e.what()) + " (at " + point_text(res.points[size_t(i)]) + ")";
-    }
-  }
-  if (failed) throw Error("theory map: " + first_error);
+  };
+  parallel_for(
+      mx * my,
+      [&](Index m) {
+        const Index i = (m / mx) * res.nx + m % mx;
+        at_point(i, [&] { models[size_t(m)] = o.data.build(res.points[size_t(i)]); });
+      },
+      Schedule::Dynamic);
+  parallel_for(
+      total,
+      [&](Index i) {
+        const Index ix = i % res.nx, iy = i / res.nx;
+        const auto& data = *models[size_t((y_data ? iy : 0) * mx + (x_data ? ix : 0))];
+        at_point(i, [&] { res.values[size_t(i)] = o.value.evaluate(data, res.points[size_t(i)]); });
+      },
+      Schedule::Dynamic, 16);
   res.seconds = start.seconds();
   return res;
 }
