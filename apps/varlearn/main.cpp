@@ -7,9 +7,12 @@
 
 #include "commands.hpp"
 #include "varlearn/core/error.hpp"
+#include "varlearn/core/signals.hpp"
 #include "varlearn/version.hpp"
 
 int main(int argc, char** argv) {
+  // First, before OpenMP starts threads: SIGINT/SIGTERM remove temporary files, exit 130/143.
+  varlearn::install_interrupt_cleanup();
   CLI::App app{
       "varlearn: learn variational regularizers by bilevel optimization and algorithm unrolling.\n"
       "Exact theory for the toy denoising model, training engines, and speech studies."};
