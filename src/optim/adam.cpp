@@ -96,8 +96,8 @@ Result Adam::minimize(const std::type_identity_t<Function<T>>& f, VectorT<T>& x,
   }
   // The state after the last accepted iteration (the point the next one starts from).
   int handed_out = -1;
-  auto hand_out = [&] {
-    if (!cp.sink || handed_out == res.iterations) return;
+  auto hand_out = [&](bool final) {
+    if (!cp.sink || (handed_out == res.iterations && !final)) return;
     State s;
     s.kind = StateKind::Adam;
     s.float32 = std::is_same_v<T, float>;
@@ -112,9 +112,22 @@ Result Adam::minimize(const std::type_identity_t<Function<T>>& f, VectorT<T>& x,
     s.adam.v = detail::to_doubles<T>(adam.second_moment());
     s.adam.steps = adam.steps();
     s.adam.first_loss = std::isfinite(first) ? first : 0.0;
+    if (final) {
+      s.status = to_string(res.status);
+      s.message = res.message;
+    }
     handed_out = res.iterations;
     cp.sink(s);
   };
+  if (cp.resume && !cp.resume->status.empty() && cp.resume->status != "max_iterations") {
+    res.status = parse_status(cp.resume->status);  // a finished run: nothing left to do
+    res.message = cp.resume->message;
+    res.loss = cp.resume->loss;
+    res.grad_norm = cp.resume->grad_norm;
+    hand_out(true);
+    res.seconds = elapsed0 + since(t0);
+    return res;
+  }
   VectorT<T> g(x.size()), last_good = x;
   for (int it = start; it < o.max_iterations; ++it) {
     g.setZero();
@@ -157,7 +170,7 @@ Result Adam::minimize(const std::type_identity_t<Function<T>>& f, VectorT<T>& x,
       if (!observer(p)) {
         res.status = Status::Stopped;
         res.message = "stopped by observer at iteration " + std::to_string(res.iterations);
-        hand_out();
+        hand_out(true);
         res.seconds = elapsed0 + since(t0);
         return res;
       }
@@ -166,10 +179,10 @@ Result Adam::minimize(const std::type_identity_t<Function<T>>& f, VectorT<T>& x,
       res.status = Status::MaxIterations;
       res.message = "reached max_iterations = " + std::to_string(o.max_iterations);
     } else if (cp.every > 0 && res.iterations % cp.every == 0) {
-      hand_out();
+      hand_out(false);
     }
   }
-  hand_out();  // converged or budget spent
+  hand_out(true);  // converged or budget spent
   res.seconds = elapsed0 + since(t0);
   return res;
 }

@@ -92,8 +92,8 @@ Result Lbfgs::minimize(const std::type_identity_t<Function<T>>& f, VectorT<T>& x
   }
   // The state after the last accepted iteration (the point the next one starts from).
   int handed_out = -1;
-  auto hand_out = [&] {
-    if (!cp.sink || handed_out == res.iterations) return;
+  auto hand_out = [&](bool final) {
+    if (!cp.sink || (handed_out == res.iterations && !final)) return;
     State s;
     s.kind = StateKind::Lbfgs;
     s.float32 = std::is_same_v<T, float>;
@@ -112,9 +112,22 @@ Result Lbfgs::minimize(const std::type_identity_t<Function<T>>& f, VectorT<T>& x
     s.lbfgs.rho.assign(rho.begin(), rho.end());
     s.lbfgs.past_losses.assign(past_losses.begin(), past_losses.end());
     s.lbfgs.restarted = restarted;
+    if (final) {
+      s.status = to_string(res.status);
+      s.message = res.message;
+    }
     handed_out = res.iterations;
     cp.sink(s);
   };
+  if (cp.resume && !cp.resume->status.empty() && cp.resume->status != "max_iterations") {
+    res.status = parse_status(cp.resume->status);  // a finished run: nothing left to do
+    res.message = cp.resume->message;
+    res.loss = cp.resume->loss;
+    res.grad_norm = cp.resume->grad_norm;
+    hand_out(true);
+    res.seconds = elapsed0 + since(t0);
+    return res;
+  }
   bool resumable_end = true;  // false after a failed line search (x is then not an end-of-iteration state)
 
   res.loss = fx;
@@ -203,7 +216,7 @@ Result Lbfgs::minimize(const std::type_identity_t<Function<T>>& f, VectorT<T>& x
       if (!observer(pr)) {
         res.status = Status::Stopped;
         res.message = "stopped by observer at iteration " + std::to_string(res.iterations);
-        hand_out();
+        hand_out(true);
         res.seconds = elapsed0 + since(t0);
         return res;
       }
@@ -220,10 +233,10 @@ Result Lbfgs::minimize(const std::type_identity_t<Function<T>>& f, VectorT<T>& x
       res.status = Status::MaxIterations;
       res.message = "reached max_iterations = " + std::to_string(o.max_iterations);
     } else if (cp.every > 0 && res.iterations % cp.every == 0) {
-      hand_out();
+      hand_out(false);
     }
   }
-  if (resumable_end) hand_out();  // converged or budget spent
+  if (resumable_end) hand_out(true);  // converged or budget spent
   res.seconds = elapsed0 + since(t0);
   return res;
 }

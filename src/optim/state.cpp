@@ -37,6 +37,8 @@ void State::validate() const {
   require(std::isfinite(grad_norm) && grad_norm >= 0, kWhere, "'grad_norm' must be finite and >= 0");
   require(history.size() <= static_cast<size_t>(iteration), kWhere, "'history' is longer than 'iteration'");
   check_vector(history, history.size(), float32, "history");
+  require(status.empty() || status == "max_iterations" || status == "converged" || status == "stopped", kWhere,
+          "unknown 'status' '" + status + "' (expected max_iterations, converged or stopped)");
   if (kind == StateKind::Adam) {
     check_vector(adam.m, p, float32, "adam.m");
     check_vector(adam.v, p, float32, "adam.v");
@@ -88,6 +90,10 @@ void to_json(json& j, const State& s) {
   j["loss"] = s.loss;
   j["grad_norm"] = s.grad_norm;
   j["history"] = s.history;
+  if (!s.status.empty()) {
+    j["status"] = s.status;
+    j["message"] = s.message;
+  }
   if (s.kind == StateKind::Adam) {
     j["adam"] = {{"m", s.adam.m}, {"v", s.adam.v}, {"steps", s.adam.steps}, {"first_loss", s.adam.first_loss}};
   } else {
@@ -152,6 +158,10 @@ void from_json(const json& j, State& s) {
     r.loss = get_number(j, "loss");
     r.grad_norm = get_number(j, "grad_norm");
     r.history = get_vector(j, "history");
+    if (j.contains("status")) {
+      r.status = j.at("status").get<std::string>();
+      r.message = j.at("message").get<std::string>();
+    }
     if (r.kind == StateKind::Adam) {
       const json& a = j.at("adam");
       require(a.is_object(), kWhere, "'adam' must be an object");

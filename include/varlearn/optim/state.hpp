@@ -43,6 +43,11 @@ struct State {
   double loss = 0;            ///< Result::loss so far (L-BFGS: the loss at x)
   double grad_norm = 0;       ///< Result::grad_norm so far
   std::vector<double> history;  ///< Result::history so far
+  /// Empty while the run goes on; in the final state handed out at the end, the run's
+  /// Result::status ("max_iterations", "converged", "stopped") and message. Resuming a state
+  /// that ended otherwise than by its budget returns that result at once (resuming a finished
+  /// run redoes nothing); a budget-limited one continues up to the new max_iterations.
+  std::string status, message;
 
   /// Adam: moments \f$m, v\f$ (size p), step count t (= iteration; it sets the bias
   /// corrections and the position in the learning-rate schedule), and the first loss (the
@@ -95,11 +100,11 @@ struct Checkpointing {
   /// K >= 0: call sink after every accepted iteration t with t % K == 0 (0 = only at the end).
   int every = 0;
   /// Called with the state after iteration t (the point iteration t + 1 starts from), and
-  /// once more at the end of the run with the final state when the run ended with the budget
-  /// spent, converged at an iterate, or was stopped by the observer (not after a divergence
-  /// or a failed line search; never twice for the same t). Resuming from the final state of
-  /// a run that spent its budget, with a larger max_iterations, gives the numbers of one
-  /// run with that larger budget.
+  /// once more at the end of the run with the final state (State::status set) when the run
+  /// ended with the budget spent, converged at an iterate, or was stopped by the observer
+  /// (not after a divergence or a failed line search). Resuming from the final state of a run
+  /// that spent its budget, with a larger max_iterations, gives the numbers of one run with
+  /// that larger budget.
   StateSink sink;
   void validate() const;  ///< every >= 0
 };
