@@ -149,6 +149,20 @@ TEST_P(TrainResume, FramesMinibatchAdamWithEarlyStopping) {
   const TrainResult straight = t(init(), o, {}, {});
   EXPECT_NE(straight.optim.message.find("early stopping"), std::string::npos) << straight.optim.message;
   kill_everywhere(t, init(), o, 2);
+  // The final checkpoint of the early-stopped run resumes to the same result, iterating no more.
+  std::string last;
+  TrainCheckpointing writing;
+  writing.sink = [&](const TrainingCheckpoint& c) { last = training_checkpoint_to_json(c).dump(); };
+  t(init(), o, {}, writing);
+  const TrainingCheckpoint c = through_text(last);
+  EXPECT_TRUE(c.stopped_early);
+  EXPECT_EQ(c.optimizer.status, "stopped");
+  TrainCheckpointing resuming;
+  resuming.resume = &c;
+  int iterations = 0;
+  const TrainResult again = t(c.model, o, [&](const optim::Progress&) { return ++iterations > 0; }, resuming);
+  EXPECT_EQ(iterations, 0);
+  expect_same(straight, again);
 }
 
 TEST_P(TrainResume, ExpectedLbfgsAndAdam) {
