@@ -5,6 +5,7 @@
 #include <string>
 
 #include "clock.hpp"
+#include "convert.hpp"
 #include "varlearn/core/error.hpp"
 
 namespace varlearn::optim {
@@ -35,6 +36,14 @@ void AdamState<T>::reset() {
   t_ = 0;
 }
 template <class T>
+void AdamState<T>::restore(const VectorT<T>& m, const VectorT<T>& v, int steps) {
+  require(m.size() == m_.size() && v.size() == v_.size(), "AdamState::restore", "size mismatch");
+  require(steps >= 0, "AdamState::restore", "steps must be >= 0");
+  m_ = m;
+  v_ = v;
+  t_ = steps;
+}
+template <class T>
 double AdamState<T>::current_learning_rate() const {
   return opt_.learning_rate * std::pow(opt_.decay, static_cast<double>(t_ / opt_.decay_every));
 }
@@ -56,15 +65,71 @@ void AdamState<T>::step(VectorT<T>& x, const VectorT<T>& g) {
 Adam::Adam(const AdamOptions& options) : options_(options) { options_.validate(); }
 
 template <class T>
-Result Adam::minimize(const std::type_identity_t<Function<T>>& f, VectorT<T>& x, const Observer& observer) const {
+Result Adam::minimize(const std::type_identity_t<Function<T>>& f, VectorT<T>& x, const Observer& observer,
+                      const Checkpointing& cp) const {
   using detail::since;
   const AdamOptions& o = options_;
+  cp.validate();
   const auto t0 = detail::Clock::now();
   AdamState<T> adam(o, x.size());
-  VectorT<T> g(x.size()), last_good = x;
   Result res;
   double first = std::numeric_limits<double>::quiet_NaN();
-  for (int it = 0; it < o.max_iterations; ++it) {
+  double elapsed0 = 0;  // time of the run's earlier part (resume)
+  int start = 0;
+  if (cp.resume) {
+    const State& s = *cp.resume;
+    s.check_compatible(StateKind::Adam, std::is_same_v<T, float>, x.size(), "Adam: cannot resume");
+    x = detail::from_doubles<T>(s.x);
+    adam.restore(detail::from_doubles<T>(s.adam.m), detail::from_doubles<T>(s.adam.v), s.adam.steps);
+    first = s.adam.first_loss;
+    start = s.iteration;
+    elapsed0 = s.elapsed_s;
+    res.iterations = s.iteration;
+    res.evaluations = s.evaluations;
+    res.loss = s.loss;
+    res.grad_norm = s.grad_norm;
+    res.history = s.history;
+    if (start >= o.max_iterations) {
+      res.status = Status::MaxIterations;
+      res.message = "reached max_iterations = " + std::to_string(o.max_iterations);
+    }
+  }
+  // The state after the last accepted iteration (the point the next one starts from).
+  int handed_out = -1;
+  auto hand_out = [&](bool final) {
+    if (!cp.sink || (handed_out == res.iterations && !final)) return;
+    State s;
+    s.kind = StateKind::Adam;
+    s.float32 = std::is_same_v<T, float>;
+    s.iteration = res.iterations;
+    s.evaluations = res.evaluations;
+    s.elapsed_s = elapsed0 + since(t0);
+    s.x = detail::to_doubles<T>(x);
+    s.loss = res.loss;
+    s.grad_norm = res.grad_norm;
+    s.history = res.history;
+    s.adam.m = detail::to_doubles<T>(adam.first_moment());
+    s.adam.v = detail::to_doubles<T>(adam.second_moment());
+    s.adam.steps = adam.steps();
+    s.adam.first_loss = std::isfinite(first) ? first : 0.0;
+    if (final) {
+      s.status = to_string(res.status);
+      s.message = res.message;
+    }
+    handed_out = res.iterations;
+    cp.sink(s);
+  };
+  if (cp.resume && !cp.resume->status.empty() && cp.resume->status != "max_iterations") {
+    res.status = parse_status(cp.resume->status);  // a finished run: nothing left to do
+    res.message = cp.resume->message;
+    res.loss = cp.resume->loss;
+    res.grad_norm = cp.resume->grad_norm;
+    hand_out(true);
+    res.seconds = elapsed0 + since(t0);
+    return res;
+  }
+  VectorT<T> g(x.size()), last_good = x;
+  for (int it = start; it < o.max_iterations; ++it) {
     g.setZero();
     const double loss = static_cast<double>(f.evaluate_with_gradient(x, g));
     ++res.evaluations;
@@ -78,7 +143,7 @@ Result Adam::minimize(const std::type_identity_t<Function<T>>& f, VectorT<T>& x,
                             : "Adam diverged at iteration " + std::to_string(it) + ": loss " +
                                   std::to_string(loss) + " exploded (first " + std::to_string(first) +
                                   "); kept the last good iterate";
-      res.seconds = since(t0);
+      res.seconds = elapsed0 + since(t0);
       return res;
     }
     last_good = x;
@@ -101,26 +166,32 @@ Result Adam::minimize(const std::type_identity_t<Function<T>>& f, VectorT<T>& x,
       p.grad_norm = res.grad_norm;
       p.step = lr;
       p.evaluations = res.evaluations;
-      p.elapsed_s = since(t0);
+      p.elapsed_s = elapsed0 + since(t0);
       if (!observer(p)) {
         res.status = Status::Stopped;
         res.message = "stopped by observer at iteration " + std::to_string(res.iterations);
-        res.seconds = since(t0);
+        hand_out(true);
+        res.seconds = elapsed0 + since(t0);
         return res;
       }
     }
     if (it + 1 == o.max_iterations) {
       res.status = Status::MaxIterations;
       res.message = "reached max_iterations = " + std::to_string(o.max_iterations);
+    } else if (cp.every > 0 && res.iterations % cp.every == 0) {
+      hand_out(false);
     }
   }
-  res.seconds = since(t0);
+  hand_out(true);  // converged or budget spent
+  res.seconds = elapsed0 + since(t0);
   return res;
 }
 
 template class AdamState<float>;
 template class AdamState<double>;
-template Result Adam::minimize<float>(const Function<float>&, VectorT<float>&, const Observer&) const;
-template Result Adam::minimize<double>(const Function<double>&, VectorT<double>&, const Observer&) const;
+template Result Adam::minimize<float>(const Function<float>&, VectorT<float>&, const Observer&,
+                                      const Checkpointing&) const;
+template Result Adam::minimize<double>(const Function<double>&, VectorT<double>&, const Observer&,
+                                       const Checkpointing&) const;
 
 }  // namespace varlearn::optim

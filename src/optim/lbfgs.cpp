@@ -5,9 +5,11 @@
 #include <deque>
 #include <limits>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "clock.hpp"
+#include "convert.hpp"
 #include "varlearn/core/error.hpp"
 
 namespace varlearn::optim {
@@ -32,35 +34,109 @@ double dot(const VectorT<T>& a, const VectorT<T>& b) {
 }  // namespace
 
 template <class T>
-Result Lbfgs::minimize(const std::type_identity_t<Function<T>>& f, VectorT<T>& x, const Observer& observer) const {
+Result Lbfgs::minimize(const std::type_identity_t<Function<T>>& f, VectorT<T>& x, const Observer& observer,
+                       const Checkpointing& cp) const {
   using detail::since;
   const LbfgsOptions& o = options_;
+  cp.validate();
   const auto t0 = detail::Clock::now();
   const Index p = x.size();
   const LineSearch<T> line_search(o.line_search);
   Result res;
   VectorT<T> g(p), xt(p), gt(p), d(p);
-  g.setZero();
-  double fx = static_cast<double>(f.evaluate_with_gradient(x, g));
-  res.evaluations = 1;
-  if (!std::isfinite(fx) || !g.allFinite()) {
-    res.status = Status::Diverged;
-    res.message = "L-BFGS: loss or gradient is NaN/inf at the starting point";
-    res.loss = fx;
-    res.seconds = since(t0);
-    return res;
-  }
   std::deque<VectorT<T>> S, Y;
   std::deque<double> rho;
-  std::deque<double> past_losses{fx};
+  std::deque<double> past_losses;
   bool restarted = false;
+  double fx = 0;
+  double elapsed0 = 0;  // time of the run's earlier part (resume)
+  int start = 0;
+  if (cp.resume) {
+    const State& s = *cp.resume;
+    const char* where = "L-BFGS: cannot resume";
+    s.check_compatible(StateKind::Lbfgs, std::is_same_v<T, float>, p, where);
+    require(static_cast<int>(s.lbfgs.s.size()) <= o.memory, where,
+            "the state holds " + std::to_string(s.lbfgs.s.size()) + " correction pairs, memory is " +
+                std::to_string(o.memory));
+    require(static_cast<int>(s.lbfgs.past_losses.size()) <= o.past + 1, where,
+            "the state holds " + std::to_string(s.lbfgs.past_losses.size()) + " past losses, past + 1 is " +
+                std::to_string(o.past + 1));
+    x = detail::from_doubles<T>(s.x);
+    g = detail::from_doubles<T>(s.lbfgs.gradient);
+    fx = s.loss;
+    for (size_t i = 0; i < s.lbfgs.s.size(); ++i) {
+      S.push_back(detail::from_doubles<T>(s.lbfgs.s[i]));
+      Y.push_back(detail::from_doubles<T>(s.lbfgs.y[i]));
+      rho.push_back(s.lbfgs.rho[i]);
+    }
+    past_losses.assign(s.lbfgs.past_losses.begin(), s.lbfgs.past_losses.end());
+    restarted = s.lbfgs.restarted;
+    start = s.iteration;
+    elapsed0 = s.elapsed_s;
+    res.iterations = s.iteration;
+    res.evaluations = s.evaluations;
+    res.history = s.history;
+    if (start >= o.max_iterations) res.message = "reached max_iterations = " + std::to_string(o.max_iterations);
+  } else {
+    g.setZero();
+    fx = static_cast<double>(f.evaluate_with_gradient(x, g));
+    res.evaluations = 1;
+    if (!std::isfinite(fx) || !g.allFinite()) {
+      res.status = Status::Diverged;
+      res.message = "L-BFGS: loss or gradient is NaN/inf at the starting point";
+      res.loss = fx;
+      res.seconds = since(t0);
+      return res;
+    }
+    past_losses.push_back(fx);
+  }
+  // The state after the last accepted iteration (the point the next one starts from).
+  int handed_out = -1;
+  auto hand_out = [&](bool final) {
+    if (!cp.sink || (handed_out == res.iterations && !final)) return;
+    State s;
+    s.kind = StateKind::Lbfgs;
+    s.float32 = std::is_same_v<T, float>;
+    s.iteration = res.iterations;
+    s.evaluations = res.evaluations;
+    s.elapsed_s = elapsed0 + since(t0);
+    s.x = detail::to_doubles<T>(x);
+    s.loss = fx;
+    s.grad_norm = res.grad_norm;
+    s.history = res.history;
+    s.lbfgs.gradient = detail::to_doubles<T>(g);
+    for (size_t i = 0; i < S.size(); ++i) {
+      s.lbfgs.s.push_back(detail::to_doubles<T>(S[i]));
+      s.lbfgs.y.push_back(detail::to_doubles<T>(Y[i]));
+    }
+    s.lbfgs.rho.assign(rho.begin(), rho.end());
+    s.lbfgs.past_losses.assign(past_losses.begin(), past_losses.end());
+    s.lbfgs.restarted = restarted;
+    if (final) {
+      s.status = to_string(res.status);
+      s.message = res.message;
+    }
+    handed_out = res.iterations;
+    cp.sink(s);
+  };
+  if (cp.resume && !cp.resume->status.empty() && cp.resume->status != "max_iterations") {
+    res.status = parse_status(cp.resume->status);  // a finished run: nothing left to do
+    res.message = cp.resume->message;
+    res.loss = cp.resume->loss;
+    res.grad_norm = cp.resume->grad_norm;
+    hand_out(true);
+    res.seconds = elapsed0 + since(t0);
+    return res;
+  }
+  bool resumable_end = true;  // false after a failed line search (x is then not an end-of-iteration state)
 
   res.loss = fx;
   res.grad_norm = static_cast<double>(g.norm());
-  for (int it = 0; it < o.max_iterations; ++it) {
+  for (int it = start; it < o.max_iterations; ++it) {
     if (static_cast<double>(g.cwiseAbs().maxCoeff()) <= o.gradient_tolerance * std::max(1.0, std::abs(fx))) {
       res.status = Status::Converged;
       res.message = "gradient below tolerance";
+      resumable_end = it == res.iterations;
       break;
     }
     // Two-loop recursion: d = -H g.
@@ -102,11 +178,13 @@ Result Lbfgs::minimize(const std::type_identity_t<Function<T>>& f, VectorT<T>& x
         res.status = Status::Converged;
         res.message = "converged to the precision limit (no decrease representable at iteration " +
                       std::to_string(it) + ")";
+        resumable_end = false;
         break;
       }
       res.status = Status::LineSearchFailed;
       res.message = "L-BFGS: line search found no decrease at iteration " + std::to_string(it) +
                     " (loss " + std::to_string(fx) + "; likely at the precision limit)";
+      resumable_end = false;
       break;
     }
     restarted = false;
@@ -124,6 +202,8 @@ Result Lbfgs::minimize(const std::type_identity_t<Function<T>>& f, VectorT<T>& x
     res.loss = fx;
     res.grad_norm = static_cast<double>(g.norm());
     if (o.record_history) res.history.push_back(fx);
+    past_losses.push_back(fx);
+    if (static_cast<int>(past_losses.size()) > o.past + 1) past_losses.pop_front();
     if (observer) {
       Progress pr;
       pr.iteration = res.iterations;
@@ -132,16 +212,15 @@ Result Lbfgs::minimize(const std::type_identity_t<Function<T>>& f, VectorT<T>& x
       pr.grad_norm = res.grad_norm;
       pr.step = ls.step;
       pr.evaluations = res.evaluations;
-      pr.elapsed_s = since(t0);
+      pr.elapsed_s = elapsed0 + since(t0);
       if (!observer(pr)) {
         res.status = Status::Stopped;
         res.message = "stopped by observer at iteration " + std::to_string(res.iterations);
-        res.seconds = since(t0);
+        hand_out(true);
+        res.seconds = elapsed0 + since(t0);
         return res;
       }
     }
-    past_losses.push_back(fx);
-    if (static_cast<int>(past_losses.size()) > o.past + 1) past_losses.pop_front();
     if (static_cast<int>(past_losses.size()) == o.past + 1) {
       const double old = past_losses.front();
       if ((old - fx) <= o.loss_tolerance * std::max({std::abs(fx), std::abs(old), 1e-300})) {
@@ -153,13 +232,18 @@ Result Lbfgs::minimize(const std::type_identity_t<Function<T>>& f, VectorT<T>& x
     if (it + 1 == o.max_iterations) {
       res.status = Status::MaxIterations;
       res.message = "reached max_iterations = " + std::to_string(o.max_iterations);
+    } else if (cp.every > 0 && res.iterations % cp.every == 0) {
+      hand_out(false);
     }
   }
-  res.seconds = since(t0);
+  if (resumable_end) hand_out(true);  // converged or budget spent
+  res.seconds = elapsed0 + since(t0);
   return res;
 }
 
-template Result Lbfgs::minimize<float>(const Function<float>&, VectorT<float>&, const Observer&) const;
-template Result Lbfgs::minimize<double>(const Function<double>&, VectorT<double>&, const Observer&) const;
+template Result Lbfgs::minimize<float>(const Function<float>&, VectorT<float>&, const Observer&,
+                                       const Checkpointing&) const;
+template Result Lbfgs::minimize<double>(const Function<double>&, VectorT<double>&, const Observer&,
+                                        const Checkpointing&) const;
 
 }  // namespace varlearn::optim

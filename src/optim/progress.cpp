@@ -1,5 +1,7 @@
 #include "varlearn/optim/progress.hpp"
 
+#include "varlearn/core/error.hpp"
+
 namespace varlearn::optim {
 
 const char* to_string(Status s) {
@@ -11,6 +13,13 @@ const char* to_string(Status s) {
     case Status::LineSearchFailed: return "line_search_failed";
   }
   return "?";
+}
+
+Status parse_status(const std::string& name) {
+  for (Status s : {Status::Converged, Status::MaxIterations, Status::Stopped, Status::Diverged,
+                   Status::LineSearchFailed})
+    if (name == to_string(s)) return s;
+  throw Error("unknown optimizer status '" + name + "'");
 }
 
 }  // namespace varlearn::optim

@@ -6,6 +6,7 @@
 #include "varlearn/core/types.hpp"
 #include "varlearn/optim/function.hpp"
 #include "varlearn/optim/progress.hpp"
+#include "varlearn/optim/state.hpp"
 
 namespace varlearn::optim {
 
@@ -39,6 +40,10 @@ public:
   int steps() const { return t_; }
   double current_learning_rate() const;  ///< \f$\eta_t\f$ of the next step
   void reset();
+  const VectorT<T>& first_moment() const { return m_; }   ///< m
+  const VectorT<T>& second_moment() const { return v_; }  ///< v
+  /// Sets m, v and the step count t (resume); throws Error on a size mismatch or t < 0.
+  void restore(const VectorT<T>& m, const VectorT<T>& v, int steps);
 
 private:
   AdamOptions opt_;
@@ -53,9 +58,12 @@ class Adam {
 public:
   explicit Adam(const AdamOptions& options = {});
   const AdamOptions& options() const { return options_; }
-  /// Minimizes f from x (in place). T is float or double.
+  /// Minimizes f from x (in place). T is float or double. `checkpointing` hands out the
+  /// state every few iterations and/or resumes from one (state.hpp); the observer is called
+  /// before the sink for the same iteration.
   template <class T>
-  Result minimize(const std::type_identity_t<Function<T>>& f, VectorT<T>& x, const Observer& observer = {}) const;
+  Result minimize(const std::type_identity_t<Function<T>>& f, VectorT<T>& x, const Observer& observer = {},
+                  const Checkpointing& checkpointing = {}) const;
 
 private:
   AdamOptions options_;

@@ -10,6 +10,7 @@
 #include "varlearn/optim/function.hpp"
 #include "varlearn/optim/line_search.hpp"
 #include "varlearn/optim/progress.hpp"
+#include "varlearn/optim/state.hpp"
 
 namespace varlearn::optim {
 
@@ -31,9 +32,12 @@ public:
   explicit Lbfgs(const LbfgsOptions& options = {});
   const LbfgsOptions& options() const { return options_; }
   /// Minimizes a deterministic f from x (in place). T is float or double; the two-loop
-  /// products are accumulated in double.
+  /// products are accumulated in double. `checkpointing` hands out the state (x, gradient,
+  /// correction pairs, loss history of the `past` test) every few iterations and/or resumes
+  /// from one (state.hpp); the observer is called before the sink for the same iteration.
   template <class T>
-  Result minimize(const std::type_identity_t<Function<T>>& f, VectorT<T>& x, const Observer& observer = {}) const;
+  Result minimize(const std::type_identity_t<Function<T>>& f, VectorT<T>& x, const Observer& observer = {},
+                  const Checkpointing& checkpointing = {}) const;
 
 private:
   LbfgsOptions options_;

@@ -41,6 +41,8 @@ enum class Status {
 };
 /// "converged" | "max_iterations" | "stopped" | "diverged" | "line_search_failed"
 const char* to_string(Status status);
+/// Inverse of to_string; throws Error on an unknown name.
+Status parse_status(const std::string& name);
 
 /// Outcome of an iterative method.
 struct Result {
