@@ -189,7 +189,16 @@ void TrainingOptions::add(CLI::App* app, learn::TrainExperiment& e) {
   app->add_option("--init-scale", e.init_scale, "Scale of the random R")->capture_default_str();
   app->add_option("--init-stepsize", e.init_stepsize, "Initial stepsize omega (random init)")->capture_default_str();
   app->add_option("--seed", e.seed, "Seed of every random draw (data, noise, init, shuffles)")->capture_default_str();
-  app->add_option("--save", e.save, "Write the trained model to this checkpoint (JSON)");
+  app->add_option("--save", e.save,
+                  "Write the trained model and its training state to this checkpoint (JSON, atomic; "
+                  "eval and --init read it as a model, --resume continues the run)");
+  app->add_option("--checkpoint-every", e.checkpoint_every,
+                  "Also write --save every K iterations, so a killed run loses at most K (0 = at the end only)")
+      ->capture_default_str();
+  app->add_option("--resume", e.resume,
+                  "Continue the run saved in this checkpoint with the same flags (--iterations may grow): "
+                  "ends with the same numbers as an uninterrupted run; checkpoints go on into --save, "
+                  "else into this file");
   app->add_flag("--hessian", e.hessian,
                 "Also report the extreme eigenvalues of the Hessian of the expected risk at the trained "
                 "model (finite differences; sharp vs flat minima; parameters <= " +

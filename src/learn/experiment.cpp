@@ -1,6 +1,7 @@
 #include "varlearn/learn/experiment.hpp"
 
 #include <cmath>
+#include <optional>
 
 #include "varlearn/core/error.hpp"
 #include "varlearn/core/io.hpp"
@@ -213,6 +214,12 @@ void TrainExperiment::validate() const {
   if (batch < 0) throw Error("--batch must be >= 0");
   if (iterations < 0) throw Error("--iterations must be >= 0");
   if (optimizer != "auto") parse_optimizer(optimizer);
+  if (checkpoint_every < 0) throw Error("--checkpoint-every must be >= 0 (got " + std::to_string(checkpoint_every) + ")");
+  if (checkpoint_every > 0 && save.empty() && resume.empty())
+    throw Error("--checkpoint-every needs --save FILE (where the checkpoints go)");
+  if (!resume.empty() && init != "random")
+    throw Error("--resume continues a saved run; it excludes --init " + init);
+  if (!save.empty()) io::check_writable_prefix(save);
 }
 
 TrainReport run_train_experiment(const TrainExperiment& e, const optim::Observer& observer) {
@@ -220,17 +227,38 @@ TrainReport run_train_experiment(const TrainExperiment& e, const optim::Observer
   Rng rng(e.seed);
   const TrainData d = train_data(e, rng);
   ModelSpec spec;
+  std::optional<TrainingCheckpoint> resumed;
+  if (!e.resume.empty()) resumed = load_training_checkpoint(e.resume);
+  // With --resume the flags still define the run (shape, fixed stepsizes): the trainer refuses
+  // a checkpoint of a different run and takes the parameters from it.
   const QuadraticModel init = initial_model(e, d, spec);
-  const TrainOptions t = train_options(e);
+  TrainOptions t = train_options(e);
+  t.checkpoint_every = e.checkpoint_every;
+  // Checkpoints go to --save (or back into the --resume file); the last one is kept so the
+  // final file carries the report too.
+  const std::string target = !e.save.empty() ? e.save : e.resume;
+  auto last = std::make_shared<std::optional<TrainingCheckpoint>>();
+  TrainCheckpointing cp;
+  if (resumed) cp.resume = &*resumed;
+  if (!target.empty())
+    cp.sink = [target, last](const TrainingCheckpoint& c) {
+      save_training_checkpoint(target, c);
+      *last = c;
+    };
   TrainResult r;
-  if (e.objective == TrainObjective::Expected) r = train_expected(init, d.model.second_moment(), e.noise_std, t, observer);
-  else if (e.objective == TrainObjective::Sampled) r = train_sampled_noise(init, d.clean, e.noise_std, t, observer);
-  else r = train_frames<double>(init, d.noisy, d.clean, t, observer);
+  if (e.objective == TrainObjective::Expected)
+    r = train_expected(init, d.model.second_moment(), e.noise_std, t, observer, cp);
+  else if (e.objective == TrainObjective::Sampled)
+    r = train_sampled_noise(init, d.clean, e.noise_std, t, observer, cp);
+  else
+    r = train_frames<double>(init, d.noisy, d.clean, t, observer, cp);
   TrainReport rep = report(e, spec, t, d, std::move(r));
   if (e.hessian) add_hessian(rep, spec, d, e.noise_std);
-  if (!e.save.empty()) {
-    save_model(e.save, rep.model, to_json(rep));
-    rep.saved = e.save;
+  if (!target.empty()) {
+    // The final file: the training state at the end (if the run reached one) plus the report.
+    if (*last) save_training_checkpoint(target, **last, to_json(rep));
+    else save_model(target, rep.model, to_json(rep));
+    rep.saved = target;
   }
   return rep;
 }

@@ -60,7 +60,14 @@ struct TrainExperiment {
   double init_stepsize = 0.5; ///< initial omega (random init)
   std::uint64_t seed = 1;     ///< data, noise, init (seed + 1), shuffles
   bool hessian = false;       ///< extreme Hessian eigenvalues of the expected risk at the result
-  std::string save;           ///< checkpoint file to write ("" = none)
+  std::string save;           ///< checkpoint file to write ("" = none): model + training state
+  /// K: also write `save` every K iterations during training (atomically), so a killed run
+  /// loses at most K iterations. 0 = only at the end. Needs save (or resume).
+  int checkpoint_every = 0;
+  /// Continue the run saved in this training checkpoint (same flags; --iterations may grow):
+  /// the result equals an uninterrupted run's. Checkpoints go on into `save`, or into this
+  /// file when save is empty. Excludes a non-random init.
+  std::string resume;
 
   /// Throws Error naming the flag for values out of range (files are checked when read).
   void validate() const;
