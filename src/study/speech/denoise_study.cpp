@@ -144,6 +144,14 @@ DenoiseResults run_denoise_study(const DenoiseOptions& options_in, const Log& lo
   res.train_seconds_audio = corpus.train_seconds, res.test_seconds_audio = corpus.test_seconds;
 
   const Frames frames = make_frames(corpus, opt);
+  // Silent audio: S = 0, the theory's best MSE is 0 (T = 0) and every shortfall and SNR is
+  // infinite. Refused before any training.
+  if (!(frames.train_moment.trace() > 0))
+    throw Error("study denoise: the training audio is silent (every frame is zero): its second moment S is 0 and "
+                "there is nothing to learn; give speech with --train");
+  if (!(frames.test_moment.trace() > 0))
+    throw Error("study denoise: the test audio is silent (every frame is zero): the SNR is undefined; give speech "
+                "with --test");
   res.train_frames = frames.train_clean.cols(), res.test_frames = frames.test_clean_frames.cols();
   if (log)
     log("frames: " + std::to_string(res.train_frames) + " train, " + std::to_string(res.test_frames) +

@@ -222,6 +222,18 @@ DequantResults run_dequant_study(const DequantOptions& options_in, const Log& lo
   DequantResults res;
   res.options = opt;
   const dequantize::Corpus corpus = dequantize::load_corpus(opt, log);
+  // Silent audio: nothing to learn from, and an undefined (infinite) test SNR. Refused before any work.
+  auto silent = [](const std::vector<Vector>& signals) {
+    for (const Vector& v : signals)
+      if (v.size() > 0 && v.cwiseAbs().maxCoeff() > 0) return false;
+    return true;
+  };
+  if (silent(corpus.train))
+    throw Error("study dequant: the training audio is silent (every sample is zero): nothing to learn; give speech "
+                "with --train");
+  if (silent(corpus.test))
+    throw Error("study dequant: the test audio is silent (every sample is zero): the SNR is undefined; give speech "
+                "with --test");
   res.rate = corpus.rate;
   res.train_files = corpus.train_files, res.test_files = corpus.test_files;
   res.clipped_samples = corpus.clipped_samples, res.test_samples = corpus.test_samples;
