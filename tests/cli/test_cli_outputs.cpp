@@ -263,7 +263,9 @@ TEST(CliOutputs, KilledDequantResumesToTheUninterruptedResults) {
     const bool recorded = fs::exists(d.path / "out.partial" / "b3-quantized.json");
     const CliResult resumed = run_cli(args + " --resume --out " + out.string());
     ASSERT_EQ(resumed.code, 0) << resumed.err;
-    if (recorded) EXPECT_NE(resumed.err.find("(resumed)"), std::string::npos) << resumed.err;  // work skipped
+    if (recorded) {
+      EXPECT_NE(resumed.err.find("(resumed)"), std::string::npos) << resumed.err;  // work skipped
+    }
   }
   expect_same_numbers(without_timing(read_json(ref / "results.json")), without_timing(read_json(out / "results.json")));
   EXPECT_EQ(slurp((ref / "example_learned.wav").string()), slurp((out / "example_learned.wav").string()));
