@@ -1,10 +1,12 @@
 #include "varlearn/core/io.hpp"
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -177,10 +179,30 @@ fs::path nearest_existing(const fs::path& p) {
   return q;
 }
 
+/// Removes `<base>/<stem>.tmp-<pid>-<k>[.old]` folders left by a process that no longer runs
+/// (SIGKILL cannot be cleaned up after): the next run with the same target sweeps them.
+void sweep_stale_temporaries(const fs::path& base, const std::string& stem) {
+  const std::string head = stem + ".tmp-";
+  std::error_code ec;
+  std::vector<fs::path> stale;
+  for (fs::directory_iterator it(base, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.compare(0, head.size(), head) != 0) continue;
+    char* rest = nullptr;
+    const long pid = std::strtol(name.c_str() + head.size(), &rest, 10);
+    if (pid <= 0 || rest == nullptr || *rest != '-') continue;
+    if (pid == ::getpid() || ::kill(pid_t(pid), 0) == 0 || errno != ESRCH) continue;  // alive (or not ours to judge)
+    std::error_code dir_ec;
+    if (it->is_directory(dir_ec)) stale.push_back(it->path());
+  }
+  for (const fs::path& p : stale) fs::remove_all(p, ec);
+}
+
 /// A fresh folder `<base>/<stem>.tmp-<pid>-<k>` (created); throws Error naming `what` when none can be made.
 fs::path fresh_temporary_folder(const fs::path& base, const std::string& stem, const fs::path& what) {
   static std::atomic<int> counter{0};
   std::error_code ec;
+  sweep_stale_temporaries(base, stem);
   for (int attempt = 0; attempt < 100; ++attempt) {
     fs::path p = base / (stem + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
     if (fs::create_directory(p, ec) && !ec) return p;

@@ -54,7 +54,9 @@ enum class Existing {
 /// parent unless folders are missing: those are created at commit()), and commit() renames it
 /// into place. Until then the target is untouched; a failure (destructor without commit) or
 /// SIGINT/SIGTERM (with install_interrupt_cleanup(), core/signals.hpp) removes the temporary
-/// folder, so a failed run creates nothing.
+/// folder, so a failed run creates nothing. SIGKILL cannot be handled: its temporary folder
+/// stays until the next StagedDir (or StagedFiles) of the same target removes the temporary
+/// folders of processes that no longer run.
 class StagedDir {
 public:
   /// Checks the target (check_output_name; an existing one must be a folder and is refused
