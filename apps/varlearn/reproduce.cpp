@@ -8,7 +8,12 @@ void add_reproduce(CLI::App& app) {
   auto opts = std::make_shared<study::ReproduceOptions>();
   auto* sub = app.add_subcommand(
       "reproduce", "Reproduce the whole study: writes OUT/report.md with its figures, data and audio");
-  sub->add_option("--out", opts->out, "Report folder (created if missing)")->capture_default_str();
+  sub->add_option("--out", opts->out, "Report folder (created when complete; see --force, --resume)")
+      ->capture_default_str();
+  sub->add_flag("--force", opts->force, "Replace an existing report folder as a whole (no stale files remain)");
+  sub->add_flag("--resume", opts->resume,
+                "Record each finished section (and each configuration of the speech studies) in OUT.partial, and "
+                "reuse what an interrupted run with the same options recorded there; removed once OUT is complete");
   sub->add_flag("--quick", opts->quick, "Reduced grids and corpora: a fast look, not the full study");
   sub->add_option("--sections", opts->sections, "Sections to run, in order: theory denoise dequant")
       ->capture_default_str();

@@ -5,6 +5,7 @@
 
 #include "commands.hpp"
 #include "options.hpp"
+#include "study_output.hpp"
 #include "varlearn/core/error.hpp"
 #include "varlearn/core/io.hpp"
 #include "varlearn/core/timer.hpp"
@@ -50,7 +51,7 @@ void add_study_denoise(CLI::App& study) {
       "engine's prediction. Writes results.json, results.csv, findings.md, figures and WAVs into --out.");
   struct Args {
     study::DenoiseOptions o;
-    std::string out;
+    StudyOutput output;
     std::vector<std::string> depths{"1..10"};
     std::vector<std::string> train, test;
     std::string objective = "exact";
@@ -59,7 +60,7 @@ void add_study_denoise(CLI::App& study) {
     NoiseOptions noise{study::DenoiseOptions{}.noise_std};
   };
   auto a = std::make_shared<Args>();
-  sub->add_option("--out", a->out, "output folder (created)")->required();
+  a->output.add(sub, "output folder (created when complete; see --force, --resume)", "trained configuration");
   sub->add_flag("--quick", a->o.quick, "small corpus (3 files), n = 80 unless --n, 300 iterations: under a minute");
   sub->add_option("--n", a->n, "frame length n in samples (default 320; 80 with --quick)");
   sub->add_option("--hop", a->hop, "hop between frames in samples (default n/2)");
@@ -98,13 +99,15 @@ void add_study_denoise(CLI::App& study) {
     o.train_files.assign(a->train.begin(), a->train.end());
     o.test_files.assign(a->test.begin(), a->test.end());
     o.validate();
-    io::check_writable_dir(a->out);  // before any work: no output on bad input
+    a->output.check();  // before any work: no output on bad input
+    const study::Journal journal = a->output.journal(study::denoise_fingerprint(o));
     const Stopwatch t0;
-    const auto res = study::run_denoise_study(o, [](const std::string& line) { std::cerr << line << std::endl; });
-    study::write_denoise_outputs(res, a->out);
+    const auto res =
+        study::run_denoise_study(o, [](const std::string& line) { std::cerr << line << std::endl; }, journal);
+    a->output.write([&](const std::filesystem::path& dir) { study::write_denoise_outputs(res, dir); }, journal);
     const double secs = t0.seconds();
-    std::cout << study::denoise_findings(res) << "\n" << study::denoise_table(res) << "\nwritten to " << a->out
-              << " in " << secs << " s\n";
+    std::cout << study::denoise_findings(res) << "\n" << study::denoise_table(res) << "\nwritten to "
+              << a->output.out << " in " << secs << " s\n";
   });
 }
 

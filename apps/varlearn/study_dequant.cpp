@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "commands.hpp"
+#include "study_output.hpp"
 #include "varlearn/core/error.hpp"
 #include "varlearn/core/io.hpp"
 #include "varlearn/core/timer.hpp"
@@ -23,13 +24,14 @@ void add_study_dequant(CLI::App& study) {
       "results.json, results.csv, summary.md, figures and example WAVs into --out.");
   struct Args {
     study::DequantOptions o;
-    std::string out, quantizer = "mid-rise";
+    StudyOutput output;
+    std::string quantizer = "mid-rise";
     std::vector<std::string> train, test;
     bool shared = false, no_project = false;
     long n = 64;
   };
   auto a = std::make_shared<Args>();
-  sub->add_option("--out", a->out, "output folder (created)")->required();
+  a->output.add(sub, "output folder (created when complete; see --force, --resume)", "(bits, method, N) entry");
   sub->add_flag("--quick", a->o.quick, "small corpus, b = 4, N in {1, 5}, 1500 Adam steps: seconds");
   sub->add_option("--bits", a->o.bits, "bit depths b (1..24), e.g. --bits 3 4 5 6")->default_str("3 4 5 6")->delimiter(',');
   sub->add_option("--n", a->n, "frame length n in samples")->default_val(64);
@@ -71,7 +73,8 @@ void add_study_dequant(CLI::App& study) {
     for (const auto& f : a->train) o.train_files.emplace_back(f);
     for (const auto& f : a->test) o.test_files.emplace_back(f);
     o.resolved().validate();  // bad input fails before any work
-    io::ensure_writable_dir(a->out);  // before the work, not after
+    a->output.check();        // and a bad or existing --out
+    const study::Journal journal = a->output.journal(study::dequant_fingerprint(o));
     const Stopwatch start;
     auto progress = [start](const std::string& line) {
       const double s = start.seconds();
@@ -80,11 +83,13 @@ void add_study_dequant(CLI::App& study) {
       t << std::fixed << s;
       std::cerr << "[" << t.str() << " s] " << line << std::endl;
     };
-    const auto res = study::run_dequant_study(o, progress);
+    const auto res = study::run_dequant_study(o, progress, journal);
     if (res.clipped_samples > 0)
       std::cerr << "warning: " << res.clipped_samples << " samples outside [-1, 1] were clipped before quantizing\n";
-    const auto files = study::write_dequant_outputs(res, a->out);
-    std::cout << study::dequant_summary_markdown(res) << "\nwrote " << files.size() << " files to " << a->out << "\n";
+    size_t count = 0;
+    a->output.write([&](const std::filesystem::path& dir) { count = study::write_dequant_outputs(res, dir).size(); },
+                    journal);
+    std::cout << study::dequant_summary_markdown(res) << "\nwrote " << count << " files to " << a->output.out << "\n";
   });
 }
 

@@ -39,6 +39,9 @@ void check_fixed_rank(const RankOption& rank, const study::DataSpec& data, doubl
   rank.resolve(data.kind == theory::DataKind::File ? data.file_model->n() : Index(fixed_n));
 }
 
+/// --force: an existing output file of the set is replaced (the whole set: no stale files).
+io::Existing existing(bool force) { return force ? io::Existing::Replace : io::Existing::Refuse; }
+
 /// `s` left-justified in `width` characters (printf "%-*s").
 std::string padded(std::string s, size_t width) {
   if (s.size() < width) s.append(width - s.size(), ' ');
@@ -83,7 +86,7 @@ json map_json(const MapCli& o) {
   m.value = study::MapValue::parse(o.value);
   m.force = o.force;
   m.validate();
-  if (!o.output.out.empty()) io::check_writable_prefix(o.output.out);  // before the work
+  if (!o.output.out.empty()) io::check_output_files(o.output.out, study::kMapSuffixes, existing(o.force));  // before the work
   const study::MapResult r = study::compute_map(m);
   json j{{"value", m.value.describe()}, {"x", m.x.describe()}, {"fixed", study::fixed_parameters_text(m)},
          {"points", r.values.size()}, {"seconds", r.seconds}};
@@ -100,7 +103,7 @@ json map_json(const MapCli& o) {
   }
   if (!o.output.out.empty()) {
     json files = json::array();
-    for (const auto& f : study::write_map(r, o.output.out, !o.no_figures)) files.push_back(f.string());
+    for (const auto& f : study::write_map(r, o.output.out, !o.no_figures, existing(o.force))) files.push_back(f.string());
     j["files"] = files;
   }
   return j;
@@ -127,7 +130,7 @@ void add_map(CLI::App& theory) {
                   "E.g. bilevel/unrolled:2, linear/unrolled:N:omega, unrolled:N/unrolled:N+1")
       ->required();
   o->output.add(sub, "Write PREFIX.csv, PREFIX.png, PREFIX.svg (folders created)");
-  sub->add_flag("--force", o->force, "Allow more than 10^7 grid points");
+  sub->add_flag("--force", o->force, "Allow more than 10^7 grid points, and replace existing PREFIX.* files");
   sub->add_flag("--no-figures", o->no_figures, "Write the CSV only");
   sub->callback([o] { print_result(map_json(*o), o->output.json); });
 }
@@ -139,7 +142,7 @@ struct DepthCli {
   OutputOptions output;
   int nmax = study::DepthOptions{}.max_depth;
   std::string stepsizes = "0.1,0.5,1";
-  bool no_figures = false;
+  bool no_figures = false, force = false;
 };
 
 /// The human table of `theory depth`: one row per depth, learned and fixed stepsizes.
@@ -166,7 +169,7 @@ json depth_json(const DepthCli& o) {
   d.max_depth = o.nmax;
   d.stepsizes = parse_list(o.stepsizes, "--stepsizes");
   d.validate();
-  if (!o.output.out.empty()) io::check_writable_prefix(o.output.out);
+  if (!o.output.out.empty()) io::check_output_files(o.output.out, study::kDepthSuffixes, existing(o.force));
   const study::DepthResult r = study::compute_depth(d);
   json j{{"linear", r.linear}, {"bilevel", r.bilevel}, {"bilevel_attained", r.bilevel_attained}, {"seconds", r.seconds}};
   if (o.output.json) {
@@ -185,7 +188,8 @@ json depth_json(const DepthCli& o) {
   }
   if (!o.output.out.empty()) {
     json files = json::array();
-    for (const auto& f : study::write_depth(r, o.output.out, !o.no_figures)) files.push_back(f.string());
+    for (const auto& f : study::write_depth(r, o.output.out, !o.no_figures, existing(o.force)))
+      files.push_back(f.string());
     j["files"] = files;
   }
   return j;
@@ -203,6 +207,7 @@ void add_depth(CLI::App& theory) {
   sub->add_option("--stepsizes", o->stepsizes, "Fixed stepsizes omega, comma separated")->capture_default_str();
   o->output.add(sub, "Write PREFIX.csv, PREFIX.png, PREFIX.svg");
   sub->add_flag("--no-figures", o->no_figures, "Write the CSV only");
+  sub->add_flag("--force", o->force, "Replace existing PREFIX.* output files (the whole set: no stale files)");
   sub->callback([o] { print_result(depth_json(*o), o->output.json); });
 }
 
@@ -220,7 +225,7 @@ struct LandscapeCli {
   FamilyOptions family{landscape_family()};
   OutputOptions output;
   std::string depths = "1,2,3,4,5,6";
-  bool no_figures = false;
+  bool no_figures = false, force = false;
 };
 
 /// One line per depth: its local minima (location, risk, curvature, basin width).
@@ -269,6 +274,7 @@ void add_landscape(CLI::App& theory) {
   o->output.add(sub, "Write PREFIX.csv (curves), PREFIX_minima.csv, PREFIX.json, PREFIX.png/svg, "
                      "PREFIX_heatmap.png/svg");
   sub->add_flag("--no-figures", o->no_figures, "Write CSV and JSON only");
+  sub->add_flag("--force", o->force, "Replace existing PREFIX.* output files (the whole set: no stale files)");
   sub->callback([o] {
     study::LandscapeOptions l = o->l;
     l.sigma = o->noise.checked();
@@ -280,12 +286,13 @@ void add_landscape(CLI::App& theory) {
     }
     l.validate();
     const std::string& out = o->output.out;
-    if (!out.empty()) io::check_writable_prefix(out);
+    if (!out.empty()) io::check_output_files(out, study::kLandscapeSuffixes, existing(o->force));
     const study::LandscapeResult r = study::compute_landscape(l);
     json j = json::parse(study::landscape_json(r));
     if (!out.empty()) {
       json files = json::array();
-      for (const auto& f : study::write_landscape(r, out, !o->no_figures)) files.push_back(f.string());
+      for (const auto& f : study::write_landscape(r, out, !o->no_figures, existing(o->force)))
+        files.push_back(f.string());
       j["files"] = files;
     }
     print_result(o->output.json ? j : landscape_human(l, r, j), o->output.json);

@@ -1,10 +1,12 @@
 #include "varlearn/core/io.hpp"
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -164,35 +166,85 @@ void check_output_name(const fs::path& path) {
     throw Error("output '" + path.string() + "' is a device, pipe or socket, not a folder or file");
 }
 
+namespace {
+
+/// The nearest existing ancestor of `p` (absolute), `p` itself when it exists.
+fs::path nearest_existing(const fs::path& p) {
+  std::error_code ec;
+  fs::path q = fs::absolute(p, ec);
+  while (!q.empty() && !fs::exists(q, ec)) {
+    if (q == q.parent_path()) break;
+    q = q.parent_path();
+  }
+  return q;
+}
+
+/// Removes `<base>/<stem>.tmp-<pid>-<k>[.old]` folders left by a process that no longer runs
+/// (SIGKILL cannot be cleaned up after): the next run with the same target sweeps them.
+void sweep_stale_temporaries(const fs::path& base, const std::string& stem) {
+  const std::string head = stem + ".tmp-";
+  std::error_code ec;
+  std::vector<fs::path> stale;
+  for (fs::directory_iterator it(base, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.compare(0, head.size(), head) != 0) continue;
+    char* rest = nullptr;
+    const long pid = std::strtol(name.c_str() + head.size(), &rest, 10);
+    if (pid <= 0 || rest == nullptr || *rest != '-') continue;
+    if (pid == ::getpid() || ::kill(pid_t(pid), 0) == 0 || errno != ESRCH) continue;  // alive (or not ours to judge)
+    std::error_code dir_ec;
+    if (it->is_directory(dir_ec)) stale.push_back(it->path());
+  }
+  for (const fs::path& p : stale) fs::remove_all(p, ec);
+}
+
+/// A fresh folder `<base>/<stem>.tmp-<pid>-<k>` (created); throws Error naming `what` when none can be made.
+fs::path fresh_temporary_folder(const fs::path& base, const std::string& stem, const fs::path& what) {
+  static std::atomic<int> counter{0};
+  std::error_code ec;
+  sweep_stale_temporaries(base, stem);
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    fs::path p = base / (stem + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+    if (fs::create_directory(p, ec) && !ec) return p;
+  }
+  throw Error("cannot create a temporary folder next to '" + what.string() + "'");
+}
+
+void create_parents(const fs::path& dir) {
+  std::error_code ec;
+  if (dir.empty() || fs::is_directory(dir, ec)) return;
+  fs::create_directories(dir, ec);
+  if (ec) throw Error("cannot create folder '" + dir.string() + "': " + ec.message());
+}
+
+}  // namespace
+
 struct StagedDir::Guard {
   TempPath temp;
   explicit Guard(const fs::path& p) : temp(p) {}
 };
 
-StagedDir::StagedDir(const fs::path& target, Existing existing) : target_(target), existing_(existing) {
+void StagedDir::check(const fs::path& target, Existing existing) {
   check_output_name(target);
   std::error_code ec;
-  if (fs::exists(target_, ec)) {
-    if (!fs::is_directory(target_, ec)) throw Error("output '" + target_.string() + "' exists and is not a folder");
-    if (existing_ == Existing::Refuse)
-      throw Error("output folder '" + target_.string() + "' already exists (use --force to replace it)");
+  if (fs::exists(target, ec)) {
+    if (!fs::is_directory(target, ec)) throw Error("output '" + target.string() + "' exists and is not a folder");
+    if (existing == Existing::Refuse)
+      throw Error("output folder '" + target.string() + "' already exists (use --force to replace it)");
   }
-  const fs::path parent = fs::absolute(target_, ec).parent_path();
-  check_writable_dir(parent);
-  fs::create_directories(parent, ec);
-  if (ec) throw Error("cannot create folder '" + parent.string() + "': " + ec.message());
-  static std::atomic<int> counter{0};
-  const std::string stem = fs::absolute(target_, ec).filename().string();
-  for (int attempt = 0; attempt < 100; ++attempt) {
-    staged_ = parent / (stem + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-    if (fs::create_directory(staged_, ec) && !ec) break;
-    staged_.clear();
-  }
-  if (staged_.empty()) throw Error("cannot create a temporary folder next to '" + target_.string() + "'");
+  check_writable_dir(fs::absolute(target, ec).parent_path());
+}
+
+StagedDir::StagedDir(const fs::path& target, Existing existing) : target_(target), existing_(existing) {
+  check(target_, existing_);
+  std::error_code ec;
+  fs::path abs = fs::absolute(target_, ec);
+  if (!abs.has_filename()) abs = abs.parent_path();
+  staged_ = fresh_temporary_folder(nearest_existing(abs.parent_path()), abs.filename().string(), target_);
   guard_ = new Guard(staged_);
 }
 
-StagedDir::~StagedDir() { delete guard_; }  // removes the temporary folder unless committed
+StagedDir::~StagedDir() { delete guard_; }  // removes a temporary folder unless committed
 
 void StagedDir::commit() {
   if (committed_) return;
@@ -205,15 +257,73 @@ void StagedDir::commit() {
     fs::rename(target_, old, ec);
     if (ec) throw Error("cannot replace '" + target_.string() + "': " + ec.message());
   }
+  create_parents(fs::absolute(target_, ec).parent_path());
   fs::rename(staged_, target_, ec);
   if (ec) {
     std::error_code ec2;
     if (!old.empty()) fs::rename(old, target_, ec2);  // put the previous folder back
     throw Error("cannot move the results into '" + target_.string() + "': " + ec.message());
   }
-  guard_->temp.release();
+  if (guard_) guard_->temp.release();
   committed_ = true;
   if (!old.empty()) fs::remove_all(old, ec);
+}
+
+void check_output_files(const fs::path& prefix, const std::vector<std::string>& suffixes, Existing existing) {
+  check_output_name(prefix);
+  check_writable_prefix(prefix);
+  for (const std::string& suffix : suffixes) {
+    const fs::path f = prefix.string() + suffix;
+    std::error_code ec;
+    const auto st = fs::status(f, ec);
+    if (ec || !fs::exists(st)) continue;
+    if (!fs::is_regular_file(st)) throw Error("output '" + f.string() + "' exists and is not a file");
+    if (existing == Existing::Refuse)
+      throw Error("output file '" + f.string() + "' already exists (use --force to replace it)");
+  }
+}
+
+struct StagedFiles::Guard {
+  TempPath temp;
+  explicit Guard(const fs::path& p) : temp(p) {}
+};
+
+StagedFiles::StagedFiles(const fs::path& prefix, std::vector<std::string> suffixes, Existing existing)
+    : prefix_(prefix), suffixes_(std::move(suffixes)), existing_(existing) {
+  check_output_files(prefix_, suffixes_, existing_);
+  std::error_code ec;
+  const fs::path abs = fs::absolute(prefix_, ec);
+  dir_ = fresh_temporary_folder(nearest_existing(abs.parent_path()), std::string(".").append(abs.filename().string()), prefix_);
+  guard_ = new Guard(dir_);
+}
+
+StagedFiles::~StagedFiles() { delete guard_; }
+
+fs::path StagedFiles::prefix() const {
+  return committed_ ? prefix_ : dir_ / fs::absolute(prefix_).filename();
+}
+
+fs::path StagedFiles::target(const std::string& suffix) const { return prefix_.string() + suffix; }
+
+void StagedFiles::commit() {
+  if (committed_) return;
+  std::error_code ec;
+  create_parents(fs::absolute(prefix_, ec).parent_path());
+  const fs::path staged = dir_ / fs::absolute(prefix_).filename();
+  for (const std::string& suffix : suffixes_) {
+    const fs::path from = staged.string() + suffix, to = target(suffix);
+    if (fs::exists(from, ec)) {
+      if (existing_ == Existing::Refuse && fs::exists(to, ec))
+        throw Error("output file '" + to.string() + "' appeared during the run; not replaced");
+      fs::rename(from, to, ec);
+      if (ec) throw Error("cannot move the results into '" + to.string() + "': " + ec.message());
+    } else if (existing_ == Existing::Replace && fs::is_regular_file(to, ec)) {
+      fs::remove(to, ec);  // a stale file of the previous run's set
+    }
+  }
+  committed_ = true;
+  delete guard_;  // removes the (now empty) temporary folder
+  guard_ = nullptr;
 }
 
 }  // namespace varlearn::io

@@ -4,6 +4,7 @@
 /// and dense matrices as text (whitespace- or comma-separated rows, '#' comments).
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "varlearn/core/types.hpp"
 
@@ -42,20 +43,25 @@ void check_writable_prefix(const std::filesystem::path& prefix);
 /// `/dev/null.csv` or write into a device). Throws Error otherwise.
 void check_output_name(const std::filesystem::path& path);
 
-/// What a StagedDir does when its target already exists.
+/// What a StagedDir or StagedFiles does when its target already exists.
 enum class Existing {
   Refuse,   ///< throw Error (the default: a rerun never mixes with a previous run's files)
-  Replace,  ///< replace the whole folder at commit() (no stale files of the last run remain)
+  Replace,  ///< replace the whole output at commit() (no stale files of the last run remain)
 };
 
-/// An output folder written all-or-nothing: the work writes into a fresh temporary sibling
-/// `<target>.tmp-<pid>-<k>` (path()), and commit() renames it into place. Until then the
-/// target is untouched; a failure (destructor without commit) or SIGINT/SIGTERM (with
-/// install_interrupt_cleanup(), core/signals.hpp) removes the temporary folder.
+/// An output folder written all-or-nothing: the work writes into a fresh temporary folder
+/// `<target>.tmp-<pid>-<k>` (path()) in the target's nearest existing ancestor folder (its
+/// parent unless folders are missing: those are created at commit()), and commit() renames it
+/// into place. Until then the target is untouched; a failure (destructor without commit) or
+/// SIGINT/SIGTERM (with install_interrupt_cleanup(), core/signals.hpp) removes the temporary
+/// folder, so a failed run creates nothing. SIGKILL cannot be handled: its temporary folder
+/// stays until the next StagedDir (or StagedFiles) of the same target removes the temporary
+/// folders of processes that no longer run.
 class StagedDir {
 public:
   /// Checks the target (check_output_name; an existing one must be a folder and is refused
-  /// unless Existing::Replace; its parent must be writable), then creates the temporary folder.
+  /// unless Existing::Replace; its nearest existing ancestor must be a writable folder), then
+  /// creates the temporary folder.
   StagedDir(const std::filesystem::path& target, Existing existing = Existing::Refuse);
   ~StagedDir();
   StagedDir(const StagedDir&) = delete;
@@ -68,6 +74,9 @@ public:
   void commit();
   bool committed() const { return committed_; }
 
+  /// Checks everything the constructor checks, creating nothing (call it before the work).
+  static void check(const std::filesystem::path& target, Existing existing = Existing::Refuse);
+
 private:
   std::filesystem::path target_, staged_;
   Existing existing_;
@@ -75,5 +84,42 @@ private:
   struct Guard;
   Guard* guard_ = nullptr;
 };
+
+/// A set of output files `prefix + suffix` (e.g. PREFIX.csv, PREFIX.png, PREFIX.svg) written
+/// all-or-nothing: the work writes them under prefix() — `<tmp folder>/<stem>`, in a
+/// temporary folder of the prefix's nearest existing ancestor (removed on failure and on
+/// SIGINT/SIGTERM) — and commit() renames each into place (creating missing parent folders).
+/// An existing file of the set is refused unless Existing::Replace; with Replace, commit()
+/// also removes the files of the set this run did not write (no stale PREFIX.png after a
+/// rerun with --no-figures).
+class StagedFiles {
+public:
+  /// Checks (check_output_files), then creates the temporary folder.
+  StagedFiles(const std::filesystem::path& prefix, std::vector<std::string> suffixes,
+              Existing existing = Existing::Refuse);
+  ~StagedFiles();
+  StagedFiles(const StagedFiles&) = delete;
+  StagedFiles& operator=(const StagedFiles&) = delete;
+  /// The prefix to write under now (the target prefix after commit()).
+  std::filesystem::path prefix() const;
+  /// The final name of `suffix`'s file.
+  std::filesystem::path target(const std::string& suffix) const;
+  /// Moves every file written under prefix() into place; idempotent.
+  void commit();
+
+private:
+  std::filesystem::path prefix_, dir_;
+  std::vector<std::string> suffixes_;
+  Existing existing_;
+  bool committed_ = false;
+  struct Guard;
+  Guard* guard_ = nullptr;
+};
+
+/// Checks, creating nothing, that the files `prefix + suffix` can be written: check_output_name
+/// and check_writable_prefix on the prefix, no file of the set is a folder or device, and none
+/// exists unless `existing` is Replace ("... already exists (use --force to replace it)").
+void check_output_files(const std::filesystem::path& prefix, const std::vector<std::string>& suffixes,
+                        Existing existing = Existing::Refuse);
 
 }  // namespace varlearn::io

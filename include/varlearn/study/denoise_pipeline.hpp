@@ -16,6 +16,7 @@
 #include "varlearn/learn/trainer.hpp"
 #include "varlearn/optim/progress.hpp"
 #include "varlearn/study/denoise_study.hpp"
+#include "varlearn/study/journal.hpp"
 #include "varlearn/theory/data_model.hpp"
 
 namespace varlearn::study::denoise {
@@ -93,8 +94,18 @@ void train(Job& job, const Frames& frames, const DenoiseOptions& options, int it
 /// Fills the job's configuration from its trained model: train/test MSE, SNR, shortfall, ||R||.
 void evaluate(Job& job, const Frames& frames);
 
-/// Stage 5: trains and evaluates the jobs in parallel (deepest first), one line per job.
-void train_all(std::vector<Job>& jobs, const Frames& frames, const DenoiseOptions& options, const Log& log);
+/// Stage 5: trains and evaluates the jobs in parallel (deepest first), one line per job. With
+/// an enabled journal, jobs recorded there are reloaded (configuration row and model, exact)
+/// instead of trained, and each newly finished job is recorded ("train-<config>").
+void train_all(std::vector<Job>& jobs, const Frames& frames, const DenoiseOptions& options, const Log& log,
+               const Journal& journal = {});
+
+/// The journal key of a job: "<prefix>-bilevel" or "<prefix>-N<N>-<learned|fixed>-<init>".
+std::string job_key(const Job& job, const std::string& prefix);
+/// Records a finished job (its DenoiseConfig and its model) / reloads it into `job` (false
+/// when the journal does not hold it).
+void record_job(const Journal& journal, const std::string& key, const Job& job);
+bool load_job(const Journal& journal, const std::string& key, Job& job);
 
 /// Odd depths N >= 3 among the options' depths (where the learned-stepsize minimum is sharp).
 std::vector<int> odd_depths(const std::vector<int>& depths);
@@ -116,9 +127,9 @@ int continuation(Job& job, const Frames& frames, const DenoiseOptions& options, 
                  const Log& log);
 
 /// Stage 6 (training): the strategy jobs in parallel (continuation first where asked), then
-/// trained with learned stepsize like the default runs.
+/// trained with learned stepsize like the default runs; journaled like train_all ("strategy-...").
 void run_strategy(std::vector<Job>& jobs, const Frames& frames, const DenoiseOptions& options,
-                  const theory::DataModel& data, const Log& log);
+                  const theory::DataModel& data, const Log& log, const Journal& journal = {});
 
 /// Stage 7: which minima to measure: at the smallest and largest odd depth, the default
 /// learned-stepsize runs at N and N - 1 and the Theory strategy run at N.

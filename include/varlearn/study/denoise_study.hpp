@@ -16,6 +16,7 @@
 
 #include "varlearn/core/types.hpp"
 #include "varlearn/learn/model.hpp"
+#include "varlearn/study/journal.hpp"
 #include "varlearn/study/report.hpp"
 
 namespace varlearn::study {
@@ -132,7 +133,14 @@ struct DenoiseResults {
 
 /// Runs the study (reads and checks every input before any work): the stages of
 /// denoise_pipeline.hpp in order. One line per step through `log`. Throws Error on bad input.
-DenoiseResults run_denoise_study(const DenoiseOptions& options, const Log& log = {});
+/// With an enabled `journal` (--resume), each trained configuration ("train-..."), strategy
+/// run ("strategy-...") and the sharpness measurements ("sharpness") are recorded when done,
+/// and reloaded instead of recomputed when the journal holds them: the results equal an
+/// uninterrupted run's (every run is seeded with the options' seed, whatever the order).
+DenoiseResults run_denoise_study(const DenoiseOptions& options, const Log& log = {}, const Journal& journal = {});
+
+/// What determines the results (resolved options and input files): the journal's fingerprint.
+nlohmann::json denoise_fingerprint(const DenoiseOptions& options);
 
 /// Writes results.json, results.csv, findings.md, figures (mse_vs_depth, train_vs_theory)
 /// and the WAVs into `dir` (created), each atomically. Returns the files written.

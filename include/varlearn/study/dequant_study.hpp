@@ -14,6 +14,7 @@
 
 #include "varlearn/audio/quantizer.hpp"
 #include "varlearn/core/types.hpp"
+#include "varlearn/study/journal.hpp"
 #include "varlearn/study/report.hpp"
 
 namespace varlearn::study {
@@ -97,8 +98,15 @@ struct DequantResults {
 };
 
 /// Runs the study: the stages of dequant_pipeline.hpp in order. One line per step through
-/// `log` (the library never prints).
-DequantResults run_dequant_study(const DequantOptions& options, const Log& log = {});
+/// `log` (the library never prints). With an enabled `journal` (--resume), each finished
+/// (bits, method, N) entry is recorded as "b<bits>-<method>[-N<N>|-converged]" (with its
+/// example signal where it feeds a WAV), and entries found there are reused instead of
+/// recomputed: the results equal an uninterrupted run's (every seed depends on the
+/// configuration only: subsampling on seed + b, learned training on seed, b and N).
+DequantResults run_dequant_study(const DequantOptions& options, const Log& log = {}, const Journal& journal = {});
+
+/// What determines the results (resolved options and input files): the journal's fingerprint.
+nlohmann::json dequant_fingerprint(const DequantOptions& options);
 
 /// Writes results.json, results.csv, summary.md, figures (snr_vs_depth_<b>bit, snr_vs_bits)
 /// and WAVs (example_clean/quantized/classic/learned.wav) into `dir` (created), atomically.

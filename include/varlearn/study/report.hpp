@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "varlearn/study/journal.hpp"
+
 namespace varlearn::study {
 
 /// A study's log: one short human line per step (the library never prints). Iterative
@@ -18,6 +20,9 @@ struct ReportContext {
   std::filesystem::path dir;  ///< report folder (exists, writable)
   bool quick = false;         ///< smaller grids / corpora, for a fast look
   Log log;                    ///< may be empty
+  /// The section's own journal (reproduce --resume; disabled otherwise): a study section
+  /// journals its configurations there (Journal::nested).
+  Journal journal;
   void say(const std::string& line) const {
     if (log) log(line);
   }
@@ -28,12 +33,19 @@ std::string denoise_section(const ReportContext& ctx);  ///< speech denoising st
 std::string dequant_section(const ReportContext& ctx);  ///< speech dequantization study
 
 struct ReproduceOptions {
-  std::filesystem::path out = "report";            ///< report folder
-  bool quick = false;                              ///< see ReportContext::quick
-  std::vector<std::string> sections{"theory", "denoise", "dequant"};  ///< which, in order
+  std::filesystem::path out = "report";            ///< report folder (--out)
+  bool quick = false;                              ///< see ReportContext::quick (--quick)
+  std::vector<std::string> sections{"theory", "denoise", "dequant"};  ///< which, in order (--sections)
+  bool force = false;   ///< replace an existing report folder as a whole (--force)
+  /// Journal finished sections (markdown and files) and the study sections' configurations
+  /// in `out.partial`, and reuse what an interrupted run left there (--resume).
+  bool resume = false;
+  /// Throws Error on an unknown or repeated section, or a bad or existing (without force) out.
+  void validate() const;
 };
 
-/// Runs the sections and writes `out/report.md` atomically; returns its path.
+/// Runs the sections into a temporary folder and renames it to `out` when complete (nothing is
+/// created on failure); returns the path of `out/report.md`.
 std::filesystem::path reproduce(const ReproduceOptions& options, const Log& log = {});
 
 }  // namespace varlearn::study

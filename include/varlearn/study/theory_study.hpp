@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "varlearn/core/io.hpp"
 #include "varlearn/core/types.hpp"
 #include "varlearn/study/report.hpp"
 #include "varlearn/theory/data_model.hpp"
@@ -150,10 +151,17 @@ struct Csv {
 };
 Csv parse_csv(const std::string& text);
 
-/// Writes prefix.csv and (figures) prefix.png + prefix.svg, each atomically; figures first so a
-/// gnuplot failure leaves no CSV. Returns the files written.
+/// The files a theory sweep may write under its prefix (figures or not): map and depth
+/// ".csv", ".png", ".svg"; landscape also "_minima.csv", ".json", "_valleys.csv",
+/// "_heatmap.png", "_heatmap.svg". Check them before the work with io::check_output_files.
+extern const std::vector<std::string> kMapSuffixes, kDepthSuffixes, kLandscapeSuffixes;
+
+/// Writes prefix.csv and (figures) prefix.png + prefix.svg all-or-nothing (io::StagedFiles:
+/// written under a temporary folder, then renamed into place; missing folders created). An
+/// existing file of the set (kMapSuffixes) is refused unless `existing` is Replace, which also
+/// removes the set's files this run does not write. Returns the files written.
 std::vector<std::filesystem::path> write_map(const MapResult& result, const std::filesystem::path& prefix,
-                                             bool figures = true);
+                                             bool figures = true, io::Existing existing = io::Existing::Refuse);
 
 /// Title stating the fixed parameters (UTF-8 symbols), e.g. "constant data, n = 500, μ = 1, σ = 0.9".
 std::string fixed_parameters_text(const MapOptions& options);
@@ -190,8 +198,9 @@ struct DepthResult {
 DepthResult compute_depth(const DepthOptions& options);
 /// Header: N,parity,learned,learned_stepsize,learned_attained,fixed_<omega>...,linear,bilevel.
 std::string depth_csv(const DepthResult& result);
+/// prefix.csv and (figures) prefix.png/svg, all-or-nothing like write_map.
 std::vector<std::filesystem::path> write_depth(const DepthResult& result, const std::filesystem::path& prefix,
-                                               bool figures = true);
+                                               bool figures = true, io::Existing existing = io::Existing::Refuse);
 
 // ---------------------------------------------------------------------------------------------
 // Landscape (k = n = 1, R = r)
@@ -251,8 +260,9 @@ std::string landscape_csv(const LandscapeResult& result);      ///< r, then E_N1
 std::string landscape_minima_csv(const LandscapeResult& result);
 std::string landscape_json(const LandscapeResult& result);     ///< the summary
 /// prefix.csv, prefix_minima.csv, prefix.json, prefix.png/svg (curves), prefix_heatmap.png/svg
-/// (valleys marked), prefix_valleys.csv (heat_minima).
+/// (valleys marked), prefix_valleys.csv (heat_minima); all-or-nothing like write_map.
 std::vector<std::filesystem::path> write_landscape(const LandscapeResult& result,
-                                                   const std::filesystem::path& prefix, bool figures = true);
+                                                   const std::filesystem::path& prefix, bool figures = true,
+                                                   io::Existing existing = io::Existing::Refuse);
 
 }  // namespace varlearn::study

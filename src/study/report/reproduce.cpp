@@ -1,4 +1,10 @@
+// `varlearn reproduce`: the sections in order, into a temporary folder renamed into place when
+// complete (io::StagedDir). With --resume each finished section is journaled in OUT.partial
+// (its markdown, and a copy of its files) and the study sections journal their
+// configurations there too, so a rerun with --resume continues where the last one stopped.
+#include <algorithm>
 #include <chrono>
+#include <set>
 #include <sstream>
 
 #include "varlearn/core/error.hpp"
@@ -7,10 +13,74 @@
 #include "varlearn/study/report.hpp"
 
 namespace varlearn::study {
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::vector<std::string> kSections{"theory", "denoise", "dequant"};
+
+std::string run_section(const std::string& name, const ReportContext& ctx) {
+  if (name == "theory") return theory_section(ctx);
+  if (name == "denoise") return denoise_section(ctx);
+  return dequant_section(ctx);
+}
+
+void copy_folder(const fs::path& from, const fs::path& to) {
+  std::error_code ec;
+  fs::remove_all(to, ec);
+  fs::copy(from, to, fs::copy_options::recursive, ec);
+  if (ec) throw Error("cannot copy '" + from.string() + "' to '" + to.string() + "': " + ec.message());
+}
+
+/// A finished section from the journal: its files copied into the report, its markdown; or
+/// nothing when the journal does not hold it whole.
+std::optional<std::string> reload_section(const Journal& journal, const std::string& name, const fs::path& dir) {
+  const auto done = journal.find("section-" + name);
+  const fs::path files = journal.dir() / ("section-" + name + ".files");
+  std::error_code ec;
+  if (!done || !fs::is_directory(files, ec)) return std::nullopt;
+  copy_folder(files, dir / name);
+  return done->at("markdown").get<std::string>();
+}
+
+/// Records a finished section: a copy of its files (complete before its entry is written),
+/// then its markdown; its study's own journal is no longer needed.
+void record_section(const Journal& journal, const std::string& name, const fs::path& dir, const std::string& md) {
+  if (!journal.enabled()) return;
+  const fs::path files = journal.dir() / ("section-" + name + ".files");
+  std::error_code ec;
+  fs::create_directories(journal.dir(), ec);
+  const fs::path tmp = files.string() + ".tmp";
+  if (fs::exists(dir / name, ec)) copy_folder(dir / name, tmp);
+  else fs::create_directories(tmp, ec);
+  fs::remove_all(files, ec);
+  fs::rename(tmp, files, ec);
+  if (ec) throw Error("cannot record section '" + name + "' in '" + journal.dir().string() + "': " + ec.message());
+  journal.record("section-" + name, {{"markdown", md}});
+  fs::remove_all(journal.dir() / name, ec);
+}
+
+}  // namespace
+
+void ReproduceOptions::validate() const {
+  std::set<std::string> seen;
+  for (const std::string& name : sections) {
+    if (std::find(kSections.begin(), kSections.end(), name) == kSections.end())
+      throw Error("reproduce: unknown section '" + name + "' (theory, denoise, dequant)");
+    if (!seen.insert(name).second) throw Error("reproduce: section '" + name + "' is given twice");
+  }
+  if (sections.empty()) throw Error("reproduce: no section given (--sections)");
+  io::StagedDir::check(out, force ? io::Existing::Replace : io::Existing::Refuse);
+}
 
 std::filesystem::path reproduce(const ReproduceOptions& options, const Log& log) {
-  io::ensure_writable_dir(options.out);
-  ReportContext ctx{options.out, options.quick, log};
+  options.validate();  // before any work: nothing is created on bad input
+  const io::Existing existing = options.force ? io::Existing::Replace : io::Existing::Refuse;
+  const Journal journal = options.resume ? Journal(Journal::partial_path(options.out),
+                                                   {{"report", "reproduce"}, {"quick", options.quick}})
+                                         : Journal();
+  io::StagedDir staged(options.out, existing);
+  ReportContext ctx{staged.path(), options.quick, log, {}};
   std::ostringstream md;
   md << "# varlearn report\n\n"
      << "Reproduces the study of Brauer, Breustedt, de Wolff, Lorenz, *Learning Variational Models "
@@ -19,12 +89,15 @@ std::filesystem::path reproduce(const ReproduceOptions& options, const Log& log)
      << (options.quick ? " (`--quick`: reduced grids and corpora)" : "") << ".\n\n";
   for (const std::string& name : options.sections) {
     const Stopwatch start;
+    if (auto text = reload_section(journal, name, ctx.dir)) {
+      ctx.say("section " + name + ": reloaded from " + journal.dir().string() + " (resumed)");
+      md << *text << "\n";
+      continue;
+    }
     ctx.say("section " + name + " ...");
-    std::string text;
-    if (name == "theory") text = theory_section(ctx);
-    else if (name == "denoise") text = denoise_section(ctx);
-    else if (name == "dequant") text = dequant_section(ctx);
-    else throw Error("reproduce: unknown section '" + name + "' (theory, denoise, dequant)");
+    ctx.journal = journal;  // the study sections nest their own journal under it
+    const std::string text = run_section(name, ctx);
+    record_section(journal, name, ctx.dir, text);
     const double secs = start.seconds();
     std::ostringstream t;
     t.precision(3);
@@ -32,9 +105,10 @@ std::filesystem::path reproduce(const ReproduceOptions& options, const Log& log)
     ctx.say("section " + name + " done in " + t.str() + " s");
     md << text << "\n";
   }
-  const auto path = options.out / "report.md";
-  io::write_atomic(path, md.str());
-  return path;
+  io::write_atomic(staged.path() / "report.md", md.str());
+  staged.commit();
+  journal.remove();
+  return options.out / "report.md";
 }
 
 }  // namespace varlearn::study

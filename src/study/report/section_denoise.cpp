@@ -12,7 +12,7 @@ namespace fs = std::filesystem;
 std::string denoise_section(const ReportContext& ctx) {
   DenoiseOptions o;
   o.quick = ctx.quick;
-  const DenoiseResults r = run_denoise_study(o, ctx.log);
+  const DenoiseResults r = run_denoise_study(o, ctx.log, ctx.journal.nested("denoise", denoise_fingerprint(o)));
   const fs::path sub = ctx.dir / "denoise";
   write_denoise_outputs(r, sub);
   std::ostringstream md;

@@ -11,7 +11,7 @@ namespace varlearn::study {
 std::string dequant_section(const ReportContext& ctx) {
   DequantOptions opt;
   opt.quick = ctx.quick;
-  const auto res = run_dequant_study(opt, ctx.log);
+  const auto res = run_dequant_study(opt, ctx.log, ctx.journal.nested("dequant", dequant_fingerprint(opt)));
   const auto dir = ctx.dir / "dequant";
   write_dequant_outputs(res, dir);
   std::ostringstream md;

@@ -84,9 +84,53 @@ std::vector<DenoiseConfig> configs_of(const std::vector<denoise::Job>& jobs) {
   return out;
 }
 
+DenoiseInit parse_init(const std::string& s) {
+  for (DenoiseInit i : {DenoiseInit::Shrink, DenoiseInit::Theory, DenoiseInit::Continuation})
+    if (s == to_string(i)) return i;
+  throw Error("journal: unknown init '" + s + "'", Error::Kind::Internal);
+}
+
+// The sharpness measurements as one journal entry (they run together, in parallel).
+std::vector<Sharpness> measure_or_reload(const std::vector<denoise::SharpnessTarget>& targets,
+                                         const denoise::Frames& frames, const Log& log, const Journal& journal) {
+  if (auto done = journal.find("sharpness")) {
+    std::vector<Sharpness> out;
+    for (const auto& v : *done) {
+      Sharpness s;
+      s.depth = v.at("depth").get<int>(), s.init = parse_init(v.at("init").get<std::string>());
+      s.mse = v.at("mse").get<double>(), s.stepsize = v.at("stepsize").get<double>();
+      s.regularizer_norm = v.at("regularizer_norm").get<double>(), s.hessian_max = v.at("hessian_max").get<double>();
+      s.hessian_max_alpha = v.at("hessian_max_alpha").get<double>(), s.basin_width = v.at("basin_width").get<double>();
+      out.push_back(s);
+    }
+    if (out.size() == targets.size()) {
+      if (log) log("sharpness: " + std::to_string(out.size()) + " measurements reloaded (resumed)");
+      return out;
+    }
+  }
+  std::vector<Sharpness> out = denoise::measure_all(targets, frames, log);
+  nlohmann::json rows = nlohmann::json::array();
+  for (const Sharpness& s : out)
+    rows.push_back({{"depth", s.depth}, {"init", to_string(s.init)}, {"mse", s.mse}, {"stepsize", s.stepsize},
+                    {"regularizer_norm", s.regularizer_norm}, {"hessian_max", s.hessian_max},
+                    {"hessian_max_alpha", s.hessian_max_alpha}, {"basin_width", s.basin_width}});
+  journal.record("sharpness", rows);
+  return out;
+}
+
 }  // namespace
 
-DenoiseResults run_denoise_study(const DenoiseOptions& options_in, const Log& log_in) {
+nlohmann::json denoise_fingerprint(const DenoiseOptions& options) {
+  const DenoiseOptions o = options.resolved();
+  return {{"study", "denoise"}, {"n", o.n}, {"hop", o.hop}, {"sigma", o.noise_std}, {"k", o.rank},
+          {"depths", o.depths}, {"fixed_stepsize", o.fixed_stepsize},
+          {"objective", o.objective == DenoiseOptions::Objective::Exact ? "exact" : "sampled"},
+          {"train_files", input_fingerprint(o.train_files)}, {"test_files", input_fingerprint(o.test_files)},
+          {"rate", o.rate}, {"mixdown", o.mixdown}, {"quick", o.quick}, {"iterations", o.iterations},
+          {"seed", o.seed}, {"odd_strategy", o.odd_strategy}, {"write_audio", o.write_audio}};
+}
+
+DenoiseResults run_denoise_study(const DenoiseOptions& options_in, const Log& log_in, const Journal& journal) {
   using namespace denoise;
   const Stopwatch clock;
   const DenoiseOptions opt = options_in.resolved();
@@ -100,6 +144,14 @@ DenoiseResults run_denoise_study(const DenoiseOptions& options_in, const Log& lo
   res.train_seconds_audio = corpus.train_seconds, res.test_seconds_audio = corpus.test_seconds;
 
   const Frames frames = make_frames(corpus, opt);
+  // Silent audio: S = 0, the theory's best MSE is 0 (T = 0) and every shortfall and SNR is
+  // infinite. Refused before any training.
+  if (!(frames.train_moment.trace() > 0))
+    throw Error("study denoise: the training audio is silent (every frame is zero): its second moment S is 0 and "
+                "there is nothing to learn; give speech with --train");
+  if (!(frames.test_moment.trace() > 0))
+    throw Error("study denoise: the test audio is silent (every frame is zero): the SNR is undefined; give speech "
+                "with --test");
   res.train_frames = frames.train_clean.cols(), res.test_frames = frames.test_clean_frames.cols();
   if (log)
     log("frames: " + std::to_string(res.train_frames) + " train, " + std::to_string(res.test_frames) +
@@ -112,15 +164,15 @@ DenoiseResults run_denoise_study(const DenoiseOptions& options_in, const Log& lo
 
   const theory::DataModel data = theory::DataModel::dense(frames.train_moment, "training frames' second moment");
   std::vector<Job> jobs = make_jobs(opt, data);
-  train_all(jobs, frames, opt, log);
+  train_all(jobs, frames, opt, log, journal);
   res.configs = configs_of(jobs);
 
   const std::vector<int> odd = odd_depths(opt.depths);
   if (opt.odd_strategy && opt.objective == DenoiseOptions::Objective::Exact && !odd.empty()) {
     std::vector<Job> strategy = make_strategy_jobs(opt, data, odd);
-    run_strategy(strategy, frames, opt, data, log);
+    run_strategy(strategy, frames, opt, data, log, journal);
     res.strategy = configs_of(strategy);
-    res.sharpness = measure_all(sharpness_targets(jobs, strategy, odd), frames, log);
+    res.sharpness = measure_or_reload(sharpness_targets(jobs, strategy, odd), frames, log, journal);
   }
 
   if (opt.write_audio) {

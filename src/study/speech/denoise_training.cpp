@@ -130,10 +130,57 @@ void evaluate(Job& j, const Frames& frames) {
   c.status = optim::to_string(j.optim.status);
 }
 
-void train_all(std::vector<Job>& jobs, const Frames& frames, const DenoiseOptions& opt, const Log& log) {
-  // Longest first: deep unrolled models cost the most.
-  std::vector<size_t> order(jobs.size());
-  std::iota(order.begin(), order.end(), size_t{0});
+std::string job_key(const Job& j, const std::string& prefix) {
+  const DenoiseConfig& c = j.config;
+  if (c.method == learn::Method::Bilevel) return prefix + "-bilevel";
+  return prefix + "-N" + std::to_string(c.depth) + "-" + learn::to_string(c.stepsize_mode) + "-" + to_string(c.init);
+}
+
+void record_job(const Journal& journal, const std::string& key, const Job& j) {
+  if (!journal.enabled()) return;
+  const DenoiseConfig& c = j.config;
+  const Matrix& r = j.model.regularizer();
+  journal.record_signal(key, "R", Eigen::Map<const Vector>(r.data(), r.size()));
+  journal.record(key, {{"stepsize", c.stepsize}, {"train_mse", c.train_mse}, {"test_mse", c.test_mse},
+                       {"test_mse_sampled", c.test_mse_sampled}, {"test_snr_db", c.test_snr_db},
+                       {"theory_mse", c.theory_mse}, {"theory_attained", c.theory_attained},
+                       {"shortfall", c.shortfall}, {"regularizer_norm", c.regularizer_norm},
+                       {"iterations", c.iterations}, {"seconds", c.seconds}, {"status", c.status},
+                       {"rows", r.rows()}, {"cols", r.cols()}, {"stepsizes", j.model.stepsizes()},
+                       {"omega0", j.omega0}});
+}
+
+bool load_job(const Journal& journal, const std::string& key, Job& j) {
+  const auto found = journal.find(key);
+  if (!found) return false;
+  const auto r = journal.find_signal(key, "R");
+  const nlohmann::json& v = *found;
+  const Index rows = v.at("rows").get<Index>(), cols = v.at("cols").get<Index>();
+  if (!r || r->size() != rows * cols || rows != j.spec.rank || cols != j.spec.n) return false;
+  DenoiseConfig& c = j.config;
+  c.stepsize = v.at("stepsize").get<double>(), c.train_mse = v.at("train_mse").get<double>();
+  c.test_mse = v.at("test_mse").get<double>(), c.test_mse_sampled = v.at("test_mse_sampled").get<double>();
+  c.test_snr_db = v.at("test_snr_db").get<double>(), c.theory_mse = v.at("theory_mse").get<double>();
+  c.theory_attained = v.at("theory_attained").get<bool>(), c.shortfall = v.at("shortfall").get<double>();
+  c.regularizer_norm = v.at("regularizer_norm").get<double>(), c.iterations = v.at("iterations").get<int>();
+  c.seconds = v.at("seconds").get<double>(), c.status = v.at("status").get<std::string>();
+  j.omega0 = v.at("omega0").get<double>();
+  j.seconds = c.seconds;
+  j.model = learn::QuadraticModel::from_regularizer(j.spec, Eigen::Map<const Matrix>(r->data(), rows, cols),
+                                                    v.at("stepsizes").get<std::vector<double>>());
+  return true;
+}
+
+void train_all(std::vector<Job>& jobs, const Frames& frames, const DenoiseOptions& opt, const Log& log,
+               const Journal& journal) {
+  // Longest first: deep unrolled models cost the most. Jobs finished by an interrupted run
+  // (journal) are reloaded, not trained.
+  std::vector<size_t> order;
+  for (size_t i = 0; i < jobs.size(); ++i)
+    if (!load_job(journal, job_key(jobs[i], "train"), jobs[i])) order.push_back(i);
+  if (log && order.size() < jobs.size())
+    log(std::string("resumed: ").append(std::to_string(jobs.size() - order.size())) + " configurations reloaded from " +
+        journal.dir().string());
   auto cost = [&](size_t i) { return jobs[i].spec.method == learn::Method::Bilevel ? kBilevelCost : jobs[i].spec.depth; };
   std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return cost(a) > cost(b); });
   const std::string total = std::to_string(jobs.size());
@@ -141,10 +188,11 @@ void train_all(std::vector<Job>& jobs, const Frames& frames, const DenoiseOption
     log("training " + total + " configurations (" +
         (opt.objective == DenoiseOptions::Objective::Exact ? "exact noise expectation, L-BFGS" : "sampled noise, Adam") +
         ", " + std::to_string(opt.iterations) + " iterations max, " + std::to_string(omp_get_max_threads()) + " threads)");
-  std::atomic<int> done{0};
+  std::atomic<int> done{int(jobs.size() - order.size())};
   parallel_jobs(order, [&](size_t i) {
     train(jobs[i], frames, opt, opt.iterations);
     evaluate(jobs[i], frames);
+    record_job(journal, job_key(jobs[i], "train"), jobs[i]);
     const auto& c = jobs[i].config;
     const std::string count = std::to_string(++done);  // (named: GCC 12 -Wrestrict on "lit" + string&&)
     if (log)
@@ -231,12 +279,13 @@ int continuation(Job& j, const Frames& frames, const DenoiseOptions& opt, const 
 }
 
 void run_strategy(std::vector<Job>& jobs, const Frames& frames, const DenoiseOptions& opt,
-                  const theory::DataModel& data, const Log& log) {
+                  const theory::DataModel& data, const Log& log, const Journal& journal) {
   if (log)
     log("odd-depth strategy: " + std::to_string(jobs.size()) + " runs (theory init / continuation in omega)");
-  std::vector<size_t> order(jobs.size());
-  std::iota(order.begin(), order.end(), size_t{0});
-  std::atomic<int> done{0};
+  std::vector<size_t> order;
+  for (size_t i = 0; i < jobs.size(); ++i)
+    if (!load_job(journal, job_key(jobs[i], "strategy"), jobs[i])) order.push_back(i);
+  std::atomic<int> done{int(jobs.size() - order.size())};
   parallel_jobs(order, [&](size_t i) {
     Job& j = jobs[i];
     const Stopwatch clock;
@@ -245,6 +294,7 @@ void run_strategy(std::vector<Job>& jobs, const Frames& frames, const DenoiseOpt
     j.optim.iterations += extra;
     j.seconds = clock.seconds();
     evaluate(j, frames);
+    record_job(journal, job_key(j, "strategy"), j);
     const auto& c = j.config;
     if (log)
       log("[strategy " + std::to_string(++done) + "/" + std::to_string(jobs.size()) + "] N=" + std::to_string(c.depth) +

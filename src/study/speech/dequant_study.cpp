@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <set>
 
 #include "varlearn/core/error.hpp"
@@ -105,9 +106,41 @@ std::optional<double> DequantResults::snr(DequantMethod method, int bits, std::o
 
 namespace {
 
-// One bit depth: every requested method, in the order of the results table.
+nlohmann::json entry_json(const DequantEntry& e) {
+  return {{"method", to_string(e.method)}, {"bits", e.bits},
+          {"depth", e.depth ? nlohmann::json(*e.depth) : nlohmann::json(nullptr)},
+          {"snr_db", e.snr_db}, {"segsnr_db", e.segsnr_db}, {"train_snr_db", e.train_snr_db}, {"tau", e.tau},
+          {"sigma", e.sigma}, {"projected", e.projected}, {"iterations", e.iterations},
+          {"max_rel_gap", e.max_rel_gap}, {"max_cell_violation", e.max_cell_violation}, {"seconds", e.seconds}};
+}
+
+DequantEntry entry_from_json(const nlohmann::json& j) {
+  DequantEntry e;
+  e.method = parse_dequant_method(j.at("method").get<std::string>());
+  e.bits = j.at("bits").get<int>();
+  if (!j.at("depth").is_null()) e.depth = j.at("depth").get<int>();
+  e.snr_db = j.at("snr_db").get<double>(), e.segsnr_db = j.at("segsnr_db").get<double>();
+  e.train_snr_db = j.at("train_snr_db").get<double>();
+  e.tau = j.at("tau").get<double>(), e.sigma = j.at("sigma").get<double>();
+  e.projected = j.at("projected").get<bool>(), e.iterations = j.at("iterations").get<int>();
+  e.max_rel_gap = j.at("max_rel_gap").get<double>();
+  e.max_cell_violation = j.at("max_cell_violation").get<double>();
+  e.seconds = j.at("seconds").get<double>();
+  return e;
+}
+
+/// The journal key of one configuration, e.g. "b4-learned-N5", "b4-classic-converged".
+std::string entry_key(int bits, DequantMethod m, std::optional<int> depth) {
+  std::string k = std::string("b").append(std::to_string(bits)).append("-").append(to_string(m));
+  if (m != DequantMethod::Quantized) k.append(depth ? std::string("-N").append(std::to_string(*depth)) : "-converged");
+  return k;
+}
+
+// One bit depth: every requested method, in the order of the results table. Each entry is
+// taken from the journal when it was finished before (with its example signal), else
+// computed and recorded; the classic tuning is computed only when some entry needs it.
 void run_bit_depth(const dequantize::Corpus& corpus, const DequantOptions& opt, int bits, DequantResults& res,
-                   const Log& log) {
+                   const Log& log, const Journal& journal) {
   using namespace dequantize;
   const Stopwatch clock;
   const BitDepth b = quantize(corpus, opt, bits);
@@ -116,36 +149,72 @@ void run_bit_depth(const dequantize::Corpus& corpus, const DequantOptions& opt, 
     res.examples.push_back({"example_clean.wav", corpus.test.front()});
     res.examples.push_back({"example_quantized.wav", b.test.front().quantized});
   }
-  auto add = [&](const DequantEntry& e) {
+  // Runs (or reloads) one configuration; `example` names the WAV its outputs feed ("" = none).
+  auto entry = [&](DequantMethod m, std::optional<int> depth, const std::string& example,
+                   const std::function<DequantEntry(Evaluation*)>& compute) {
+    const std::string key = entry_key(bits, m, depth);
+    const bool wants_example = b.example && !example.empty();
+    if (auto done = journal.find(key)) {
+      std::optional<Vector> signal = wants_example ? journal.find_signal(key, "example") : std::nullopt;
+      if (!wants_example || signal) {
+        res.entries.push_back(entry_from_json(*done));
+        if (wants_example) res.examples.push_back({example, std::move(*signal)});
+        if (log) log(describe(res.entries.back()) + " (resumed)");
+        return;
+      }
+    }
+    Evaluation ev;
+    const DequantEntry e = compute(&ev);
+    if (wants_example) journal.record_signal(key, "example", ev.outputs.front());
+    journal.record(key, entry_json(e));
     res.entries.push_back(e);
+    if (wants_example) res.examples.push_back({example, ev.outputs.front()});
     if (log) log(describe(e));
   };
   const bool run_c = has(opt.methods, DequantMethod::Classic), run_l = has(opt.methods, DequantMethod::Learned);
-  if (has(opt.methods, DequantMethod::Quantized)) add(quantized_entry(corpus, b, opt));
-  const ClassicTuning tuning = run_c || run_l ? tune(b, opt) : ClassicTuning{};
+  if (has(opt.methods, DequantMethod::Quantized))
+    entry(DequantMethod::Quantized, std::nullopt, "", [&](Evaluation*) { return quantized_entry(corpus, b, opt); });
+  std::optional<ClassicTuning> tuning;
+  auto tuned = [&]() -> const ClassicTuning& {
+    if (!tuning) tuning = tune(b, opt);
+    return *tuning;
+  };
   if (run_c) {
-    for (int d : opt.depths) add(classic_entry(corpus, b, opt, d, tuning));
-    Evaluation ev;
-    add(converged_entry(corpus, b, opt, &ev));
-    if (b.example) res.examples.push_back({"example_classic.wav", ev.outputs.front()});
+    for (int d : opt.depths)
+      entry(DequantMethod::Classic, d, "", [&](Evaluation*) { return classic_entry(corpus, b, opt, d, tuned()); });
+    entry(DequantMethod::Classic, std::nullopt, "example_classic.wav",
+          [&](Evaluation* ev) { return converged_entry(corpus, b, opt, ev); });
   }
   if (run_l) {
     const int example_depth = std::find(opt.depths.begin(), opt.depths.end(), DequantOptions::kHeadlineDepth) !=
                                       opt.depths.end()
                                   ? DequantOptions::kHeadlineDepth
                                   : opt.depths.back();
-    for (int d : opt.depths) {
-      Evaluation ev;
-      add(learned_entry(corpus, b, opt, d, fixed_budget(tuning.best.at(d), d), log, &ev));
-      if (b.example && d == example_depth) res.examples.push_back({"example_learned.wav", ev.outputs.front()});
-    }
+    for (int d : opt.depths)
+      entry(DequantMethod::Learned, d, d == example_depth ? "example_learned.wav" : "", [&](Evaluation* ev) {
+        return learned_entry(corpus, b, opt, d, fixed_budget(tuned().best.at(d), d), log, ev);
+      });
   }
   if (log) log("dequant: b = " + std::to_string(bits) + " done in " + format_fixed(clock.seconds(), 1) + " s");
 }
 
 }  // namespace
 
-DequantResults run_dequant_study(const DequantOptions& options_in, const Log& log) {
+nlohmann::json dequant_fingerprint(const DequantOptions& options) {
+  const DequantOptions o = options.resolved();
+  std::vector<std::string> methods;
+  for (DequantMethod m : o.methods) methods.push_back(to_string(m));
+  return {{"study", "dequant"}, {"bits", o.bits}, {"frame_length", o.frame_length}, {"half_overlap", o.half_overlap},
+          {"depths", o.depths}, {"methods", methods}, {"quantizer", audio::to_string(o.quantizer)},
+          {"train_files", input_fingerprint(o.train_files)}, {"test_files", input_fingerprint(o.test_files)},
+          {"peak", o.peak}, {"quick", o.quick}, {"gap", o.converged_rel_gap}, {"max_iter", o.converged_max_iter},
+          {"tau_grid", o.tau_grid}, {"steps", o.train_steps}, {"batch", o.batch_size}, {"lr", o.learning_rate},
+          {"per_iteration_stepsizes", o.per_iteration_stepsizes}, {"project_learned", o.project_learned},
+          {"max_train_frames", o.max_train_frames}, {"seed", o.seed}, {"example_bits", o.example_bits},
+          {"write_audio", o.write_audio}};
+}
+
+DequantResults run_dequant_study(const DequantOptions& options_in, const Log& log, const Journal& journal) {
   const Stopwatch clock;
   const DequantOptions opt = options_in.resolved();
   opt.validate();
@@ -153,11 +222,23 @@ DequantResults run_dequant_study(const DequantOptions& options_in, const Log& lo
   DequantResults res;
   res.options = opt;
   const dequantize::Corpus corpus = dequantize::load_corpus(opt, log);
+  // Silent audio: nothing to learn from, and an undefined (infinite) test SNR. Refused before any work.
+  auto silent = [](const std::vector<Vector>& signals) {
+    for (const Vector& v : signals)
+      if (v.size() > 0 && v.cwiseAbs().maxCoeff() > 0) return false;
+    return true;
+  };
+  if (silent(corpus.train))
+    throw Error("study dequant: the training audio is silent (every sample is zero): nothing to learn; give speech "
+                "with --train");
+  if (silent(corpus.test))
+    throw Error("study dequant: the test audio is silent (every sample is zero): the SNR is undefined; give speech "
+                "with --test");
   res.rate = corpus.rate;
   res.train_files = corpus.train_files, res.test_files = corpus.test_files;
   res.clipped_samples = corpus.clipped_samples, res.test_samples = corpus.test_samples;
   res.example_file = res.test_files.front();
-  for (int bits : opt.bits) run_bit_depth(corpus, opt, bits, res, log);
+  for (int bits : opt.bits) run_bit_depth(corpus, opt, bits, res, log, journal);
   res.seconds = clock.seconds();
   return res;
 }

@@ -94,11 +94,11 @@ std::string depth_csv(const DepthResult& r) {
   return out;
 }
 
-std::vector<fs::path> write_depth(const DepthResult& r, const fs::path& prefix, bool figures) {
-  io::check_writable_prefix(prefix);
-  if (!prefix.parent_path().empty()) io::ensure_writable_dir(prefix.parent_path());
-  std::vector<fs::path> files;
-  Rollback rollback;
+const std::vector<std::string> kDepthSuffixes{".csv", ".png", ".svg"};
+
+std::vector<fs::path> write_depth(const DepthResult& r, const fs::path& target, bool figures, io::Existing existing) {
+  io::StagedFiles staged(target, kDepthSuffixes, existing);
+  const fs::path prefix = staged.prefix();
   if (figures) {
     const DepthOptions& o = r.options;
     const ModelPoint p = resolved(o);
@@ -139,14 +139,11 @@ std::vector<fs::path> write_depth(const DepthResult& r, const fs::path& prefix, 
         << "' title " << gp_dq("fixed ω = " + fmt_num(o.stepsizes[j]));
     s << "\n";
     write_figure(prefix, s.str(), "1200,700");
-    files.push_back(prefix.string() + ".png");
-    files.push_back(prefix.string() + ".svg");
-    rollback.files = files;
   }
-  const fs::path csv = prefix.string() + ".csv";
-  io::write_atomic(csv, depth_csv(r));
-  files.insert(files.begin(), csv);
-  rollback.commit();
+  io::write_atomic(prefix.string() + ".csv", depth_csv(r));
+  staged.commit();
+  std::vector<fs::path> files{staged.target(".csv")};
+  if (figures) files.push_back(staged.target(".png")), files.push_back(staged.target(".svg"));
   return files;
 }
 

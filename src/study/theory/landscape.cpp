@@ -377,41 +377,33 @@ std::string landscape_valleys_csv(const LandscapeResult& r) {
 
 }  // namespace
 
-std::vector<fs::path> write_landscape(const LandscapeResult& r, const fs::path& prefix, bool figures) {
-  io::check_writable_prefix(prefix);
-  if (!prefix.parent_path().empty()) io::ensure_writable_dir(prefix.parent_path());
+const std::vector<std::string> kLandscapeSuffixes{".csv",         "_minima.csv",  ".json", "_valleys.csv",
+                                                  ".png",         ".svg",         "_heatmap.png", "_heatmap.svg"};
+
+std::vector<fs::path> write_landscape(const LandscapeResult& r, const fs::path& target, bool figures,
+                                      io::Existing existing) {
+  io::StagedFiles staged(target, kLandscapeSuffixes, existing);
+  const fs::path prefix = staged.prefix();
   const LandscapeOptions& o = r.options;
-  std::vector<fs::path> files;
-  Rollback rollback;
   const double cap = std::max(r.gamma, o.sigma * o.sigma);  // twice the risk of T = 0 or T = I
   const std::string setting = "k = n = 1 (R = r), μ = " + fmt_num(o.mu) + ", θ = " + fmt_num(o.theta) +
                               ", σ = " + fmt_num(o.sigma);
   if (figures) {
     write_figure(prefix, landscape_curve_plot(r, setting, cap), "1200,750");
-    files.push_back(prefix.string() + ".png");
-    files.push_back(prefix.string() + ".svg");
-    rollback.files = files;
-
     int cols = 1, rows = 1;
     const std::string heat = landscape_heatmap_plot(r, setting, cap, cols, rows);
-    const fs::path heat_prefix = prefix.string() + "_heatmap";
-    write_figure(heat_prefix, heat, std::to_string(460 * cols + 80) + "," + std::to_string(400 * rows + 80),
-                 SvgPass::Replay);
-    files.push_back(heat_prefix.string() + ".png");
-    files.push_back(heat_prefix.string() + ".svg");
-    rollback.files = files;
+    write_figure(prefix.string() + "_heatmap", heat,
+                 std::to_string(460 * cols + 80) + "," + std::to_string(400 * rows + 80), SvgPass::Replay);
   }
-  const fs::path csv = prefix.string() + ".csv", mcsv = prefix.string() + "_minima.csv", js = prefix.string() + ".json";
-  io::write_atomic(csv, landscape_csv(r));
-  rollback.add(csv);
-  io::write_atomic(mcsv, landscape_minima_csv(r));
-  rollback.add(mcsv);
-  io::write_atomic(js, landscape_json(r));
-  rollback.add(js);
-  const fs::path vcsv = prefix.string() + "_valleys.csv";
-  io::write_atomic(vcsv, landscape_valleys_csv(r));
-  files.insert(files.begin(), {csv, mcsv, js, vcsv});
-  rollback.commit();
+  io::write_atomic(prefix.string() + ".csv", landscape_csv(r));
+  io::write_atomic(prefix.string() + "_minima.csv", landscape_minima_csv(r));
+  io::write_atomic(prefix.string() + ".json", landscape_json(r));
+  io::write_atomic(prefix.string() + "_valleys.csv", landscape_valleys_csv(r));
+  staged.commit();
+  std::vector<fs::path> files{staged.target(".csv"), staged.target("_minima.csv"), staged.target(".json"),
+                              staged.target("_valleys.csv")};
+  if (figures)
+    for (const char* s : {".png", ".svg", "_heatmap.png", "_heatmap.svg"}) files.push_back(staged.target(s));
   return files;
 }
 

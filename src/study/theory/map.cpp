@@ -484,12 +484,11 @@ std::string fixed_parameters_text(const MapOptions& o) {
   return s;
 }
 
-std::vector<fs::path> write_map(const MapResult& r, const fs::path& prefix, bool figures) {
-  io::check_writable_prefix(prefix);
-  const fs::path dir = prefix.parent_path();
-  if (!dir.empty()) io::ensure_writable_dir(dir);
-  std::vector<fs::path> files;
-  Rollback rollback;
+const std::vector<std::string> kMapSuffixes{".csv", ".png", ".svg"};
+
+std::vector<fs::path> write_map(const MapResult& r, const fs::path& target, bool figures, io::Existing existing) {
+  io::StagedFiles staged(target, kMapSuffixes, existing);
+  const fs::path prefix = staged.prefix();
   if (figures) {
     const MapOptions& o = r.options;
     const std::string value_label = o.value.b ? "risk ratio " + o.value.describe() : "best risk " + o.value.describe();
@@ -503,14 +502,11 @@ std::vector<fs::path> write_map(const MapResult& r, const fs::path& prefix, bool
       for (Index i = 0; i < r.ny; ++i) ys[size_t(i)] = o.y->nominal(i);
       write_figure(prefix, heatmap_body(xs, ys, r.values, o.x, *o.y, value_label, title, bool(o.value.b)), "1100,800");
     }
-    files.push_back(prefix.string() + ".png");
-    files.push_back(prefix.string() + ".svg");
-    rollback.files = files;
   }
-  const fs::path csv = prefix.string() + ".csv";
-  io::write_atomic(csv, map_csv(r));
-  files.insert(files.begin(), csv);
-  rollback.commit();
+  io::write_atomic(prefix.string() + ".csv", map_csv(r));
+  staged.commit();
+  std::vector<fs::path> files{staged.target(".csv")};
+  if (figures) files.push_back(staged.target(".png")), files.push_back(staged.target(".svg"));
   return files;
 }
 

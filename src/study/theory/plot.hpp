@@ -30,20 +30,6 @@ std::string heatmap_body(const std::vector<double>& xs, const std::vector<double
 std::string line_plot_body(const std::vector<double>& xs, const std::vector<double>& values, const Axis& x,
                            const std::string& value_label, const std::string& title, bool ratio);
 
-/// Removes the files it holds unless commit() was called: a writer that fails half way
-/// leaves none of its files behind (each file itself is written atomically).
-struct Rollback {
-  std::vector<std::filesystem::path> files;
-  bool committed = false;
-  void add(const std::filesystem::path& f) { files.push_back(f); }
-  void commit() { committed = true; }
-  ~Rollback() {
-    if (committed) return;
-    std::error_code ec;
-    for (const auto& f : files) std::filesystem::remove(f, ec);
-  }
-};
-
 /// Axis label with the talk's symbol, e.g. "θ (signal std)".
 std::string axis_label(Param p);
 
