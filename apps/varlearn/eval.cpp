@@ -37,6 +37,7 @@ void add_eval(CLI::App& app) {
     refuse_if_given(o->seed, e.data.clean_file.empty(), "no --clean frames", "it seeds the noise drawn on them");
     refuse_if_given(o->seed, !e.noisy_file.empty(), "--noisy", "the noisy frames are given, none are drawn");
     e.validate();
+    check_output_path("--denoiser", e.denoiser_out);
     o->budget.check(learn::estimate_memory(e), "eval");
     print_result(learn::to_json(learn::run_eval_experiment(e)), o->output.json);
   });

@@ -3,13 +3,16 @@
 #include <unistd.h>
 
 #include <charconv>
+#include <filesystem>
 #include <cmath>
 #include <cstdint>
 #include <iostream>
 #include <type_traits>
 
+#include "varlearn/audio/audio_file.hpp"
 #include "varlearn/core/error.hpp"
 #include "varlearn/core/format.hpp"
+#include "varlearn/core/io.hpp"
 #include "varlearn/core/limits.hpp"
 #include "varlearn/learn/model.hpp"
 #include "varlearn/theory/risk.hpp"
@@ -140,6 +143,12 @@ void enforce_strict_numbers(CLI::App& app) {
     }
     if (has) continue;
     const std::string type = o->get_type_name();
+    if (type.rfind("TEXT", 0) == 0) {  // no text flag means anything when given as ""
+      o->check(CLI::Validator(
+          [](std::string& t) { return t.empty() ? std::string("empty value (omit the flag for its default)") : std::string(); },
+          "", kNumberValidator));
+      continue;
+    }
     if (type == "INT")
       o->check(CLI::Validator([](std::string& t) { return number_problem<long long>(t); }, "", kNumberValidator));
     else if (type == "UINT")
@@ -297,7 +306,7 @@ nlohmann::json DataOptions::describe(const learn::DataSource& s) {
 // NoiseOptions, RankOption
 
 void NoiseOptions::add(CLI::App* app, const std::string& note) {
-  add_number(app, "--sigma", sigma,
+  option_ = add_number(app, "--sigma", sigma,
                   "Noise standard deviation sigma > 0 (x = y + eps, eps ~ N(0, sigma^2 I))" +
                       (note.empty() ? "" : " " + note))
       ->capture_default_str();
@@ -481,6 +490,25 @@ void TrainingOptions::apply(learn::TrainExperiment& e) const {
 }
 
 // ---------------------------------------------------------------------------------------
+
+void check_output_path(const std::string& flag, const std::string& path, bool optional) {
+  if (path.empty() && optional) return;
+  try {
+    io::check_output_name(path);
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec))
+      throw Error(std::string("output ") + quote_for_message(path) + " is a folder, not a file or prefix");
+    io::check_writable_prefix(path);
+  } catch (const Error& e) {
+    throw Error(flag + ": " + e.what());
+  }
+}
+
+void check_audio_files(const std::vector<std::string>& files, bool mixdown) {
+  audio::ReadOptions r;
+  r.mixdown = mixdown;
+  for (const std::string& f : files) audio::read_audio(f, r);
+}
 
 void print_result(const nlohmann::json& j, bool json) {
   if (json) {

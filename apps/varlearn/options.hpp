@@ -64,7 +64,8 @@ CLI::Validator number_range(double lo, double hi, const std::string& accepted = 
 
 /// Safety net run once over the whole command tree: every option whose CLI11 type is a number
 /// (INT, UINT, FLOAT) and that was not registered through add_number gets the strict parse of
-/// the widest type of its kind, so no numeric flag is ever read leniently.
+/// the widest type of its kind, so no numeric flag is ever read leniently; and no text flag
+/// (a file, a path, a choice) accepts an empty value.
 void enforce_strict_numbers(CLI::App& app);
 
 /// An option that does not apply to the chosen mode is an error naming both:
@@ -129,6 +130,8 @@ struct DataOptions {
   static nlohmann::json describe(const learn::DataSource& s);
   std::string noisy;  ///< --noisy (frames subcommands)
   const CLI::Option* noisy_option() const { return noisy_; }
+  const CLI::Option* mu_option() const { return mu_; }
+  const CLI::Option* theta_option() const { return theta_; }
 
 private:
   Index default_n_;
@@ -139,10 +142,14 @@ private:
 struct NoiseOptions {
   explicit NoiseOptions(double default_sigma) : sigma(default_sigma) {}
   double sigma;
+  const CLI::Option* option() const { return option_; }
   /// `note`: what is special here, e.g. "(fixed unless an axis)"; "" for none.
   void add(CLI::App* app, const std::string& note = "");
   /// sigma after theory::check_noise_std (the one sigma check).
   double checked() const;
+
+private:
+  CLI::Option* option_ = nullptr;
 };
 
 /// --k: rank k of the regularizer R (k x n), 1 <= k <= n; omitted = n. (0 and negative values
@@ -222,6 +229,15 @@ private:
   CLI::Option *samples_ = nullptr, *lr_ = nullptr, *batch_ = nullptr, *validation_ = nullptr, *patience_ = nullptr,
               *init_scale_ = nullptr, *init_stepsize_ = nullptr, *optimizer_ = nullptr;
 };
+
+/// An output file or prefix given by `flag`, checked before any work: not empty, not a device
+/// (/dev/null would become /dev/null.csv, or be replaced by a rename), not a folder, in an
+/// existing writable folder. Does nothing for "" when `optional`.
+void check_output_path(const std::string& flag, const std::string& path, bool optional = true);
+
+/// Reads every audio file given on the command line once, before a study starts (and before it
+/// prints its first progress line): a missing, empty, truncated or non-audio file is one error.
+void check_audio_files(const std::vector<std::string>& files, bool mixdown);
 
 /// Prints `j` as one JSON object (json = true) or as aligned "key: value" lines.
 void print_result(const nlohmann::json& j, bool json);

@@ -19,9 +19,11 @@ std::vector<int> parse_depths(const std::vector<std::string>& items) {
   std::vector<int> out;
   for (const std::string& item0 : items) {
     std::stringstream ss(item0);
+    if (item0.empty() || item0.back() == ',')
+      throw Error("--depths: empty item in " + quote_for_message(item0) + " (use e.g. 1..10 or 1,2,4)");
     std::string item;
     while (std::getline(ss, item, ',')) {
-      if (item.empty()) continue;
+      if (item.empty()) throw Error("--depths: empty item in " + quote_for_message(item0) + " (use e.g. 1..10 or 1,2,4)");
       if (auto dots = item.find(".."); dots != std::string::npos) {
         const int a = parse_number<int>(item.substr(0, dots), "--depths");
         const int b = parse_number<int>(item.substr(dots + 2), "--depths");
@@ -72,7 +74,8 @@ void add_study_denoise(CLI::App& study) {
       ->default_val(0.5);
   sub->add_option("--train", a->train, "training audio files (WAV/FLAC/... or codec2 .raw at 8 kHz); default: codec2 corpus");
   sub->add_option("--test", a->test, "test audio files (split by file: none may also be a training file)");
-  add_number(sub, "--rate", a->o.rate, "resample every file to this rate in Hz (default: the files' common rate; 8000 for the codec2 corpus)");
+  add_number(sub, "--rate", a->o.rate, "resample every file to this rate in Hz, 1000..384000 (default: the files' common rate; 8000 for the codec2 corpus)")
+      ->check(number_range(1000, 384000, "1000 <= rate <= 384000; omit it for the files' rate"));
   sub->add_flag("--mixdown", a->o.mixdown, "average the channels of multi-channel files (otherwise refused)");
   sub->add_option("--objective", a->objective,
                   "exact: exact expectation over the noise (L-BFGS, deterministic); sampled: fresh noise per "
@@ -97,6 +100,8 @@ void add_study_denoise(CLI::App& study) {
     o.train_files.assign(a->train.begin(), a->train.end());
     o.test_files.assign(a->test.begin(), a->test.end());
     o.validate();
+    check_audio_files(a->train, o.mixdown);  // every given file readable, before any progress line
+    check_audio_files(a->test, o.mixdown);
     io::check_writable_dir(a->out);  // before any work: no output on bad input
     const Stopwatch t0;
     const auto res = study::run_denoise_study(o, [](const std::string& line) { std::cerr << line << std::endl; });

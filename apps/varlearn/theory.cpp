@@ -45,6 +45,7 @@ json optimal_json(const OptimalCli& o) {
   o.family.refuse_unused();
   refuse_if_given(o.rank.option(), o.family.method == "linear", "--method linear", "no regularizer R");
   refuse_if_given(o.gap_option, o.realize.empty(), "no --realize", "the gap of a realized infimum");
+  check_output_path("--realize", o.realize);
   const learn::DataSource src = o.data.resolved();
   const theory::DataModel data = src.theory_model();
   const double sigma = o.noise.checked();
@@ -226,6 +227,7 @@ void add_expressivity(CLI::App& theory) {
   sub->callback([o] {
     o->family.refuse_unused();
     if (o->family.method == "unrolled") o->family.omega();  // the flags, before reading the file
+    check_output_path("--realize", o->realize);
     const Matrix t = io::read_matrix(o->matrix);
     const theory::Family f = o->family.family();
     const Index k = o->rank.resolve(t.rows());

@@ -81,13 +81,21 @@ json map_json(const MapCli& o) {
   m.x = study::Axis::parse(o.x);
   if (!o.y.empty()) m.y = study::Axis::parse(o.y);
   auto swept = [&](study::Param p) { return m.x.param == p || (m.y && m.y->param == p); };
+  // A fixed value given for a swept parameter would be ignored: an error naming both.
+  const std::pair<study::Param, const CLI::Option*> fixed_flags[] = {
+      {study::Param::K, o.rank.option()},           {study::Param::Theta, o.data.theta_option()},
+      {study::Param::Sigma, o.noise.option()},      {study::Param::Mu, o.data.mu_option()},
+      {study::Param::Depth, o.family.depth_option()}, {study::Param::Stepsize, o.family.stepsize_option()},
+      {study::Param::Dim, o.data.n_option()}};
+  for (const auto& [param, flag] : fixed_flags)
+    refuse_if_given(flag, swept(param), std::string("the axis ") + study::param_name(param), "the axis sets it");
   check_fixed_rank(o.rank, m.data, m.fixed.n, swept(study::Param::K) || swept(study::Param::Dim));
   m.fixed.k = double(o.rank.value());
   m.value = study::MapValue::parse(o.value);
   m.force = o.force;
   o.budget.check(study::estimate_memory(m), "theory map");  // before validate(), which visits every point
   m.validate();
-  if (!o.output.out.empty()) io::check_writable_prefix(o.output.out);  // before the work
+  check_output_path("--out", o.output.out);  // before the work
   const study::MapResult r = study::compute_map(m);
   json j{{"value", m.value.describe()}, {"x", m.x.describe()}, {"fixed", study::fixed_parameters_text(m)},
          {"points", r.values.size()}, {"seconds", r.seconds}};
@@ -173,7 +181,7 @@ json depth_json(const DepthCli& o) {
   d.stepsizes = parse_list(o.stepsizes, "--stepsizes");
   d.validate();
   o.budget.check(study::estimate_memory(d), "theory depth");
-  if (!o.output.out.empty()) io::check_writable_prefix(o.output.out);
+  check_output_path("--out", o.output.out);
   const study::DepthResult r = study::compute_depth(d);
   json j{{"linear", r.linear}, {"bilevel", r.bilevel}, {"bilevel_attained", r.bilevel_attained}, {"seconds", r.seconds}};
   if (o.output.json) {
@@ -290,7 +298,7 @@ void add_landscape(CLI::App& theory) {
     l.validate();
     o->budget.check(study::estimate_memory(l), "theory landscape");
     const std::string& out = o->output.out;
-    if (!out.empty()) io::check_writable_prefix(out);
+    check_output_path("--out", out);
     const study::LandscapeResult r = study::compute_landscape(l);
     json j = json::parse(study::landscape_json(r));
     if (!out.empty()) {

@@ -88,6 +88,7 @@ void add_train(CLI::App& app) {
     o->training.apply(e);
     o->training.refuse_unused(e, o->family, o->data);
     e.validate();  // every range before any work
+    check_output_path("--save", e.save);
     o->budget.check(learn::estimate_memory(e), "train");
     const optim::Observer obs = progress_line(!o->output.json && ::isatty(::fileno(stderr)));
     const learn::TrainReport r = learn::run_train_experiment(e, obs);
