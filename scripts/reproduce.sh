@@ -5,4 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/build.sh
-./build/varlearn reproduce --out report "$@"
+# --force: the main job replaces report/ as a whole on a rerun (no stale files of the last run).
+./build/varlearn reproduce --out report --force "$@"

@@ -6,7 +6,9 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
+#include "options.hpp"
 #include "varlearn/core/error.hpp"
+#include "varlearn/core/format.hpp"
 #include "varlearn/core/signals.hpp"
 #include "varlearn/version.hpp"
 
@@ -23,6 +25,12 @@ int main(int argc, char** argv) {
   varlearn::cli::add_eval(app);
   varlearn::cli::add_study(app);
   varlearn::cli::add_reproduce(app);
+  varlearn::cli::enforce_strict_numbers(app);  // every numeric flag parsed strictly
+  // One line, no raw bytes: a message may quote a file name, a token or an argument.
+  const auto fail = [](const std::string& message, int code) {
+    std::cerr << "error: " << varlearn::escape_for_message(message) << '\n';
+    return code;
+  };
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -32,20 +40,15 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::cerr << "error: " << e.what() << " (see --help)\n";
-    return 2;
+    return fail(std::string(e.what()) + " (see --help)", 2);
   } catch (const varlearn::Error& e) {
-    std::cerr << "error: " << e.what() << '\n';
-    return e.kind() == varlearn::Error::Kind::BadInput ? 2 : 1;
+    return fail(e.what(), e.kind() == varlearn::Error::Kind::BadInput ? 2 : 1);
   } catch (const nlohmann::json::exception& e) {
-    std::cerr << "error: malformed JSON: " << e.what() << '\n';
-    return 2;
+    return fail(std::string("malformed JSON: ") + e.what(), 2);
   } catch (const std::bad_alloc&) {
-    std::cerr << "error: out of memory (try a smaller problem)\n";
-    return 1;
+    return fail("out of memory (try a smaller problem, or see --max-memory)", 1);
   } catch (const std::exception& e) {
-    std::cerr << "error: internal: " << e.what() << '\n';
-    return 1;
+    return fail(std::string("internal: ") + e.what(), 1);
   }
   return 0;
 }

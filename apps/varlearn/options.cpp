@@ -1,13 +1,233 @@
 #include "options.hpp"
 
-#include <cmath>
-#include <iostream>
+#include <unistd.h>
 
+#include <charconv>
+#include <filesystem>
+#include <cmath>
+#include <cstdint>
+#include <iostream>
+#include <type_traits>
+
+#include "varlearn/audio/audio_file.hpp"
 #include "varlearn/core/error.hpp"
+#include "varlearn/core/format.hpp"
+#include "varlearn/core/io.hpp"
 #include "varlearn/core/limits.hpp"
+#include "varlearn/learn/model.hpp"
 #include "varlearn/theory/risk.hpp"
 
 namespace varlearn::cli {
+
+// ---------------------------------------------------------------------------------------
+// Numbers
+
+namespace {
+
+template <class T>
+struct element {
+  using type = T;
+};
+template <class T>
+struct element<std::vector<T>> {
+  using type = T;
+};
+
+constexpr const char* kNumberValidator = "STRICT_NUMBER";
+
+template <class T>
+std::string integer_range() {
+  return std::to_string(std::numeric_limits<T>::min()) + " and " + std::to_string(std::numeric_limits<T>::max());
+}
+
+}  // namespace
+
+template <class T>
+std::string number_problem(std::string& text) {
+  const std::string q = quote_for_message(text);
+  if (text.empty()) return std::string("empty value (expected ") + (std::is_integral_v<T> ? "an integer)" : "a number)");
+  const char* first = text.data();
+  const char* last = first + text.size();
+  if constexpr (std::is_integral_v<T>) {
+    T v{};
+    const auto [end, ec] = std::from_chars(first, last, v);
+    // Digits only (an optional '-' for signed types); no leading zeros (no octal reading).
+    const bool digits = end == last && ec == std::errc{} &&
+                        text.find_first_not_of("-0123456789") == std::string::npos;
+    const size_t lead = text[0] == '-' ? 1 : 0;
+    const bool leading_zero = text.size() > lead + 1 && text[lead] == '0';
+    if (digits && leading_zero) return q + " is not a decimal integer (no leading zeros: 010 would read as octal)";
+    if (!digits || ec == std::errc::result_out_of_range) {
+      if (ec == std::errc::result_out_of_range || (end == last && ec != std::errc{}) ||
+          text.find_first_not_of("-0123456789") == std::string::npos || text[0] == '-')
+        return q + " is not an integer between " + integer_range<T>();
+      return q + " is not an integer";
+    }
+    text = std::to_string(v);
+    return "";
+  } else {
+    static_assert(std::is_same_v<T, double>);
+    double v = 0;
+    const auto [end, ec] = std::from_chars(first, last, v, std::chars_format::general);
+    if (end != last || (ec != std::errc{} && ec != std::errc::result_out_of_range)) return q + " is not a number";
+    const std::string lower = [&] {
+      std::string l = text;
+      for (char& c : l) c = char(std::tolower(static_cast<unsigned char>(c)));
+      return l;
+    }();
+    if (lower.find("inf") != std::string::npos || lower.find("nan") != std::string::npos)
+      return q + " is not a finite number";
+    if (ec == std::errc::result_out_of_range || !std::isfinite(v) || (v != 0 && !std::isnormal(v)) ||
+        (v == 0 && text.find_first_of("123456789") != std::string::npos && lower.find('e') != std::string::npos))
+      return q + " is outside the double range (0 or 2.3e-308 <= |x| <= 1.8e308)";
+    return "";
+  }
+}
+
+template <class T>
+T parse_number(const std::string& text, const std::string& flag) {
+  std::string t = text;
+  const std::string why = number_problem<T>(t);
+  if (!why.empty()) throw Error(flag + ": " + why);
+  if constexpr (std::is_integral_v<T>) {
+    T v{};
+    std::from_chars(t.data(), t.data() + t.size(), v);
+    return v;
+  } else {
+    double v = 0;
+    std::from_chars(t.data(), t.data() + t.size(), v, std::chars_format::general);
+    return v;
+  }
+}
+
+template <class T>
+CLI::Option* add_number(CLI::App* app, const std::string& flag, T& value, const std::string& help) {
+  using E = typename element<T>::type;
+  CLI::Validator v([](std::string& text) { return number_problem<E>(text); }, "", kNumberValidator);
+  return app->add_option(flag, value, help)->check(v);
+}
+
+#define VARLEARN_NUMBER(T)                                                    \
+  template std::string number_problem<T>(std::string&);                      \
+  template T parse_number<T>(const std::string&, const std::string&);        \
+  template CLI::Option* add_number<T>(CLI::App*, const std::string&, T&, const std::string&); \
+  template CLI::Option* add_number<std::vector<T>>(CLI::App*, const std::string&, std::vector<T>&, const std::string&);
+VARLEARN_NUMBER(int)
+VARLEARN_NUMBER(long)
+VARLEARN_NUMBER(long long)
+VARLEARN_NUMBER(unsigned long)
+VARLEARN_NUMBER(unsigned long long)
+VARLEARN_NUMBER(double)
+#undef VARLEARN_NUMBER
+
+CLI::Validator number_range(double lo, double hi, const std::string& accepted) {
+  return CLI::Validator(
+      [lo, hi, accepted](std::string& text) -> std::string {
+        double v = 0;
+        const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v, std::chars_format::general);
+        if (ec != std::errc{} || end != text.data() + text.size()) return "";  // the strict parse reports it
+        if (v >= lo && v <= hi) return "";
+        return text + " out of range (" +
+               (accepted.empty() ? format_general(lo, 10) + " <= value <= " + format_general(hi, 10) : accepted) + ")";
+      },
+      "");
+}
+
+void enforce_strict_numbers(CLI::App& app) {
+  for (CLI::Option* o : app.get_options()) {
+    bool has = true;
+    try {
+      o->get_validator(kNumberValidator);
+    } catch (const CLI::OptionNotFound&) {
+      has = false;
+    }
+    if (has) continue;
+    const std::string type = o->get_type_name();
+    if (type.rfind("TEXT", 0) == 0) {  // no text flag means anything when given as ""
+      o->check(CLI::Validator(
+          [](std::string& t) { return t.empty() ? std::string("empty value (omit the flag for its default)") : std::string(); },
+          "", kNumberValidator));
+      continue;
+    }
+    if (type == "INT")
+      o->check(CLI::Validator([](std::string& t) { return number_problem<long long>(t); }, "", kNumberValidator));
+    else if (type == "UINT")
+      o->check(CLI::Validator([](std::string& t) { return number_problem<unsigned long long>(t); }, "", kNumberValidator));
+    else if (type == "FLOAT")
+      o->check(CLI::Validator([](std::string& t) { return number_problem<double>(t); }, "", kNumberValidator));
+  }
+  for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) enforce_strict_numbers(*sub);
+}
+
+void refuse_if_given(const CLI::Option* option, bool does_not_apply, const std::string& mode, const std::string& why) {
+  if (option == nullptr || option->count() == 0 || !does_not_apply) return;
+  throw Error(option->get_name() + " does not apply with " + mode + (why.empty() ? "" : " (" + why + ")"));
+}
+
+// ---------------------------------------------------------------------------------------
+// Budget
+
+double default_memory_limit() {
+  const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGE_SIZE);
+  if (pages <= 0 || page <= 0) return 8e9;  // unknown: 8 GB
+  return 0.75 * double(pages) * double(page);
+}
+
+double parse_memory_size(const std::string& text) {
+  std::string t = text;
+  double unit = 1;
+  if (!t.empty()) {
+    const char c = char(std::toupper(static_cast<unsigned char>(t.back())));
+    const std::string units = "KMGT";
+    if (const auto at = units.find(c); at != std::string::npos) {
+      unit = std::pow(1000.0, double(at + 1));
+      t.pop_back();
+      if (!t.empty() && (t.back() == 'i' || t.back() == 'I')) {  // KiB-style: 1024^k
+        unit = std::pow(1024.0, double(at + 1));
+        t.pop_back();
+      }
+    }
+  }
+  const double v = parse_number<double>(t, "--max-memory");
+  if (!(v > 0) || v * unit > 1e18)
+    throw Error("--max-memory: " + quote_for_message(text) + " out of range (a size > 0, e.g. 512M, 8G)");
+  return v * unit;
+}
+
+std::string format_bytes(double bytes) {
+  if (bytes >= 1e12) return format_general(bytes / 1e12, 3) + " TB";
+  if (bytes >= 1e9) return format_general(bytes / 1e9, 3) + " GB";
+  if (bytes >= 1e6) return format_general(bytes / 1e6, 3) + " MB";
+  return format_general(bytes / 1e3, 3) + " kB";
+}
+
+void BudgetOptions::add(CLI::App* app) {
+  app->add_option("--max-memory", max_memory,
+                  "Refuse to start when the estimated memory of the run exceeds SIZE (e.g. 512M, 8G; "
+                  "default: 75 % of physical memory, here " + format_bytes(default_memory_limit()) + ")")
+      ->check(CLI::Validator(
+          [](std::string& t) {
+            try {
+              parse_memory_size(t);
+            } catch (const Error& e) {
+              return std::string(e.what()).substr(std::string("--max-memory: ").size());
+            }
+            return std::string();
+          },
+          "SIZE"));
+}
+
+double BudgetOptions::limit_bytes() const {
+  return max_memory.empty() ? default_memory_limit() : parse_memory_size(max_memory);
+}
+
+void BudgetOptions::check(double estimate_bytes, const std::string& what) const {
+  const double limit = limit_bytes();
+  if (!(estimate_bytes <= limit))
+    throw Error(what + " needs about " + format_bytes(estimate_bytes) + " of memory, over the limit of " +
+                format_bytes(limit) + " (--max-memory" + (max_memory.empty() ? ", default 75 % of physical memory" : "") +
+                ")");
+}
 
 // ---------------------------------------------------------------------------------------
 // DataOptions
@@ -22,16 +242,17 @@ void DataOptions::add(CLI::App* app, bool frames) {
                   "(n x B; their second moment Y Y^T / B is Sigma unless --second-moment is given))")
       ->check(CLI::IsMember({"constant", "iid", "ar1", "file"}))
       ->capture_default_str();
-  n_ = app->add_option("--n", source.n,
+  n_ = add_number(app, "--n", source.n,
                        default_n_ > 0 ? "Signal dimension n (--data file: taken from the files; if given, it must agree)"
                                       : "Signal dimension n (default: from the checkpoint or matrix; if given, it must "
                                         "agree)");
+  n_->check(number_range(1, 1e18, "n >= 1"));
   if (default_n_ > 0) n_->capture_default_str();
-  mu_ = app->add_option("--mu", source.mu, "Mean mu of the signal (constant: of lambda; iid/ar1: of each entry)")
+  mu_ = add_number(app, "--mu", source.mu, "Mean mu of the signal (constant: of lambda; iid/ar1: of each entry)")
             ->capture_default_str();
-  theta_ = app->add_option("--theta", source.theta, "Standard deviation theta of the signal (theta >= 0)")
+  theta_ = add_number(app, "--theta", source.theta, "Standard deviation theta of the signal (theta >= 0)")
                ->capture_default_str();
-  rho_ = app->add_option("--rho", source.rho, "AR(1) correlation rho, |rho| < 1 (--data ar1 only)")->capture_default_str();
+  rho_ = add_number(app, "--rho", source.rho, "AR(1) correlation rho, |rho| < 1 (--data ar1 only)")->capture_default_str();
   app->add_option("--second-moment", source.second_moment_file,
                   "--data file: text file with Sigma = E[y y^T], a symmetric PSD n x n matrix (rows per line, "
                   "space/comma separated)");
@@ -41,7 +262,7 @@ void DataOptions::add(CLI::App* app, bool frames) {
                          : "--data file: clean frames file (n x B, one frame per column); Sigma = Y Y^T / B "
                            "(unless --second-moment)");
   if (frames)
-    app->add_option("--noisy", noisy, "Noisy frames file matching --clean (default: clean + N(0, sigma^2), --seed)");
+    noisy_ = app->add_option("--noisy", noisy, "Noisy frames file matching --clean (default: clean + N(0, sigma^2), --seed)");
 }
 
 learn::DataSource DataOptions::resolved(Index n_elsewhere, bool frames_anywhere) const {
@@ -85,7 +306,7 @@ nlohmann::json DataOptions::describe(const learn::DataSource& s) {
 // NoiseOptions, RankOption
 
 void NoiseOptions::add(CLI::App* app, const std::string& note) {
-  app->add_option("--sigma", sigma,
+  option_ = add_number(app, "--sigma", sigma,
                   "Noise standard deviation sigma > 0 (x = y + eps, eps ~ N(0, sigma^2 I))" +
                       (note.empty() ? "" : " " + note))
       ->capture_default_str();
@@ -97,11 +318,22 @@ double NoiseOptions::checked() const {
 }
 
 void RankOption::add(CLI::App* app, const std::string& note) {
-  app->add_option("--k", k, "Rank k of the regularizer R (k x n), 1 <= k <= n; 0 = n" + (note.empty() ? "" : " " + note))
-      ->capture_default_str();
+  option_ = add_number(app, "--k", k,
+                       "Rank k of the regularizer R (k x n), 1 <= k <= n (default: k = n)" + (note.empty() ? "" : " " + note));
 }
 
-Index RankOption::resolve(Index n) const { return learn::resolve_rank(Index(k), n); }
+Index RankOption::resolve(Index n) const {
+  if (!given()) return n;
+  if (k < 1 || k > n)  // learn::resolve_rank's message; 0 is an error here, not n
+    throw Error("--k must satisfy 1 <= k <= n = " + std::to_string(n) + " (got " + std::to_string(k) + ")");
+  return Index(k);
+}
+
+Index RankOption::value() const {
+  if (!given()) return 0;
+  if (k < 1) throw Error("--k must satisfy 1 <= k <= n (got " + std::to_string(k) + ")");
+  return Index(k);
+}
 
 // ---------------------------------------------------------------------------------------
 // FamilyOptions
@@ -119,40 +351,56 @@ void FamilyOptions::add(CLI::App* app) {
       else if (m == "bilevel") help += "bilevel (T = (I + R^T R)^-1)";
       else help += "unrolled (N gradient steps with stepsize omega from z^0 = 0)";
     }
-    app->add_option("--method", method, help)->check(CLI::IsMember(c.methods))->capture_default_str();
+    method_opt_ = app->add_option("--method", method, help)->check(CLI::IsMember(c.methods))->capture_default_str();
   }
   if (c.depth)
-    app->add_option("--depth", depth, "Unrolling depth N >= 1" + (c.depth_note.empty() ? "" : " " + c.depth_note))
-        ->capture_default_str();
+    depth_opt_ = add_number(app, "--depth", depth,
+                            "Unrolling depth N, 1 <= N <= " + std::to_string(c.max_depth) +
+                                (c.depth_note.empty() ? "" : " " + c.depth_note))
+                     ->check(number_range(1, c.max_depth, "1 <= N <= " + std::to_string(c.max_depth)))
+                     ->capture_default_str();
   if (!c.stepsize.empty()) {
     std::string help = "Stepsize omega > 0";
     if (c.learned) help += c.per_iteration ? ", 'learned'" : ", or 'learned'";
     if (c.per_iteration) help += ", or 'per-iteration' (one learned omega per iteration)";
-    app->add_option("--stepsize", stepsize, help + (c.stepsize_note.empty() ? "" : " " + c.stepsize_note))
-        ->capture_default_str();
+    stepsize_opt_ = app->add_option("--stepsize", stepsize, help + (c.stepsize_note.empty() ? "" : " " + c.stepsize_note))
+                        ->check(CLI::Validator(
+                            [c](std::string& t) -> std::string {
+                              if ((c.learned && t == "learned") || (c.per_iteration && t == "per-iteration")) return "";
+                              std::string why = number_problem<double>(t);
+                              if (!why.empty() && c.learned)
+                                why += c.per_iteration ? " (nor 'learned' or 'per-iteration')" : " (nor 'learned')";
+                              return why;
+                            },
+                            ""))
+                        ->capture_default_str();
   }
 }
 
 double FamilyOptions::stepsize_number() const {
-  char* end = nullptr;
-  const double w = std::strtod(stepsize.c_str(), &end);
-  if (end == stepsize.c_str() || *end != '\0' || !std::isfinite(w))
-    throw Error("--stepsize must be a number" + std::string(config_.learned ? " or 'learned'" : "") + " (got '" +
-                stepsize + "')");
-  return w;
+  if (learned() || stepsize == "per-iteration")
+    throw Error("--stepsize " + stepsize + " is not allowed here: give a number");
+  return parse_number<double>(stepsize, "--stepsize");
 }
 
 double FamilyOptions::omega() const {
   const double w = stepsize_number();
-  if (!(w > 0)) throw Error("--stepsize omega must be > 0 (got " + stepsize + ")");
+  if (!(w > 0)) throw Error("--stepsize: omega = " + stepsize + " out of range (omega > 0)");
   return w;
 }
 
 theory::Family FamilyOptions::family() const {
+  refuse_unused();
   if (method == "bilevel") return theory::Family::bilevel();
   if (learned()) throw Error("--stepsize learned is not allowed here: give a number");
-  if (depth < 1) throw Error("--depth N must be >= 1 (got " + std::to_string(depth) + ")");
   return theory::Family::unrolled(depth, omega());
+}
+
+void FamilyOptions::refuse_unused(const std::string& method_override) const {
+  const std::string& m = method_override.empty() ? method : method_override;
+  const bool unrolled = m == "unrolled";
+  refuse_if_given(depth_opt_, !unrolled, "--method " + m, "the depth of unrolled methods only");
+  refuse_if_given(stepsize_opt_, !unrolled, "--method " + m, "the stepsize of unrolled methods only");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -168,32 +416,44 @@ void TrainingOptions::add(CLI::App* app, learn::TrainExperiment& e) {
                   "empirical (B noisy/clean pairs), expected (exact expectation over the noise: the population "
                   "risk itself), sampled (fresh noise for every minibatch, Adam)")
       ->check(CLI::IsMember({"empirical", "expected", "sampled"}))->capture_default_str();
-  app->add_option("--samples", e.samples, "Training samples B (frames) >= 1 (not used by --objective expected)")
+  samples_ = add_number(app, "--samples", e.samples, "Training samples B (frames) >= 1 (not used by --objective expected)")
+                 ->check(number_range(1, 1e18, "B >= 1"))
+                 ->capture_default_str();
+  optimizer_ = app->add_option("--optimizer", e.optimizer, "lbfgs, adam, or auto (lbfgs; adam for sampled/minibatches)")
+                   ->check(CLI::IsMember({"auto", "lbfgs", "adam"}))->capture_default_str();
+  add_number(app, "--iterations", e.iterations, "Optimizer iterations; 0 = auto (lbfgs 1000, adam 3000)")
+      ->check(number_range(0, std::numeric_limits<int>::max(), "iterations >= 0"))
       ->capture_default_str();
-  app->add_option("--optimizer", e.optimizer, "lbfgs, adam, or auto (lbfgs; adam for sampled/minibatches)")
-      ->check(CLI::IsMember({"auto", "lbfgs", "adam"}))->capture_default_str();
-  app->add_option("--iterations", e.iterations, "Optimizer iterations; 0 = auto (lbfgs 1000, adam 3000)")
-      ->capture_default_str();
-  app->add_option("--lr", e.learning_rate, "Adam learning rate eta")->capture_default_str();
-  app->add_option("--batch", e.batch, "Minibatch size (Adam; 0 = full batch)")->capture_default_str();
-  app->add_option("--validation", e.validation, "Fraction of frames held out for validation, in [0, 0.9]")
-      ->capture_default_str();
-  app->add_option("--patience", e.patience, "Early stopping: validations without improvement (0 = off)")
-      ->capture_default_str();
+  lr_ = add_number(app, "--lr", e.learning_rate, "Adam learning rate eta > 0 (Adam only)")
+            ->check(number_range(std::numeric_limits<double>::min(), 1e6, "0 < eta <= 1e6"))
+            ->capture_default_str();
+  batch_ = add_number(app, "--batch", e.batch, "Minibatch size (Adam, frame objectives; 0 = full batch)")
+               ->check(number_range(0, 1e18, "batch >= 0"))
+               ->capture_default_str();
+  validation_ = add_number(app, "--validation", e.validation, "Fraction of frames held out for validation, in [0, 0.9]")
+                    ->check(number_range(0, 0.9, "0 <= fraction <= 0.9"))
+                    ->capture_default_str();
+  patience_ = add_number(app, "--patience", e.patience,
+                         "Early stopping: validations without improvement (0 = off; needs --validation)")
+                  ->check(number_range(0, std::numeric_limits<int>::max(), "patience >= 0"))
+                  ->capture_default_str();
   app->add_option("--precision", precision, "Arithmetic of training: float64 or float32")
       ->check(CLI::IsMember({"float64", "float32"}))->capture_default_str();
   app->add_option("--init", e.init,
                   "random (R = scale G / sqrt(n)), theory (the theory optimum's R and omega), or a checkpoint "
                   "FILE to resume from")
       ->capture_default_str();
-  app->add_option("--init-scale", e.init_scale, "Scale of the random R")->capture_default_str();
-  app->add_option("--init-stepsize", e.init_stepsize, "Initial stepsize omega (random init)")->capture_default_str();
-  app->add_option("--seed", e.seed, "Seed of every random draw (data, noise, init, shuffles)")->capture_default_str();
+  init_scale_ = add_number(app, "--init-scale", e.init_scale, "Scale of the random R (--init random)")->capture_default_str();
+  init_stepsize_ =
+      add_number(app, "--init-stepsize", e.init_stepsize, "Initial stepsize omega (--init random, unrolled, stepsize trained)")
+          ->capture_default_str();
+  add_number(app, "--seed", e.seed, "Seed of every random draw (data, noise, init, shuffles), 0 <= seed < 2^64")
+      ->capture_default_str();
   app->add_option("--save", e.save,
                   "Write the trained model and its training state to this checkpoint (JSON, atomic; "
                   "eval and --init read it as a model, --resume continues the run)");
-  app->add_option("--checkpoint-every", e.checkpoint_every,
-                  "Also write --save every K iterations, so a killed run loses at most K (0 = at the end only)")
+  add_number(app, "--checkpoint-every", e.checkpoint_every,
+             "Also write --save every K iterations, so a killed run loses at most K (0 = at the end only)")
       ->capture_default_str();
   app->add_option("--resume", e.resume,
                   "Continue the run saved in this checkpoint with the same flags (--iterations may grow): "
@@ -205,12 +465,59 @@ void TrainingOptions::add(CLI::App* app, learn::TrainExperiment& e) {
                     std::to_string(kMaxDenseDimension) + ")");
 }
 
+void TrainingOptions::refuse_unused(const learn::TrainExperiment& e, const FamilyOptions& family,
+                                    const DataOptions& data) const {
+  family.refuse_unused();
+  const bool expected = e.objective == learn::TrainObjective::Expected;
+  const bool file = e.data.kind == theory::DataKind::File;
+  refuse_if_given(samples_, expected, "--objective expected", "it trains on the exact expectation, no frames");
+  refuse_if_given(samples_, file, "--data file", "the frames come from --clean");
+  refuse_if_given(batch_, expected, "--objective expected", "no frames to batch");
+  refuse_if_given(validation_, expected, "--objective expected", "no frames to hold out");
+  refuse_if_given(patience_, e.validation <= 0, "--validation 0", "early stopping watches the validation loss");
+  const bool adam = e.optimizer == "adam" ||
+                    (e.optimizer == "auto" && (e.objective == learn::TrainObjective::Sampled || e.batch > 0));
+  refuse_if_given(lr_, !adam, "--optimizer " + std::string(e.optimizer == "auto" ? "auto (here: lbfgs)" : e.optimizer),
+                  "the learning rate of Adam");
+  if (e.optimizer == "lbfgs") refuse_if_given(batch_, e.batch > 0, "--optimizer lbfgs", "minibatches need Adam");
+  if (e.optimizer == "lbfgs")
+    refuse_if_given(optimizer_, e.objective == learn::TrainObjective::Sampled, "--objective sampled",
+                    "fresh noise per step needs Adam");
+  refuse_if_given(init_scale_, e.init != "random", "--init " + e.init, "the scale of a random start");
+  refuse_if_given(init_stepsize_, e.init != "random", "--init " + e.init, "the stepsize of a random start");
+  refuse_if_given(init_stepsize_, e.method != learn::Method::Unrolled, "--method bilevel", "no stepsize");
+  refuse_if_given(init_stepsize_, e.stepsize != "learned" && e.stepsize != "per-iteration",
+                  "--stepsize " + e.stepsize, "a fixed stepsize is the start");
+  refuse_if_given(data.noisy_option(), e.objective != learn::TrainObjective::Empirical,
+                  "--objective " + std::string(learn::to_string(e.objective)),
+                  "only the empirical objective trains on given noisy frames");
+}
+
 void TrainingOptions::apply(learn::TrainExperiment& e) const {
   e.objective = learn::parse_train_objective(objective);
   e.precision = precision == "float32" ? learn::Precision::Float32 : learn::Precision::Float64;
 }
 
 // ---------------------------------------------------------------------------------------
+
+void check_output_path(const std::string& flag, const std::string& path, bool optional) {
+  if (path.empty() && optional) return;
+  try {
+    io::check_output_name(path);
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec))
+      throw Error(std::string("output ") + quote_for_message(path) + " is a folder, not a file or prefix");
+    io::check_writable_prefix(path);
+  } catch (const Error& e) {
+    throw Error(flag + ": " + e.what());
+  }
+}
+
+void check_audio_files(const std::vector<std::string>& files, bool mixdown) {
+  audio::ReadOptions r;
+  r.mixdown = mixdown;
+  for (const std::string& f : files) audio::read_audio(f, r);
+}
 
 void print_result(const nlohmann::json& j, bool json) {
   if (json) {
@@ -232,14 +539,23 @@ std::vector<double> parse_list(const std::string& s, const std::string& flag) {
   std::string cur;
   for (size_t i = 0; i <= s.size(); ++i) {
     if (i == s.size() || s[i] == ',') {
-      char* end = nullptr;
-      const double v = std::strtod(cur.c_str(), &end);
-      if (cur.empty() || *end != '\0' || !std::isfinite(v)) throw Error(flag + ": '" + cur + "' is not a number");
-      out.push_back(v);
+      out.push_back(parse_number<double>(cur, flag));
       cur.clear();
     } else {
       cur += s[i];
     }
+  }
+  return out;
+}
+
+std::vector<int> parse_int_list(const std::string& s, const std::string& flag) {
+  std::vector<int> out;
+  size_t start = 0;
+  while (true) {
+    const size_t comma = s.find(',', start);
+    out.push_back(parse_number<int>(s.substr(start, comma == std::string::npos ? std::string::npos : comma - start), flag));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
   }
   return out;
 }

@@ -20,6 +20,7 @@
 //                    --init --init-scale --init-stepsize --seed --save --hessian
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,71 @@
 #include "varlearn/theory/family.hpp"
 
 namespace varlearn::cli {
+
+// ---------------------------------------------------------------------------------------
+// Numbers: the one parser behind every numeric flag.
+//
+// Strict: the whole text must be a decimal number of the flag's type. Refused, as one line
+// "error: --flag: ..." (exit 2): an empty string, trailing or leading garbage ("5x", " 5",
+// "+5"), hexadecimal and octal forms, inf and nan, a double outside the normal double range
+// ("1e400", "1e-400": overflow and underflow are not silently inf or 0), and an integer
+// outside its type ("--seed -1" is not 2^64 - 1, "--n 1e20" is not an integer).
+
+/// The number `text` holds, or throws Error("FLAG: why") (the parse of every numeric flag and
+/// of every number inside a flag's text, e.g. --stepsize 0.5 or --stepsizes 0.1,0.5).
+/// T: int, long, long long, unsigned long, unsigned long long, double.
+template <class T>
+T parse_number(const std::string& text, const std::string& flag);
+
+/// Why `text` is not a T ("" when it is one); integers are rewritten in canonical decimal
+/// (CLI11 itself would read "010" as octal).
+template <class T>
+std::string number_problem(std::string& text);
+
+/// `--flag` bound to `value` (a number or a std::vector of numbers) with the strict parse.
+/// Every numeric flag of every subcommand is registered through this function.
+template <class T>
+CLI::Option* add_number(CLI::App* app, const std::string& flag, T& value, const std::string& help);
+
+/// A CLI11 check: lo <= value <= hi, message "V out of range (ACCEPTED)" where ACCEPTED is
+/// `accepted` or "lo <= x <= hi".
+CLI::Validator number_range(double lo, double hi, const std::string& accepted = "");
+
+/// Safety net run once over the whole command tree: every option whose CLI11 type is a number
+/// (INT, UINT, FLOAT) and that was not registered through add_number gets the strict parse of
+/// the widest type of its kind, so no numeric flag is ever read leniently; and no text flag
+/// (a file, a path, a choice) accepts an empty value.
+void enforce_strict_numbers(CLI::App& app);
+
+/// An option that does not apply to the chosen mode is an error naming both:
+/// "--lr does not apply with --optimizer lbfgs (...)". Does nothing unless `option` was given.
+void refuse_if_given(const CLI::Option* option, bool does_not_apply, const std::string& mode,
+                     const std::string& why = "");
+
+// ---------------------------------------------------------------------------------------
+// Budget before work (--max-memory).
+
+/// --max-memory SIZE: the most memory a command may plan to use ("8G", "512M", "1.5G", bytes).
+/// Default: 75 % of the physical memory (sysconf). Every command estimates its memory from its
+/// arguments before allocating and refuses with exit 2 above the limit, saying the estimate.
+struct BudgetOptions {
+  std::string max_memory;  ///< "" = default
+  void add(CLI::App* app);
+  /// The limit in bytes.
+  double limit_bytes() const;
+  /// Throws Error("WHAT needs about X of memory (...), over the limit of Y (--max-memory)")
+  /// when `estimate_bytes` exceeds the limit.
+  void check(double estimate_bytes, const std::string& what) const;
+};
+
+/// 75 % of the physical memory, in bytes (the default of --max-memory).
+double default_memory_limit();
+
+/// "8G" / "512M" / "1.5g" / "1000000" -> bytes; throws Error naming --max-memory.
+double parse_memory_size(const std::string& text);
+
+/// Bytes as "1.5 GB" / "320 MB" (decimal units, as --max-memory reads them).
+std::string format_bytes(double bytes);
 
 /// Defaults of the theory subcommands (n = 500, sigma = 0.9, depth 2, omega = 0.5): those of a
 /// theory sweep's fixed point, study::ModelPoint.
@@ -47,6 +113,8 @@ struct DataOptions {
   /// `default_n`: the subcommand's default n (theory: 500, train: 50); 0 = n comes from
   /// elsewhere (the checkpoint in eval, the matrix in theory risk) unless --n is given.
   explicit DataOptions(Index default_n);
+  /// The options that were given (nullptr before add()).
+  const CLI::Option* n_option() const { return n_; }
   learn::DataSource source;  ///< bound to the flags (kind set by resolve())
   std::string name = "constant";
   /// `frames`: the subcommand also reads --clean as frames (train, eval) and takes --noisy.
@@ -61,28 +129,43 @@ struct DataOptions {
   /// The data part of a theory subcommand's JSON (data, n, mu, theta, rho, second_moment, clean).
   static nlohmann::json describe(const learn::DataSource& s);
   std::string noisy;  ///< --noisy (frames subcommands)
+  const CLI::Option* noisy_option() const { return noisy_; }
+  const CLI::Option* mu_option() const { return mu_; }
+  const CLI::Option* theta_option() const { return theta_; }
 
 private:
   Index default_n_;
-  CLI::Option *n_ = nullptr, *mu_ = nullptr, *theta_ = nullptr, *rho_ = nullptr;
+  CLI::Option *noisy_ = nullptr, *n_ = nullptr, *mu_ = nullptr, *theta_ = nullptr, *rho_ = nullptr;
 };
 
 /// --sigma: noise standard deviation sigma > 0 (x = y + eps, eps ~ N(0, sigma^2 I)).
 struct NoiseOptions {
   explicit NoiseOptions(double default_sigma) : sigma(default_sigma) {}
   double sigma;
+  const CLI::Option* option() const { return option_; }
   /// `note`: what is special here, e.g. "(fixed unless an axis)"; "" for none.
   void add(CLI::App* app, const std::string& note = "");
   /// sigma after theory::check_noise_std (the one sigma check).
   double checked() const;
+
+private:
+  CLI::Option* option_ = nullptr;
 };
 
-/// --k: rank k of the regularizer R (k x n); 0 = n.
+/// --k: rank k of the regularizer R (k x n), 1 <= k <= n; omitted = n. (0 and negative values
+/// are errors: they never mean n.)
 struct RankOption {
   long long k = 0;
   void add(CLI::App* app, const std::string& note = "");
-  /// learn::resolve_rank(k, n): 0 -> n, else 1 <= k <= n.
+  bool given() const { return option_ && option_->count() > 0; }
+  /// k checked against n: n when omitted, else 1 <= k <= n (learn::resolve_rank's message).
   Index resolve(Index n) const;
+  /// k when given (checked >= 1), 0 when omitted (the library's "k = n").
+  Index value() const;
+  const CLI::Option* option() const { return option_; }
+
+private:
+  CLI::Option* option_ = nullptr;
 };
 
 /// --method --depth --stepsize: the family of T_R = f(R^T R). Which parts a subcommand takes
@@ -93,6 +176,7 @@ struct FamilyOptions {
     std::string method;                ///< default --method
     bool depth = true;                 ///< register --depth
     int default_depth = 2;
+    int max_depth = std::numeric_limits<int>::max();  ///< largest --depth accepted
     std::string depth_note;            ///< e.g. "(unrolled only)"
     std::string stepsize = "learned";  ///< default --stepsize ("" = no --stepsize flag)
     bool learned = false;              ///< 'learned' allowed
@@ -111,9 +195,16 @@ struct FamilyOptions {
   double omega() const;
   /// bilevel, or unrolled(depth, omega) (a fixed omega: 'learned' is refused here).
   theory::Family family() const;
+  /// --depth and --stepsize given with a method other than unrolled are errors (they would be
+  /// ignored); `method_override`: the method the subcommand actually uses ("" = --method).
+  void refuse_unused(const std::string& method_override = "") const;
+  const CLI::Option* method_option() const { return method_opt_; }
+  const CLI::Option* depth_option() const { return depth_opt_; }
+  const CLI::Option* stepsize_option() const { return stepsize_opt_; }
 
 private:
   Config config_;
+  CLI::Option *method_opt_ = nullptr, *depth_opt_ = nullptr, *stepsize_opt_ = nullptr;
 };
 
 /// --json, and --out where a subcommand writes files.
@@ -130,12 +221,30 @@ struct TrainingOptions {
   void add(CLI::App* app, learn::TrainExperiment& e);
   /// Copies the string-valued choices into `e`.
   void apply(learn::TrainExperiment& e) const;
+  /// Options given that the chosen mode ignores are errors (--lr with L-BFGS, --batch or
+  /// --samples with --objective expected, --patience without --validation, ...).
+  void refuse_unused(const learn::TrainExperiment& e, const FamilyOptions& family, const DataOptions& data) const;
+
+private:
+  CLI::Option *samples_ = nullptr, *lr_ = nullptr, *batch_ = nullptr, *validation_ = nullptr, *patience_ = nullptr,
+              *init_scale_ = nullptr, *init_stepsize_ = nullptr, *optimizer_ = nullptr;
 };
+
+/// An output file or prefix given by `flag`, checked before any work: not empty, not a device
+/// (/dev/null would become /dev/null.csv, or be replaced by a rename), not a folder, in an
+/// existing writable folder. Does nothing for "" when `optional`.
+void check_output_path(const std::string& flag, const std::string& path, bool optional = true);
+
+/// Reads every audio file given on the command line once, before a study starts (and before it
+/// prints its first progress line): a missing, empty, truncated or non-audio file is one error.
+void check_audio_files(const std::vector<std::string>& files, bool mixdown);
 
 /// Prints `j` as one JSON object (json = true) or as aligned "key: value" lines.
 void print_result(const nlohmann::json& j, bool json);
 
 /// "0.1,0.5,1" -> numbers; throws Error naming `flag` on a bad item.
 std::vector<double> parse_list(const std::string& s, const std::string& flag);
+/// "1,2,3" -> integers (each strict, as parse_number<int>).
+std::vector<int> parse_int_list(const std::string& s, const std::string& flag);
 
 }  // namespace varlearn::cli

@@ -7,6 +7,7 @@
 #include "options.hpp"
 #include "study_output.hpp"
 #include "varlearn/core/error.hpp"
+#include "varlearn/core/format.hpp"
 #include "varlearn/core/io.hpp"
 #include "varlearn/core/timer.hpp"
 #include "varlearn/study/denoise_study.hpp"
@@ -19,22 +20,19 @@ std::vector<int> parse_depths(const std::vector<std::string>& items) {
   std::vector<int> out;
   for (const std::string& item0 : items) {
     std::stringstream ss(item0);
+    if (item0.empty() || item0.back() == ',')
+      throw Error("--depths: empty item in " + quote_for_message(item0) + " (use e.g. 1..10 or 1,2,4)");
     std::string item;
     while (std::getline(ss, item, ',')) {
-      if (item.empty()) continue;
-      try {
-        size_t pos = 0;
-        if (auto dots = item.find(".."); dots != std::string::npos) {
-          const int a = std::stoi(item.substr(0, dots), &pos);
-          const int b = std::stoi(item.substr(dots + 2));
-          if (b < a || b - a > 1000) throw Error("");
-          for (int d = a; d <= b; ++d) out.push_back(d);
-        } else {
-          out.push_back(std::stoi(item, &pos));
-          if (pos != item.size()) throw Error("");
-        }
-      } catch (...) {
-        throw Error("--depths: cannot read '" + item + "' (use e.g. 1..10 or 1,2,4)");
+      if (item.empty()) throw Error("--depths: empty item in " + quote_for_message(item0) + " (use e.g. 1..10 or 1,2,4)");
+      if (auto dots = item.find(".."); dots != std::string::npos) {
+        const int a = parse_number<int>(item.substr(0, dots), "--depths");
+        const int b = parse_number<int>(item.substr(dots + 2), "--depths");
+        if (b < a || b - a > 1000)
+          throw Error("--depths: cannot read " + quote_for_message(item) + " (use e.g. 1..10 or 1,2,4)");
+        for (int d = a; d <= b; ++d) out.push_back(d);
+      } else {
+        out.push_back(parse_number<int>(item, "--depths"));
       }
     }
   }
@@ -62,27 +60,31 @@ void add_study_denoise(CLI::App& study) {
   auto a = std::make_shared<Args>();
   a->output.add(sub, "output folder (created when complete; see --force, --resume)", "trained configuration");
   sub->add_flag("--quick", a->o.quick, "small corpus (3 files), n = 80 unless --n, 300 iterations: under a minute");
-  sub->add_option("--n", a->n, "frame length n in samples (default 320; 80 with --quick)");
-  sub->add_option("--hop", a->hop, "hop between frames in samples (default n/2)");
+  add_number(sub, "--n", a->n, "frame length n in samples (default 320; 80 with --quick)")
+      ->check(number_range(1, 1e18, "n >= 1; omit it for the default"));
+  add_number(sub, "--hop", a->hop, "hop between frames in samples (default n/2)")
+      ->check(number_range(1, 1e18, "hop >= 1; omit it for the default"));
   a->noise.add(sub, "(the signal lies in [-1, 1])");
-  sub->add_option("--k", a->k, "rank k: rows of R (default n)");
+  add_number(sub, "--k", a->k, "rank k: rows of R, 1 <= k <= n (default n)")
+      ->check(number_range(1, 1e18, "k >= 1; omit it for k = n"));
   sub->add_option("--depths", a->depths, "unrolled depths N, e.g. 1..10 or 1,2,4")->default_str("1..10");
-  sub->add_option("--fixed-stepsize", a->o.fixed_stepsize,
+  add_number(sub, "--fixed-stepsize", a->o.fixed_stepsize,
                   "omega of the fixed-stepsize runs; also the start omega0 of learned runs. Every model starts "
                   "from R0 = sqrt(1/omega - 1) I, so that one gradient step solves the lower level and all "
                   "start as T = omega I")
       ->default_val(0.5);
   sub->add_option("--train", a->train, "training audio files (WAV/FLAC/... or codec2 .raw at 8 kHz); default: codec2 corpus");
   sub->add_option("--test", a->test, "test audio files (split by file: none may also be a training file)");
-  sub->add_option("--rate", a->o.rate, "resample every file to this rate in Hz (default: the files' common rate; 8000 for the codec2 corpus)");
+  add_number(sub, "--rate", a->o.rate, "resample every file to this rate in Hz, 1000..384000 (default: the files' common rate; 8000 for the codec2 corpus)")
+      ->check(number_range(1000, 384000, "1000 <= rate <= 384000; omit it for the files' rate"));
   sub->add_flag("--mixdown", a->o.mixdown, "average the channels of multi-channel files (otherwise refused)");
   sub->add_option("--objective", a->objective,
                   "exact: exact expectation over the noise (L-BFGS, deterministic); sampled: fresh noise per "
                   "minibatch (Adam, as in the talk)")
       ->check(CLI::IsMember({"exact", "sampled"}))
       ->default_str("exact");
-  sub->add_option("--iterations", a->o.iterations, "L-BFGS iterations (Adam steps with sampled) per run (default 150; 300 with --quick; sampled: 2000 Adam steps)");
-  sub->add_option("--seed", a->o.seed, "seed of the noise draws")->default_val(1);
+  add_number(sub, "--iterations", a->o.iterations, "L-BFGS iterations (Adam steps with sampled) per run (default 150; 300 with --quick; sampled: 2000 Adam steps)");
+  add_number(sub, "--seed", a->o.seed, "seed of the noise draws")->default_val(1);
   sub->add_flag("--no-strategy", a->no_strategy, "skip the odd-depth strategy runs and the sharpness measurement");
   sub->add_flag("--no-audio", a->no_audio, "skip the WAVs");
   sub->callback([a] {
@@ -99,6 +101,8 @@ void add_study_denoise(CLI::App& study) {
     o.train_files.assign(a->train.begin(), a->train.end());
     o.test_files.assign(a->test.begin(), a->test.end());
     o.validate();
+    check_audio_files(a->train, o.mixdown);  // every given file readable, before any progress line
+    check_audio_files(a->test, o.mixdown);
     a->output.check();  // before any work: no output on bad input
     const study::Journal journal = a->output.journal(study::denoise_fingerprint(o));
     const Stopwatch t0;

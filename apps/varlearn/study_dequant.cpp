@@ -1,12 +1,15 @@
 // varlearn study dequant: speech dequantization, classic l1 (Chambolle-Pock) vs the learned
 // unrolled primal-dual network. Parses, validates, calls the library, prints.
+#include <algorithm>
 #include <chrono>
 #include <iostream>
+#include <limits>
 #include <map>
 #include <memory>
 #include <sstream>
 
 #include "commands.hpp"
+#include "options.hpp"
 #include "study_output.hpp"
 #include "varlearn/core/error.hpp"
 #include "varlearn/core/io.hpp"
@@ -29,15 +32,16 @@ void add_study_dequant(CLI::App& study) {
     std::vector<std::string> train, test;
     bool shared = false, no_project = false;
     long n = 64;
+    std::vector<CLI::Option*> learned_only, classic_only;  // options of one method
   };
   auto a = std::make_shared<Args>();
   a->output.add(sub, "output folder (created when complete; see --force, --resume)", "(bits, method, N) entry");
   sub->add_flag("--quick", a->o.quick, "small corpus, b = 4, N in {1, 5}, 1500 Adam steps: seconds");
-  sub->add_option("--bits", a->o.bits, "bit depths b (1..24), e.g. --bits 3 4 5 6")->default_str("3 4 5 6")->delimiter(',');
-  sub->add_option("--n", a->n, "frame length n in samples")->default_val(64);
+  add_number(sub, "--bits", a->o.bits, "bit depths b (1..24), e.g. --bits 3 4 5 6")->default_str("3 4 5 6")->delimiter(',');
+  add_number(sub, "--n", a->n, "frame length n in samples")->default_val(64);
   sub->add_flag("--half-overlap", a->o.half_overlap,
                 "half-overlapping frames joined with normalized Hann weights (stays inside the cells); default: none");
-  sub->add_option("--depths", a->o.depths, "unrolled / fixed-budget depths N (>= 1)")->default_str("1 2 5 10 20")->delimiter(',');
+  add_number(sub, "--depths", a->o.depths, "unrolled / fixed-budget depths N (>= 1)")->default_str("1 2 5 10 20")->delimiter(',');
   sub->add_option("--methods", a->o.methods, "methods: quantized, classic, learned")
       ->transform(CLI::CheckedTransformer(std::map<std::string, study::DequantMethod>{
           {"quantized", study::DequantMethod::Quantized}, {"classic", study::DequantMethod::Classic},
@@ -49,21 +53,24 @@ void add_study_dequant(CLI::App& study) {
       ->default_str("mid-rise");
   sub->add_option("--train", a->train, "training audio files (WAV/FLAC/... or codec2 .raw); default: codec2 corpus");
   sub->add_option("--test", a->test, "test audio files (split by file)");
-  sub->add_option("--peak", a->o.peak,
+  add_number(sub, "--peak", a->o.peak,
                   "scale each file to this peak amplitude before quantizing; 0 keeps the level and clips samples "
                   "outside [-1, 1] with a warning")
       ->default_val(0.99);
-  sub->add_option("--gap", a->o.converged_rel_gap, "relative duality-gap tolerance of the converged classic solve")
-      ->default_val(1e-4);
-  sub->add_option("--max-iter", a->o.converged_max_iter, "iteration cap of the converged classic solve")->default_val(200000);
-  sub->add_option("--steps", a->o.train_steps, "Adam steps per learned network")->default_val(2000);
-  sub->add_option("--batch", a->o.batch_size, "frames per Adam step")->default_val(256);
-  sub->add_option("--lr", a->o.learning_rate, "Adam learning rate at N <= 5 (times 5/N for deeper networks; halved every steps/4)")->default_val(3e-3);
-  sub->add_flag("--shared-stepsizes", a->shared, "one learned (tau, sigma) for all iterations (default: one per iteration)");
-  sub->add_flag("--no-project-learned", a->no_project,
+  a->classic_only.push_back(add_number(sub, "--gap", a->o.converged_rel_gap, "relative duality-gap tolerance of the converged classic solve")
+      ->default_val(1e-4));
+  a->classic_only.push_back(
+      add_number(sub, "--max-iter", a->o.converged_max_iter, "iteration cap of the converged classic solve")->default_val(200000));
+  a->learned_only.push_back(add_number(sub, "--steps", a->o.train_steps, "Adam steps per learned network")->default_val(2000));
+  a->learned_only.push_back(add_number(sub, "--batch", a->o.batch_size, "frames per Adam step")->default_val(256));
+  a->learned_only.push_back(add_number(sub, "--lr", a->o.learning_rate, "Adam learning rate at N <= 5 (times 5/N for deeper networks; halved every steps/4), 0 < lr <= 1e3")
+      ->check(number_range(std::numeric_limits<double>::min(), 1e3, "0 < lr <= 1e3"))
+      ->default_val(3e-3));
+  a->learned_only.push_back(sub->add_flag("--shared-stepsizes", a->shared, "one learned (tau, sigma) for all iterations (default: one per iteration)"));
+  a->learned_only.push_back(sub->add_flag("--no-project-learned", a->no_project,
                 "do not project the learned output onto the quantization cells (default: projected, which can only "
-                "reduce the error since the clean sample lies in its cell)");
-  sub->add_option("--seed", a->o.seed, "seed (minibatches, frame subsampling)")->default_val(1);
+                "reduce the error since the clean sample lies in its cell)"));
+  add_number(sub, "--seed", a->o.seed, "seed (minibatches, frame subsampling)")->default_val(1);
   sub->callback([a] {
     auto& o = a->o;
     o.frame_length = a->n;
@@ -72,8 +79,18 @@ void add_study_dequant(CLI::App& study) {
     o.project_learned = !a->no_project;
     for (const auto& f : a->train) o.train_files.emplace_back(f);
     for (const auto& f : a->test) o.test_files.emplace_back(f);
-    o.resolved().validate();  // bad input fails before any work
-    a->output.check();        // and a bad or existing --out
+    if (a->train.empty() != a->test.empty())
+      throw Error("study dequant: give both --train and --test files (or neither for the codec2 corpus)");
+    {
+      const auto r = o.resolved();
+      auto has = [&](study::DequantMethod m) { return std::find(r.methods.begin(), r.methods.end(), m) != r.methods.end(); };
+      for (const CLI::Option* f : a->learned_only) refuse_if_given(f, !has(study::DequantMethod::Learned), "--methods without learned");
+      for (const CLI::Option* f : a->classic_only) refuse_if_given(f, !has(study::DequantMethod::Classic), "--methods without classic");
+      r.validate();  // bad input fails before any work
+    }
+    check_audio_files(a->train, false);  // every given file readable, before any progress line
+    check_audio_files(a->test, false);
+    a->output.check();  // a bad or existing --out, before the work
     const study::Journal journal = a->output.journal(study::dequant_fingerprint(o));
     const Stopwatch start;
     auto progress = [start](const std::string& line) {

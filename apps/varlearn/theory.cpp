@@ -37,10 +37,15 @@ struct OptimalCli {
   OutputOptions output;
   std::string realize;
   double gap = theory::OptimalOptions{}.gap;
+  CLI::Option* gap_option = nullptr;
 };
 
 /// The best risk of the chosen class, with the realizing matrix when asked for.
 json optimal_json(const OptimalCli& o) {
+  o.family.refuse_unused();
+  refuse_if_given(o.rank.option(), o.family.method == "linear", "--method linear", "no regularizer R");
+  refuse_if_given(o.gap_option, o.realize.empty(), "no --realize", "the gap of a realized infimum");
+  check_output_path("--realize", o.realize);
   const learn::DataSource src = o.data.resolved();
   const theory::DataModel data = src.theory_model();
   const double sigma = o.noise.checked();
@@ -63,7 +68,6 @@ json optimal_json(const OptimalCli& o) {
     if (m == "bilevel") r = theory::best_bilevel(data, sigma, k, opt);
     else {
       const int depth = o.family.depth;
-      if (depth < 1) throw Error("--depth N must be >= 1 (got " + std::to_string(depth) + ")");
       j["depth"] = depth;
       j["stepsize_mode"] = o.family.learned() ? "learned" : "fixed";
       r = o.family.learned() ? theory::best_unrolled_learned(data, sigma, k, depth, opt)
@@ -100,7 +104,8 @@ void add_optimal(CLI::App& theory) {
   sub->add_option("--realize", o->realize,
                   "Also write a realizing R (k x n) to this file (n up to a few thousand); for an infimum, "
                   "an R whose risk is within --gap of it");
-  sub->add_option("--gap", o->gap, "Allowed relative gap (1 + risk) * gap for a realized infimum")->capture_default_str();
+  o->gap_option = add_number(sub, "--gap", o->gap, "Allowed relative gap (1 + risk) * gap for a realized infimum (with --realize)")
+                      ->capture_default_str();
   o->output.add(sub);
   sub->callback([o] { print_result(optimal_json(*o), o->output.json); });
 }
@@ -126,7 +131,7 @@ void add_cmin(CLI::App& theory) {
   sub->callback([o] {
     const int depth = o->family.depth;
     const double omega = o->family.stepsize_number();
-    if (depth >= 1 && depth % 2 == 0)
+    if (depth % 2 == 0)
       throw Error("--depth N = " + std::to_string(depth) + " is even: f is unbounded below, c_{N,omega} exists for odd N");
     const double c = theory::cmin(depth, omega);
     const theory::Family f = theory::Family::unrolled(depth, omega);
@@ -175,6 +180,9 @@ void add_risk(CLI::App& theory) {
   o->family.add(sub);
   o->output.add(sub);
   sub->callback([o] {
+    for (const CLI::Option* f : {o->family.method_option(), o->family.depth_option(), o->family.stepsize_option()})
+      refuse_if_given(f, o->as == "denoiser", "--as denoiser", "the family of --as regularizer");
+    if (o->as == "regularizer") o->family.refuse_unused();
     const Matrix mat = io::read_matrix(o->matrix);
     const learn::DataSource src = o->data.resolved(mat.cols());  // n from the matrix
     const theory::DataModel data = src.theory_model();
@@ -211,10 +219,15 @@ void add_expressivity(CLI::App& theory) {
   sub->add_option("--matrix", o->matrix, "Text file with the n x n matrix T")->required();
   o->rank.add(sub);
   o->family.add(sub);
-  sub->add_option("--tol", o->tol, "Absolute tolerance on eigenvalues and symmetry")->capture_default_str();
+  add_number(sub, "--tol", o->tol, "Absolute tolerance on eigenvalues and symmetry, 0 <= tol <= 1e300")
+      ->check(number_range(0, 1e300, "0 <= tol <= 1e300"))
+      ->capture_default_str();
   sub->add_option("--realize", o->realize, "Write a realizing R (k x n) to this file when T is admissible");
   o->output.add(sub);
   sub->callback([o] {
+    o->family.refuse_unused();
+    if (o->family.method == "unrolled") o->family.omega();  // the flags, before reading the file
+    check_output_path("--realize", o->realize);
     const Matrix t = io::read_matrix(o->matrix);
     const theory::Family f = o->family.family();
     const Index k = o->rank.resolve(t.rows());

@@ -10,6 +10,7 @@
 #include "varlearn/core/error.hpp"
 #include "varlearn/core/format.hpp"
 #include "varlearn/core/io.hpp"
+#include "varlearn/study/budget.hpp"
 #include "varlearn/study/theory_study.hpp"
 #include "varlearn/theory/risk.hpp"
 
@@ -69,6 +70,7 @@ struct MapCli {
   RankOption rank;
   FamilyOptions family{map_family()};
   OutputOptions output;
+  BudgetOptions budget;
   std::string x, y, value;
   bool force = false, no_figures = false;
 };
@@ -77,15 +79,26 @@ json map_json(const MapCli& o) {
   study::MapOptions m;
   m.data = data_spec(o.data);
   m.fixed.n = double(o.data.source.n), m.fixed.mu = o.data.source.mu, m.fixed.theta = o.data.source.theta;
-  m.fixed.sigma = o.noise.checked(), m.fixed.k = double(o.rank.k), m.fixed.depth = o.family.depth;
+  m.fixed.sigma = o.noise.checked(), m.fixed.depth = o.family.depth;
   m.fixed.stepsize = o.family.stepsize_number();
   m.x = study::Axis::parse(o.x);
   if (!o.y.empty()) m.y = study::Axis::parse(o.y);
   auto swept = [&](study::Param p) { return m.x.param == p || (m.y && m.y->param == p); };
+  // A fixed value given for a swept parameter would be ignored: an error naming both.
+  const std::pair<study::Param, const CLI::Option*> fixed_flags[] = {
+      {study::Param::K, o.rank.option()},           {study::Param::Theta, o.data.theta_option()},
+      {study::Param::Sigma, o.noise.option()},      {study::Param::Mu, o.data.mu_option()},
+      {study::Param::Depth, o.family.depth_option()}, {study::Param::Stepsize, o.family.stepsize_option()},
+      {study::Param::Dim, o.data.n_option()}};
+  for (const auto& [param, flag] : fixed_flags)
+    refuse_if_given(flag, swept(param), std::string("the axis ") + study::param_name(param), "the axis sets it");
   check_fixed_rank(o.rank, m.data, m.fixed.n, swept(study::Param::K) || swept(study::Param::Dim));
+  m.fixed.k = double(o.rank.value());
   m.value = study::MapValue::parse(o.value);
   m.force = o.force;
+  o.budget.check(study::estimate_memory(m), "theory map");  // before validate(), which visits every point
   m.validate();
+  check_output_path("--out", o.output.out);  // before the work
   if (!o.output.out.empty()) io::check_output_files(o.output.out, study::kMapSuffixes, existing(o.force));  // before the work
   const study::MapResult r = study::compute_map(m);
   json j{{"value", m.value.describe()}, {"x", m.x.describe()}, {"fixed", study::fixed_parameters_text(m)},
@@ -132,6 +145,7 @@ void add_map(CLI::App& theory) {
   o->output.add(sub, "Write PREFIX.csv, PREFIX.png, PREFIX.svg (folders created)");
   sub->add_flag("--force", o->force, "Allow more than 10^7 grid points, and replace existing PREFIX.* files");
   sub->add_flag("--no-figures", o->no_figures, "Write the CSV only");
+  o->budget.add(sub);
   sub->callback([o] { print_result(map_json(*o), o->output.json); });
 }
 
@@ -140,6 +154,7 @@ struct DepthCli {
   NoiseOptions noise{theory_defaults().sigma};
   RankOption rank;
   OutputOptions output;
+  BudgetOptions budget;
   int nmax = study::DepthOptions{}.max_depth;
   std::string stepsizes = "0.1,0.5,1";
   bool no_figures = false, force = false;
@@ -165,10 +180,12 @@ json depth_json(const DepthCli& o) {
   d.fixed.n = double(o.data.source.n), d.fixed.mu = o.data.source.mu, d.fixed.theta = o.data.source.theta;
   d.fixed.sigma = o.noise.checked();
   check_fixed_rank(o.rank, d.data, d.fixed.n, false);
-  d.fixed.k = double(o.rank.k);
+  d.fixed.k = double(o.rank.value());
   d.max_depth = o.nmax;
   d.stepsizes = parse_list(o.stepsizes, "--stepsizes");
   d.validate();
+  o.budget.check(study::estimate_memory(d), "theory depth");
+  check_output_path("--out", o.output.out);
   if (!o.output.out.empty()) io::check_output_files(o.output.out, study::kDepthSuffixes, existing(o.force));
   const study::DepthResult r = study::compute_depth(d);
   json j{{"linear", r.linear}, {"bilevel", r.bilevel}, {"bilevel_attained", r.bilevel_attained}, {"seconds", r.seconds}};
@@ -203,11 +220,14 @@ void add_depth(CLI::App& theory) {
   o->data.add(sub);
   o->noise.add(sub);
   o->rank.add(sub);
-  sub->add_option("--nmax", o->nmax, "Largest depth N")->capture_default_str();
+  add_number(sub, "--nmax", o->nmax, "Largest depth N, 1 <= N <= " + std::to_string(study::DepthOptions::kMaxDepth))
+      ->check(number_range(1, study::DepthOptions::kMaxDepth))
+      ->capture_default_str();
   sub->add_option("--stepsizes", o->stepsizes, "Fixed stepsizes omega, comma separated")->capture_default_str();
   o->output.add(sub, "Write PREFIX.csv, PREFIX.png, PREFIX.svg");
   sub->add_flag("--no-figures", o->no_figures, "Write the CSV only");
   sub->add_flag("--force", o->force, "Replace existing PREFIX.* output files (the whole set: no stale files)");
+  o->budget.add(sub);
   sub->callback([o] { print_result(depth_json(*o), o->output.json); });
 }
 
@@ -224,6 +244,7 @@ struct LandscapeCli {
   NoiseOptions noise{study::LandscapeOptions{}.sigma};
   FamilyOptions family{landscape_family()};
   OutputOptions output;
+  BudgetOptions budget;
   std::string depths = "1,2,3,4,5,6";
   bool no_figures = false, force = false;
 };
@@ -257,35 +278,35 @@ void add_landscape(CLI::App& theory) {
   auto* sub = theory.add_subcommand(
       "landscape", "k = n = 1 (R = r): risk E(r) for several depths at fixed omega, and over (r, omega); every "
                    "local minimum with its risk, curvature E''(r) and basin width: CSV, figures, JSON summary");
-  sub->add_option("--mu", o->l.mu, "Signal mean mu (gamma = mu^2 + theta^2)")->capture_default_str();
-  sub->add_option("--theta", o->l.theta, "Signal standard deviation theta >= 0")->capture_default_str();
+  add_number(sub, "--mu", o->l.mu, "Signal mean mu (gamma = mu^2 + theta^2)")->capture_default_str();
+  add_number(sub, "--theta", o->l.theta, "Signal standard deviation theta >= 0")->capture_default_str();
   o->noise.add(sub);
   o->family.add(sub);
   sub->add_option("--depths", o->depths, "Depths N, comma separated")->capture_default_str();
-  sub->add_option("--r-max", o->l.r_max, "Largest r; 0 = automatic 1.5 sqrt(2.5/omega)")->capture_default_str();
-  sub->add_option("--r-count", o->l.r_count, "Grid points in r (curves and minimum search)")->capture_default_str();
-  sub->add_option("--basin-level", o->l.basin_level,
+  add_number(sub, "--r-max", o->l.r_max, "Largest r; 0 = automatic 1.5 sqrt(2.5/omega)")->capture_default_str();
+  add_number(sub, "--r-count", o->l.r_count, "Grid points in r (curves and minimum search)")->capture_default_str();
+  add_number(sub, "--basin-level", o->l.basin_level,
                   "Basin = connected r-interval where E <= E*(1 + level), E* the minimum's risk")
       ->capture_default_str();
-  sub->add_option("--omega-min", o->l.omega_min, "Heatmap: smallest omega")->capture_default_str();
-  sub->add_option("--omega-max", o->l.omega_max, "Heatmap: largest omega")->capture_default_str();
-  sub->add_option("--omega-count", o->l.omega_count, "Heatmap: points in omega")->capture_default_str();
-  sub->add_option("--heat-r-count", o->l.heat_r_count, "Heatmap: points in r")->capture_default_str();
+  add_number(sub, "--omega-min", o->l.omega_min, "Heatmap: smallest omega")->capture_default_str();
+  add_number(sub, "--omega-max", o->l.omega_max, "Heatmap: largest omega")->capture_default_str();
+  add_number(sub, "--omega-count", o->l.omega_count, "Heatmap: points in omega")->capture_default_str();
+  add_number(sub, "--heat-r-count", o->l.heat_r_count, "Heatmap: points in r")->capture_default_str();
   o->output.add(sub, "Write PREFIX.csv (curves), PREFIX_minima.csv, PREFIX.json, PREFIX.png/svg, "
                      "PREFIX_heatmap.png/svg");
   sub->add_flag("--no-figures", o->no_figures, "Write CSV and JSON only");
   sub->add_flag("--force", o->force, "Replace existing PREFIX.* output files (the whole set: no stale files)");
+  o->budget.add(sub);
   sub->callback([o] {
     study::LandscapeOptions l = o->l;
     l.sigma = o->noise.checked();
     l.stepsize = o->family.stepsize_number();
     l.depths.clear();
-    for (double d : parse_list(o->depths, "--depths")) {
-      if (d != std::floor(d)) throw Error("--depths: " + std::to_string(d) + " is not an integer");
-      l.depths.push_back(int(d));
-    }
+    l.depths = parse_int_list(o->depths, "--depths");
     l.validate();
+    o->budget.check(study::estimate_memory(l), "theory landscape");
     const std::string& out = o->output.out;
+    check_output_path("--out", out);
     if (!out.empty()) io::check_output_files(out, study::kLandscapeSuffixes, existing(o->force));
     const study::LandscapeResult r = study::compute_landscape(l);
     json j = json::parse(study::landscape_json(r));

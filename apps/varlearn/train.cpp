@@ -42,6 +42,7 @@ FamilyOptions::Config train_family() {
   c.methods = {"bilevel", "unrolled"};
   c.method = learn::to_string(e.method);
   c.default_depth = e.depth;
+  c.max_depth = learn::kMaxDepth;
   c.stepsize = e.stepsize;
   c.learned = c.per_iteration = true;
   c.stepsize_note = "('learned': omega = softplus(alpha), trained)";
@@ -56,6 +57,7 @@ struct TrainCli {
   FamilyOptions family{train_family()};
   TrainingOptions training;
   OutputOptions output;
+  BudgetOptions budget;
 };
 
 }  // namespace
@@ -72,16 +74,22 @@ void add_train(CLI::App& app) {
   o->family.add(sub);
   o->training.add(sub, o->e);
   o->output.add(sub);
+  o->budget.add(sub);
   sub->callback([o] {
     learn::TrainExperiment e = o->e;
     e.data = o->data.resolved();
     e.noisy_file = o->data.noisy;
     e.noise_std = o->noise.checked();
-    e.rank = Index(o->rank.k);
+    if (e.data.kind != theory::DataKind::File) o->rank.resolve(e.data.n);
+    e.rank = o->rank.value();
     e.method = learn::parse_method(o->family.method);
     e.depth = o->family.depth;
     e.stepsize = o->family.stepsize;
     o->training.apply(e);
+    o->training.refuse_unused(e, o->family, o->data);
+    e.validate();  // every range before any work
+    check_output_path("--save", e.save);
+    o->budget.check(learn::estimate_memory(e), "train");
     const optim::Observer obs = progress_line(!o->output.json && ::isatty(::fileno(stderr)));
     const learn::TrainReport r = learn::run_train_experiment(e, obs);
     if (obs) std::cerr << '\n';

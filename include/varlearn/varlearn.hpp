@@ -33,6 +33,7 @@
 #include "varlearn/learn/stepsize.hpp"
 #include "varlearn/learn/trainer.hpp"
 #include "varlearn/optim/optim.hpp"
+#include "varlearn/study/budget.hpp"
 #include "varlearn/study/denoise_pipeline.hpp"
 #include "varlearn/study/denoise_study.hpp"
 #include "varlearn/study/dequant_pipeline.hpp"

@@ -6,10 +6,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
+#include <string>
 #include <fstream>
 
 #include "varlearn/core/error.hpp"
+#include "varlearn/core/format.hpp"
 
 namespace varlearn::audio {
 namespace fs = std::filesystem;
@@ -22,19 +25,37 @@ std::string lower_ext(const fs::path& p) {
   return e;
 }
 
-std::string qpath(const fs::path& p) {
-  const std::string s = p.string();
-  return "'" + s + "'";
+std::string qpath(const fs::path& p) { return quote_for_message(p.string()); }
+
+// A file whose header announces more sample bytes than it holds (a truncated download or an
+// interrupted write) is an error: libsndfile reads what is there without a word, and only its
+// log says "data : HEADER (should be ACTUAL)". Streaming writers that leave the size unset
+// (0 or 0xFFFFFFFF-like placeholders) are not truncated files and pass.
+void check_not_truncated(SNDFILE* f, const fs::path& path) {
+  char log[4096] = {0};
+  sf_command(f, SFC_GET_LOG_INFO, log, sizeof log - 1);
+  const std::string text(log);
+  size_t at = 0;
+  while ((at = text.find("data", at)) != std::string::npos) {
+    const size_t eol = std::min(text.find('\n', at), text.size());
+    const std::string line = text.substr(at, eol - at);
+    at = eol;
+    long long header = 0, actual = 0;
+    if (std::sscanf(line.c_str(), "data : %lld (should be %lld)", &header, &actual) == 2 && actual < header &&
+        header > 0 && header < 0x7fff0000LL)
+      throw Error(std::string("audio file ") + qpath(path) + " is truncated: its header announces " +
+                  std::to_string(header) + " bytes of samples, the file holds " + std::to_string(actual));
+  }
 }
 
 // Headerless codec2 raw: 16-bit signed little-endian mono.
 Signal read_raw_s16le(const fs::path& path, int rate) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error("cannot read audio file " + qpath(path) + ": " + std::strerror(errno));
+  if (!in) throw Error(std::string("cannot read audio file ") + qpath(path) + ": " + std::strerror(errno));
   std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (bytes.empty()) throw Error("audio file " + qpath(path) + " is empty");
+  if (bytes.empty()) throw Error(std::string("audio file ") + qpath(path) + " is empty");
   if (bytes.size() % 2 != 0)
-    throw Error("audio file " + qpath(path) + " is not 16-bit raw audio (odd size " +
+    throw Error(std::string("audio file ") + qpath(path) + " is not 16-bit raw audio (odd size " +
                 std::to_string(bytes.size()) + " bytes)");
   Signal s;
   s.rate = rate;
@@ -54,24 +75,25 @@ Signal read_sndfile(const fs::path& path, bool mixdown) {
   std::memset(&info, 0, sizeof info);
   SNDFILE* f = sf_open(path.c_str(), SFM_READ, &info);
   if (!f)
-    throw Error("cannot read audio file " + qpath(path) + ": not a readable audio file (" +
+    throw Error(std::string("cannot read audio file ") + qpath(path) + ": not a readable audio file (" +
                 sf_strerror(nullptr) + ")");
   struct Closer {
     SNDFILE* f;
     ~Closer() { sf_close(f); }
   } closer{f};
-  if (info.frames <= 0) throw Error("audio file " + qpath(path) + " is empty (no samples)");
-  if (info.samplerate <= 0) throw Error("audio file " + qpath(path) + " has no valid sample rate");
+  if (info.frames <= 0) throw Error(std::string("audio file ") + qpath(path) + " is empty (no samples)");
+  if (info.samplerate <= 0) throw Error(std::string("audio file ") + qpath(path) + " has no valid sample rate");
   const int ch = info.channels;
-  if (ch < 1) throw Error("audio file " + qpath(path) + " has no channels");
+  if (ch < 1) throw Error(std::string("audio file ") + qpath(path) + " has no channels");
   if (ch > 1 && !mixdown)
-    throw Error("audio file " + qpath(path) + " has " + std::to_string(ch) +
+    throw Error(std::string("audio file ") + qpath(path) + " has " + std::to_string(ch) +
                 " channels; only mono is accepted (use --mixdown to average the channels)");
+  check_not_truncated(f, path);
   // Read as double: libsndfile normalizes 16-bit PCM by exactly 1/32768.
   sf_command(f, SFC_SET_NORM_DOUBLE, nullptr, SF_TRUE);
   std::vector<double> buf(size_t(info.frames) * size_t(ch));
   const sf_count_t got = sf_readf_double(f, buf.data(), info.frames);
-  if (got <= 0) throw Error("audio file " + qpath(path) + ": no samples could be read");
+  if (got <= 0) throw Error(std::string("audio file ") + qpath(path) + ": no samples could be read");
   Signal s;
   s.rate = info.samplerate;
   s.source = path.string();
@@ -96,18 +118,18 @@ void ReadOptions::validate() const {
 Signal read_audio(const fs::path& path, const ReadOptions& options) {
   options.validate();
   std::error_code ec;
-  if (!fs::exists(path, ec)) throw Error("audio file not found: " + qpath(path));
+  if (!fs::exists(path, ec)) throw Error(std::string("audio file not found: ") + qpath(path));
   if (fs::is_directory(path, ec)) throw Error(qpath(path) + " is a folder, not an audio file");
-  if (fs::file_size(path, ec) == 0 && !ec) throw Error("audio file " + qpath(path) + " is empty");
+  if (fs::file_size(path, ec) == 0 && !ec) throw Error(std::string("audio file ") + qpath(path) + " is empty");
   Signal s = lower_ext(path) == ".raw" ? read_raw_s16le(path, options.raw_rate)
                                        : read_sndfile(path, options.mixdown);
-  if (!s.samples.allFinite()) throw Error("audio file " + qpath(path) + " contains non-finite samples");
+  if (!s.samples.allFinite()) throw Error(std::string("audio file ") + qpath(path) + " contains non-finite samples");
   if (options.rate > 0 && s.rate != options.rate) {
     s.samples = resample(s.samples, s.rate, options.rate);
     s.rate = options.rate;
   }
   if (s.samples.size() < options.min_samples)
-    throw Error("audio file " + qpath(path) + " is too short: " + std::to_string(s.samples.size()) +
+    throw Error(std::string("audio file ") + qpath(path) + " is too short: " + std::to_string(s.samples.size()) +
                 " samples, need at least " + std::to_string(options.min_samples));
   return s;
 }
@@ -118,7 +140,7 @@ std::vector<Signal> read_many(const std::vector<fs::path>& paths, const ReadOpti
   for (const auto& p : paths) {
     out.push_back(read_audio(p, options));
     if (options.rate == 0 && out.back().rate != out.front().rate)
-      throw Error("mixed sample rates: " + qpath(out.front().source) + " is " +
+      throw Error(std::string("mixed sample rates: ") + qpath(out.front().source) + " is " +
                   std::to_string(out.front().rate) + " Hz but " + qpath(p) + " is " +
                   std::to_string(out.back().rate) + " Hz (give a rate, e.g. --rate 8000, to resample)");
   }
@@ -156,8 +178,8 @@ Index write_wav(const fs::path& path, const Vector& samples, int rate) {
   require(samples.allFinite(), "audio::write_wav", "samples for " + qpath(path) + " are not finite");
   const fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
   std::error_code ec;
-  if (!fs::is_directory(dir, ec)) throw Error("cannot write " + qpath(path) + ": folder does not exist");
-  if (::access(dir.c_str(), W_OK) != 0) throw Error("cannot write " + qpath(path) + ": folder is not writable");
+  if (!fs::is_directory(dir, ec)) throw Error(std::string("cannot write ") + qpath(path) + ": folder does not exist");
+  if (::access(dir.c_str(), W_OK) != 0) throw Error(std::string("cannot write ") + qpath(path) + ": folder is not writable");
   std::vector<short> pcm(size_t(samples.size()));
   Index clipped = 0;
   for (Index i = 0; i < samples.size(); ++i) {
@@ -173,17 +195,17 @@ Index write_wav(const fs::path& path, const Vector& samples, int rate) {
   info.channels = 1;
   info.format = SF_FORMAT_WAV | SF_FORMAT_PCM_16;
   SNDFILE* f = sf_open(tmp.c_str(), SFM_WRITE, &info);
-  if (!f) throw Error("cannot write " + qpath(path) + ": " + sf_strerror(nullptr));
+  if (!f) throw Error(std::string("cannot write ") + qpath(path) + ": " + sf_strerror(nullptr));
   const sf_count_t put = sf_write_short(f, pcm.data(), sf_count_t(pcm.size()));
   const int close_err = sf_close(f);
   if (put != sf_count_t(pcm.size()) || close_err != 0) {
     fs::remove(tmp, ec);
-    throw Error("cannot write " + qpath(path) + ": write failed");
+    throw Error(std::string("cannot write ") + qpath(path) + ": write failed");
   }
   fs::rename(tmp, path, ec);
   if (ec) {
     fs::remove(tmp, ec);
-    throw Error("cannot write " + qpath(path) + ": " + ec.message());
+    throw Error(std::string("cannot write ") + qpath(path) + ": " + ec.message());
   }
   return clipped;
 }

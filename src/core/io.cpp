@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "varlearn/core/error.hpp"
+#include "varlearn/core/format.hpp"
 #include "varlearn/core/signals.hpp"
 
 namespace varlearn::io {
@@ -26,9 +27,9 @@ std::string why_not_writable(const fs::path& path, int err) {
   std::error_code ec;
   if (fs::is_directory(path, ec)) return "it is a folder";
   const fs::path parent = path.has_parent_path() ? path.parent_path() : fs::path(".");
-  if (!fs::exists(parent, ec)) return "folder '" + parent.string() + "' does not exist";
-  if (!fs::is_directory(parent, ec)) return "'" + parent.string() + "' is not a folder";
-  if (::access(parent.c_str(), W_OK) != 0) return "folder '" + parent.string() + "' is not writable";
+  if (!fs::exists(parent, ec)) return std::string("folder ") + quote_for_message(parent.string()) + " does not exist";
+  if (!fs::is_directory(parent, ec)) return quote_for_message(parent.string()) + " is not a folder";
+  if (::access(parent.c_str(), W_OK) != 0) return std::string("folder ") + quote_for_message(parent.string()) + " is not writable";
   return err != 0 ? std::string(std::strerror(err)) : std::string("write failed");
 }
 
@@ -36,34 +37,34 @@ std::string why_not_writable(const fs::path& path, int err) {
 
 void write_atomic(const fs::path& path, const std::string& content) {
   std::error_code dir_ec;
-  if (fs::is_directory(path, dir_ec)) throw Error("cannot write '" + path.string() + "': it is a folder");
+  if (fs::is_directory(path, dir_ec)) throw Error(std::string("cannot write ") + quote_for_message(path.string()) + ": it is a folder");
   const fs::path tmp = path.string() + ".tmp." + std::to_string(::getpid());
   TempPath guard(tmp);  // removed on failure and on SIGINT/SIGTERM
   {
     errno = 0;
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw Error("cannot write '" + path.string() + "': " + why_not_writable(path, errno));
+    if (!out) throw Error(std::string("cannot write ") + quote_for_message(path.string()) + ": " + why_not_writable(path, errno));
     out.write(content.data(), static_cast<std::streamsize>(content.size()));
     out.flush();
     if (!out) {
       out.close();
       std::error_code ec;
       fs::remove(tmp, ec);
-      throw Error("cannot write '" + path.string() + "': write failed");
+      throw Error(std::string("cannot write ") + quote_for_message(path.string()) + ": write failed");
     }
   }
   std::error_code ec;
   fs::rename(tmp, path, ec);
-  if (ec) throw Error("cannot write '" + path.string() + "': " + ec.message());
+  if (ec) throw Error(std::string("cannot write ") + quote_for_message(path.string()) + ": " + ec.message());
   guard.release();
 }
 
 std::string read_text(const fs::path& path) {
   std::error_code ec;
-  if (!fs::exists(path, ec)) throw Error("file not found: '" + path.string() + "'");
-  if (fs::is_directory(path, ec)) throw Error("'" + path.string() + "' is a folder, not a file");
+  if (!fs::exists(path, ec)) throw Error(std::string("file not found: ") + quote_for_message(path.string()));
+  if (fs::is_directory(path, ec)) throw Error(quote_for_message(path.string()) + " is a folder, not a file");
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error("cannot read '" + path.string() + "': " + std::strerror(errno));
+  if (!in) throw Error(std::string("cannot read ") + quote_for_message(path.string()) + ": " + std::strerror(errno));
   std::ostringstream ss;
   ss << in.rdbuf();
   return ss.str();
@@ -75,7 +76,7 @@ Matrix read_matrix(const fs::path& path) {
   std::string line;
   std::vector<std::vector<double>> rows;
   int lineno = 0;
-  const std::string where = "matrix file '" + path.string() + "'";
+  const std::string where = "matrix file " + quote_for_message(path.string());
   while (std::getline(lines, line)) {
     ++lineno;
     if (auto hash = line.find('#'); hash != std::string::npos) line.resize(hash);
@@ -89,9 +90,9 @@ Matrix read_matrix(const fs::path& path) {
       errno = 0;
       const double v = std::strtod(tok.c_str(), &end);
       if (end == tok.c_str() || *end != '\0' || errno == ERANGE)
-        throw Error(where + ", line " + std::to_string(lineno) + ": '" + tok + "' is not a number");
+        throw Error(where + ", line " + std::to_string(lineno) + ": " + quote_for_message(tok) + " is not a number");
       if (!std::isfinite(v))
-        throw Error(where + ", line " + std::to_string(lineno) + ": entry '" + tok + "' is not finite");
+        throw Error(where + ", line " + std::to_string(lineno) + ": entry " + quote_for_message(tok) + " is not finite");
       row.push_back(v);
     }
     if (row.empty()) continue;
@@ -121,28 +122,28 @@ void ensure_writable_dir(const fs::path& dir) {
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec || !fs::is_directory(dir))
-    throw Error("cannot create output folder '" + dir.string() + "': " +
+    throw Error(std::string("cannot create output folder ") + quote_for_message(dir.string()) + ": " +
                 (ec ? ec.message() : std::string("not a folder")));
   if (::access(dir.c_str(), W_OK) != 0)
-    throw Error("output folder '" + dir.string() + "' is not writable");
+    throw Error(std::string("output folder ") + quote_for_message(dir.string()) + " is not writable");
 }
 
 void check_writable_dir(const fs::path& dir) {
   std::error_code ec;
   const fs::path p = dir.empty() ? fs::path(".") : dir;
   if (fs::exists(p, ec)) {
-    if (!fs::is_directory(p, ec)) throw Error("output '" + dir.string() + "' exists and is not a folder");
-    if (::access(p.c_str(), W_OK) != 0) throw Error("output folder '" + dir.string() + "' is not writable");
+    if (!fs::is_directory(p, ec)) throw Error(std::string("output ") + quote_for_message(dir.string()) + " exists and is not a folder");
+    if (::access(p.c_str(), W_OK) != 0) throw Error(std::string("output folder ") + quote_for_message(dir.string()) + " is not writable");
     return;
   }
   fs::path parent = fs::absolute(p, ec).parent_path();
   while (!parent.empty() && !fs::exists(parent, ec)) parent = parent.parent_path();
   if (parent.empty() || !fs::is_directory(parent, ec) || ::access(parent.c_str(), W_OK) != 0)
-    throw Error("cannot create output folder '" + dir.string() + "': '" + parent.string() +
-                "' is not a writable folder");
+    throw Error(std::string("cannot create output folder ") + quote_for_message(dir.string()) + ": " + quote_for_message(parent.string()) +
+                " is not a writable folder");
   const fs::path probe = parent / (".varlearn_probe." + std::to_string(::getpid()));
   if (!fs::create_directory(probe, ec) || ec)
-    throw Error("cannot create output folder '" + dir.string() + "': '" + parent.string() + "' is not writable" +
+    throw Error(std::string("cannot create output folder ") + quote_for_message(dir.string()) + ": " + quote_for_message(parent.string()) + " is not writable" +
                 (ec ? " (" + ec.message() + ")" : std::string()));
   fs::remove(probe, ec);
 }
@@ -150,11 +151,11 @@ void check_writable_dir(const fs::path& dir) {
 void check_writable_prefix(const fs::path& prefix) {
   if (prefix.empty()) throw Error("output prefix is empty");
   if (!prefix.has_filename() || prefix.filename() == "." || prefix.filename() == "..")
-    throw Error("output prefix '" + prefix.string() + "' names a folder, not a file prefix");
+    throw Error(std::string("output prefix ") + quote_for_message(prefix.string()) + " names a folder, not a file prefix");
   try {
     check_writable_dir(prefix.parent_path());
   } catch (const Error& e) {
-    throw Error("cannot write '" + prefix.string() + "': " + e.what());
+    throw Error(std::string("cannot write ") + quote_for_message(prefix.string()) + ": " + e.what());
   }
 }
 
@@ -163,7 +164,7 @@ void check_output_name(const fs::path& path) {
   std::error_code ec;
   const auto st = fs::status(path, ec);
   if (!ec && fs::exists(st) && !fs::is_directory(st) && !fs::is_regular_file(st))
-    throw Error("output '" + path.string() + "' is a device, pipe or socket, not a folder or file");
+    throw Error(std::string("output ") + quote_for_message(path.string()) + " is a device, pipe or socket, not a folder or file");
 }
 
 namespace {
@@ -207,14 +208,14 @@ fs::path fresh_temporary_folder(const fs::path& base, const std::string& stem, c
     fs::path p = base / (stem + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
     if (fs::create_directory(p, ec) && !ec) return p;
   }
-  throw Error("cannot create a temporary folder next to '" + what.string() + "'");
+  throw Error(std::string("cannot create a temporary folder next to ") + quote_for_message(what.string()));
 }
 
 void create_parents(const fs::path& dir) {
   std::error_code ec;
   if (dir.empty() || fs::is_directory(dir, ec)) return;
   fs::create_directories(dir, ec);
-  if (ec) throw Error("cannot create folder '" + dir.string() + "': " + ec.message());
+  if (ec) throw Error(std::string("cannot create folder ") + quote_for_message(dir.string()) + ": " + ec.message());
 }
 
 }  // namespace
@@ -228,9 +229,9 @@ void StagedDir::check(const fs::path& target, Existing existing) {
   check_output_name(target);
   std::error_code ec;
   if (fs::exists(target, ec)) {
-    if (!fs::is_directory(target, ec)) throw Error("output '" + target.string() + "' exists and is not a folder");
+    if (!fs::is_directory(target, ec)) throw Error(std::string("output ") + quote_for_message(target.string()) + " exists and is not a folder");
     if (existing == Existing::Refuse)
-      throw Error("output folder '" + target.string() + "' already exists (use --force to replace it)");
+      throw Error(std::string("output folder ") + quote_for_message(target.string()) + " already exists (use --force to replace it)");
   }
   check_writable_dir(fs::absolute(target, ec).parent_path());
 }
@@ -252,17 +253,17 @@ void StagedDir::commit() {
   fs::path old;
   if (fs::exists(target_, ec)) {
     if (existing_ == Existing::Refuse)
-      throw Error("output folder '" + target_.string() + "' appeared during the run; not replaced");
+      throw Error(std::string("output folder ") + quote_for_message(target_.string()) + " appeared during the run; not replaced");
     old = staged_.string() + ".old";
     fs::rename(target_, old, ec);
-    if (ec) throw Error("cannot replace '" + target_.string() + "': " + ec.message());
+    if (ec) throw Error(std::string("cannot replace ") + quote_for_message(target_.string()) + ": " + ec.message());
   }
   create_parents(fs::absolute(target_, ec).parent_path());
   fs::rename(staged_, target_, ec);
   if (ec) {
     std::error_code ec2;
     if (!old.empty()) fs::rename(old, target_, ec2);  // put the previous folder back
-    throw Error("cannot move the results into '" + target_.string() + "': " + ec.message());
+    throw Error(std::string("cannot move the results into ") + quote_for_message(target_.string()) + ": " + ec.message());
   }
   if (guard_) guard_->temp.release();
   committed_ = true;
@@ -277,9 +278,9 @@ void check_output_files(const fs::path& prefix, const std::vector<std::string>& 
     std::error_code ec;
     const auto st = fs::status(f, ec);
     if (ec || !fs::exists(st)) continue;
-    if (!fs::is_regular_file(st)) throw Error("output '" + f.string() + "' exists and is not a file");
+    if (!fs::is_regular_file(st)) throw Error(std::string("output ") + quote_for_message(f.string()) + " exists and is not a file");
     if (existing == Existing::Refuse)
-      throw Error("output file '" + f.string() + "' already exists (use --force to replace it)");
+      throw Error(std::string("output file ") + quote_for_message(f.string()) + " already exists (use --force to replace it)");
   }
 }
 
@@ -314,9 +315,9 @@ void StagedFiles::commit() {
     const fs::path from = staged.string() + suffix, to = target(suffix);
     if (fs::exists(from, ec)) {
       if (existing_ == Existing::Refuse && fs::exists(to, ec))
-        throw Error("output file '" + to.string() + "' appeared during the run; not replaced");
+        throw Error(std::string("output file ") + quote_for_message(to.string()) + " appeared during the run; not replaced");
       fs::rename(from, to, ec);
-      if (ec) throw Error("cannot move the results into '" + to.string() + "': " + ec.message());
+      if (ec) throw Error(std::string("cannot move the results into ") + quote_for_message(to.string()) + ": " + ec.message());
     } else if (existing_ == Existing::Replace && fs::is_regular_file(to, ec)) {
       fs::remove(to, ec);  // a stale file of the previous run's set
     }

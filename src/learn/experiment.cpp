@@ -1,9 +1,13 @@
 #include "varlearn/learn/experiment.hpp"
 
+#include <charconv>
 #include <cmath>
+#include <filesystem>
 #include <optional>
 
 #include "varlearn/core/error.hpp"
+#include "varlearn/core/format.hpp"
+#include "varlearn/core/range.hpp"
 #include "varlearn/core/io.hpp"
 #include "varlearn/core/limits.hpp"
 #include "varlearn/learn/checkpoint.hpp"
@@ -11,6 +15,7 @@
 #include "varlearn/learn/objective.hpp"
 #include "varlearn/optim/gradient_check.hpp"
 #include "varlearn/theory/optimal.hpp"
+#include "varlearn/theory/ranges.hpp"
 #include "varlearn/theory/risk.hpp"
 
 namespace varlearn::learn {
@@ -43,11 +48,20 @@ namespace {
 const char* precision_name(Precision p) { return p == Precision::Float32 ? "float32" : "float64"; }
 
 double parse_positive(const std::string& s, const char* flag) {
-  char* end = nullptr;
-  const double w = std::strtod(s.c_str(), &end);
-  if (end == s.c_str() || *end != '\0' || !std::isfinite(w) || !(w > 0))
-    throw Error(std::string(flag) + " must be a number > 0, 'learned' or 'per-iteration' (got '" + s + "')");
+  // Strict: the whole text is a finite decimal number (no hex, no inf/nan, no overflow).
+  double w = 0;
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), w, std::chars_format::general);
+  if (s.empty() || end != s.data() + s.size() || ec != std::errc{} || !std::isfinite(w) || !(w > 0))
+    throw Error(std::string(flag) + " must be a number > 0, 'learned' or 'per-iteration' (got " + quote_for_message(s) +
+                ")");
   return w;
+}
+
+/// Bytes of a file (0 when it cannot be stat'ed: reading it reports that).
+double file_bytes(const std::string& path) {
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(path, ec);
+  return ec ? 0.0 : double(size);
 }
 
 /// The clean-signal model, the truth for the exact risk, and the frames (when the objective
@@ -210,9 +224,38 @@ void TrainExperiment::validate() const {
   theory::check_noise_std(noise_std, "--sigma");
   data.validate();
   if (!noisy_file.empty() && data.clean_file.empty()) throw Error("--noisy needs --clean FRAMES");
-  if (depth < 1) throw Error("--depth N must be >= 1 (got " + std::to_string(depth) + ")");
-  if (batch < 0) throw Error("--batch must be >= 0");
-  if (iterations < 0) throw Error("--iterations must be >= 0");
+  if (data.kind != theory::DataKind::File) {
+    // train builds dense n x n matrices (the truth's Sigma, T_R, the theory optimum): the
+    // library's dense cap, as in theory.
+    if (data.n < 1 || data.n > kMaxDenseDimension)
+      throw_out_of_range("--n", "signal dimension n", double(data.n),
+                         "1 <= n <= " + std::to_string(kMaxDenseDimension) + ": train builds dense n x n matrices");
+    if (rank != 0) resolve_rank(rank, data.n);
+  } else if (data.n > kMaxDenseDimension) {
+    throw_out_of_range("--n", "signal dimension n", double(data.n),
+                       "1 <= n <= " + std::to_string(kMaxDenseDimension) + ": train builds dense n x n matrices");
+  }
+  if (rank < 0) throw Error("--k must satisfy 1 <= k <= n (got " + std::to_string(rank) + ")");
+  if (method == Method::Unrolled && (depth < 1 || depth > kMaxDepth))
+    throw_out_of_range("--depth", "depth N", depth, "1 <= N <= " + std::to_string(kMaxDepth));
+  if (method == Method::Unrolled && stepsize != "learned" && stepsize != "per-iteration") {
+    const double w = parse_positive(stepsize, "--stepsize");
+    check_range(w, theory::kMinStepsize, 1e6, "--stepsize", "stepsize omega");
+  }
+  if (objective != TrainObjective::Expected && data.kind != theory::DataKind::File && samples < 1)
+    throw_out_of_range("--samples", "samples B", double(samples), "B >= 1");
+  if (batch < 0) throw_out_of_range("--batch", "batch", double(batch), "batch >= 0");
+  if (iterations < 0) throw_out_of_range("--iterations", "iterations", iterations, "iterations >= 0");
+  check_range(learning_rate, std::numeric_limits<double>::min(), 1e6, "--lr", "learning rate eta", "0 < eta <= 1e6");
+  check_range(validation, 0, 0.9, "--validation", "held-out fraction");
+  if (patience < 0) throw_out_of_range("--patience", "patience", patience, "patience >= 0");
+  // A random R = scale G / sqrt(n): R^T R must stay inside the theory's eigenvalue range.
+  if (init == "random") {
+    check_range(init_scale, 0, 1e100, "--init-scale", "scale of the random R", "0 <= scale <= 1e100");
+    if (method == Method::Unrolled)
+      check_range(init_stepsize, theory::kMinStepsize, 1e6, "--init-stepsize", "initial stepsize omega",
+                  "1e-300 <= omega <= 1e6");
+  }
   if (optimizer != "auto") parse_optimizer(optimizer);
   if (checkpoint_every < 0) throw Error("--checkpoint-every must be >= 0 (got " + std::to_string(checkpoint_every) + ")");
   if (checkpoint_every > 0 && save.empty() && resume.empty())
@@ -220,6 +263,29 @@ void TrainExperiment::validate() const {
   if (!resume.empty() && init != "random")
     throw Error("--resume continues a saved run; it excludes --init " + init);
   if (!save.empty()) io::check_writable_prefix(save);
+}
+
+double estimate_memory(const TrainExperiment& e) {
+  // Measured on the engines (RSS of train at n = 10, B = 10^6 and n = 1000, B = 10): about
+  // 5 copies of the n x B frames (clean, noisy, residuals and gradients; 9 with fresh noise per
+  // step), about 24 dense n x n matrices, plus 30 MB for the program itself.
+  constexpr double kBase = 30e6, kDenseCopies = 24, kFrameCopies = 5.5, kSampledFrameCopies = 9.5;
+  const bool file = e.data.kind == theory::DataKind::File;
+  double n = double(e.data.n), frame_entries = 0, dense_entries = 0;
+  const double copies = e.objective == TrainObjective::Sampled ? kSampledFrameCopies : kFrameCopies;
+  if (file) {
+    // Text files: every number takes at least 2 bytes ("0 "), so a file of S bytes holds at
+    // most S/2 entries; Sigma's n^2 entries, frames n B.
+    frame_entries = (file_bytes(e.data.clean_file) + file_bytes(e.noisy_file)) / 2;
+    const double sigma_entries = file_bytes(e.data.second_moment_file) / 2;
+    const double max_dense = double(kMaxDenseDimension) * double(kMaxDenseDimension);
+    dense_entries = sigma_entries > 0 ? sigma_entries : std::min(frame_entries, max_dense);
+  } else {
+    dense_entries = n * n;
+    if (e.objective != TrainObjective::Expected) frame_entries = n * double(e.samples);
+  }
+  if (e.objective == TrainObjective::Expected) frame_entries = 0;
+  return kBase + 8.0 * (copies * frame_entries + kDenseCopies * dense_entries);
 }
 
 TrainReport run_train_experiment(const TrainExperiment& e, const optim::Observer& observer) {
@@ -307,6 +373,22 @@ void EvalExperiment::validate() const {
   theory::check_noise_std(noise_std, "--sigma");
   data.validate(/*frames_anywhere=*/true);
   if (!noisy_file.empty() && data.clean_file.empty()) throw Error("--noisy needs --clean FRAMES");
+  if (data.n < 0 || data.n > kMaxDenseDimension)
+    throw_out_of_range("--n", "signal dimension n", double(data.n),
+                       "1 <= n <= " + std::to_string(kMaxDenseDimension) + ": eval builds dense n x n matrices");
+}
+
+double estimate_memory(const EvalExperiment& e) {
+  // The checkpoint (R, k x n, as text: >= 2 bytes a number) gives n^2 <= entries for k >= n,
+  // the dense n x n matrices (about 24 of them, as train); the frames 3 copies (clean, noisy,
+  // denoised); a second-moment file its own entries.
+  constexpr double kBase = 30e6, kDenseCopies = 24, kFrameCopies = 3;
+  const double max_dense = double(kMaxDenseDimension) * double(kMaxDenseDimension);
+  const double model_entries = file_bytes(e.model_file) / 2;
+  double dense = e.data.n > 0 ? double(e.data.n) * double(e.data.n) : std::min(model_entries, max_dense);
+  dense = std::max(dense, file_bytes(e.data.second_moment_file) / 2);
+  const double frames = (file_bytes(e.data.clean_file) + file_bytes(e.noisy_file)) / 2;
+  return kBase + 8.0 * (kDenseCopies * dense + kFrameCopies * frames + model_entries);
 }
 
 namespace {

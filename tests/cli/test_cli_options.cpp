@@ -97,10 +97,12 @@ TEST(CliOptions, RankHasOneMeaningAndOneError) {
   // Expressivity: n is the matrix's (3).
   EXPECT_EQ(error_line("theory expressivity --matrix " + f.second_moment + " --k 4"),
             "error: --k must satisfy 1 <= k <= n = 3 (got 4)\n");
-  // 0 = n everywhere (the default).
-  EXPECT_EQ(json_of("theory optimal --n 5 --k 0 --json"), json_of("theory optimal --n 5 --json"));
+  // Omitted = n everywhere; 0 is an error like any k < 1 (it used to mean n: issue 10,
+  // "silently wrong input handling").
+  for (const auto& s : subcommands)
+    EXPECT_EQ(error_line(s + " --k 0"), "error: --k must satisfy 1 <= k <= n = 5 (got 0)\n") << s;
   EXPECT_EQ(json_of("theory optimal --n 5 --json")["k"], 5);
-  EXPECT_EQ(json_of("train --n 5 --k 0 --objective expected --json")["k"], 5);
+  EXPECT_EQ(json_of("train --n 5 --objective expected --json")["k"], 5);
 }
 
 TEST(CliOptions, DataFileMeansTheSameEverywhere) {

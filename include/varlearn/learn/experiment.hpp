@@ -73,6 +73,11 @@ struct TrainExperiment {
   void validate() const;
 };
 
+/// Bytes a run of `e` will need, estimated from the options (and the sizes of its files) before
+/// anything is allocated: the frames (n x B, several copies), the dense n x n matrices, the
+/// program. An upper estimate for ordinary runs; `train --max-memory` compares it to the limit.
+double estimate_memory(const TrainExperiment& e);
+
 /// The result of run_train_experiment; the fields are the keys of `train --json`.
 struct TrainReport {
   std::string data;
@@ -140,6 +145,9 @@ struct EvalReport {
 };
 
 EvalReport run_eval_experiment(const EvalExperiment& e);
+/// Bytes a run of `e` will need (checkpoint, dense n x n matrices, frames), from the options and
+/// the sizes of its files, before anything is read.
+double estimate_memory(const EvalExperiment& e);
 nlohmann::json to_json(const EvalReport& r);
 
 }  // namespace varlearn::learn
