@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "varlearn/core/parse.hpp"
 #include "varlearn/core/types.hpp"
 #include "varlearn/learn/data.hpp"
 #include "varlearn/learn/experiment.hpp"
@@ -42,16 +43,10 @@ namespace varlearn::cli {
 // ("1e400", "1e-400": overflow and underflow are not silently inf or 0), and an integer
 // outside its type ("--seed -1" is not 2^64 - 1, "--n 1e20" is not an integer).
 
-/// The number `text` holds, or throws Error("FLAG: why") (the parse of every numeric flag and
-/// of every number inside a flag's text, e.g. --stepsize 0.5 or --stepsizes 0.1,0.5).
-/// T: int, long, long long, unsigned long, unsigned long long, double.
-template <class T>
-T parse_number(const std::string& text, const std::string& flag);
-
-/// Why `text` is not a T ("" when it is one); integers are rewritten in canonical decimal
-/// (CLI11 itself would read "010" as octal).
-template <class T>
-std::string number_problem(std::string& text);
+/// The strict parse itself is varlearn::parse_number / number_problem (core/parse.hpp), used
+/// here for every numeric flag and every number inside a flag's text (--stepsizes 0.1,0.5).
+using varlearn::number_problem;
+using varlearn::parse_number;
 
 /// `--flag` bound to `value` (a number or a std::vector of numbers) with the strict parse.
 /// Every numeric flag of every subcommand is registered through this function.

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "varlearn/core/error.hpp"
+#include "varlearn/core/names.hpp"
 
 namespace varlearn::audio {
 
@@ -86,15 +87,17 @@ template <class Derived> static Index clip_impl(Eigen::MatrixBase<Derived>& s) {
 template <class T> Index clip_to_unit(MatrixT<T>& signal) { return clip_impl(signal); }
 template <class T> Index clip_to_unit(VectorT<T>& signal) { return clip_impl(signal); }
 
-QuantizerKind parse_quantizer_kind(const std::string& name) {
-  if (name == "midrise" || name == "mid-rise") return QuantizerKind::MidRise;
-  if (name == "midtread" || name == "mid-tread") return QuantizerKind::MidTread;
-  throw Error("audio::parse_quantizer_kind: unknown quantizer '" + name + "' (mid-rise, mid-tread)");
-}
+namespace {
+constexpr NameTable<QuantizerKind, 2> kQuantizerNames{{{QuantizerKind::MidRise, "mid-rise"}, {QuantizerKind::MidTread, "mid-tread"}}};
+}  // namespace
 
-const char* to_string(QuantizerKind kind) {
-  return kind == QuantizerKind::MidRise ? "mid-rise" : "mid-tread";
+QuantizerKind parse_quantizer_kind(const std::string& name) {
+  if (name == "midrise") return QuantizerKind::MidRise;  // also accepted without the dash
+  if (name == "midtread") return QuantizerKind::MidTread;
+  return parse_name(kQuantizerNames, name, "quantizer");
 }
+const char* to_string(QuantizerKind kind) { return name_of(kQuantizerNames, kind); }
+
 
 template MatrixT<float> Quantizer::quantize<float>(const MatrixT<float>&) const;
 template MatrixT<double> Quantizer::quantize<double>(const MatrixT<double>&) const;

@@ -1,12 +1,13 @@
 #include "varlearn/learn/experiment.hpp"
 
-#include <charconv>
 #include <cmath>
 #include <filesystem>
 #include <optional>
 
 #include "varlearn/core/error.hpp"
 #include "varlearn/core/format.hpp"
+#include "varlearn/core/names.hpp"
+#include "varlearn/core/parse.hpp"
 #include "varlearn/core/range.hpp"
 #include "varlearn/core/io.hpp"
 #include "varlearn/core/limits.hpp"
@@ -27,31 +28,24 @@ Index resolve_rank(Index k, Index n) {
   return r;
 }
 
-TrainObjective parse_train_objective(const std::string& s) {
-  if (s == "empirical") return TrainObjective::Empirical;
-  if (s == "expected") return TrainObjective::Expected;
-  if (s == "sampled") return TrainObjective::Sampled;
-  throw Error("unknown objective '" + s + "' (expected empirical, expected or sampled)");
-}
+namespace {
+constexpr NameTable<TrainObjective, 3> kObjectiveNames{{{TrainObjective::Empirical, "empirical"}, {TrainObjective::Expected, "expected"},
+                                                        {TrainObjective::Sampled, "sampled"}}};
+}  // namespace
 
-const char* to_string(TrainObjective o) {
-  switch (o) {
-    case TrainObjective::Empirical: return "empirical";
-    case TrainObjective::Expected: return "expected";
-    case TrainObjective::Sampled: return "sampled";
-  }
-  return "?";
-}
+TrainObjective parse_train_objective(const std::string& s) { return parse_name(kObjectiveNames, s, "objective"); }
+const char* to_string(TrainObjective o) { return name_of(kObjectiveNames, o); }
+
 
 namespace {
 
 const char* precision_name(Precision p) { return p == Precision::Float32 ? "float32" : "float64"; }
 
 double parse_positive(const std::string& s, const char* flag) {
-  // Strict: the whole text is a finite decimal number (no hex, no inf/nan, no overflow).
-  double w = 0;
-  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), w, std::chars_format::general);
-  if (s.empty() || end != s.data() + s.size() || ec != std::errc{} || !std::isfinite(w) || !(w > 0))
+  std::string t = s;  // the one strict number rule (core/parse.hpp), then > 0
+  const bool number = number_problem<double>(t).empty();
+  const double w = number ? parse_number<double>(s, flag) : 0.0;
+  if (!number || !(w > 0))
     throw Error(std::string(flag) + " must be a number > 0, 'learned' or 'per-iteration' (got " + quote_for_message(s) +
                 ")");
   return w;

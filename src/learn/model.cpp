@@ -5,16 +5,17 @@
 
 #include "unroller.hpp"
 #include "varlearn/core/error.hpp"
+#include "varlearn/core/names.hpp"
 #include "varlearn/core/random.hpp"
 
 namespace varlearn::learn {
 
-const char* to_string(Method m) { return m == Method::Bilevel ? "bilevel" : "unrolled"; }
-Method parse_method(const std::string& s) {
-  if (s == "bilevel") return Method::Bilevel;
-  if (s == "unrolled") return Method::Unrolled;
-  throw Error("unknown method '" + s + "' (expected bilevel or unrolled)");
-}
+namespace {
+constexpr NameTable<Method, 2> kMethodNames{{{Method::Bilevel, "bilevel"}, {Method::Unrolled, "unrolled"}}};
+}  // namespace
+
+const char* to_string(Method m) { return name_of(kMethodNames, m); }
+Method parse_method(const std::string& s) { return parse_name(kMethodNames, s, "method"); }
 
 std::string ModelSpec::describe() const {
   std::string s = method == Method::Bilevel ? "bilevel" : "unrolled N=" + std::to_string(depth);

@@ -3,24 +3,18 @@
 #include <cmath>
 
 #include "varlearn/core/error.hpp"
+#include "varlearn/core/names.hpp"
 #include "varlearn/core/numerics.hpp"
 
 namespace varlearn::learn {
 
-const char* to_string(StepsizeMode m) {
-  switch (m) {
-    case StepsizeMode::Fixed: return "fixed";
-    case StepsizeMode::Learned: return "learned";
-    case StepsizeMode::PerIteration: return "per-iteration";
-  }
-  return "?";
-}
-StepsizeMode parse_stepsize_mode(const std::string& s) {
-  if (s == "fixed") return StepsizeMode::Fixed;
-  if (s == "learned") return StepsizeMode::Learned;
-  if (s == "per-iteration") return StepsizeMode::PerIteration;
-  throw Error("unknown stepsize mode '" + s + "' (expected fixed, learned or per-iteration)");
-}
+namespace {
+constexpr NameTable<StepsizeMode, 3> kStepsizeModeNames{{{StepsizeMode::Fixed, "fixed"}, {StepsizeMode::Learned, "learned"},
+                                                         {StepsizeMode::PerIteration, "per-iteration"}}};
+}  // namespace
+
+const char* to_string(StepsizeMode m) { return name_of(kStepsizeModeNames, m); }
+StepsizeMode parse_stepsize_mode(const std::string& s) { return parse_name(kStepsizeModeNames, s, "stepsize mode"); }
 
 Index StepsizePolicy::count() const {
   if (depth_ == 0 || mode_ == StepsizeMode::Fixed) return 0;

@@ -9,17 +9,18 @@
 #include <sstream>
 
 #include "varlearn/core/error.hpp"
+#include "varlearn/core/names.hpp"
 #include "varlearn/core/random.hpp"
 #include "varlearn/learn/data.hpp"
 
 namespace varlearn::learn {
 
-OptimizerKind parse_optimizer(const std::string& s) {
-  if (s == "lbfgs") return OptimizerKind::Lbfgs;
-  if (s == "adam") return OptimizerKind::Adam;
-  throw Error("unknown optimizer '" + s + "' (expected lbfgs or adam)");
-}
-const char* to_string(OptimizerKind k) { return k == OptimizerKind::Lbfgs ? "lbfgs" : "adam"; }
+namespace {
+constexpr NameTable<OptimizerKind, 2> kOptimizerNames{{{OptimizerKind::Lbfgs, "lbfgs"}, {OptimizerKind::Adam, "adam"}}};
+}  // namespace
+
+OptimizerKind parse_optimizer(const std::string& s) { return parse_name(kOptimizerNames, s, "optimizer"); }
+const char* to_string(OptimizerKind k) { return name_of(kOptimizerNames, k); }
 
 void TrainOptions::validate() const {
   const char* w = "TrainOptions";

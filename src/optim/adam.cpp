@@ -4,8 +4,8 @@
 #include <limits>
 #include <string>
 
-#include "clock.hpp"
 #include "convert.hpp"
+#include "run.hpp"
 #include "varlearn/core/error.hpp"
 
 namespace varlearn::optim {
@@ -67,14 +67,12 @@ Adam::Adam(const AdamOptions& options) : options_(options) { options_.validate()
 template <class T>
 Result Adam::minimize(const std::type_identity_t<Function<T>>& f, VectorT<T>& x, const Observer& observer,
                       const Checkpointing& cp) const {
-  using detail::since;
   const AdamOptions& o = options_;
   cp.validate();
-  const auto t0 = detail::Clock::now();
+  detail::RunClock clock;
   AdamState<T> adam(o, x.size());
   Result res;
   double first = std::numeric_limits<double>::quiet_NaN();
-  double elapsed0 = 0;  // time of the run's earlier part (resume)
   int start = 0;
   if (cp.resume) {
     const State& s = *cp.resume;
@@ -83,7 +81,7 @@ Result Adam::minimize(const std::type_identity_t<Function<T>>& f, VectorT<T>& x,
     adam.restore(detail::from_doubles<T>(s.adam.m), detail::from_doubles<T>(s.adam.v), s.adam.steps);
     first = s.adam.first_loss;
     start = s.iteration;
-    elapsed0 = s.elapsed_s;
+    clock.before = s.elapsed_s;
     res.iterations = s.iteration;
     res.evaluations = s.evaluations;
     res.loss = s.loss;
@@ -98,34 +96,18 @@ Result Adam::minimize(const std::type_identity_t<Function<T>>& f, VectorT<T>& x,
   int handed_out = -1;
   auto hand_out = [&](bool final) {
     if (!cp.sink || (handed_out == res.iterations && !final)) return;
-    State s;
-    s.kind = StateKind::Adam;
-    s.float32 = std::is_same_v<T, float>;
-    s.iteration = res.iterations;
-    s.evaluations = res.evaluations;
-    s.elapsed_s = elapsed0 + since(t0);
-    s.x = detail::to_doubles<T>(x);
-    s.loss = res.loss;
-    s.grad_norm = res.grad_norm;
-    s.history = res.history;
+    State s = detail::common_state<T>(StateKind::Adam, res, x, res.loss, clock.seconds());
     s.adam.m = detail::to_doubles<T>(adam.first_moment());
     s.adam.v = detail::to_doubles<T>(adam.second_moment());
     s.adam.steps = adam.steps();
     s.adam.first_loss = std::isfinite(first) ? first : 0.0;
-    if (final) {
-      s.status = to_string(res.status);
-      s.message = res.message;
-    }
+    if (final) detail::set_final(s, res);
     handed_out = res.iterations;
     cp.sink(s);
   };
-  if (cp.resume && !cp.resume->status.empty() && cp.resume->status != "max_iterations") {
-    res.status = parse_status(cp.resume->status);  // a finished run: nothing left to do
-    res.message = cp.resume->message;
-    res.loss = cp.resume->loss;
-    res.grad_norm = cp.resume->grad_norm;
+  if (detail::finished_before(cp, res)) {  // a finished run: nothing left to do
     hand_out(true);
-    res.seconds = elapsed0 + since(t0);
+    res.seconds = clock.seconds();
     return res;
   }
   VectorT<T> g(x.size()), last_good = x;
@@ -143,7 +125,7 @@ Result Adam::minimize(const std::type_identity_t<Function<T>>& f, VectorT<T>& x,
                             : "Adam diverged at iteration " + std::to_string(it) + ": loss " +
                                   std::to_string(loss) + " exploded (first " + std::to_string(first) +
                                   "); kept the last good iterate";
-      res.seconds = elapsed0 + since(t0);
+      res.seconds = clock.seconds();
       return res;
     }
     last_good = x;
@@ -166,12 +148,12 @@ Result Adam::minimize(const std::type_identity_t<Function<T>>& f, VectorT<T>& x,
       p.grad_norm = res.grad_norm;
       p.step = lr;
       p.evaluations = res.evaluations;
-      p.elapsed_s = elapsed0 + since(t0);
+      p.elapsed_s = clock.seconds();
       if (!observer(p)) {
         res.status = Status::Stopped;
         res.message = "stopped by observer at iteration " + std::to_string(res.iterations);
         hand_out(true);
-        res.seconds = elapsed0 + since(t0);
+        res.seconds = clock.seconds();
         return res;
       }
     }
@@ -183,7 +165,7 @@ Result Adam::minimize(const std::type_identity_t<Function<T>>& f, VectorT<T>& x,
     }
   }
   hand_out(true);  // converged or budget spent
-  res.seconds = elapsed0 + since(t0);
+  res.seconds = clock.seconds();
   return res;
 }
 

@@ -8,8 +8,8 @@
 #include <type_traits>
 #include <vector>
 
-#include "clock.hpp"
 #include "convert.hpp"
+#include "run.hpp"
 #include "varlearn/core/error.hpp"
 
 namespace varlearn::optim {
@@ -36,10 +36,9 @@ double dot(const VectorT<T>& a, const VectorT<T>& b) {
 template <class T>
 Result Lbfgs::minimize(const std::type_identity_t<Function<T>>& f, VectorT<T>& x, const Observer& observer,
                        const Checkpointing& cp) const {
-  using detail::since;
   const LbfgsOptions& o = options_;
   cp.validate();
-  const auto t0 = detail::Clock::now();
+  detail::RunClock clock;
   const Index p = x.size();
   const LineSearch<T> line_search(o.line_search);
   Result res;
@@ -49,7 +48,6 @@ Result Lbfgs::minimize(const std::type_identity_t<Function<T>>& f, VectorT<T>& x
   std::deque<double> past_losses;
   bool restarted = false;
   double fx = 0;
-  double elapsed0 = 0;  // time of the run's earlier part (resume)
   int start = 0;
   if (cp.resume) {
     const State& s = *cp.resume;
@@ -72,7 +70,7 @@ Result Lbfgs::minimize(const std::type_identity_t<Function<T>>& f, VectorT<T>& x
     past_losses.assign(s.lbfgs.past_losses.begin(), s.lbfgs.past_losses.end());
     restarted = s.lbfgs.restarted;
     start = s.iteration;
-    elapsed0 = s.elapsed_s;
+    clock.before = s.elapsed_s;
     res.iterations = s.iteration;
     res.evaluations = s.evaluations;
     res.history = s.history;
@@ -85,7 +83,7 @@ Result Lbfgs::minimize(const std::type_identity_t<Function<T>>& f, VectorT<T>& x
       res.status = Status::Diverged;
       res.message = "L-BFGS: loss or gradient is NaN/inf at the starting point";
       res.loss = fx;
-      res.seconds = since(t0);
+      res.seconds = clock.seconds();
       return res;
     }
     past_losses.push_back(fx);
@@ -94,16 +92,7 @@ Result Lbfgs::minimize(const std::type_identity_t<Function<T>>& f, VectorT<T>& x
   int handed_out = -1;
   auto hand_out = [&](bool final) {
     if (!cp.sink || (handed_out == res.iterations && !final)) return;
-    State s;
-    s.kind = StateKind::Lbfgs;
-    s.float32 = std::is_same_v<T, float>;
-    s.iteration = res.iterations;
-    s.evaluations = res.evaluations;
-    s.elapsed_s = elapsed0 + since(t0);
-    s.x = detail::to_doubles<T>(x);
-    s.loss = fx;
-    s.grad_norm = res.grad_norm;
-    s.history = res.history;
+    State s = detail::common_state<T>(StateKind::Lbfgs, res, x, fx, clock.seconds());
     s.lbfgs.gradient = detail::to_doubles<T>(g);
     for (size_t i = 0; i < S.size(); ++i) {
       s.lbfgs.s.push_back(detail::to_doubles<T>(S[i]));
@@ -112,20 +101,13 @@ Result Lbfgs::minimize(const std::type_identity_t<Function<T>>& f, VectorT<T>& x
     s.lbfgs.rho.assign(rho.begin(), rho.end());
     s.lbfgs.past_losses.assign(past_losses.begin(), past_losses.end());
     s.lbfgs.restarted = restarted;
-    if (final) {
-      s.status = to_string(res.status);
-      s.message = res.message;
-    }
+    if (final) detail::set_final(s, res);
     handed_out = res.iterations;
     cp.sink(s);
   };
-  if (cp.resume && !cp.resume->status.empty() && cp.resume->status != "max_iterations") {
-    res.status = parse_status(cp.resume->status);  // a finished run: nothing left to do
-    res.message = cp.resume->message;
-    res.loss = cp.resume->loss;
-    res.grad_norm = cp.resume->grad_norm;
+  if (detail::finished_before(cp, res)) {  // a finished run: nothing left to do
     hand_out(true);
-    res.seconds = elapsed0 + since(t0);
+    res.seconds = clock.seconds();
     return res;
   }
   bool resumable_end = true;  // false after a failed line search (x is then not an end-of-iteration state)
@@ -212,12 +194,12 @@ Result Lbfgs::minimize(const std::type_identity_t<Function<T>>& f, VectorT<T>& x
       pr.grad_norm = res.grad_norm;
       pr.step = ls.step;
       pr.evaluations = res.evaluations;
-      pr.elapsed_s = elapsed0 + since(t0);
+      pr.elapsed_s = clock.seconds();
       if (!observer(pr)) {
         res.status = Status::Stopped;
         res.message = "stopped by observer at iteration " + std::to_string(res.iterations);
         hand_out(true);
-        res.seconds = elapsed0 + since(t0);
+        res.seconds = clock.seconds();
         return res;
       }
     }
@@ -237,7 +219,7 @@ Result Lbfgs::minimize(const std::type_identity_t<Function<T>>& f, VectorT<T>& x
     }
   }
   if (resumable_end) hand_out(true);  // converged or budget spent
-  res.seconds = elapsed0 + since(t0);
+  res.seconds = clock.seconds();
   return res;
 }
 

@@ -1,25 +1,18 @@
 #include "varlearn/optim/progress.hpp"
 
 #include "varlearn/core/error.hpp"
+#include "varlearn/core/names.hpp"
 
 namespace varlearn::optim {
 
-const char* to_string(Status s) {
-  switch (s) {
-    case Status::Converged: return "converged";
-    case Status::MaxIterations: return "max_iterations";
-    case Status::Stopped: return "stopped";
-    case Status::Diverged: return "diverged";
-    case Status::LineSearchFailed: return "line_search_failed";
-  }
-  return "?";
-}
+namespace {
+constexpr NameTable<Status, 5> kStatusNames{{{Status::Converged, "converged"}, {Status::MaxIterations, "max_iterations"},
+                                             {Status::Stopped, "stopped"}, {Status::Diverged, "diverged"},
+                                             {Status::LineSearchFailed, "line_search_failed"}}};
+}  // namespace
 
-Status parse_status(const std::string& name) {
-  for (Status s : {Status::Converged, Status::MaxIterations, Status::Stopped, Status::Diverged,
-                   Status::LineSearchFailed})
-    if (name == to_string(s)) return s;
-  throw Error("unknown optimizer status '" + name + "'");
-}
+const char* to_string(Status s) { return name_of(kStatusNames, s); }
+Status parse_status(const std::string& name) { return parse_name(kStatusNames, name, "optimizer status"); }
+
 
 }  // namespace varlearn::optim

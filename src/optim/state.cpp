@@ -4,11 +4,16 @@
 #include <nlohmann/json.hpp>
 
 #include "varlearn/core/error.hpp"
+#include "varlearn/core/names.hpp"
 
 namespace varlearn::optim {
 using nlohmann::json;
 
-const char* to_string(StateKind k) { return k == StateKind::Adam ? "adam" : "lbfgs"; }
+namespace {
+constexpr NameTable<StateKind, 2> kStateKindNames{{{StateKind::Adam, "adam"}, {StateKind::Lbfgs, "lbfgs"}}};
+}  // namespace
+
+const char* to_string(StateKind k) { return name_of(kStateKindNames, k); }
 
 namespace {
 

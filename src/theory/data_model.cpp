@@ -7,6 +7,7 @@
 #include "varlearn/core/error.hpp"
 #include "varlearn/core/format.hpp"
 #include "varlearn/core/limits.hpp"
+#include "varlearn/core/names.hpp"
 #include "varlearn/core/range.hpp"
 #include "varlearn/theory/ranges.hpp"
 
@@ -161,21 +162,13 @@ double DataModel::quadratic_trace(const Matrix& a) const {
   }
 }
 
-DataKind parse_data_kind(const std::string& name) {
-  for (DataKind k : {DataKind::Constant, DataKind::Iid, DataKind::Ar1, DataKind::File})
-    if (name == to_string(k)) return k;
-  throw Error("unknown data model '" + name + "' (constant, iid, ar1, file)");
-}
+namespace {
+constexpr NameTable<DataKind, 4> kDataKindNames{{{DataKind::Constant, "constant"}, {DataKind::Iid, "iid"}, {DataKind::Ar1, "ar1"}, {DataKind::File, "file"}}};
+}  // namespace
 
-std::string to_string(DataKind kind) {
-  switch (kind) {
-    case DataKind::Constant: return "constant";
-    case DataKind::Iid: return "iid";
-    case DataKind::Ar1: return "ar1";
-    case DataKind::File: return "file";
-  }
-  return "?";
-}
+DataKind parse_data_kind(const std::string& name) { return parse_name(kDataKindNames, name, "data model"); }
+std::string to_string(DataKind kind) { return name_of(kDataKindNames, kind); }
+
 
 DataModel make_data_model(DataKind kind, Index n, double mu, double theta, double rho, const DataModel* file) {
   if (kind == DataKind::File) {

@@ -145,3 +145,22 @@ TEST(Io, CheckWritableDirCreatesNothing) {
 }
 
 TEST(Limits, DenseDimension) { static_assert(kMaxDenseDimension == 5000); }
+
+// One name table per enum: to_string and parse agree, and an unknown name lists the valid ones.
+#include "varlearn/core/names.hpp"
+namespace {
+enum class Colour { Red, Green, Blue };
+constexpr varlearn::NameTable<Colour, 3> kColourNames{{{Colour::Red, "red"}, {Colour::Green, "green"}, {Colour::Blue, "blue"}}};
+}  // namespace
+
+TEST(Names, RoundTripAndOneErrorShape) {
+  for (Colour c : {Colour::Red, Colour::Green, Colour::Blue})
+    EXPECT_EQ(varlearn::parse_name(kColourNames, varlearn::name_of(kColourNames, c), "colour"), c);
+  EXPECT_EQ(varlearn::names_list(kColourNames), "red, green or blue");
+  try {
+    varlearn::parse_name(kColourNames, "mauve", "colour");
+    FAIL() << "expected Error";
+  } catch (const varlearn::Error& e) {
+    EXPECT_STREQ(e.what(), "unknown colour 'mauve' (expected red, green or blue)");
+  }
+}

@@ -2,6 +2,7 @@
 // odd-depth strategy -> sharpness -> demo audio), options and the exact MSE. The stages live
 // in denoise_stages.cpp, denoise_training.cpp and denoise_sharpness.cpp; the writers in
 // denoise_outputs.cpp.
+#include "varlearn/core/names.hpp"
 #include "varlearn/study/denoise_study.hpp"
 
 #include <algorithm>
@@ -15,14 +16,12 @@
 
 namespace varlearn::study {
 
-const char* to_string(DenoiseInit init) {
-  switch (init) {
-    case DenoiseInit::Shrink: return "shrink";
-    case DenoiseInit::Theory: return "theory";
-    case DenoiseInit::Continuation: return "continuation";
-  }
-  return "?";
-}
+namespace {
+constexpr NameTable<DenoiseInit, 3> kInitNames{{{DenoiseInit::Shrink, "shrink"}, {DenoiseInit::Theory, "theory"},
+                                                {DenoiseInit::Continuation, "continuation"}}};
+}  // namespace
+
+const char* to_string(DenoiseInit init) { return name_of(kInitNames, init); }
 
 void DenoiseOptions::validate() const {
   const char* w = "study denoise";
@@ -85,9 +84,11 @@ std::vector<DenoiseConfig> configs_of(const std::vector<denoise::Job>& jobs) {
 }
 
 DenoiseInit parse_init(const std::string& s) {
-  for (DenoiseInit i : {DenoiseInit::Shrink, DenoiseInit::Theory, DenoiseInit::Continuation})
-    if (s == to_string(i)) return i;
-  throw Error("journal: unknown init '" + s + "'", Error::Kind::Internal);
+  try {
+    return parse_name(kInitNames, s, "init");
+  } catch (const Error& e) {
+    throw Error(std::string("journal: ") + e.what(), Error::Kind::Internal);
+  }
 }
 
 // The sharpness measurements as one journal entry (they run together, in parallel).

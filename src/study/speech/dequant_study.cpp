@@ -1,6 +1,7 @@
 // Speech dequantization study: options, the method enum and the pipeline (corpus -> per bit
 // depth: quantize -> quantized -> classic tuning -> classic -> learned). Stages in
 // dequant_stages.cpp, writers in dequant_outputs.cpp.
+#include "varlearn/core/names.hpp"
 #include "varlearn/study/dequant_study.hpp"
 
 #include <algorithm>
@@ -39,20 +40,16 @@ std::string describe(const DequantEntry& e) {
 
 }  // namespace
 
-const char* to_string(DequantMethod m) {
-  switch (m) {
-    case DequantMethod::Quantized: return "quantized";
-    case DequantMethod::Classic: return "classic";
-    case DequantMethod::Learned: return "learned";
-  }
-  return "?";
+namespace {
+constexpr NameTable<DequantMethod, 3> kDequantMethodNames{{{DequantMethod::Quantized, "quantized"}, {DequantMethod::Classic, "classic"},
+                                                           {DequantMethod::Learned, "learned"}}};
+}  // namespace
+
+const char* to_string(DequantMethod m) { return name_of(kDequantMethodNames, m); }
+DequantMethod parse_dequant_method(const std::string& name) {
+  return parse_name(kDequantMethodNames, name, "study dequant method");
 }
 
-DequantMethod parse_dequant_method(const std::string& name) {
-  for (DequantMethod m : {DequantMethod::Quantized, DequantMethod::Classic, DequantMethod::Learned})
-    if (name == to_string(m)) return m;
-  throw Error("study dequant: unknown method '" + name + "' (quantized, classic, learned)");
-}
 
 void DequantOptions::validate() const {
   const char* w = "study dequant";

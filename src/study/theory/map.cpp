@@ -14,6 +14,7 @@
 #include "plot.hpp"
 #include "varlearn/core/error.hpp"
 #include "varlearn/core/io.hpp"
+#include "varlearn/core/parse.hpp"
 #include "varlearn/core/parallel.hpp"
 #include "varlearn/core/timer.hpp"
 #include "varlearn/study/theory_study.hpp"
@@ -101,13 +102,6 @@ std::vector<std::string> split(const std::string& s, char sep) {
   return out;
 }
 
-double parse_number(const std::string& s, const std::string& where) {
-  char* end = nullptr;
-  const double v = std::strtod(s.c_str(), &end);
-  if (s.empty() || end == s.c_str() || *end != '\0') throw Error(where + ": '" + s + "' is not a number");
-  if (!std::isfinite(v)) throw Error(where + ": '" + s + "' is not finite");
-  return v;
-}
 
 }  // namespace
 
@@ -119,9 +113,9 @@ Axis Axis::parse(const std::string& spec) {
   a.param = parse_param(spec.substr(0, eq), where);
   const auto f = split(spec.substr(eq + 1), ':');
   if (f.size() < 3 || f.size() > 4) throw Error(where + ": expected NAME=START:STOP:COUNT[:log]");
-  a.start = parse_number(f[0], where + ", START");
-  a.stop = parse_number(f[1], where + ", STOP");
-  const double c = parse_number(f[2], where + ", COUNT");
+  a.start = parse_number<double>(f[0], where + ", START");
+  a.stop = parse_number<double>(f[1], where + ", STOP");
+  const double c = parse_number<double>(f[2], where + ", COUNT");
   if (c != std::floor(c) || c > 1e12) throw Error(where + ": COUNT must be an integer (got " + f[2] + ")");
   a.count = Index(c);
   if (f.size() == 4) {
@@ -194,12 +188,12 @@ Method Method::parse(const std::string& spec) {
       m.depth = 0;
       if (d.size() > 1) {
         if (d[1] != '+' && d[1] != '-') throw Error(where + ": depth '" + d + "' must be an integer, N, N+j or N-j");
-        const double off = parse_number(d.substr(2), where + ", depth offset");
+        const double off = parse_number<double>(d.substr(2), where + ", depth offset");
         if (off != std::floor(off) || std::abs(off) > 1e6) throw Error(where + ": depth offset must be an integer");
         m.depth = int(d[1] == '+' ? off : -off);
       }
     } else {
-      const double v = parse_number(d, where + ", depth");
+      const double v = parse_number<double>(d, where + ", depth");
       if (v != std::floor(v) || v < 1 || v > 1e6)
         throw Error(where + ": depth must be an integer >= 1, or N (got '" + d + "')");
       m.depth_from_param = false;
@@ -212,7 +206,7 @@ Method Method::parse(const std::string& spec) {
     else if (w == "omega") m.step = Step::FromParam;
     else {
       m.step = Step::Fixed;
-      m.stepsize = parse_number(w, where + ", stepsize");
+      m.stepsize = parse_number<double>(w, where + ", stepsize");
       if (!(m.stepsize > 0)) throw Error(where + ": stepsize must be > 0 (got " + w + ")");
     }
   }
