@@ -119,4 +119,27 @@ Curvature curvature(const Function<double>& fn, const Vector& x, double step) {
   return c;
 }
 
+Vector hessian_vector_product(const Function<double>& fn, const Vector& x, const Vector& v, double h) {
+  require(v.size() == x.size(), "hessian_vector_product", "v and x differ in size");
+  require(std::isfinite(h) && h > 0, "hessian_vector_product", "step h must be > 0");
+  Vector gp = Vector::Zero(x.size()), gm = Vector::Zero(x.size());
+  fn.evaluate_with_gradient(x + h * v, gp);
+  fn.evaluate_with_gradient(x - h * v, gm);
+  return (gp - gm) / (2 * h);
+}
+
+double max_curvature(const Function<double>& fn, const Vector& x, const Vector& start, int iterations, double h) {
+  require(iterations >= 1, "max_curvature", "iterations must be >= 1");
+  require(start.size() == x.size() && start.norm() > 0, "max_curvature", "need a non-zero start vector of x's size");
+  Vector v = start.normalized();
+  double rayleigh = 0;
+  for (int it = 0; it < iterations; ++it) {
+    const Vector hv = hessian_vector_product(fn, x, v, h);
+    rayleigh = v.dot(hv);
+    if (hv.norm() == 0) break;
+    v = hv.normalized();
+  }
+  return rayleigh;
+}
+
 }  // namespace varlearn::optim

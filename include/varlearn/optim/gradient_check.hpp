@@ -70,4 +70,15 @@ struct Curvature {
 };
 Curvature curvature(const Function<double>& f, const Vector& x, double step = 1e-5);
 
+/// Hessian-vector product by central differences of the gradient,
+/// \f$Hv \approx (\nabla L(x+hv) - \nabla L(x-hv))/2h\f$: 2 gradient calls, memory O(p).
+Vector hessian_vector_product(const Function<double>& f, const Vector& x, const Vector& v, double h);
+
+/// Largest Hessian eigenvalue by power iteration on hessian_vector_product from the unit start
+/// vector `start`: the sharpness of a minimum when p is too large for curvature()'s dense
+/// Hessian (2 gradient calls per iteration instead of 2p, and no p x p matrix). Returns the
+/// Rayleigh quotient \f$v^T H v\f$ of the last iterate (a lower bound that converges to
+/// \f$\lambda_{max}\f$ when it dominates).
+double max_curvature(const Function<double>& f, const Vector& x, const Vector& start, int iterations, double h);
+
 }  // namespace varlearn::optim

@@ -1,10 +1,10 @@
 // Speech denoising study, sharpness stage: curvature (largest Hessian eigenvalue) and basin
 // width of the per-sample training MSE at trained minima.
 //
-// The curvature is a power iteration on central-difference Hessian-vector products (2 gradient
-// calls per step), not optim::curvature: that one forms the full finite-difference Hessian
-// (2p gradient calls and a dense p x p eigendecomposition, p = k n + 1 = 6401 at n = 80 and
-// 102401 at n = 320), which is far too slow here and, at n = 320, does not fit in memory.
+// The curvature is optim::max_curvature (power iteration on finite-difference Hessian-vector
+// products, 2 gradient calls per step), not optim::curvature: that one forms the full
+// finite-difference Hessian (2p gradient calls and a dense p x p eigendecomposition,
+// p = k n + 1 = 6401 at n = 80 and 102401 at n = 320), too slow here and, at n = 320, too big.
 #include <algorithm>
 #include <cmath>
 #include <random>
@@ -14,6 +14,7 @@
 #include "varlearn/core/format.hpp"
 #include "varlearn/core/numerics.hpp"
 #include "varlearn/learn/objective.hpp"
+#include "varlearn/optim/gradient_check.hpp"
 #include "varlearn/study/denoise_pipeline.hpp"
 
 namespace varlearn::study::denoise {
@@ -28,14 +29,19 @@ constexpr double kBasinRise = 1.01;            ///< basin edge: MSE 1 % above th
 constexpr int kBasinBisections = 25;           ///< bisection steps on the radius
 constexpr double kBasinMaxRadius = 1e6;        ///< give up growing the radius beyond this * ||theta||
 
-// Per-sample training MSE and its gradient at parameters x of the model's shape.
+// Per-sample training MSE and its gradient at parameters x of the model's shape (an
+// optim objective: value and gradient both scaled by 2/n, per-frame loss -> per-sample MSE).
 struct SampleLoss {
   learn::ModelSpec spec;
   const learn::Moments<double>& moments;
-  double scale;  // 2 / n: per-frame loss -> per-sample MSE
+  double scale;  // 2 / n
   double operator()(const Vector& x, Vector* g) const {
-    return scale * learn::loss_structured<double>(spec, x, {}, moments, g);
+    const double l = scale * learn::loss_structured<double>(spec, x, {}, moments, g);
+    if (g) *g *= scale;
+    return l;
   }
+  double evaluate_with_gradient(const Vector& x, Vector& g) const { return (*this)(x, &g); }
+  double evaluate(const Vector& x) const { return (*this)(x, nullptr); }
 };
 
 // Radius (relative to ||theta||) along unit direction u where the loss first exceeds
@@ -72,12 +78,7 @@ Sharpness measure_sharpness(const learn::QuadraticModel& m, DenoiseInit init, co
   const double l0 = loss(th, &g0);
   sh.mse = l0;
   const double h = kHessianStep * std::max(1.0, th.norm() / std::sqrt(double(th.size())));
-  auto hvp = [&](const Vector& v) {
-    Vector gp(th.size()), gm(th.size());
-    loss(th + h * v, &gp);
-    loss(th - h * v, &gm);
-    return Vector(loss.scale * (gp - gm) / (2 * h));
-  };
+  const optim::Function<double> objective = loss;
   audio::Rng rng(kSharpnessSeed);
   std::normal_distribution<double> nd;
   auto random_unit = [&] {
@@ -85,15 +86,9 @@ Sharpness measure_sharpness(const learn::QuadraticModel& m, DenoiseInit init, co
     for (Index i = 0; i < v.size(); ++i) v[i] = nd(rng);
     return Vector(v.normalized());
   };
-  Vector v = random_unit();
-  for (int it = 0; it < kPowerIterations; ++it) {
-    const Vector hv = hvp(v);
-    sh.hessian_max = v.dot(hv);
-    if (hv.norm() == 0) break;
-    v = hv.normalized();
-  }
+  sh.hessian_max = optim::max_curvature(objective, th, random_unit(), kPowerIterations, h);
   const Vector e_alpha = Vector::Unit(th.size(), th.size() - 1);
-  sh.hessian_max_alpha = e_alpha.dot(hvp(e_alpha));
+  sh.hessian_max_alpha = e_alpha.dot(optim::hessian_vector_product(objective, th, e_alpha, h));
   std::vector<double> radii;  // basin width: median over kBasinDirections random directions
   for (int dir = 0; dir < kBasinDirections; ++dir) radii.push_back(basin_radius(loss, th, random_unit(), l0));
   std::sort(radii.begin(), radii.end());
