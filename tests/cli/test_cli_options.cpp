@@ -97,8 +97,7 @@ TEST(CliOptions, RankHasOneMeaningAndOneError) {
   // Expressivity: n is the matrix's (3).
   EXPECT_EQ(error_line("theory expressivity --matrix " + f.second_moment + " --k 4"),
             "error: --k must satisfy 1 <= k <= n = 3 (got 4)\n");
-  // Omitted = n everywhere; 0 is an error like any k < 1 (it used to mean n: issue 10,
-  // "silently wrong input handling").
+  // Omitted = n everywhere; 0 is an error like any k < 1 (it used to mean n silently).
   for (const auto& s : subcommands)
     EXPECT_EQ(error_line(s + " --k 0"), "error: --k must satisfy 1 <= k <= n = 5 (got 0)\n") << s;
   EXPECT_EQ(json_of("theory optimal --n 5 --json")["k"], 5);

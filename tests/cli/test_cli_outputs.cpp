@@ -1,4 +1,4 @@
-// Outputs all-or-nothing (issue 10 items 3-5) through the varlearn binary: nothing is created
+// Outputs all-or-nothing through the varlearn binary: nothing is created
 // on a failed run; an existing output is refused without --force and replaced as a whole with
 // it; SIGTERM leaves nothing and exits 143; a kill -9 at a random point, then --resume, gives
 // the results.json of an uninterrupted run; a gnuplot that hangs is stopped and leaves nothing.

@@ -1,4 +1,4 @@
-// The k = n = 1 landscape (issue 3): minima found by the study are confirmed by an independent
+// The k = n = 1 landscape: minima found by the study are confirmed by an independent
 // dense brute-force scan (own formula for f, no theory::Family), curvature by finite
 // differences, basin edges at the chosen level, and the global minimum by the theory engine.
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-// Theory maps (issue 3): every entry equals the theory engine's point query, the CSV parses
+// Theory maps: every entry equals the theory engine's point query, the CSV parses
 // back to the same numbers, bad input fails clearly and leaves no files, depth curves.
 #include <gtest/gtest.h>
 #include <unistd.h>
