@@ -19,6 +19,13 @@ namespace {
 
 using nlohmann::json;
 
+/// The files a sweep wrote, as the JSON array printed under "files".
+json paths_json(const std::vector<std::filesystem::path>& paths) {
+  json files = json::array();
+  for (const auto& f : paths) files.push_back(f.string());
+  return files;
+}
+
 /// The sweep's data: a structured kind (n, mu, theta may be axes) or the file model.
 study::DataSpec data_spec(const DataOptions& d) {
   const learn::DataSource src = d.resolved();
@@ -115,9 +122,7 @@ json map_json(const MapCli& o) {
     j["share_above_1"] = double(above) / double(r.values.size());
   }
   if (!o.output.out.empty()) {
-    json files = json::array();
-    for (const auto& f : study::write_map(r, o.output.out, !o.no_figures, existing(o.force))) files.push_back(f.string());
-    j["files"] = files;
+    j["files"] = paths_json(study::write_map(r, o.output.out, !o.no_figures, existing(o.force)));
   }
   return j;
 }
@@ -204,10 +209,7 @@ json depth_json(const DepthCli& o) {
     print_depth_table(d, r);
   }
   if (!o.output.out.empty()) {
-    json files = json::array();
-    for (const auto& f : study::write_depth(r, o.output.out, !o.no_figures, existing(o.force)))
-      files.push_back(f.string());
-    j["files"] = files;
+    j["files"] = paths_json(study::write_depth(r, o.output.out, !o.no_figures, existing(o.force)));
   }
   return j;
 }
@@ -311,10 +313,7 @@ void add_landscape(CLI::App& theory) {
     const study::LandscapeResult r = study::compute_landscape(l);
     json j = json::parse(study::landscape_json(r));
     if (!out.empty()) {
-      json files = json::array();
-      for (const auto& f : study::write_landscape(r, out, !o->no_figures, existing(o->force)))
-        files.push_back(f.string());
-      j["files"] = files;
+      j["files"] = paths_json(study::write_landscape(r, out, !o->no_figures, existing(o->force)));
     }
     print_result(o->output.json ? j : landscape_human(l, r, j), o->output.json);
   });
