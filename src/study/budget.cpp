@@ -125,6 +125,7 @@ double estimate_memory(const LandscapeOptions& l) {
 //   study dequant --train 19.2 MB raw --test 0.96 MB raw --bits 4            775 MB [897 MB]
 //   reproduce --quick --sections theory                                       39 MB [ 60 MB]
 //   reproduce --sections theory                                               51 MB [100 MB]
+//   reproduce --quick (all three sections)                                    40 MB [ 64 MB]
 //   theory optimal --data ar1 --n 2000                                       133 MB [158 MB]
 //   theory optimal --data ar1 --n 1000 --realize R                           125 MB [158 MB]
 //   theory optimal --n 1000 --realize R (constant)                           102 MB [158 MB]
