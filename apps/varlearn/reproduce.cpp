@@ -1,11 +1,14 @@
 #include <iostream>
 
 #include "commands.hpp"
+#include "options.hpp"
+#include "varlearn/study/budget.hpp"
 #include "varlearn/study/report.hpp"
 
 namespace varlearn::cli {
 void add_reproduce(CLI::App& app) {
   auto opts = std::make_shared<study::ReproduceOptions>();
+  auto budget = std::make_shared<BudgetOptions>();
   auto* sub = app.add_subcommand(
       "reproduce", "Reproduce the whole study: writes OUT/report.md with its figures, data and audio");
   sub->add_option("--out", opts->out, "Report folder (created when complete; see --force, --resume)")
@@ -17,7 +20,10 @@ void add_reproduce(CLI::App& app) {
   sub->add_flag("--quick", opts->quick, "Reduced grids and corpora: a fast look, not the full study");
   sub->add_option("--sections", opts->sections, "Sections to run, in order: theory denoise dequant")
       ->capture_default_str();
-  sub->callback([opts] {
+  budget->add(sub);
+  sub->callback([opts, budget] {
+    opts->validate();
+    budget->check(study::estimate_memory(*opts), "reproduce");  // the largest section, before any work
     const auto path = study::reproduce(*opts, [](const std::string& line) { std::cerr << "[reproduce] " << line << std::endl; });
     std::cout << "wrote " << path.string() << '\n';
   });

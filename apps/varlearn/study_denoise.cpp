@@ -10,6 +10,7 @@
 #include "varlearn/core/format.hpp"
 #include "varlearn/core/io.hpp"
 #include "varlearn/core/timer.hpp"
+#include "varlearn/study/budget.hpp"
 #include "varlearn/study/denoise_study.hpp"
 
 namespace varlearn::cli {
@@ -56,6 +57,7 @@ void add_study_denoise(CLI::App& study) {
     bool no_strategy = false, no_audio = false;
     long n = 0, hop = 0, k = 0;
     NoiseOptions noise{study::DenoiseOptions{}.noise_std};
+    BudgetOptions budget;
   };
   auto a = std::make_shared<Args>();
   a->output.add(sub, "output folder (created when complete; see --force, --resume)", "trained configuration");
@@ -87,6 +89,7 @@ void add_study_denoise(CLI::App& study) {
   add_number(sub, "--seed", a->o.seed, "seed of the noise draws")->default_val(1);
   sub->add_flag("--no-strategy", a->no_strategy, "skip the odd-depth strategy runs and the sharpness measurement");
   sub->add_flag("--no-audio", a->no_audio, "skip the WAVs");
+  a->budget.add(sub);
   sub->callback([a] {
     auto& o = a->o;
     o.noise_std = a->noise.checked();
@@ -101,6 +104,7 @@ void add_study_denoise(CLI::App& study) {
     o.train_files.assign(a->train.begin(), a->train.end());
     o.test_files.assign(a->test.begin(), a->test.end());
     o.validate();
+    a->budget.check(study::estimate_memory(o), "study denoise");  // from the files' sizes, before reading them
     check_audio_files(a->train, o.mixdown);  // every given file readable, before any progress line
     check_audio_files(a->test, o.mixdown);
     a->output.check();  // before any work: no output on bad input

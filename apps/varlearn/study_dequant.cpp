@@ -14,6 +14,7 @@
 #include "varlearn/core/error.hpp"
 #include "varlearn/core/io.hpp"
 #include "varlearn/core/timer.hpp"
+#include "varlearn/study/budget.hpp"
 #include "varlearn/study/dequant_study.hpp"
 
 namespace varlearn::cli {
@@ -33,6 +34,7 @@ void add_study_dequant(CLI::App& study) {
     bool shared = false, no_project = false;
     long n = 64;
     std::vector<CLI::Option*> learned_only, classic_only;  // options of one method
+    BudgetOptions budget;
   };
   auto a = std::make_shared<Args>();
   a->output.add(sub, "output folder (created when complete; see --force, --resume)", "(bits, method, N) entry");
@@ -71,6 +73,7 @@ void add_study_dequant(CLI::App& study) {
                 "do not project the learned output onto the quantization cells (default: projected, which can only "
                 "reduce the error since the clean sample lies in its cell)"));
   add_number(sub, "--seed", a->o.seed, "seed (minibatches, frame subsampling)")->default_val(1);
+  a->budget.add(sub);
   sub->callback([a] {
     auto& o = a->o;
     o.frame_length = a->n;
@@ -88,6 +91,7 @@ void add_study_dequant(CLI::App& study) {
       for (const CLI::Option* f : a->classic_only) refuse_if_given(f, !has(study::DequantMethod::Classic), "--methods without classic");
       r.validate();  // bad input fails before any work
     }
+    a->budget.check(study::estimate_memory(o), "study dequant");  // from the files' sizes, before reading them
     check_audio_files(a->train, false);  // every given file readable, before any progress line
     check_audio_files(a->test, false);
     a->output.check();  // a bad or existing --out, before the work

@@ -8,6 +8,7 @@
 #include "varlearn/core/format.hpp"
 #include "varlearn/core/io.hpp"
 #include "varlearn/core/limits.hpp"
+#include "varlearn/study/budget.hpp"
 #include "varlearn/theory/expressivity.hpp"
 #include "varlearn/theory/optimal.hpp"
 #include "varlearn/theory/risk.hpp"
@@ -36,6 +37,7 @@ struct OptimalCli {
   FamilyOptions family{optimal_family()};
   OutputOptions output;
   std::string realize;
+  BudgetOptions budget;
   double gap = theory::OptimalOptions{}.gap;
   CLI::Option* gap_option = nullptr;
 };
@@ -47,6 +49,7 @@ json optimal_json(const OptimalCli& o) {
   refuse_if_given(o.gap_option, o.realize.empty(), "no --realize", "the gap of a realized infimum");
   check_output_path("--realize", o.realize);
   const learn::DataSource src = o.data.resolved();
+  o.budget.check(study::estimate_memory(study::PointQuery{src, "", !o.realize.empty()}), "theory optimal");
   const theory::DataModel data = src.theory_model();
   const double sigma = o.noise.checked();
   const Index k = o.rank.resolve(data.n());
@@ -107,6 +110,7 @@ void add_optimal(CLI::App& theory) {
   o->gap_option = add_number(sub, "--gap", o->gap, "Allowed relative gap (1 + risk) * gap for a realized infimum (with --realize)")
                       ->capture_default_str();
   o->output.add(sub);
+  o->budget.add(sub);
   sub->callback([o] { print_result(optimal_json(*o), o->output.json); });
 }
 
@@ -166,6 +170,7 @@ void add_risk(CLI::App& theory) {
     NoiseOptions noise{theory_defaults().sigma};
     FamilyOptions family{fixed_family()};
     OutputOptions output;
+    BudgetOptions budget;
     std::string matrix, as = "denoiser";
   };
   auto o = std::make_shared<Opts>();
@@ -179,10 +184,13 @@ void add_risk(CLI::App& theory) {
       ->capture_default_str();
   o->family.add(sub);
   o->output.add(sub);
+  o->budget.add(sub);
   sub->callback([o] {
     for (const CLI::Option* f : {o->family.method_option(), o->family.depth_option(), o->family.stepsize_option()})
       refuse_if_given(f, o->as == "denoiser", "--as denoiser", "the family of --as regularizer");
     if (o->as == "regularizer") o->family.refuse_unused();
+    // Before reading --matrix: its n from its first line, the data model's from the flags.
+    o->budget.check(study::estimate_memory(study::PointQuery{o->data.resolved(), o->matrix, false}), "theory risk");
     const Matrix mat = io::read_matrix(o->matrix);
     const learn::DataSource src = o->data.resolved(mat.cols());  // n from the matrix
     const theory::DataModel data = src.theory_model();
@@ -211,6 +219,7 @@ void add_expressivity(CLI::App& theory) {
     FamilyOptions family{fixed_family()};
     OutputOptions output;
     std::string matrix, realize;
+    BudgetOptions budget;
     double tol = 1e-9;
   };
   auto o = std::make_shared<Opts>();
@@ -224,10 +233,13 @@ void add_expressivity(CLI::App& theory) {
       ->capture_default_str();
   sub->add_option("--realize", o->realize, "Write a realizing R (k x n) to this file when T is admissible");
   o->output.add(sub);
+  o->budget.add(sub);
   sub->callback([o] {
     o->family.refuse_unused();
     if (o->family.method == "unrolled") o->family.omega();  // the flags, before reading the file
     check_output_path("--realize", o->realize);
+    o->budget.check(study::estimate_memory(study::PointQuery{learn::DataSource::with_n(0), o->matrix, !o->realize.empty()}),
+                    "theory expressivity");
     const Matrix t = io::read_matrix(o->matrix);
     const theory::Family f = o->family.family();
     const Index k = o->rank.resolve(t.rows());

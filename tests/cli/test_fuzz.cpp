@@ -355,6 +355,17 @@ TEST(CliFuzz, EveryBadInputIsOneErrorLineExitTwoAndNothingWritten) {
   cases.push_back({"budget:over-limit", {"train", "--n", "50", "--max-memory", "10M"}});
   cases.push_back({"budget:over-limit",
                    {"theory", "map", "--x", "theta=0:1:100000", "--y", "mu=0:1:100000", "--value", "bilevel", "--force"}});
+  for (const std::vector<std::string>& a : std::vector<std::vector<std::string>>{
+           {"study", "denoise", "--quick", "--out", "{CWD}/s"},
+           {"study", "dequant", "--quick", "--out", "{CWD}/s"},
+           {"reproduce", "--quick", "--out", "{CWD}/r"},
+           {"theory", "optimal", "--data", "ar1", "--n", "4000", "--theta", "0.5"},
+           {"theory", "risk", "--matrix", T},
+           {"theory", "expressivity", "--matrix", T, "--realize", "{CWD}/r.txt"}}) {
+    auto b = a;
+    b.insert(b.end(), {"--max-memory", "1M"});
+    cases.push_back({"budget:over-limit", b});
+  }
   cases.push_back({"budget:over-limit", {"theory", "landscape", "--r-count", "10000000", "--depths",
                                          "1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30",
                                          "--max-memory", "1G"}});
