@@ -23,7 +23,9 @@ struct BurstCount {
   Index max() const { return fraction > 0 ? floor + 1 : floor; }
 };
 BurstCount burst_count(Index n, double p, Index length) {
-  const double x = p * static_cast<double>(n) / static_cast<double>(length);
+  double x = p * static_cast<double>(n) / static_cast<double>(length);
+  // p n / L meant as an integer (p = 0.3, n = 10, L = 1) must not become floor + a 1e-16 chance.
+  if (std::abs(x - std::round(x)) <= 1e-12 * std::max(1.0, x)) x = std::round(x);
   BurstCount c;
   c.floor = static_cast<Index>(std::floor(x));
   c.fraction = x - static_cast<double>(c.floor);

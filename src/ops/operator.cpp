@@ -12,6 +12,11 @@ namespace {
 
 std::string shape(Index rows, Index cols) { return std::to_string(rows) + " x " + std::to_string(cols); }
 
+template <class T>
+bool shape_fits(const MatrixT<T>& x, Index rows, Index batch) {
+  return x.rows() == rows && (batch == 0 || x.cols() == batch);
+}
+
 }  // namespace
 
 void require_shape(Index x_rows, Index x_cols, Index rows, Index batch, const std::string& where,
@@ -31,7 +36,8 @@ const Operator::Concept& Operator::impl(const char* where) const {
 template <class T>
 MatrixT<T> Operator::apply_checked(const MatrixT<T>& f) const {
   const Concept& a = impl("ops::Operator::apply");
-  require_shape(f.rows(), f.cols(), a.input_size(), a.batch_size(), "ops::Operator::apply", a.describe());
+  if (!shape_fits(f, a.input_size(), a.batch_size()))  // describe() only on failure: it may cost O(n B)
+    require_shape(f.rows(), f.cols(), a.input_size(), a.batch_size(), "ops::Operator::apply", a.describe());
   MatrixT<T> out = a.apply(f);
   if (out.rows() != a.output_size() || out.cols() != f.cols())
     throw Error(std::string("ops::Operator::apply: ") + a.describe() + " returned " + shape(out.rows(), out.cols()) +
@@ -44,7 +50,8 @@ MatrixT<T> Operator::apply_checked(const MatrixT<T>& f) const {
 template <class T>
 MatrixT<T> Operator::adjoint_checked(const MatrixT<T>& g) const {
   const Concept& a = impl("ops::Operator::adjoint");
-  require_shape(g.rows(), g.cols(), a.output_size(), a.batch_size(), "ops::Operator::adjoint", a.describe());
+  if (!shape_fits(g, a.output_size(), a.batch_size()))
+    require_shape(g.rows(), g.cols(), a.output_size(), a.batch_size(), "ops::Operator::adjoint", a.describe());
   MatrixT<T> out = a.adjoint(g);
   if (out.rows() != a.input_size() || out.cols() != g.cols())
     throw Error(std::string("ops::Operator::adjoint: ") + a.describe() + " returned " + shape(out.rows(), out.cols()) +

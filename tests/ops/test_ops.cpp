@@ -11,6 +11,7 @@
 #include <functional>
 #include <numbers>
 #include <string>
+#include <tuple>
 #include <unistd.h>
 #include <vector>
 
@@ -320,6 +321,22 @@ TEST(Ops, BurstsHaveLengthLAndCoverP) {
     }
     const double fraction = static_cast<double>(missing) / static_cast<double>(c.n * batch);
     EXPECT_NEAR(fraction, c.p, 0.05 * c.p) << "n = " << c.n << " p = " << c.p << " L = " << c.length;
+  }
+}
+
+TEST(Ops, BurstCountIsExactWhenPnOverLIsAnInteger) {
+  // p n / L meant as an integer k, whatever its rounding (0.56 * 25 / 2 = 7.000000000000001,
+  // 15/22 * 22 / 3 = 4.999999999999999): exactly k bursts in every frame.
+  for (const auto& [n, p, length, missing] : {std::tuple<Index, double, Index, Index>{10, 0.3, 1, 3},
+                                              {8, 0.25, 2, 2}, {25, 0.56, 2, 14}, {22, 15.0 / 22, 3, 15},
+                                              {37, 0.0, 4, 0}}) {
+    MaskOptions options;
+    options.kind = MaskKind::Burst;
+    options.missing_probability = p;
+    options.burst_length = length;
+    Rng rng(17);
+    const ops::MaskPattern observed = ops::draw_mask_pattern(n, 500, options, rng);
+    for (Index j = 0; j < 500; ++j) ASSERT_EQ(n - observed.col(j).count(), missing) << "frame " << j;
   }
 }
 

@@ -126,9 +126,10 @@ template <class T = double>
 double check_adjoint(const Operator& op, Rng& rng, int trials = 10, Index batch = 0);
 
 /// \f$\|A\|_2^2\f$ estimated by `iterations` steps of power iteration on \f$A^TA\f$ (double,
-/// one frame, Gaussian start): a lower bound that converges to \f$\|A\|_2^2\f$. For operators
-/// that take one batch size only, the largest over the batch's frames is not separated:
-/// the iteration runs on the whole n x B batch (Frobenius-normalized), still a lower bound.
+/// Gaussian start): returns the Rayleigh quotient \f$\|Av\|^2\f$ of the last unit iterate, a
+/// lower bound that converges to \f$\|A\|_2^2\f$. One frame, or for an operator that takes one
+/// batch size only the whole n x B batch (Frobenius norm): A acts frame by frame, so that
+/// converges to the largest of the frames' \f$\|A_j\|^2\f$, the norm of the batch operator.
 double estimate_norm_squared(const Operator& op, Rng& rng, int iterations = 100);
 
 /// The observation model \f$g = A f + \sigma\varepsilon\f$, \f$\varepsilon\f$ i.i.d. N(0, 1)
