@@ -34,6 +34,7 @@
 #include "varlearn/learn/objective.hpp"
 #include "varlearn/learn/stepsize.hpp"
 #include "varlearn/learn/trainer.hpp"
+#include "varlearn/ops/ops.hpp"
 #include "varlearn/optim/optim.hpp"
 #include "varlearn/study/budget.hpp"
 #include "varlearn/study/denoise_pipeline.hpp"
