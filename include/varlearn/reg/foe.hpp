@@ -1,0 +1,56 @@
+#pragma once
+/// \file foe.hpp
+/// Fields of experts \f$R(f) = \sum_{j=1}^J a_j\sum_i\varphi((k_j * f)_i)\f$: J learned filters
+/// of length L, applied by convolution \f$(k*f)_i = \sum_{l=0}^{L-1} k_l\,f_{i+s-l}\f$, with
+///  - `valid`: s = L - 1, i = 0 .. n - L (M = n - L + 1 outputs, every term inside the frame);
+///  - `same`: s = floor((L-1)/2), i = 0 .. n - 1 (M = n outputs), f_t = 0 outside 0..n-1.
+/// The adjoint (transposed convolution) is the correlation \f$(K^Tp)_t = \sum_l k_l\,p_{t-s+l}\f$
+/// over the outputs that exist (0 <= t-s+l < M): the same boundary rule exactly.
+/// \f$\theta\f$ = [filters (filter j's L taps at j L .. j L + L - 1), \f$\beta\f$ (J), \f$\eta\f$ (if learned)].
+#include <cstdint>
+
+#include "varlearn/core/names.hpp"
+#include "varlearn/reg/analysis.hpp"
+
+namespace varlearn::reg {
+
+enum class Boundary { Valid, Same };
+inline constexpr NameTable<Boundary, 2> kBoundaryNames{{{Boundary::Valid, "valid"}, {Boundary::Same, "same"}}};
+
+class Foe final : public AnalysisBase {
+public:
+  /// filters: J x L (row j = k_j). Throws Error if empty, not finite, L > n for `valid`,
+  /// or weights has not J positive entries.
+  Foe(Index n, Matrix filters, const Vector& weights, Potential potential, Boundary boundary);
+  /// J random filters scale * N(0,1)/sqrt(L) with zero mean (seeded), all weights `weight`.
+  static Foe random(Index n, Index filters, Index length, Boundary boundary, Potential potential,
+                    double weight = 1.0, double scale = 1.0, std::uint64_t seed = 1);
+
+  const Matrix& filters() const { return k_; }
+  Boundary boundary() const { return boundary_; }
+  /// M: outputs per filter and frame.
+  Index outputs() const;
+  Index dimension() const override { return n_; }
+  /// U (J M x B): rows j M .. j M + M - 1 are k_j * f.
+  Matrix apply(const Matrix& f) const override;
+  Matrix adjoint(const Matrix& p) const override;
+  std::string describe() const override;
+  std::unique_ptr<Regularizer> clone() const override { return std::make_unique<Foe>(*this); }
+
+protected:
+  Index rows_per_group() const override { return outputs(); }
+  Index num_operator_parameters() const override { return k_.size(); }
+  Vector operator_parameters() const override;
+  void set_operator_parameters(const Eigen::Ref<const Vector>& k) override;
+  Vector operator_gradient(const Matrix& p, const Matrix& f) const override;
+  /// \f$\|K\|_2 \le \sqrt{\sum_j\|k_j\|_1^2}\f$ (Young: each filter's norm is at most \f$\|k_j\|_1\f$).
+  double operator_norm_bound() const override;
+
+private:
+  Index shift() const;
+  Index n_;
+  Matrix k_;
+  Boundary boundary_;
+};
+
+}  // namespace varlearn::reg
