@@ -4,26 +4,33 @@
 
 namespace varlearn::reg {
 
-Tv::Tv(Index n, double weight, Potential potential)
-    : AnalysisBase(potential, Vector::Constant(1, weight), "reg::Tv"), n_(n) {
+template <class T>
+Tv<T>::Tv(Index n, double weight, Potential potential)
+    : AnalysisBase<T>(potential, Vec::Constant(1, static_cast<T>(weight)), "reg::Tv"), n_(n) {
   require(n >= 2, "reg::Tv", std::string("n = ") + std::to_string(n) + " must be >= 2");
 }
 
-Matrix Tv::apply(const Matrix& f) const {
+template <class T>
+typename Tv<T>::Mat Tv<T>::apply(const Mat& f) const {
   return f.bottomRows(n_ - 1) - f.topRows(n_ - 1);
 }
 
-Matrix Tv::adjoint(const Matrix& p) const {
-  Matrix out = Matrix::Zero(n_, p.cols());
+template <class T>
+typename Tv<T>::Mat Tv<T>::adjoint(const Mat& p) const {
+  Mat out = Mat::Zero(n_, p.cols());
   out.bottomRows(n_ - 1) += p;
   out.topRows(n_ - 1) -= p;
   return out;
 }
 
-std::string Tv::describe() const {
+template <class T>
+std::string Tv<T>::describe() const {
   std::string s = "tv(n=";
-  s.append(std::to_string(n_)).append(", ").append(describe_weights()).append(")");
+  s.append(std::to_string(n_)).append(", ").append(this->describe_weights()).append(")");
   return s;
 }
+
+template class Tv<float>;
+template class Tv<double>;
 
 }  // namespace varlearn::reg

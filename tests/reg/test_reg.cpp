@@ -23,7 +23,12 @@
 using namespace varlearn;
 using reg::Potential;
 using reg::PotentialKind;
-using reg::Regularizer;
+using Regularizer = reg::Regularizer<double>;
+using Quadratic = reg::Quadratic<double>;
+using Analysis = reg::Analysis<double>;
+using AnalysisBase = reg::AnalysisBase<double>;
+using Tv = reg::Tv<double>;
+using Foe = reg::Foe<double>;
 
 namespace {
 
@@ -97,7 +102,7 @@ double hessian_product_error(const Regularizer& r, const Matrix& f, const Matrix
 
 /// Huber: an ε in the middle of the widest gap between the sorted |u| (u the filter
 /// responses), so that no finite-difference probe crosses the kink |u| = ε.
-double epsilon_off_the_kink(const reg::AnalysisBase& r, const Matrix& f) {
+double epsilon_off_the_kink(const AnalysisBase& r, const Matrix& f) {
   const Matrix u = r.apply(f).cwiseAbs();
   std::vector<double> s(u.data(), u.data() + u.size());
   std::sort(s.begin(), s.end());
@@ -125,26 +130,26 @@ std::vector<Case> potential_cases() {
          o.init = reg::AnalysisInit::Random;
          o.filters = n + 2;  // overcomplete
          o.seed = 11;
-         auto a = reg::Analysis::make(n, o, p);
-         return std::make_unique<reg::Analysis>(a.matrix(), random_weights(n + 2, 5), p);
+         auto a = Analysis::make(n, o, p);
+         return std::make_unique<Analysis>(a.matrix(), random_weights(n + 2, 5), p);
        }},
       {"analysis-dct",
        [](Index n, const Potential& p) {
-         return std::make_unique<reg::Analysis>(reg::Analysis::dct_rows(n, n), random_weights(n, 6), p);
+         return std::make_unique<Analysis>(Analysis::dct_rows(n, n), random_weights(n, 6), p);
        }},
-      {"tv", [](Index n, const Potential& p) { return std::make_unique<reg::Tv>(n, 0.8, p); }},
+      {"tv", [](Index n, const Potential& p) { return std::make_unique<Tv>(n, 0.8, p); }},
       {"foe-valid",
        [](Index n, const Potential& p) {
          Rng rng(7);
          const Index len = n > 10 ? 5 : 3;
-         return std::make_unique<reg::Foe>(n, gaussian_matrix(3, len, 0.6, rng), random_weights(3, 8), p,
+         return std::make_unique<Foe>(n, gaussian_matrix(3, len, 0.6, rng), random_weights(3, 8), p,
                                            reg::Boundary::Valid);
        }},
       {"foe-same",
        [](Index n, const Potential& p) {
          Rng rng(9);
          const Index len = n > 10 ? 4 : 3;  // an even length: asymmetric padding
-         return std::make_unique<reg::Foe>(n, gaussian_matrix(2, len, 0.6, rng), random_weights(2, 10), p,
+         return std::make_unique<Foe>(n, gaussian_matrix(2, len, 0.6, rng), random_weights(2, 10), p,
                                            reg::Boundary::Same);
        }},
   };
@@ -250,7 +255,7 @@ TEST(Regularizers, EveryDerivativeMatchesFiniteDifferences) {
             double eps = 0.7;
             if (kind == PotentialKind::Huber) {
               const auto probe = c.make(n, Potential::huber(1.0));
-              eps = epsilon_off_the_kink(dynamic_cast<const reg::AnalysisBase&>(*probe), f);
+              eps = epsilon_off_the_kink(dynamic_cast<const AnalysisBase&>(*probe), f);
             }
             const auto r = c.make(n, Potential(kind, eps, learned));
             const Errors e = check_all(*r, f, kind == PotentialKind::Huber);
@@ -270,7 +275,7 @@ TEST(Quadratic, DerivativesMatchFiniteDifferences) {
   for (Index n : {7, 37})
     for (Index b : {1, 3}) {
       Rng rng(3);
-      const reg::Quadratic q(gaussian_matrix(n - 2, n, 1.0 / std::sqrt(static_cast<double>(n)), rng));
+      const Quadratic q(gaussian_matrix(n - 2, n, 1.0 / std::sqrt(static_cast<double>(n)), rng));
       check_all(q, frames(n, b, 4), false);
     }
 }
@@ -281,7 +286,7 @@ TEST(Quadratic, EqualsItsClosedForm) {
   Rng rng(21);
   const Matrix r = gaussian_matrix(5, 7, 0.4, rng);
   const Matrix f = frames(7, 3, 22), v = frames(7, 3, 23), w = frames(7, 3, 24);
-  const reg::Quadratic q(r);
+  const Quadratic q(r);
   EXPECT_NEAR(q.value(f), 0.5 * (r * f).squaredNorm(), 1e-12);
   EXPECT_LT(relative_error(q.gradient(f), r.transpose() * r * f), 1e-14);
   EXPECT_LT(relative_error(q.hessian_product(f, v), r.transpose() * r * v), 1e-14);
@@ -301,8 +306,8 @@ TEST(Analysis, HuberInsideItsQuadraticZoneIsQuadraticOverEpsilon) {
   const Matrix r = gaussian_matrix(n, n, 1.0 / std::sqrt(37.0), rng);
   const Matrix f = frames(n, b, 32), v = frames(n, b, 33), w = frames(n, b, 34);
   const double eps = 1.5 * (r * f).cwiseAbs().maxCoeff();
-  const reg::Analysis a(r, Vector::Ones(n), Potential::huber(eps));
-  const reg::Quadratic q(r);
+  const Analysis a(r, Vector::Ones(n), Potential::huber(eps));
+  const Quadratic q(r);
   EXPECT_NEAR(a.value(f), q.value(f) / eps, 1e-12 * q.value(f));
   EXPECT_LT(relative_error(a.gradient(f), q.gradient(f) / eps), 1e-13);
   EXPECT_LT(relative_error(a.hessian_product(f, v), q.hessian_product(f, v) / eps), 1e-13);
@@ -316,8 +321,8 @@ TEST(Tv, EqualsAnalysisWithDifferencesAndOneWeight) {
   const Matrix f = frames(n, 3, 41), v = frames(n, 3, 42);
   for (PotentialKind kind : {PotentialKind::Huber, PotentialKind::Charbonnier, PotentialKind::Student}) {
     const Potential p(kind, 0.3);
-    const reg::Tv tv(n, 0.6, p);
-    const reg::Analysis a(reg::Analysis::difference_rows(n - 1, n), Vector::Constant(n - 1, 0.6), p);
+    const Tv tv(n, 0.6, p);
+    const Analysis a(Analysis::difference_rows(n - 1, n), Vector::Constant(n - 1, 0.6), p);
     EXPECT_NEAR(tv.value(f), a.value(f), 1e-12 * std::abs(a.value(f)));
     EXPECT_LT(relative_error(tv.gradient(f), a.gradient(f)), 1e-13);
     EXPECT_LT(relative_error(tv.hessian_product(f, v), a.hessian_product(f, v)), 1e-13);
@@ -331,7 +336,7 @@ TEST(Tv, ClosedFormValue) {
   // f = (0, 1, 3, 3), huber ε = 1: differences 1, 2, 0 -> 1/2 + 1.5 + 0 = 2, times a = 2.
   Matrix f(4, 1);
   f << 0, 1, 3, 3;
-  EXPECT_NEAR(reg::Tv(4, 2.0, Potential::huber(1.0)).value(f), 4.0, 1e-14);
+  EXPECT_NEAR(Tv(4, 2.0, Potential::huber(1.0)).value(f), 4.0, 1e-14);
 }
 
 TEST(Foe, ValidDifferenceFilterIsTv) {
@@ -339,8 +344,8 @@ TEST(Foe, ValidDifferenceFilterIsTv) {
   Matrix k(1, 2);
   k << 1, -1;
   const Potential p = Potential::charbonnier(0.2);
-  const reg::Foe foe(7, k, Vector::Constant(1, 0.9), p, reg::Boundary::Valid);
-  const reg::Tv tv(7, 0.9, p);
+  const Foe foe(7, k, Vector::Constant(1, 0.9), p, reg::Boundary::Valid);
+  const Tv tv(7, 0.9, p);
   const Matrix f = frames(7, 3, 51);
   EXPECT_LT(relative_error(foe.apply(f), tv.apply(f)), 1e-15);
   EXPECT_NEAR(foe.value(f), tv.value(f), 1e-13);
@@ -355,7 +360,7 @@ TEST(Foe, ApplyIsTheStatedConvolutionAndAdjointMatches) {
                      " L=" + std::to_string(len));
         Rng rng(61);
         const Matrix k = gaussian_matrix(3, len, 1.0, rng);
-        const reg::Foe foe(n, k, Vector::Ones(3), Potential::huber(0.1), boundary);
+        const Foe foe(n, k, Vector::Ones(3), Potential::huber(0.1), boundary);
         const Matrix x = frames(n, 3, 62);
         const Index m = foe.outputs();
         const Index s = boundary == reg::Boundary::Valid ? len - 1 : (len - 1) / 2;
@@ -382,7 +387,7 @@ TEST(Foe, ApplyIsTheStatedConvolutionAndAdjointMatches) {
 TEST(Checks, PlantedErrorsFail) {
   const Index n = 7, b = 3;
   const Potential p = Potential::student(0.7, true);
-  const reg::Analysis a(reg::Analysis::dct_rows(n, n), random_weights(n, 71), p);
+  const Analysis a(Analysis::dct_rows(n, n), random_weights(n, 71), p);
   const Matrix f = frames(n, b, 72), w = frames(n, b, 73), v = frames(n, b, 74);
 
   // ∇_F R with coordinate 5 off by 0.1 %.
@@ -453,7 +458,7 @@ TEST(Regularizers, HessianBoundHolds) {
 
 TEST(Regularizers, ParametersRoundTripAndLayout) {
   const Index n = 7;
-  const reg::Foe foe = reg::Foe::random(n, 2, 3, reg::Boundary::Same, Potential::huber(0.1, true), 0.5);
+  const Foe foe = Foe::random(n, 2, 3, reg::Boundary::Same, Potential::huber(0.1, true), 0.5);
   EXPECT_EQ(foe.num_parameters(), 2 * 3 + 2 + 1);
   Vector theta = foe.parameters();
   EXPECT_DOUBLE_EQ(theta(1), foe.filters()(0, 1));  // filter 0's taps first
@@ -464,10 +469,10 @@ TEST(Regularizers, ParametersRoundTripAndLayout) {
   theta(8) = 0.0;
   copy->set_parameters(theta);
   EXPECT_EQ(copy->parameters(), theta);
-  EXPECT_NEAR(dynamic_cast<reg::Foe&>(*copy).potential().epsilon(), std::log(2.0), 1e-15);
+  EXPECT_NEAR(dynamic_cast<Foe&>(*copy).potential().epsilon(), std::log(2.0), 1e-15);
   EXPECT_THROW(copy->set_parameters(Vector::Zero(3)), Error);
 
-  const reg::Analysis a = reg::Analysis::make(n, {}, Potential::charbonnier(0.1));
+  const Analysis a = Analysis::make(n, {}, Potential::charbonnier(0.1));
   EXPECT_EQ(a.num_parameters(), n * n + n);
   EXPECT_LT(relative_error(a.matrix() * a.matrix().transpose(), Matrix::Identity(n, n)), 1e-14);  // DCT rows
   EXPECT_FALSE(a.describe().empty());
@@ -475,20 +480,20 @@ TEST(Regularizers, ParametersRoundTripAndLayout) {
 }
 
 TEST(Regularizers, BadInputThrows) {
-  const reg::Tv tv(7, 1.0, Potential::huber(0.1));
+  const Tv tv(7, 1.0, Potential::huber(0.1));
   EXPECT_THROW(tv.value(Matrix::Zero(6, 2)), Error);
   EXPECT_THROW(tv.hessian_product(Matrix::Zero(7, 2), Matrix::Zero(7, 3)), Error);
-  EXPECT_THROW(reg::Tv(1, 1.0, Potential::huber(0.1)), Error);
-  EXPECT_THROW(reg::Tv(7, 0.0, Potential::huber(0.1)), Error);
-  EXPECT_THROW(reg::Foe(3, Matrix::Ones(1, 4), Vector::Ones(1), Potential::huber(0.1), reg::Boundary::Valid), Error);
-  EXPECT_THROW(reg::Analysis(Matrix::Ones(3, 4), Vector::Ones(2), Potential::huber(0.1)), Error);
+  EXPECT_THROW(Tv(1, 1.0, Potential::huber(0.1)), Error);
+  EXPECT_THROW(Tv(7, 0.0, Potential::huber(0.1)), Error);
+  EXPECT_THROW(Foe(3, Matrix::Ones(1, 4), Vector::Ones(1), Potential::huber(0.1), reg::Boundary::Valid), Error);
+  EXPECT_THROW(Analysis(Matrix::Ones(3, 4), Vector::Ones(2), Potential::huber(0.1)), Error);
   reg::AnalysisOptions o;
   o.weight = -1;
-  EXPECT_THROW(reg::Analysis::make(7, o, Potential::huber(0.1)), Error);
+  EXPECT_THROW(Analysis::make(7, o, Potential::huber(0.1)), Error);
   o = {};
   o.filters = 9;
-  EXPECT_THROW(reg::Analysis::make(7, o, Potential::huber(0.1)), Error);  // 9 DCT rows of 7
-  EXPECT_THROW(reg::Quadratic{Matrix()}, Error);
+  EXPECT_THROW(Analysis::make(7, o, Potential::huber(0.1)), Error);  // 9 DCT rows of 7
+  EXPECT_THROW(Quadratic{Matrix()}, Error);
 }
 
 // ------------------------------------------------------------------ docs/regularizers.md's worked example
@@ -503,9 +508,9 @@ TEST(DocsExample, OneUnrolledStepOfTvDenoising) {
   Matrix g = clean;
   add_gaussian_noise_inplace(g, 0.1, rng);
 
-  reg::Tv tv(n, 0.5, Potential::huber(0.05, /*learned=*/true));  // θ = (β, η): a = softplus(β), ε = softplus(η)
+  Tv tv(n, 0.5, Potential::huber(0.05, /*learned=*/true));  // θ = (β, η): a = softplus(β), ε = softplus(η)
   const double omega = 1.0 / (1.0 + *tv.hessian_bound());        // ω < 2 / (1 + L_R)
-  auto loss = [&](const reg::Tv& r) {
+  auto loss = [&](const Tv& r) {
     const Matrix f1 = g - omega * r.gradient(g);
     return 0.5 * (f1 - clean).squaredNorm();
   };
@@ -514,7 +519,7 @@ TEST(DocsExample, OneUnrolledStepOfTvDenoising) {
 
   for (Index i = 0; i < tv.num_parameters(); ++i) {
     const double h = 1e-5;
-    reg::Tv plus = tv, minus = tv;
+    Tv plus = tv, minus = tv;
     Vector t = tv.parameters();
     t(i) += h;
     plus.set_parameters(t);
@@ -523,4 +528,40 @@ TEST(DocsExample, OneUnrolledStepOfTvDenoising) {
     EXPECT_NEAR(dtheta(i), (loss(plus) - loss(minus)) / (2 * h), 1e-6 * dtheta.cwiseAbs().maxCoeff());
   }
   EXPECT_LT(loss(tv), 0.5 * (g - clean).squaredNorm());  // the step denoises
+}
+
+// ------------------------------------------------------------------ float32
+
+namespace {
+template <class R32, class R64>
+void expect_float_matches_double(const R32& r32, const R64& r64, const Matrix& f, const Matrix& w) {
+  const MatrixT<float> f32 = f.cast<float>(), w32 = w.cast<float>();
+  constexpr double tol = 2e-4;  // float32 kernels vs float64 on the same θ (max-norm relative)
+  EXPECT_NEAR(r32.value(f32), r64.value(f), tol * std::abs(r64.value(f)));
+  EXPECT_LT(relative_error(r32.gradient(f32).template cast<double>(), r64.gradient(f)), tol);
+  EXPECT_LT(relative_error(r32.hessian_product(f32, w32).template cast<double>(), r64.hessian_product(f, w)), tol);
+  EXPECT_LT(relative_error(r32.parameter_gradient(f32).template cast<double>(), r64.parameter_gradient(f)), tol);
+  EXPECT_LT(relative_error(r32.mixed_product(f32, w32).template cast<double>(), r64.mixed_product(f, w)), tol);
+  EXPECT_LT(relative_error(r32.parameters().template cast<double>(), r64.parameters()), 1e-6);
+}
+}  // namespace
+
+TEST(Float32, KernelsMatchFloat64) {
+  const Index n = 37, b = 3;
+  const Matrix f = frames(n, b, 91), w = frames(n, b, 92);
+  Rng rng(93);
+  const Matrix r = gaussian_matrix(n - 3, n, 0.2, rng);
+  expect_float_matches_double(reg::Quadratic<float>(r.cast<float>()), Quadratic(r), f, w);
+  for (PotentialKind kind : {PotentialKind::Huber, PotentialKind::Charbonnier, PotentialKind::Student}) {
+    SCOPED_TRACE(reg::to_string(kind));
+    const Potential p(kind, 0.7, true);
+    const Matrix k = Analysis::dct_rows(n, n);
+    const Vector a = random_weights(n, 94);
+    expect_float_matches_double(reg::Analysis<float>(k.cast<float>(), a.cast<float>(), p), Analysis(k, a, p), f, w);
+    expect_float_matches_double(reg::Tv<float>(n, 0.8, p), Tv(n, 0.8, p), f, w);
+    const Matrix filters = gaussian_matrix(3, 5, 0.5, rng);
+    const Vector fw = random_weights(3, 95);
+    expect_float_matches_double(reg::Foe<float>(n, filters.cast<float>(), fw.cast<float>(), p, reg::Boundary::Same),
+                                Foe(n, filters, fw, p, reg::Boundary::Same), f, w);
+  }
 }

@@ -22,49 +22,52 @@ namespace varlearn::reg {
 /// The engine shared by Analysis, Foe and Tv: K is given by the derived class as a linear map
 /// F (n x B) -> U (rows x B) whose rows fall in J consecutive groups of `rows_per_group()`
 /// rows, group j weighted by \f$a_j\f$.
-class AnalysisBase : public Regularizer {
+template <class T>
+class AnalysisBase : public Regularizer<T> {
 public:
+  using Mat = MatrixT<T>;
+  using Vec = VectorT<T>;
   const Potential& potential() const { return potential_; }
   /// \f$a = \mathrm{softplus}(\beta)\f$ (J).
-  Vector weights() const;
+  Vec weights() const;
   Index num_groups() const { return beta_.size(); }
 
-  double value(const Matrix& f) const override;
-  Matrix gradient(const Matrix& f) const override;
-  Matrix hessian_product(const Matrix& f, const Matrix& v) const override;
-  Vector parameter_gradient(const Matrix& f) const override;
-  Vector mixed_product(const Matrix& f, const Matrix& w) const override;
+  T value(const Mat& f) const override;
+  Mat gradient(const Mat& f) const override;
+  Mat hessian_product(const Mat& f, const Mat& v) const override;
+  Vec parameter_gradient(const Mat& f) const override;
+  Vec mixed_product(const Mat& f, const Mat& w) const override;
   Index num_parameters() const override;
-  Vector parameters() const override;
-  void set_parameters(const Vector& theta) override;
+  Vec parameters() const override;
+  void set_parameters(const Vec& theta) override;
   /// \f$\|K\|_2^2\,\max_j a_j\,\sup|\varphi''|\f$ (operator_norm_bound() of the derived class).
   std::optional<double> hessian_bound() const override;
 
   /// U = K F.
-  virtual Matrix apply(const Matrix& f) const = 0;
+  virtual Mat apply(const Mat& f) const = 0;
   /// \f$K^T P\f$ (n x B) for P shaped like K F.
-  virtual Matrix adjoint(const Matrix& p) const = 0;
+  virtual Mat adjoint(const Mat& p) const = 0;
 
 protected:
   /// Throws Error unless every weight > 0 finite (weights has `groups` entries).
-  AnalysisBase(Potential potential, const Vector& weights, const char* where);
+  AnalysisBase(Potential potential, const Vec& weights, const char* where);
   virtual Index rows_per_group() const = 0;
   /// Number of K's learned parameters (0 for tv).
   virtual Index num_operator_parameters() const = 0;
-  virtual Vector operator_parameters() const = 0;
-  virtual void set_operator_parameters(const Eigen::Ref<const Vector>& k) = 0;
+  virtual Vec operator_parameters() const = 0;
+  virtual void set_operator_parameters(const Eigen::Ref<const Vec>& k) = 0;
   /// \f$\partial/\partial\kappa\ \langle P, K_\kappa F\rangle\f$ over K's parameters \f$\kappa\f$.
-  virtual Vector operator_gradient(const Matrix& p, const Matrix& f) const = 0;
+  virtual Vec operator_gradient(const Mat& p, const Mat& f) const = 0;
   /// An upper bound on \f$\|K\|_2\f$.
   virtual double operator_norm_bound() const = 0;
   /// "huber(eps=...), weights softplus (a in [lo, hi])" for describe().
   std::string describe_weights() const;
 
 private:
-  /// The J x B-free row weights: a_{group(row)} for each of `rows` rows.
-  Vector row_weights(Index rows) const;
+  /// Row weights: a_{group(row)} for each of `rows` rows.
+  Vec row_weights(Index rows) const;
   Potential potential_;
-  Vector beta_;  ///< a = softplus(beta)
+  Vec beta_;  ///< a = softplus(beta)
 };
 
 /// How to initialize a dense K (m x n).
@@ -90,34 +93,42 @@ struct AnalysisOptions {
 
 /// Dense analysis regularizer \f$\sum_j a_j\sum_b\varphi((Kf_b)_j)\f$, K (m x n) learned,
 /// one weight per row. \f$\theta\f$ = [vec(K) column-major (m n), \f$\beta\f$ (m), \f$\eta\f$ (if learned)].
-class Analysis final : public AnalysisBase {
+template <class T>
+class Analysis final : public AnalysisBase<T> {
 public:
+  using Mat = MatrixT<T>;
+  using Vec = VectorT<T>;
   /// Throws Error if K is empty or not finite or weights has not K.rows() positive entries.
-  Analysis(Matrix k, const Vector& weights, Potential potential);
+  Analysis(Mat k, const Vec& weights, Potential potential);
   /// K (m x n) from options (DCT, differences, random), all weights options.weight.
   static Analysis make(Index n, const AnalysisOptions& options, Potential potential);
   /// The m x n orthonormal DCT-II rows \f$K_{jt} = c_j\cos(\pi(t+\tfrac12)j/n)\f$.
-  static Matrix dct_rows(Index m, Index n);
+  static Mat dct_rows(Index m, Index n);
   /// The m x n first differences, row j = \f$e_{j+1}-e_j\f$ (m <= n - 1).
-  static Matrix difference_rows(Index m, Index n);
+  static Mat difference_rows(Index m, Index n);
 
-  const Matrix& matrix() const { return k_; }
+  const Mat& matrix() const { return k_; }
   Index dimension() const override { return k_.cols(); }
-  Matrix apply(const Matrix& f) const override { return k_ * f; }
-  Matrix adjoint(const Matrix& p) const override { return k_.transpose() * p; }
+  Mat apply(const Mat& f) const override { return k_ * f; }
+  Mat adjoint(const Mat& p) const override { return k_.transpose() * p; }
   std::string describe() const override;
-  std::unique_ptr<Regularizer> clone() const override { return std::make_unique<Analysis>(*this); }
+  std::unique_ptr<Regularizer<T>> clone() const override { return std::make_unique<Analysis>(*this); }
 
 protected:
   Index rows_per_group() const override { return 1; }
   Index num_operator_parameters() const override { return k_.size(); }
-  Vector operator_parameters() const override;
-  void set_operator_parameters(const Eigen::Ref<const Vector>& k) override;
-  Vector operator_gradient(const Matrix& p, const Matrix& f) const override;
+  Vec operator_parameters() const override;
+  void set_operator_parameters(const Eigen::Ref<const Vec>& k) override;
+  Vec operator_gradient(const Mat& p, const Mat& f) const override;
   double operator_norm_bound() const override;
 
 private:
-  Matrix k_;
+  Mat k_;
 };
+
+extern template class AnalysisBase<float>;
+extern template class AnalysisBase<double>;
+extern template class Analysis<float>;
+extern template class Analysis<double>;
 
 }  // namespace varlearn::reg

@@ -17,40 +17,46 @@ namespace varlearn::reg {
 enum class Boundary { Valid, Same };
 inline constexpr NameTable<Boundary, 2> kBoundaryNames{{{Boundary::Valid, "valid"}, {Boundary::Same, "same"}}};
 
-class Foe final : public AnalysisBase {
+template <class T>
+class Foe final : public AnalysisBase<T> {
 public:
+  using Mat = MatrixT<T>;
+  using Vec = VectorT<T>;
   /// filters: J x L (row j = k_j). Throws Error if empty, not finite, L > n for `valid`,
   /// or weights has not J positive entries.
-  Foe(Index n, Matrix filters, const Vector& weights, Potential potential, Boundary boundary);
+  Foe(Index n, Mat filters, const Vec& weights, Potential potential, Boundary boundary);
   /// J random filters scale * N(0,1)/sqrt(L) with zero mean (seeded), all weights `weight`.
   static Foe random(Index n, Index filters, Index length, Boundary boundary, Potential potential,
                     double weight = 1.0, double scale = 1.0, std::uint64_t seed = 1);
 
-  const Matrix& filters() const { return k_; }
+  const Mat& filters() const { return k_; }
   Boundary boundary() const { return boundary_; }
   /// M: outputs per filter and frame.
   Index outputs() const;
   Index dimension() const override { return n_; }
   /// U (J M x B): rows j M .. j M + M - 1 are k_j * f.
-  Matrix apply(const Matrix& f) const override;
-  Matrix adjoint(const Matrix& p) const override;
+  Mat apply(const Mat& f) const override;
+  Mat adjoint(const Mat& p) const override;
   std::string describe() const override;
-  std::unique_ptr<Regularizer> clone() const override { return std::make_unique<Foe>(*this); }
+  std::unique_ptr<Regularizer<T>> clone() const override { return std::make_unique<Foe>(*this); }
 
 protected:
   Index rows_per_group() const override { return outputs(); }
   Index num_operator_parameters() const override { return k_.size(); }
-  Vector operator_parameters() const override;
-  void set_operator_parameters(const Eigen::Ref<const Vector>& k) override;
-  Vector operator_gradient(const Matrix& p, const Matrix& f) const override;
+  Vec operator_parameters() const override;
+  void set_operator_parameters(const Eigen::Ref<const Vec>& k) override;
+  Vec operator_gradient(const Mat& p, const Mat& f) const override;
   /// \f$\|K\|_2 \le \sqrt{\sum_j\|k_j\|_1^2}\f$ (Young: each filter's norm is at most \f$\|k_j\|_1\f$).
   double operator_norm_bound() const override;
 
 private:
   Index shift() const;
   Index n_;
-  Matrix k_;
+  Mat k_;
   Boundary boundary_;
 };
+
+extern template class Foe<float>;
+extern template class Foe<double>;
 
 }  // namespace varlearn::reg

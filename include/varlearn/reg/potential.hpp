@@ -42,11 +42,13 @@ public:
   /// \f$d\varepsilon/d\eta = \sigma(\eta)\f$ at the current \f$\eta\f$.
   double depsilon_deta() const;
 
-  double value(double u) const;   ///< \f$\varphi(u)\f$
-  double first(double u) const;   ///< \f$\varphi'(u)\f$
-  double second(double u) const;  ///< \f$\varphi''(u)\f$ (huber: 1/ε inside, 0 outside; at |u| = ε: 1/ε)
-  double value_eps(double u) const;  ///< \f$\partial_\varepsilon\varphi(u)\f$
-  double first_eps(double u) const;  ///< \f$\partial_\varepsilon\varphi'(u)\f$
+  /// The kernels, for T = float or double (computed in T, ε rounded to T).
+  template <class T> T value(T u) const;   ///< \f$\varphi(u)\f$
+  template <class T> T first(T u) const;   ///< \f$\varphi'(u)\f$
+  /// \f$\varphi''(u)\f$ (huber: 1/ε inside, 0 outside; at |u| = ε: 1/ε)
+  template <class T> T second(T u) const;
+  template <class T> T value_eps(T u) const;  ///< \f$\partial_\varepsilon\varphi(u)\f$
+  template <class T> T first_eps(T u) const;  ///< \f$\partial_\varepsilon\varphi'(u)\f$
   /// \f$\sup_u |\varphi''(u)|\f$: 1/ε (huber, charbonnier), 2/ε² (student, at u = 0).
   double max_abs_second() const;
   bool convex() const { return kind_ != PotentialKind::Student; }

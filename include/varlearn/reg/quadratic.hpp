@@ -7,28 +7,34 @@
 
 namespace varlearn::reg {
 
-class Quadratic final : public Regularizer {
+template <class T>
+class Quadratic final : public Regularizer<T> {
 public:
+  using Mat = MatrixT<T>;
+  using Vec = VectorT<T>;
   /// Throws Error if R is empty or not finite.
-  explicit Quadratic(Matrix r);
-  const Matrix& matrix() const { return r_; }
+  explicit Quadratic(Mat r);
+  const Mat& matrix() const { return r_; }
 
   Index dimension() const override { return r_.cols(); }
-  double value(const Matrix& f) const override;                        ///< \f$\tfrac12\|RF\|^2\f$
-  Matrix gradient(const Matrix& f) const override;                     ///< \f$R^TRF\f$
-  Matrix hessian_product(const Matrix& f, const Matrix& v) const override;  ///< \f$R^TRV\f$
-  Vector parameter_gradient(const Matrix& f) const override;           ///< vec\f$((RF)F^T)\f$
+  T value(const Mat& f) const override;                              ///< \f$\tfrac12\|RF\|^2\f$
+  Mat gradient(const Mat& f) const override;                         ///< \f$R^TRF\f$
+  Mat hessian_product(const Mat& f, const Mat& v) const override;    ///< \f$R^TRV\f$
+  Vec parameter_gradient(const Mat& f) const override;               ///< vec\f$((RF)F^T)\f$
   /// vec\f$((RW)F^T + (RF)W^T)\f$.
-  Vector mixed_product(const Matrix& f, const Matrix& w) const override;
+  Vec mixed_product(const Mat& f, const Mat& w) const override;
   Index num_parameters() const override { return r_.size(); }
-  Vector parameters() const override;
-  void set_parameters(const Vector& theta) override;
+  Vec parameters() const override;
+  void set_parameters(const Vec& theta) override;
   std::string describe() const override;
   std::optional<double> hessian_bound() const override;  ///< \f$\|R\|_2^2\f$
-  std::unique_ptr<Regularizer> clone() const override { return std::make_unique<Quadratic>(*this); }
+  std::unique_ptr<Regularizer<T>> clone() const override { return std::make_unique<Quadratic>(*this); }
 
 private:
-  Matrix r_;
+  Mat r_;
 };
+
+extern template class Quadratic<float>;
+extern template class Quadratic<double>;
 
 }  // namespace varlearn::reg
