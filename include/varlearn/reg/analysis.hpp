@@ -1,0 +1,134 @@
+#pragma once
+/// \file analysis.hpp
+/// Sums of potentials of filter responses, \f$R(F) = \sum_j a_j \sum_{i\in\text{group } j}
+/// \varphi((KF)_i)\f$, \f$a_j = \mathrm{softplus}(\beta_j) > 0\f$: the shared engine of the
+/// dense analysis regularizer (this file), the fields of experts (foe.hpp) and tv (tv.hpp).
+/// With \f$U = KF\f$, \f$\Psi = a\odot\varphi'(U)\f$, \f$Z = KW\f$ (rows weighted by their group's a):
+///   \f$\nabla_F R = K^T\Psi\f$, \f$\nabla^2_F R\,V = K^T(a\odot\varphi''(U)\odot KV)\f$,
+///   \f$\partial_K R = \Psi F^T\f$, \f$\partial_{a_j} R = \sum \varphi(U_j)\f$,
+///   \f$\partial_\varepsilon R = \sum a\,\partial_\varepsilon\varphi(U)\f$, and the mixed product
+///   \f$\partial_K = \Psi W^T + (a\odot\varphi''(U)\odot Z)F^T\f$,
+///   \f$\partial_{a_j} = \sum Z_j\odot\varphi'(U_j)\f$, \f$\partial_\varepsilon = \sum a\,Z\odot\partial_\varepsilon\varphi'(U)\f$
+/// (\f$\partial_K\f$ meaning the pullback onto K's own parameters; chained through softplus).
+/// \f$\theta\f$ = [K's parameters (if learned), \f$\beta\f$ (J), \f$\eta\f$ (1, if ε is learned)].
+#include <cstdint>
+
+#include "varlearn/core/names.hpp"
+#include "varlearn/reg/potential.hpp"
+#include "varlearn/reg/regularizer.hpp"
+
+namespace varlearn::reg {
+
+/// The engine shared by Analysis, Foe and Tv: K is given by the derived class as a linear map
+/// F (n x B) -> U (rows x B) whose rows fall in J consecutive groups of `rows_per_group()`
+/// rows, group j weighted by \f$a_j\f$.
+template <class T>
+class AnalysisBase : public Regularizer<T> {
+public:
+  using Mat = MatrixT<T>;
+  using Vec = VectorT<T>;
+  const Potential& potential() const { return potential_; }
+  /// \f$a = \mathrm{softplus}(\beta)\f$ (J).
+  Vec weights() const;
+  Index num_groups() const { return beta_.size(); }
+
+  T value(const Mat& f) const override;
+  Mat gradient(const Mat& f) const override;
+  Mat hessian_product(const Mat& f, const Mat& v) const override;
+  Vec parameter_gradient(const Mat& f) const override;
+  Vec mixed_product(const Mat& f, const Mat& w) const override;
+  Index num_parameters() const override;
+  Vec parameters() const override;
+  void set_parameters(const Vec& theta) override;
+  /// \f$\|K\|_2^2\,\max_j a_j\,\sup|\varphi''|\f$ (operator_norm_bound() of the derived class).
+  std::optional<double> hessian_bound() const override;
+
+  /// U = K F.
+  virtual Mat apply(const Mat& f) const = 0;
+  /// \f$K^T P\f$ (n x B) for P shaped like K F.
+  virtual Mat adjoint(const Mat& p) const = 0;
+
+protected:
+  /// Throws Error unless every weight > 0 finite (weights has `groups` entries).
+  AnalysisBase(Potential potential, const Vec& weights, const char* where);
+  virtual Index rows_per_group() const = 0;
+  /// Number of K's learned parameters (0 for tv).
+  virtual Index num_operator_parameters() const = 0;
+  virtual Vec operator_parameters() const = 0;
+  virtual void set_operator_parameters(const Eigen::Ref<const Vec>& k) = 0;
+  /// \f$\partial/\partial\kappa\ \langle P, K_\kappa F\rangle\f$ over K's parameters \f$\kappa\f$.
+  virtual Vec operator_gradient(const Mat& p, const Mat& f) const = 0;
+  /// An upper bound on \f$\|K\|_2\f$.
+  virtual double operator_norm_bound() const = 0;
+  /// "huber(eps=...), weights softplus (a in [lo, hi])" for describe().
+  std::string describe_weights() const;
+
+private:
+  /// Row weights: a_{group(row)} for each of `rows` rows.
+  Vec row_weights(Index rows) const;
+  Potential potential_;
+  Vec beta_;  ///< a = softplus(beta)
+};
+
+/// How to initialize a dense K (m x n).
+enum class AnalysisInit {
+  Dct,                ///< rows 0..m-1 of the orthonormal DCT-II (m <= n)
+  FiniteDifferences,  ///< row j = e_{j+1} - e_j (m <= n - 1)
+  Random,             ///< scale * N(0,1) / sqrt(n), seeded
+};
+inline constexpr NameTable<AnalysisInit, 3> kAnalysisInitNames{{{AnalysisInit::Dct, "dct"},
+                                                                {AnalysisInit::FiniteDifferences, "differences"},
+                                                                {AnalysisInit::Random, "random"}}};
+
+struct AnalysisOptions {
+  /// m: rows of K (0 = n for dct/random, n - 1 for differences).
+  Index filters = 0;
+  AnalysisInit init = AnalysisInit::Dct;
+  double weight = 1.0;   ///< initial \f$a_j\f$ (all rows), > 0
+  double scale = 1.0;    ///< random init scale
+  std::uint64_t seed = 1;  ///< random init seed
+  /// Throws Error naming the bad field.
+  void validate() const;
+};
+
+/// Dense analysis regularizer \f$\sum_j a_j\sum_b\varphi((Kf_b)_j)\f$, K (m x n) learned,
+/// one weight per row. \f$\theta\f$ = [vec(K) column-major (m n), \f$\beta\f$ (m), \f$\eta\f$ (if learned)].
+template <class T>
+class Analysis final : public AnalysisBase<T> {
+public:
+  using Mat = MatrixT<T>;
+  using Vec = VectorT<T>;
+  /// Throws Error if K is empty or not finite or weights has not K.rows() positive entries.
+  Analysis(Mat k, const Vec& weights, Potential potential);
+  /// K (m x n) from options (DCT, differences, random), all weights options.weight.
+  static Analysis make(Index n, const AnalysisOptions& options, Potential potential);
+  /// The m x n orthonormal DCT-II rows \f$K_{jt} = c_j\cos(\pi(t+\tfrac12)j/n)\f$.
+  static Mat dct_rows(Index m, Index n);
+  /// The m x n first differences, row j = \f$e_{j+1}-e_j\f$ (m <= n - 1).
+  static Mat difference_rows(Index m, Index n);
+
+  const Mat& matrix() const { return k_; }
+  Index dimension() const override { return k_.cols(); }
+  Mat apply(const Mat& f) const override { return k_ * f; }
+  Mat adjoint(const Mat& p) const override { return k_.transpose() * p; }
+  std::string describe() const override;
+  std::unique_ptr<Regularizer<T>> clone() const override { return std::make_unique<Analysis>(*this); }
+
+protected:
+  Index rows_per_group() const override { return 1; }
+  Index num_operator_parameters() const override { return k_.size(); }
+  Vec operator_parameters() const override;
+  void set_operator_parameters(const Eigen::Ref<const Vec>& k) override;
+  Vec operator_gradient(const Mat& p, const Mat& f) const override;
+  double operator_norm_bound() const override;
+
+private:
+  Mat k_;
+};
+
+extern template class AnalysisBase<float>;
+extern template class AnalysisBase<double>;
+extern template class Analysis<float>;
+extern template class Analysis<double>;
+
+}  // namespace varlearn::reg

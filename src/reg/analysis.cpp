@@ -1,0 +1,272 @@
+#include "varlearn/reg/analysis.hpp"
+
+#include <Eigen/SVD>
+#include <cmath>
+#include <numbers>
+
+#include "varlearn/core/error.hpp"
+#include "varlearn/core/format.hpp"
+#include "varlearn/core/numerics.hpp"
+#include "varlearn/core/random.hpp"
+
+namespace varlearn::reg {
+
+// ---------------------------------------------------------------- AnalysisBase
+
+template <class T>
+AnalysisBase<T>::AnalysisBase(Potential potential, const Vec& weights, const char* where)
+    : potential_(potential), beta_(weights.size()) {
+  require(weights.size() > 0, where, "no weights");
+  for (Index j = 0; j < weights.size(); ++j) {
+    if (!(weights(j) > 0) || !std::isfinite(weights(j)))
+      throw Error(std::string(where) + ": weight a[" + std::to_string(j) + "] = " + format_general(weights(j)) +
+                  " must be > 0 and finite");
+    beta_(j) = static_cast<T>(softplus_inverse(static_cast<double>(weights(j))));
+  }
+}
+
+template <class T>
+typename AnalysisBase<T>::Vec AnalysisBase<T>::weights() const {
+  return beta_.unaryExpr([](T b) { return static_cast<T>(softplus(static_cast<double>(b))); });
+}
+
+template <class T>
+typename AnalysisBase<T>::Vec AnalysisBase<T>::row_weights(Index rows) const {
+  const Index per = rows_per_group();
+  const Vec a = weights();
+  Vec out(rows);
+  for (Index r = 0; r < rows; ++r) out(r) = a(r / per);
+  return out;
+}
+
+template <class T>
+T AnalysisBase<T>::value(const Mat& f) const {
+  this->check_frames(f, "reg::AnalysisBase::value");
+  const Mat u = apply(f);
+  const Vec a = row_weights(u.rows());
+  double total = 0;  // accumulated in double: a float sum over n B terms loses digits
+  for (Index b = 0; b < u.cols(); ++b)
+    for (Index r = 0; r < u.rows(); ++r) total += static_cast<double>(a(r) * potential_.value<T>(u(r, b)));
+  return static_cast<T>(total);
+}
+
+template <class T>
+typename AnalysisBase<T>::Mat AnalysisBase<T>::gradient(const Mat& f) const {
+  this->check_frames(f, "reg::AnalysisBase::gradient");
+  Mat u = apply(f);
+  const Vec a = row_weights(u.rows());
+  for (Index b = 0; b < u.cols(); ++b)
+    for (Index r = 0; r < u.rows(); ++r) u(r, b) = a(r) * potential_.first<T>(u(r, b));
+  return adjoint(u);
+}
+
+template <class T>
+typename AnalysisBase<T>::Mat AnalysisBase<T>::hessian_product(const Mat& f, const Mat& v) const {
+  this->check_frames(f, "reg::AnalysisBase::hessian_product", &v);
+  const Mat u = apply(f);
+  Mat kv = apply(v);
+  const Vec a = row_weights(u.rows());
+  for (Index b = 0; b < u.cols(); ++b)
+    for (Index r = 0; r < u.rows(); ++r) kv(r, b) *= a(r) * potential_.second<T>(u(r, b));
+  return adjoint(kv);
+}
+
+template <class T>
+Index AnalysisBase<T>::num_parameters() const {
+  return num_operator_parameters() + beta_.size() + (potential_.learned() ? 1 : 0);
+}
+
+template <class T>
+typename AnalysisBase<T>::Vec AnalysisBase<T>::parameters() const {
+  Vec theta(num_parameters());
+  const Index p = num_operator_parameters();
+  if (p > 0) theta.head(p) = operator_parameters();
+  theta.segment(p, beta_.size()) = beta_;
+  if (potential_.learned()) theta(theta.size() - 1) = static_cast<T>(potential_.eta());
+  return theta;
+}
+
+template <class T>
+void AnalysisBase<T>::set_parameters(const Vec& theta) {
+  require(theta.size() == num_parameters(), "reg::AnalysisBase::set_parameters",
+          std::string("theta has ") + std::to_string(theta.size()) + " entries, expected " +
+              std::to_string(num_parameters()));
+  require(theta.allFinite(), "reg::AnalysisBase::set_parameters", "theta has a non-finite entry");
+  const Index p = num_operator_parameters();
+  if (potential_.learned()) potential_.set_eta(static_cast<double>(theta(theta.size() - 1)));
+  if (p > 0) set_operator_parameters(theta.head(p));
+  beta_ = theta.segment(p, beta_.size());
+}
+
+// theta layout: [operator (p), beta (J), eta]. With U = K F, Psi = a phi'(U):
+// dR/dK = pullback of Psi F^T, dR/da_j = sum_group phi(U), dR/deps = sum a d_eps phi(U).
+template <class T>
+typename AnalysisBase<T>::Vec AnalysisBase<T>::parameter_gradient(const Mat& f) const {
+  this->check_frames(f, "reg::AnalysisBase::parameter_gradient");
+  const Mat u = apply(f);
+  const Vec a = row_weights(u.rows());
+  const Index per = rows_per_group();
+  Mat psi(u.rows(), u.cols());
+  Vec da = Vec::Zero(beta_.size());
+  T deps = 0;
+  for (Index b = 0; b < u.cols(); ++b)
+    for (Index r = 0; r < u.rows(); ++r) {
+      psi(r, b) = a(r) * potential_.first<T>(u(r, b));
+      da(r / per) += potential_.value<T>(u(r, b));
+      if (potential_.learned()) deps += a(r) * potential_.value_eps<T>(u(r, b));
+    }
+  Vec g(num_parameters());
+  const Index p = num_operator_parameters();
+  if (p > 0) g.head(p) = operator_gradient(psi, f);
+  for (Index j = 0; j < beta_.size(); ++j) g(p + j) = da(j) * static_cast<T>(softplus_derivative(static_cast<double>(beta_(j))));
+  if (potential_.learned()) g(g.size() - 1) = deps * static_cast<T>(potential_.depsilon_deta());
+  return g;
+}
+
+// d/dtheta <W, K^T Psi(K F)> = d/dtheta <Z, Psi(U)>, Z = K W:
+// dK: pullback of Psi W^T + (a phi''(U) Z) F^T; da_j: sum Z phi'(U); deps: sum a Z d_eps phi'(U).
+template <class T>
+typename AnalysisBase<T>::Vec AnalysisBase<T>::mixed_product(const Mat& f, const Mat& w) const {
+  this->check_frames(f, "reg::AnalysisBase::mixed_product", &w);
+  const Mat u = apply(f);
+  Mat z = apply(w);
+  const Vec a = row_weights(u.rows());
+  const Index per = rows_per_group();
+  Mat psi(u.rows(), u.cols());
+  Vec da = Vec::Zero(beta_.size());
+  T deps = 0;
+  for (Index b = 0; b < u.cols(); ++b)
+    for (Index r = 0; r < u.rows(); ++r) {
+      const T x = u(r, b);
+      const T zr = z(r, b);
+      psi(r, b) = a(r) * potential_.first<T>(x);
+      da(r / per) += zr * potential_.first<T>(x);
+      if (potential_.learned()) deps += a(r) * zr * potential_.first_eps<T>(x);
+      z(r, b) = a(r) * potential_.second<T>(x) * zr;
+    }
+  Vec g(num_parameters());
+  const Index p = num_operator_parameters();
+  if (p > 0) g.head(p) = operator_gradient(psi, w) + operator_gradient(z, f);
+  for (Index j = 0; j < beta_.size(); ++j) g(p + j) = da(j) * static_cast<T>(softplus_derivative(static_cast<double>(beta_(j))));
+  if (potential_.learned()) g(g.size() - 1) = deps * static_cast<T>(potential_.depsilon_deta());
+  return g;
+}
+
+template <class T>
+std::optional<double> AnalysisBase<T>::hessian_bound() const {
+  const double k = operator_norm_bound();
+  return k * k * static_cast<double>(weights().maxCoeff()) * potential_.max_abs_second();
+}
+
+template <class T>
+std::string AnalysisBase<T>::describe_weights() const {
+  const Vec a = weights();
+  std::string s = potential_.describe();
+  s.append(", weights softplus (a in [")
+      .append(format_general(static_cast<double>(a.minCoeff())))
+      .append(", ")
+      .append(format_general(static_cast<double>(a.maxCoeff())))
+      .append("])");
+  return s;
+}
+
+// ---------------------------------------------------------------- AnalysisOptions
+
+void AnalysisOptions::validate() const {
+  require(filters >= 0, "reg::AnalysisOptions", std::string("filters = ") + std::to_string(filters) + " must be >= 0");
+  require(weight > 0 && std::isfinite(weight), "reg::AnalysisOptions",
+          std::string("weight = ") + format_general(weight) + " must be > 0 and finite");
+  require(scale > 0 && std::isfinite(scale), "reg::AnalysisOptions",
+          std::string("scale = ") + format_general(scale) + " must be > 0 and finite");
+}
+
+// ---------------------------------------------------------------- Analysis
+
+template <class T>
+Analysis<T>::Analysis(Mat k, const Vec& weights, Potential potential)
+    : AnalysisBase<T>(potential, weights, "reg::Analysis"), k_(std::move(k)) {
+  require(k_.size() > 0, "reg::Analysis", "K is empty");
+  require(k_.allFinite(), "reg::Analysis", "K has a non-finite entry");
+  require(weights.size() == k_.rows(), "reg::Analysis",
+          std::string("weights has ") + std::to_string(weights.size()) + " entries, expected m = " +
+              std::to_string(k_.rows()));
+}
+
+template <class T>
+typename Analysis<T>::Mat Analysis<T>::dct_rows(Index m, Index n) {
+  require(n >= 1 && m >= 1 && m <= n, "reg::Analysis::dct_rows",
+          std::string("need 1 <= m <= n, got m = ") + std::to_string(m) + ", n = " + std::to_string(n));
+  Mat k(m, n);
+  for (Index j = 0; j < m; ++j) {
+    const double c = std::sqrt((j == 0 ? 1.0 : 2.0) / static_cast<double>(n));
+    for (Index t = 0; t < n; ++t)
+      k(j, t) = static_cast<T>(c * std::cos(std::numbers::pi * (static_cast<double>(t) + 0.5) * static_cast<double>(j) /
+                             static_cast<double>(n)));
+  }
+  return k;
+}
+
+template <class T>
+typename Analysis<T>::Mat Analysis<T>::difference_rows(Index m, Index n) {
+  require(n >= 2 && m >= 1 && m <= n - 1, "reg::Analysis::difference_rows",
+          std::string("need 1 <= m <= n - 1, got m = ") + std::to_string(m) + ", n = " + std::to_string(n));
+  Mat k = Mat::Zero(m, n);
+  for (Index j = 0; j < m; ++j) {
+    k(j, j) = -1;
+    k(j, j + 1) = 1;
+  }
+  return k;
+}
+
+template <class T>
+Analysis<T> Analysis<T>::make(Index n, const AnalysisOptions& options, Potential potential) {
+  options.validate();
+  require(n >= 1, "reg::Analysis::make", std::string("n = ") + std::to_string(n) + " must be >= 1");
+  Mat k;
+  switch (options.init) {
+    case AnalysisInit::Dct: k = dct_rows(options.filters == 0 ? n : options.filters, n); break;
+    case AnalysisInit::FiniteDifferences: k = difference_rows(options.filters == 0 ? n - 1 : options.filters, n); break;
+    case AnalysisInit::Random: {
+      Rng rng(options.seed);
+      k = gaussian_matrix(options.filters == 0 ? n : options.filters, n,
+                          options.scale / std::sqrt(static_cast<double>(n)), rng)
+              .template cast<T>();
+      break;
+    }
+  }
+  const Vec weights = Vec::Constant(k.rows(), static_cast<T>(options.weight));
+  return Analysis(std::move(k), weights, potential);
+}
+
+template <class T>
+typename Analysis<T>::Vec Analysis<T>::operator_parameters() const {
+  return Eigen::Map<const Vec>(k_.data(), k_.size());
+}
+template <class T>
+void Analysis<T>::set_operator_parameters(const Eigen::Ref<const Vec>& k) {
+  k_ = Eigen::Map<const Mat>(k.data(), k_.rows(), k_.cols());
+}
+template <class T>
+typename Analysis<T>::Vec Analysis<T>::operator_gradient(const Mat& p, const Mat& f) const {
+  const Mat g = p * f.transpose();
+  return Eigen::Map<const Vec>(g.data(), g.size());
+}
+template <class T>
+double Analysis<T>::operator_norm_bound() const {
+  return Eigen::JacobiSVD<Matrix>(k_.template cast<double>()).singularValues()(0);
+}
+
+template <class T>
+std::string Analysis<T>::describe() const {
+  std::string s = "analysis(m=";
+  s.append(std::to_string(k_.rows())).append(", n=").append(std::to_string(k_.cols())).append(", ");
+  s.append(this->describe_weights()).append(")");
+  return s;
+}
+
+template class AnalysisBase<float>;
+template class AnalysisBase<double>;
+template class Analysis<float>;
+template class Analysis<double>;
+
+}  // namespace varlearn::reg

@@ -1,0 +1,66 @@
+#include "varlearn/reg/quadratic.hpp"
+
+#include <Eigen/SVD>
+
+#include "varlearn/core/error.hpp"
+
+namespace varlearn::reg {
+
+template <class T>
+Quadratic<T>::Quadratic(Mat r) : r_(std::move(r)) {
+  require(r_.size() > 0, "reg::Quadratic", "R is empty");
+  require(r_.allFinite(), "reg::Quadratic", "R has a non-finite entry");
+}
+
+template <class T>
+T Quadratic<T>::value(const Mat& f) const {
+  this->check_frames(f, "reg::Quadratic::value");
+  return T(0.5) * (r_ * f).squaredNorm();
+}
+template <class T>
+typename Quadratic<T>::Mat Quadratic<T>::gradient(const Mat& f) const {
+  this->check_frames(f, "reg::Quadratic::gradient");
+  return r_.transpose() * (r_ * f);
+}
+template <class T>
+typename Quadratic<T>::Mat Quadratic<T>::hessian_product(const Mat& f, const Mat& v) const {
+  this->check_frames(f, "reg::Quadratic::hessian_product", &v);
+  return r_.transpose() * (r_ * v);
+}
+template <class T>
+typename Quadratic<T>::Vec Quadratic<T>::parameter_gradient(const Mat& f) const {
+  this->check_frames(f, "reg::Quadratic::parameter_gradient");
+  const Mat g = (r_ * f) * f.transpose();
+  return Eigen::Map<const Vec>(g.data(), g.size());
+}
+template <class T>
+typename Quadratic<T>::Vec Quadratic<T>::mixed_product(const Mat& f, const Mat& w) const {
+  this->check_frames(f, "reg::Quadratic::mixed_product", &w);
+  const Mat g = (r_ * w) * f.transpose() + (r_ * f) * w.transpose();
+  return Eigen::Map<const Vec>(g.data(), g.size());
+}
+template <class T>
+typename Quadratic<T>::Vec Quadratic<T>::parameters() const {
+  return Eigen::Map<const Vec>(r_.data(), r_.size());
+}
+template <class T>
+void Quadratic<T>::set_parameters(const Vec& theta) {
+  require(theta.size() == r_.size(), "reg::Quadratic::set_parameters",
+          std::string("theta has ") + std::to_string(theta.size()) + " entries, expected " + std::to_string(r_.size()));
+  require(theta.allFinite(), "reg::Quadratic::set_parameters", "theta has a non-finite entry");
+  r_ = Eigen::Map<const Mat>(theta.data(), r_.rows(), r_.cols());
+}
+template <class T>
+std::string Quadratic<T>::describe() const {
+  return std::string("quadratic(k=") + std::to_string(r_.rows()) + ", n=" + std::to_string(r_.cols()) + ")";
+}
+template <class T>
+std::optional<double> Quadratic<T>::hessian_bound() const {
+  const double s = Eigen::JacobiSVD<Matrix>(r_.template cast<double>()).singularValues()(0);
+  return s * s;
+}
+
+template class Quadratic<float>;
+template class Quadratic<double>;
+
+}  // namespace varlearn::reg
