@@ -20,10 +20,12 @@ inline std::string slurp(const std::string& path) {
   return s.str();
 }
 
-inline CliResult run_cli(const std::string& args) {
+/// Runs `varlearn ARGS`; `env` ("NAME=VALUE ... ", may be empty) is put before the binary.
+inline CliResult run_cli(const std::string& args, const std::string& env = "") {
   static int counter = 0;
-  const std::string base = "/tmp/varlearn_cli_" + std::to_string(::getpid()) + "_" + std::to_string(counter++);
-  const std::string cmd = std::string(VARLEARN_BINARY) + " " + args + " >" + base + ".out 2>" + base + ".err";
+  const std::string base = std::string("/tmp/varlearn_cli_") + std::to_string(::getpid()) + "_" + std::to_string(counter++);
+  std::string cmd = env;
+  cmd.append(VARLEARN_BINARY).append(" ").append(args).append(" >").append(base).append(".out 2>").append(base).append(".err");
   const int status = std::system(cmd.c_str());
   CliResult r;
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);

@@ -18,16 +18,9 @@ namespace {
 
 // Runs the binary with OMP_NUM_THREADS set; returns stdout.
 std::string run_with_threads(int threads, const std::string& args, int& code) {
-  static int counter = 0;
-  const std::string out = "/tmp/varlearn_det_" + std::to_string(::getpid()) + "_" + std::to_string(counter++);
-  std::string cmd = "OMP_NUM_THREADS=";
-  cmd.append(std::to_string(threads)).append(" ").append(VARLEARN_BINARY).append(" ").append(args);
-  cmd.append(" >").append(out).append(" 2>/dev/null");
-  const int status = std::system(cmd.c_str());
-  code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  const std::string text = slurp(out);
-  std::remove(out.c_str());
-  return text;
+  const CliResult r = run_cli(args, std::string("OMP_NUM_THREADS=") + std::to_string(threads) + " ");
+  code = r.code;
+  return r.out;
 }
 
 json without_timing(json j) {

@@ -22,6 +22,7 @@
 #include <nlohmann/json.hpp>
 
 #include "../support/temp_dir.hpp"
+#include "../support/voice.hpp"
 #include "cli_run.hpp"
 #include "varlearn/audio/audio_file.hpp"
 
@@ -33,24 +34,9 @@ namespace fs = std::filesystem;
 using varlearn::Index;
 using varlearn::Vector;
 using varlearn::testing::TempDir;
+using varlearn::testing::voice;
 using Clock = std::chrono::steady_clock;
 
-// Harmonics of a gliding pitch in syllable envelopes plus a little noise, on the 16-bit grid.
-Vector voice(Index len, int rate, double f0, unsigned seed) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<double> g;
-  Vector x(len);
-  double phase = 0;
-  for (Index t = 0; t < len; ++t) {
-    const double time = double(t) / rate;
-    phase += 2 * std::numbers::pi * f0 * (1 + 0.1 * std::sin(2 * std::numbers::pi * 0.7 * time)) / rate;
-    const double env = std::pow(std::sin(std::numbers::pi * 3.0 * time), 2);
-    double v = 0;
-    for (int h = 1; h <= 6; ++h) v += std::sin(h * phase) / h;
-    x[t] = std::nearbyint((0.25 * env * v + 0.003 * g(rng)) * 32768.0) / 32768.0;
-  }
-  return x;
-}
 
 // Three one-second files in `dir`: v0, v1 (training) and v2 (test); returns the file flags.
 std::string corpus(const fs::path& dir) {
@@ -138,20 +124,6 @@ void expect_same_numbers(const nlohmann::json& a, const nlohmann::json& b, const
   }
 }
 
-// run_cli with environment assignments ("NAME=VALUE ... ") before the binary.
-CliResult run_cli_env(const std::string& env, const std::string& args) {
-  static int counter = 0;
-  const std::string base = std::string("/tmp/varlearn_cli_env_") + std::to_string(::getpid()) + "_" + std::to_string(counter++);
-  const std::string cmd = env + std::string(VARLEARN_BINARY) + " " + args + " >" + base + ".out 2>" + base + ".err";
-  const int status = std::system(cmd.c_str());
-  CliResult r;
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  r.out = slurp(base + ".out");
-  r.err = slurp(base + ".err");
-  std::remove((base + ".out").c_str());
-  std::remove((base + ".err").c_str());
-  return r;
-}
 
 nlohmann::json read_json(const fs::path& p) { return nlohmann::json::parse(slurp(p.string())); }
 
@@ -284,11 +256,12 @@ TEST(CliOutputs, HangingGnuplotIsStoppedAndLeavesNothing) {
   const fs::path work = d.path / "work";
   fs::create_directories(work);
   const auto t0 = Clock::now();
-  const CliResult map = run_cli_env(env, std::string("theory map --n 20 --x k=1:20:3 --value bilevel --out ") + (work / "m").string());
+  const CliResult map = run_cli(std::string("theory map --n 20 --x k=1:20:3 --value bilevel --out ") + (work / "m").string(), env);
   EXPECT_EQ(map.code, 1);
   EXPECT_NE(map.err.find("figure 'm': gnuplot did not finish within 0.5 s"), std::string::npos) << map.err;
-  const CliResult study = run_cli_env(env, std::string("study dequant ") + corpus(d.path) + " --bits 4 --depths 1 --steps 20 --out " +
-                                               (work / "out").string());
+  const CliResult study = run_cli(std::string("study dequant ") + corpus(d.path) + " --bits 4 --depths 1 --steps 20 --out " +
+                                      (work / "out").string(),
+                                  env);
   EXPECT_EQ(study.code, 1);
   EXPECT_NE(study.err.find("gnuplot did not finish"), std::string::npos) << study.err;
   EXPECT_LT(std::chrono::duration<double>(Clock::now() - t0).count(), 20.0);

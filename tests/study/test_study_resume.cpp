@@ -10,6 +10,7 @@
 #include <random>
 
 #include "../support/temp_dir.hpp"
+#include "../support/voice.hpp"
 #include "varlearn/audio/audio_file.hpp"
 #include "varlearn/core/error.hpp"
 #include "varlearn/study/denoise_study.hpp"
@@ -20,24 +21,10 @@ using namespace varlearn;
 using namespace varlearn::study;
 namespace fs = std::filesystem;
 using varlearn::testing::TempDir;
+using varlearn::testing::voice;
 
 namespace {
 
-Vector voice(Index len, int rate, double f0, unsigned seed) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<double> g;
-  Vector x(len);
-  double phase = 0;
-  for (Index t = 0; t < len; ++t) {
-    const double time = double(t) / rate;
-    phase += 2 * std::numbers::pi * f0 * (1 + 0.1 * std::sin(2 * std::numbers::pi * 0.7 * time)) / rate;
-    const double env = std::pow(std::sin(std::numbers::pi * 3.0 * time), 2);
-    double v = 0;
-    for (int h = 1; h <= 6; ++h) v += std::sin(h * phase) / h;
-    x[t] = std::nearbyint((0.25 * env * v + 0.003 * g(rng)) * 32768.0) / 32768.0;
-  }
-  return x;
-}
 
 template <class Options>
 void add_corpus(Options& o, const TempDir& d) {
