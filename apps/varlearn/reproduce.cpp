@@ -1,6 +1,7 @@
 #include <iostream>
 
 #include "commands.hpp"
+#include "study_output.hpp"
 #include "options.hpp"
 #include "varlearn/study/budget.hpp"
 #include "varlearn/study/report.hpp"
@@ -24,7 +25,7 @@ void add_reproduce(CLI::App& app) {
   sub->callback([opts, budget] {
     opts->validate();
     budget->check(study::estimate_memory(*opts), "reproduce");  // the largest section, before any work
-    const auto path = study::reproduce(*opts, [](const std::string& line) { std::cerr << "[reproduce] " << line << std::endl; });
+    const auto path = study::reproduce(*opts, stderr_log("reproduce"));
     std::cout << "wrote " << path.string() << '\n';
   });
 }

@@ -111,7 +111,7 @@ void add_study_denoise(CLI::App& study) {
     const study::Journal journal = a->output.journal(study::denoise_fingerprint(o));
     const Stopwatch t0;
     const auto res =
-        study::run_denoise_study(o, [](const std::string& line) { std::cerr << line << std::endl; }, journal);
+        study::run_denoise_study(o, stderr_log("denoise"), journal);
     a->output.write([&](const std::filesystem::path& dir) { study::write_denoise_outputs(res, dir); }, journal);
     const double secs = t0.seconds();
     std::cout << study::denoise_findings(res) << "\n" << study::denoise_table(res) << "\nwritten to "

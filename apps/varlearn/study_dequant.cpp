@@ -1,12 +1,9 @@
 // varlearn study dequant: speech dequantization, classic l1 (Chambolle-Pock) vs the learned
 // unrolled primal-dual network. Parses, validates, calls the library, prints.
 #include <algorithm>
-#include <chrono>
 #include <iostream>
 #include <limits>
-#include <map>
 #include <memory>
-#include <sstream>
 
 #include "commands.hpp"
 #include "options.hpp"
@@ -18,6 +15,56 @@
 #include "varlearn/study/dequant_study.hpp"
 
 namespace varlearn::cli {
+namespace {
+
+struct DequantCli {
+  study::DequantOptions o;
+  StudyOutput output;
+  std::string quantizer = "mid-rise";
+  std::vector<std::string> train, test, methods;
+  bool shared = false, no_project = false;
+  long n = 64;
+  std::vector<CLI::Option*> learned_only, classic_only;  // options of one method
+  BudgetOptions budget;
+};
+
+/// Fills the options, validates everything, runs the study, writes the folder, prints.
+void run_dequant(DequantCli& a) {
+  auto& o = a.o;
+  o.frame_length = a.n;
+  o.quantizer = audio::parse_quantizer_kind(a.quantizer);
+  if (!a.methods.empty()) {
+    o.methods.clear();
+    for (const auto& m : a.methods) o.methods.push_back(study::parse_dequant_method(m));
+  }
+  o.per_iteration_stepsizes = !a.shared;
+  o.project_learned = !a.no_project;
+  for (const auto& f : a.train) o.train_files.emplace_back(f);
+  for (const auto& f : a.test) o.test_files.emplace_back(f);
+  if (a.train.empty() != a.test.empty())
+    throw Error("study dequant: give both --train and --test files (or neither for the codec2 corpus)");
+  {
+    const auto r = o.resolved();
+    auto has = [&](study::DequantMethod m) { return std::find(r.methods.begin(), r.methods.end(), m) != r.methods.end(); };
+    for (const CLI::Option* f : a.learned_only) refuse_if_given(f, !has(study::DequantMethod::Learned), "--methods without learned");
+    for (const CLI::Option* f : a.classic_only) refuse_if_given(f, !has(study::DequantMethod::Classic), "--methods without classic");
+    r.validate();  // bad input fails before any work
+  }
+  a.budget.check(study::estimate_memory(o), "study dequant");  // from the files' sizes, before reading them
+  check_audio_files(a.train, false);  // every given file readable, before any progress line
+  check_audio_files(a.test, false);
+  a.output.check();  // a bad or existing --out, before the work
+  const study::Journal journal = a.output.journal(study::dequant_fingerprint(o));
+  const auto res = study::run_dequant_study(o, stderr_log("dequant"), journal);
+  if (res.clipped_samples > 0)
+    std::cerr << "warning: " << res.clipped_samples << " samples outside [-1, 1] were clipped before quantizing\n";
+  size_t count = 0;
+  a.output.write([&](const std::filesystem::path& dir) { count = study::write_dequant_outputs(res, dir).size(); },
+                  journal);
+  std::cout << study::dequant_summary_markdown(res) << "\nwrote " << count << " files to " << a.output.out << "\n";
+}
+
+}  // namespace
 
 void add_study_dequant(CLI::App& study) {
   auto* sub = study.add_subcommand(
@@ -26,17 +73,7 @@ void add_study_dequant(CLI::App& study) {
       "method (Chambolle-Pock: converged with a certified duality gap, and stopped after N iterations with tuned "
       "step size) and by the learned unrolled network of depth N (learned K and step sizes, Adam). Writes "
       "results.json, results.csv, summary.md, figures and example WAVs into --out.");
-  struct Args {
-    study::DequantOptions o;
-    StudyOutput output;
-    std::string quantizer = "mid-rise";
-    std::vector<std::string> train, test;
-    bool shared = false, no_project = false;
-    long n = 64;
-    std::vector<CLI::Option*> learned_only, classic_only;  // options of one method
-    BudgetOptions budget;
-  };
-  auto a = std::make_shared<Args>();
+  auto a = std::make_shared<DequantCli>();
   a->output.add(sub, "output folder (created when complete; see --force, --resume)", "(bits, method, N) entry");
   sub->add_flag("--quick", a->o.quick, "small corpus, b = 4, N in {1, 5}, 1500 Adam steps: seconds");
   add_number(sub, "--bits", a->o.bits, "bit depths b (1..24), e.g. --bits 3 4 5 6")->default_str("3 4 5 6")->delimiter(',');
@@ -44,10 +81,7 @@ void add_study_dequant(CLI::App& study) {
   sub->add_flag("--half-overlap", a->o.half_overlap,
                 "half-overlapping frames joined with normalized Hann weights (stays inside the cells); default: none");
   add_number(sub, "--depths", a->o.depths, "unrolled / fixed-budget depths N (>= 1)")->default_str("1 2 5 10 20")->delimiter(',');
-  sub->add_option("--methods", a->o.methods, "methods: quantized, classic, learned")
-      ->transform(CLI::CheckedTransformer(std::map<std::string, study::DequantMethod>{
-          {"quantized", study::DequantMethod::Quantized}, {"classic", study::DequantMethod::Classic},
-          {"learned", study::DequantMethod::Learned}}))
+  sub->add_option("--methods", a->methods, "methods: quantized, classic, learned")
       ->default_str("quantized classic learned")
       ->delimiter(',');
   sub->add_option("--quantizer", a->quantizer, "mid-rise (no zero level) or mid-tread (zero level)")
@@ -74,44 +108,7 @@ void add_study_dequant(CLI::App& study) {
                 "reduce the error since the clean sample lies in its cell)"));
   add_number(sub, "--seed", a->o.seed, "seed (minibatches, frame subsampling)")->default_val(1);
   a->budget.add(sub);
-  sub->callback([a] {
-    auto& o = a->o;
-    o.frame_length = a->n;
-    o.quantizer = audio::parse_quantizer_kind(a->quantizer);
-    o.per_iteration_stepsizes = !a->shared;
-    o.project_learned = !a->no_project;
-    for (const auto& f : a->train) o.train_files.emplace_back(f);
-    for (const auto& f : a->test) o.test_files.emplace_back(f);
-    if (a->train.empty() != a->test.empty())
-      throw Error("study dequant: give both --train and --test files (or neither for the codec2 corpus)");
-    {
-      const auto r = o.resolved();
-      auto has = [&](study::DequantMethod m) { return std::find(r.methods.begin(), r.methods.end(), m) != r.methods.end(); };
-      for (const CLI::Option* f : a->learned_only) refuse_if_given(f, !has(study::DequantMethod::Learned), "--methods without learned");
-      for (const CLI::Option* f : a->classic_only) refuse_if_given(f, !has(study::DequantMethod::Classic), "--methods without classic");
-      r.validate();  // bad input fails before any work
-    }
-    a->budget.check(study::estimate_memory(o), "study dequant");  // from the files' sizes, before reading them
-    check_audio_files(a->train, false);  // every given file readable, before any progress line
-    check_audio_files(a->test, false);
-    a->output.check();  // a bad or existing --out, before the work
-    const study::Journal journal = a->output.journal(study::dequant_fingerprint(o));
-    const Stopwatch start;
-    auto progress = [start](const std::string& line) {
-      const double s = start.seconds();
-      std::ostringstream t;
-      t.precision(1);
-      t << std::fixed << s;
-      std::cerr << "[" << t.str() << " s] " << line << std::endl;
-    };
-    const auto res = study::run_dequant_study(o, progress, journal);
-    if (res.clipped_samples > 0)
-      std::cerr << "warning: " << res.clipped_samples << " samples outside [-1, 1] were clipped before quantizing\n";
-    size_t count = 0;
-    a->output.write([&](const std::filesystem::path& dir) { count = study::write_dequant_outputs(res, dir).size(); },
-                    journal);
-    std::cout << study::dequant_summary_markdown(res) << "\nwrote " << count << " files to " << a->output.out << "\n";
-  });
+  sub->callback([a] { run_dequant(*a); });
 }
 
 }  // namespace varlearn::cli

@@ -6,12 +6,23 @@
 #include <CLI/CLI.hpp>
 #include <filesystem>
 #include <functional>
+#include <iostream>
 #include <string>
 
+#include "varlearn/core/format.hpp"
 #include "varlearn/core/io.hpp"
+#include "varlearn/core/timer.hpp"
 #include "varlearn/study/journal.hpp"
+#include "varlearn/study/report.hpp"
 
 namespace varlearn::cli {
+
+/// The studies' progress on stderr, one line each: "[TAG 12.3 s] line" (time since the start).
+inline study::Log stderr_log(std::string tag) {
+  return [tag = std::move(tag), start = Stopwatch()](const std::string& line) {
+    std::cerr << "[" << tag << " " << format_fixed(start.seconds(), 1) << " s] " << line << std::endl;
+  };
+}
 
 struct StudyOutput {
   std::string out;
