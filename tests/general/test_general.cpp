@@ -15,7 +15,9 @@
 #include "varlearn/core/random.hpp"
 #include "varlearn/general/general.hpp"
 #include "varlearn/ops/ops.hpp"
+#include "varlearn/optim/adam.hpp"
 #include "varlearn/optim/gradient_check.hpp"
+#include "varlearn/optim/lbfgs.hpp"
 #include "varlearn/reg/reg.hpp"
 
 namespace varlearn {
@@ -200,6 +202,24 @@ TEST(Unrolled, ConvexCharbonnierApproachesTheMinimizer) {
   EXPECT_LT(previous, 1e-6);
 }
 
+TEST(Unrolled, OptimizersTakeTheObjective) {
+  const Problem p = make_problem("conv", "charbonnier");
+  UnrolledOptions options;
+  options.steps = 5;
+  options.sharing = StepSharing::PerIteration;
+  UnrolledObjective objective(p.energy, p.target, options);
+  Vector x = objective.pack(Vector::Constant(5, softplus_inverse(0.5 * safe_step(p.energy))));
+  const double before = objective.evaluate(x);
+  optim::LbfgsOptions lbfgs;
+  lbfgs.max_iterations = 20;
+  const optim::Result r = optim::Lbfgs(lbfgs).minimize<double>(objective, x);
+  EXPECT_LT(r.loss, 0.9 * before);
+  optim::AdamOptions adam;
+  adam.max_iterations = 20;
+  const optim::Result a = optim::Adam(adam).minimize<double>(objective, x);
+  EXPECT_TRUE(std::isfinite(a.loss));
+}
+
 TEST(Unrolled, RejectsBadInput) {
   const Problem p = make_problem("identity", "tv");
   UnrolledOptions options;
@@ -216,6 +236,77 @@ TEST(Unrolled, RejectsBadInput) {
   options.sharing = StepSharing::Shared;
   options.steps = 2000;
   EXPECT_THROW(general::unrolled_output(p.energy, Vector::Constant(1, 10.0), options), Error);
+}
+
+double worst_bilevel_error = 0;
+
+TEST(Bilevel, HypergradientMatchesFiniteDifferencesOfTheSolvedLowerLevel) {
+  general::BilevelOptions options;
+  options.tolerance = 1e-10;
+  for (const char* op : {"identity", "mask", "conv"}) {
+    for (const char* r : {"quadratic", "charbonnier", "tv"}) {
+      const Problem p = make_problem(op, r);
+      general::BilevelObjective objective(p.energy, p.target, options);
+      const Vector theta = objective.parameters();
+      Vector grad(theta.size());
+      objective.evaluate_with_gradient(theta, grad);
+      const general::BilevelResult& report = objective.last();
+      EXPECT_LE(report.lower_gradient_norm, 1e-10) << op << " x " << r;
+      EXPECT_GT(report.cg_iterations, 0);
+      EXPECT_LT(report.cg_residual, 1e-10);
+      optim::GradientCheckOptions check;
+      check.step = 1e-4;
+      check.tolerance = 1e-5;
+      const auto result = optim::check_gradient(objective, theta, check);
+      worst_bilevel_error = std::max(worst_bilevel_error, result.max_rel_error);
+      EXPECT_TRUE(result.passed) << op << " x " << r << ": " << result.summary();
+      if (std::getenv("VARLEARN_VERBOSE"))
+        std::printf("bilevel %s x %s: %s (|grad E| %.2g, CG residual %.2g, %d CG its)\n", op, r,
+                    result.summary().c_str(), report.lower_gradient_norm, report.cg_residual, report.cg_iterations);
+    }
+  }
+  std::printf("worst bilevel hypergradient rel error: %.3g\n", worst_bilevel_error);
+}
+
+TEST(Bilevel, AgreesWithLongUnrolling) {
+  // Convex energy: the unrolled output for large N is the lower-level minimizer.
+  const Problem p = make_problem("conv", "charbonnier");
+  const general::BilevelResult b = general::bilevel_loss(p.energy, p.target, {});
+  UnrolledOptions options;
+  options.steps = 3000;
+  const Matrix fn =
+      general::unrolled_output(p.energy, Vector::Constant(1, softplus_inverse(safe_step(p.energy))), options);
+  EXPECT_LT((fn - b.output).norm(), 1e-8);
+}
+
+TEST(Bilevel, IndefiniteHessianIsAnError) {
+  // Student potential on finite differences with u = sqrt(3) eps, where phi'' is most negative:
+  // H = I + D^T diag(a phi''(u)) D is indefinite, so there is no implicit gradient.
+  const double eps = 0.1;
+  const reg::Tv<double> tv(kN, 1.0, Potential::student(eps));
+  Rng rng(2);
+  const Matrix g = gaussian_matrix(kN, kB, 1.0, rng);
+  const Energy e(ops::Identity(kN), tv, g);
+  Matrix f(kN, kB);
+  for (Index i = 0; i < kN; ++i) f.row(i).setConstant(std::sqrt(3.0) * eps * static_cast<double>(i));
+  const Matrix target = gaussian_matrix(kN, kB, 1.0, rng);
+  try {
+    general::implicit_hypergradient(e, f, target, {});
+    ADD_FAILURE() << "no Error for an indefinite Hessian";
+  } catch (const Error& error) {
+    EXPECT_NE(std::string(error.what()).find("not positive definite"), std::string::npos) << error.what();
+  }
+}
+
+TEST(Bilevel, RejectsBadInput) {
+  const Problem p = make_problem("identity", "tv");
+  general::BilevelOptions options;
+  options.tolerance = 0;
+  EXPECT_THROW(general::bilevel_loss(p.energy, p.target, options), Error);
+  EXPECT_THROW(general::bilevel_loss(p.energy, Matrix::Zero(kN, kB + 1), {}), Error);
+  options.tolerance = 1e-10;
+  options.max_iterations = 1;
+  EXPECT_THROW(general::solve_lower_level(p.energy, options), Error);
 }
 
 }  // namespace

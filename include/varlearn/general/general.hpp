@@ -4,3 +4,4 @@
 /// forward operator and regularizer (docs/general.md).
 #include "varlearn/general/energy.hpp"
 #include "varlearn/general/unrolled.hpp"
+#include "varlearn/general/bilevel.hpp"
