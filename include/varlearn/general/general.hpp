@@ -1,0 +1,7 @@
+#pragma once
+/// \file general.hpp
+/// General learning engine (issue 11): energy, unrolled and bilevel learning for any
+/// forward operator and regularizer (docs/general.md).
+#include "varlearn/general/energy.hpp"
+#include "varlearn/general/unrolled.hpp"
+#include "varlearn/general/bilevel.hpp"
