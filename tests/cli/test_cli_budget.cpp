@@ -1,4 +1,4 @@
-// Issue 10, item 2 ("budget before work") for the commands that came last: study denoise,
+// Budget before work for the commands that came last: study denoise,
 // study dequant, reproduce and theory optimal|risk|expressivity estimate their memory before
 // any work and refuse over --max-memory: exit 2, exactly one line
 // "error: COMMAND needs about X of memory, over the limit of 1 MB (--max-memory)", nothing on

@@ -1,4 +1,4 @@
-// Issue 10, item 7: the CLI over a generated grid of bad inputs. For every case: exit code 2,
+// The CLI over a generated grid of bad inputs. For every case: exit code 2,
 // exactly one line "error: ..." on stderr and nothing else (nothing on stdout either), no
 // signal or "terminate", and nothing written (each case runs in a fresh empty folder as its
 // working directory, with every output pointing inside it; the folder must stay empty).

@@ -1,4 +1,4 @@
-// General learning engine (issue 11): the energy's kernels, unrolled learning's reverse mode
+// General learning engine: the energy's kernels, unrolled learning's reverse mode
 // against finite differences for every operator x regularizer, the quadratic closed form,
 // and convergence to the lower-level minimizer.
 #include <gtest/gtest.h>

@@ -1,6 +1,6 @@
 #pragma once
 /// \file bilevel.hpp
-/// Bilevel learning by implicit differentiation (issue 11, docs/general.md): the lower level
+/// Bilevel learning by implicit differentiation (docs/general.md): the lower level
 /// \f$f^* = \arg\min_F E(F;\theta)\f$ solved to \f$\|\nabla_F E(f^*)\|_F \le\f$ tol
 /// (Newton–CG with a backtracking line search), then \f$H w = (f^* - F^\dagger)/B\f$ by
 /// conjugate gradients on \f$H = \nabla^2_F E(f^*)\f$ (Energy::hessian_product) and the

@@ -1,6 +1,6 @@
 #pragma once
 /// \file energy.hpp
-/// The lower-level energy of general learning (issue 11, docs/general.md):
+/// The lower-level energy of general learning (docs/general.md):
 /// \f$E(F;\theta) = \tfrac12\|AF - G\|_F^2 + R_\theta(F)\f$ for a forward operator A
 /// (ops::Operator), a regularizer \f$R_\theta\f$ (reg::Regularizer<double>) and observations
 /// G (m x B), with the derivative kernels that unrolled and bilevel learning need. float64.

@@ -1,6 +1,6 @@
 #pragma once
 /// \file general.hpp
-/// General learning engine (issue 11): energy, unrolled and bilevel learning for any
+/// General learning engine: energy, unrolled and bilevel learning for any
 /// forward operator and regularizer (docs/general.md).
 #include "varlearn/general/energy.hpp"
 #include "varlearn/general/unrolled.hpp"

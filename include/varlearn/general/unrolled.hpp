@@ -1,6 +1,6 @@
 #pragma once
 /// \file unrolled.hpp
-/// Unrolled learning (issue 11, docs/general.md): N gradient steps on the energy E,
+/// Unrolled learning (docs/general.md): N gradient steps on the energy E,
 /// \f$f^{t+1} = f^t - \omega_t\nabla_F E(f^t)\f$, \f$\omega_t = \mathrm{softplus}(\alpha_t)\f$
 /// (one shared \f$\alpha\f$ or one per step), from \f$f^0 = 0\f$ or \f$A^TG\f$; loss
 /// \f$\ell = \tfrac12\|f^N - F^\dagger\|_F^2 / B\f$ and its gradient in \f$(\theta, \alpha)\f$
