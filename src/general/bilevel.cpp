@@ -2,18 +2,33 @@
 
 #include <cmath>
 #include <algorithm>
+#include <deque>
 #include <functional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "varlearn/core/error.hpp"
 #include "varlearn/core/format.hpp"
 
 namespace varlearn::general {
 
+const char* to_string(LowerSolver s) { return s == LowerSolver::Lbfgs ? "lbfgs" : "newton-cg"; }
+
+LowerSolver parse_lower_solver(const std::string& s) {
+  if (s == "newton-cg") return LowerSolver::NewtonCg;
+  if (s == "lbfgs") return LowerSolver::Lbfgs;
+  throw Error(std::string("unknown lower-level solver '") + s + "' (newton-cg | lbfgs)");
+}
+
 void BilevelOptions::validate() const {
   const std::string where = "general::BilevelOptions: ";
   if (!(tolerance > 0) || !std::isfinite(tolerance)) throw Error(where + "tolerance must be > 0");
+  if (lower_solver != LowerSolver::NewtonCg && lower_solver != LowerSolver::Lbfgs)
+    throw Error(where + "lower_solver must be NewtonCg or Lbfgs");
   if (max_iterations < 1) throw Error(where + "max_iterations must be >= 1");
+  if (lbfgs_max_iterations < 1) throw Error(where + "lbfgs_max_iterations must be >= 1");
+  if (lbfgs_memory < 1) throw Error(where + "lbfgs_memory must be >= 1");
   if (!(cg_tolerance > 0) || !std::isfinite(cg_tolerance)) throw Error(where + "cg_tolerance must be > 0");
   if (max_cg_iterations < 0) throw Error(where + "max_cg_iterations must be >= 0 (0: 2 n B)");
 }
@@ -68,6 +83,171 @@ void check_target(const Energy& e, const Matrix& target, const char* where) {
                 std::to_string(e.batch()));
 }
 
+/// E, its gradient and its Hessian-vector products with call counts (the cost measure).
+struct Counted {
+  const Energy& energy;
+  LowerLevelResult& out;
+  double value(const Matrix& f) const {
+    ++out.value_evaluations;
+    return energy.value(f);
+  }
+  Matrix gradient(const Matrix& f) const {
+    ++out.gradient_evaluations;
+    return energy.gradient(f);
+  }
+  Matrix hessian_product(const Matrix& f, const Matrix& v) const {
+    ++out.hessian_products;
+    return energy.hessian_product(f, v);
+  }
+};
+
+[[noreturn]] void not_reached(const char* where, const char* solver, const LowerLevelResult& r,
+                              const BilevelOptions& o) {
+  throw Error(std::string(where) + ": |grad E| = " + format_general(r.gradient_norm, 3) + " after " +
+              std::to_string(r.iterations) + " " + solver + " iterations, tolerance " +
+              format_general(o.tolerance, 3));
+}
+
+/// Backtracking (Armijo) on E along d from f (slope = <grad E, d> < 0). Near the minimizer the
+/// decrease of E (~|g|^2) drops below E's rounding, so a full step that halves |grad E| is
+/// accepted too (the endgame of both solvers). On success f, value, g, gradient_norm move to
+/// the accepted point.
+void line_search(const Counted& e, const char* where, const BilevelOptions& o, const Matrix& d, double slope,
+                 Matrix& f, double& value, Matrix& g, LowerLevelResult& r) {
+  double t = 1.0;
+  Matrix trial = f + d;
+  double trial_value = e.value(trial);
+  Matrix trial_g;
+  bool have_g = false;
+  bool accepted = trial_value <= value + 1e-4 * slope;
+  if (!accepted) {
+    trial_g = e.gradient(trial);
+    have_g = true;
+    accepted = trial_g.allFinite() && trial_g.norm() <= 0.5 * r.gradient_norm;
+  }
+  int halvings = 0;
+  while (!accepted && halvings < 60) {
+    t *= 0.5;
+    trial = f + t * d;
+    trial_value = e.value(trial);
+    have_g = false;
+    ++halvings;
+    accepted = trial_value <= value + 1e-4 * t * slope;
+  }
+  if (!trial.allFinite()) throw Error(std::string(where) + ": a non-finite iterate");
+  if (!accepted) {
+    // No decrease measurable in floating point: the tolerance is out of reach.
+    throw Error(std::string(where) + ": the line search failed at |grad E| = " + format_general(r.gradient_norm, 3) +
+                " (tolerance " + format_general(o.tolerance, 3) + " below what this energy's rounding allows?)");
+  }
+  f = std::move(trial);
+  value = trial_value;
+  g = have_g ? std::move(trial_g) : e.gradient(f);
+  r.gradient_norm = g.norm();
+}
+
+void newton_cg(const Counted& e, const char* where, const BilevelOptions& o, LowerLevelResult& r) {
+  Matrix g = e.gradient(r.f);
+  double value = e.value(r.f);
+  r.gradient_norm = g.norm();
+  const int max_cg = cg_limit(e.energy, o);
+  while (r.gradient_norm > o.tolerance) {
+    if (r.iterations >= o.max_iterations) not_reached(where, "Newton-CG", r, o);
+    const Matrix minus_g = -g;
+    // Inexact Newton (forcing term min(0.1, sqrt|g|)) for speed far away, tight near the end.
+    const double forcing = std::min(0.1, std::sqrt(r.gradient_norm));
+    const Matrix& f = r.f;
+    Cg cg = conjugate_gradients([&](const Matrix& v) { return e.hessian_product(f, v); }, minus_g, forcing, max_cg);
+    Matrix d = cg.iterations > 0 ? cg.x : minus_g;
+    double slope = g.cwiseProduct(d).sum();
+    if (!(slope < 0)) {
+      d = minus_g;
+      slope = -g.squaredNorm();
+    }
+    line_search(e, where, o, d, slope, r.f, value, g, r);
+    ++r.iterations;
+  }
+}
+
+/// The L-BFGS line search, by halving from t = 1: Armijo, or the approximate Wolfe test of
+/// Hager and Zhang, \phi(t) <= \phi(0) + 1e-10 |\phi(0)| and \phi'(t) <= (2 delta - 1) \phi'(0)
+/// (delta = 0.1; along a quadratic it is \phi(t) - \phi(0) <= -delta t |\phi'(0)|, measured by
+/// the gradient, which stays accurate where E's decrease, ~|grad E|^2, is below E's rounding).
+void lbfgs_line_search(const Counted& e, const char* where, const BilevelOptions& o, const Matrix& d, double slope,
+                       Matrix& f, double& value, Matrix& g, LowerLevelResult& r) {
+  double t = 1.0;
+  for (int halvings = 0; halvings <= 60; ++halvings, t *= 0.5) {
+    Matrix trial = f + t * d;
+    const double trial_value = e.value(trial);
+    if (!std::isfinite(trial_value)) continue;
+    Matrix trial_g = e.gradient(trial);
+    if (!trial_g.allFinite()) continue;
+    const bool armijo = trial_value <= value + 1e-4 * t * slope;
+    const bool approximate_wolfe = trial_value <= value + 1e-10 * std::abs(value) &&
+                                   trial_g.cwiseProduct(d).sum() <= -0.8 * slope;
+    if (armijo || approximate_wolfe) {
+      f = std::move(trial);
+      value = trial_value;
+      g = std::move(trial_g);
+      r.gradient_norm = g.norm();
+      return;
+    }
+  }
+  throw Error(std::string(where) + ": the L-BFGS line search failed at |grad E| = " +
+              format_general(r.gradient_norm, 3) + " (tolerance " + format_general(o.tolerance, 3) +
+              " below what this energy's rounding allows?)");
+}
+
+/// L-BFGS on E over the n x B frames (Nocedal & Wright Alg. 7.4): d = -H_k g by the two-loop
+/// recursion over the last m pairs s = f_{k+1} - f_k, y = g_{k+1} - g_k, H_0 = (s^Ty/y^Ty) I; a
+/// pair enters only when s^Ty > 0 (the line search is Armijo only, no Wolfe curvature test).
+void lbfgs(const Counted& e, const char* where, const BilevelOptions& o, LowerLevelResult& r) {
+  Matrix g = e.gradient(r.f);
+  double value = e.value(r.f);
+  r.gradient_norm = g.norm();
+  std::deque<Matrix> s_pairs, y_pairs;
+  std::deque<double> rho;
+  std::vector<double> alpha;
+  while (r.gradient_norm > o.tolerance) {
+    if (r.iterations >= o.lbfgs_max_iterations) not_reached(where, "L-BFGS", r, o);
+    Matrix d = -g;
+    const size_t m = s_pairs.size();
+    alpha.assign(m, 0.0);
+    for (size_t i = m; i-- > 0;) {
+      alpha[i] = rho[i] * s_pairs[i].cwiseProduct(d).sum();
+      d -= alpha[i] * y_pairs[i];
+    }
+    if (m > 0) d *= 1.0 / (rho[m - 1] * y_pairs[m - 1].squaredNorm());
+    for (size_t i = 0; i < m; ++i) {
+      const double beta = rho[i] * y_pairs[i].cwiseProduct(d).sum();
+      d += (alpha[i] - beta) * s_pairs[i];
+    }
+    double slope = g.cwiseProduct(d).sum();
+    if (!(slope < 0)) {  // no descent direction: restart from steepest descent
+      s_pairs.clear();
+      y_pairs.clear();
+      rho.clear();
+      d = -g;
+      slope = -g.squaredNorm();
+    }
+    const Matrix f_old = r.f, g_old = g;
+    lbfgs_line_search(e, where, o, d, slope, r.f, value, g, r);
+    ++r.iterations;
+    Matrix s = r.f - f_old, y = g - g_old;
+    const double sy = s.cwiseProduct(y).sum();
+    if (sy > 1e-12 * y.squaredNorm() && sy > 0) {
+      s_pairs.push_back(std::move(s));
+      y_pairs.push_back(std::move(y));
+      rho.push_back(1.0 / sy);
+      if (static_cast<int>(s_pairs.size()) > o.lbfgs_memory) {
+        s_pairs.pop_front();
+        y_pairs.pop_front();
+        rho.pop_front();
+      }
+    }
+  }
+}
+
 }  // namespace
 
 LowerLevelResult solve_lower_level(const Energy& energy, const BilevelOptions& options, const Matrix* start) {
@@ -84,59 +264,11 @@ LowerLevelResult solve_lower_level(const Energy& energy, const BilevelOptions& o
     result.f = options.init == UnrolledInit::Zero ? Matrix(Matrix::Zero(energy.dimension(), energy.batch()))
                                                   : energy.adjoint_observations();
   }
-  Matrix g = energy.gradient(result.f);
-  double value = energy.value(result.f);
-  result.gradient_norm = g.norm();
-  const int max_cg = cg_limit(energy, options);
-  while (result.gradient_norm > options.tolerance) {
-    if (result.iterations >= options.max_iterations)
-      throw Error(std::string(where) + ": |grad E| = " + format_general(result.gradient_norm, 3) + " after " +
-                  std::to_string(result.iterations) + " Newton-CG iterations, tolerance " +
-                  format_general(options.tolerance, 3));
-    const Matrix& f = result.f;
-    const Matrix minus_g = -g;
-    // Inexact Newton (forcing term min(0.1, sqrt|g|)) for speed far away, tight near the end.
-    const double forcing = std::min(0.1, std::sqrt(result.gradient_norm));
-    Cg cg = conjugate_gradients([&](const Matrix& v) { return energy.hessian_product(f, v); }, minus_g, forcing,
-                                max_cg);
-    Matrix d = cg.iterations > 0 ? cg.x : minus_g;
-    double slope = g.cwiseProduct(d).sum();
-    if (!(slope < 0)) {
-      d = minus_g;
-      slope = -g.squaredNorm();
-    }
-    // Backtracking (Armijo) on E. Near the minimizer the decrease of E (~|g|^2) drops below
-    // E's rounding, so a full step that halves |grad E| is accepted too (Newton's endgame).
-    double t = 1.0;
-    Matrix trial = f + d;
-    double trial_value = energy.value(trial);
-    int halvings = 0;
-    Matrix trial_g;
-    bool accepted = trial_value <= value + 1e-4 * slope;
-    if (!accepted) {
-      trial_g = energy.gradient(trial);
-      accepted = trial_g.allFinite() && trial_g.norm() <= 0.5 * result.gradient_norm;
-    }
-    while (!accepted && halvings < 60) {
-      t *= 0.5;
-      trial = f + t * d;
-      trial_value = energy.value(trial);
-      ++halvings;
-      accepted = trial_value <= value + 1e-4 * t * slope;
-    }
-    if (!trial.allFinite()) throw Error(std::string(where) + ": a non-finite iterate");
-    if (!accepted) {
-      // No decrease measurable in floating point: the tolerance is out of reach.
-      throw Error(std::string(where) + ": the line search failed at |grad E| = " +
-                  format_general(result.gradient_norm, 3) + " (tolerance " + format_general(options.tolerance, 3) +
-                  " below what this energy's rounding allows?)");
-    }
-    result.f = trial;
-    value = trial_value;
-    g = energy.gradient(result.f);
-    result.gradient_norm = g.norm();
-    ++result.iterations;
-  }
+  const Counted counted{energy, result};
+  if (options.lower_solver == LowerSolver::Lbfgs)
+    lbfgs(counted, where, options, result);
+  else
+    newton_cg(counted, where, options, result);
   return result;
 }
 
@@ -152,7 +284,10 @@ ImplicitGradient implicit_hypergradient(const Energy& energy, const Matrix& f_st
     out.gradient = Vector::Zero(energy.num_parameters());
     return out;
   }
-  const auto h = [&](const Matrix& v) { return energy.hessian_product(f_star, v); };
+  const auto h = [&](const Matrix& v) {
+    ++out.hessian_products;
+    return energy.hessian_product(f_star, v);
+  };
   const Cg cg = conjugate_gradients(h, b, options.cg_tolerance, cg_limit(energy, options));
   if (cg.negative_curvature)
     throw Error(std::string(where) + ": the Hessian of E at f* is not positive definite (CG met p^T H p = " +
@@ -177,11 +312,15 @@ BilevelResult bilevel_loss(const Energy& energy, const Matrix& target, const Bil
   result.loss = 0.5 * (lower.f - target).squaredNorm() / static_cast<double>(energy.batch());
   result.lower_gradient_norm = lower.gradient_norm;
   result.lower_iterations = lower.iterations;
+  result.lower_hessian_products = lower.hessian_products;
+  result.hessian_products = lower.hessian_products;
+  result.gradient_evaluations = lower.gradient_evaluations;
   if (with_gradient) {
     ImplicitGradient ig = implicit_hypergradient(energy, lower.f, target, options);
     result.gradient = std::move(ig.gradient);
     result.cg_residual = ig.cg_residual;
     result.cg_iterations = ig.cg_iterations;
+    result.hessian_products += ig.hessian_products;
   }
   result.output = std::move(lower.f);
   return result;
@@ -211,6 +350,71 @@ double BilevelObjective::evaluate(const Vector& theta) {
   set(theta, "general::BilevelObjective::evaluate");
   last_ = bilevel_loss(energy_, target_, options_, false);
   return last_.loss;
+}
+
+std::vector<ToleranceRow> tolerance_table(const Energy& energy, const Matrix& target,
+                                          const std::vector<double>& tolerances, const BilevelOptions& base) {
+  const char* where = "general::tolerance_table";
+  base.validate();
+  check_target(energy, target, where);
+  if (tolerances.empty()) throw Error(std::string(where) + ": no tolerances");
+  for (const double t : tolerances)
+    if (!(t > 0) || !std::isfinite(t))
+      throw Error(std::string(where) + ": a tolerance is " + format_general(t, 3) + ", must be > 0");
+  std::vector<ToleranceRow> rows;
+  std::vector<Vector> gradients;
+  rows.reserve(tolerances.size());
+  for (const double t : tolerances) {
+    BilevelOptions o = base;
+    o.tolerance = t;
+    BilevelResult r = bilevel_loss(energy, target, o, true);
+    ToleranceRow row;
+    row.tolerance = t;
+    row.lower_iterations = r.lower_iterations;
+    row.hessian_products = r.hessian_products;
+    row.lower_gradient_norm = r.lower_gradient_norm;
+    row.cg_residual = r.cg_residual;
+    row.gradient_evaluations = r.gradient_evaluations;
+    row.cg_iterations = r.cg_iterations;
+    rows.push_back(row);
+    gradients.push_back(std::move(r.gradient));
+  }
+  const size_t ref = static_cast<size_t>(std::min_element(tolerances.begin(), tolerances.end()) - tolerances.begin());
+  const double ref_norm = gradients[ref].norm();
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const double diff = (gradients[i] - gradients[ref]).norm();
+    rows[i].relative_error = ref_norm > 0 ? diff / ref_norm : diff;
+  }
+  return rows;
+}
+
+double reference_fd_error(const Energy& energy, const Matrix& target, const BilevelOptions& options, double step,
+                          Index coordinates) {
+  const char* where = "general::reference_fd_error";
+  options.validate();
+  check_target(energy, target, where);
+  if (!(step > 0) || !std::isfinite(step)) throw Error(std::string(where) + ": the step must be > 0");
+  const BilevelResult at = bilevel_loss(energy, target, options, true);
+  const Vector theta = energy.parameters();
+  const Index p = theta.size();
+  const Index count = coordinates <= 0 || coordinates >= p ? p : coordinates;
+  Energy shifted = energy;
+  double diff2 = 0, norm2 = 0;
+  for (Index j = 0; j < count; ++j) {
+    // Evenly spaced coordinates, all of them when count = p.
+    const Index i = count == p ? j : (j * p) / count;
+    Vector x = theta;
+    x(i) = theta(i) + step;
+    shifted.set_parameters(x);
+    const double plus = bilevel_loss(shifted, target, options, false).loss;
+    x(i) = theta(i) - step;
+    shifted.set_parameters(x);
+    const double minus = bilevel_loss(shifted, target, options, false).loss;
+    const double fd = (plus - minus) / (2 * step);
+    diff2 += (at.gradient(i) - fd) * (at.gradient(i) - fd);
+    norm2 += fd * fd;
+  }
+  return norm2 > 0 ? std::sqrt(diff2 / norm2) : std::sqrt(diff2);
 }
 
 }  // namespace varlearn::general
