@@ -1,0 +1,148 @@
+// Bilevel hypergradient cost, in Hessian-vector products: one call of general::bilevel_loss
+// (lower level to |grad E|_F <= 1e-10, then the adjoint CG to 1e-12) on denoising (A = I) with
+// a dense analysis-huber regularizer (K = the n x n orthonormal DCT-II + 0.3 N(0,1)/sqrt(n), a =
+// 0.05, eps = 0.02;
+// n = 64 .. 320) and a fields-of-experts one (J = 24 filters of length L = 32, n = 320), B = 32
+// AR(1) frames (rho = 0.95) with noise sigma = 0.1, for both lower-level solvers. Per
+// hypergradient it reports the lower-level iterations, the Hessian-vector products (lower level +
+// adjoint CG + 1 residual check), the CG iterations, the gradient evaluations, the time per HVP
+// (the whole hypergradient's time / its HVPs), hvp_share = HVPs x the time of one HVP (measured
+// in the same run at f*) / the hypergradient's time, and model_share = (HVPs x one HVP + gradient
+// evaluations x one gradient) / that time: how much of the cost the count explains (the rest:
+// line-search values, the mixed product, vector work). Counters are CPU seconds of this process
+// (run with one thread). Nothing is asserted about time.
+//
+//   cmake --build build --target bench_general_bilevel
+//   OMP_NUM_THREADS=1 ./build/bench_general_bilevel --benchmark_counters_tabular=true
+// (one thread: at B = 32 the products are too small for OpenMP to pay, and the per-HVP times
+// are then comparable).
+#include <benchmark/benchmark.h>
+
+#include <cmath>
+#include <ctime>
+#include <map>
+#include <memory>
+#include <utility>
+
+#include "varlearn/core/random.hpp"
+#include "varlearn/general/general.hpp"
+#include "varlearn/ops/ops.hpp"
+#include "varlearn/reg/reg.hpp"
+
+using namespace varlearn;
+
+namespace {
+constexpr Index kB = 32;
+constexpr double kSigma = 0.1;
+
+struct Problem {
+  std::unique_ptr<general::Energy> energy;
+  Matrix clean;
+};
+
+/// B AR(1) frames y_t = rho y_{t-1} + sqrt(1 - rho^2) e_t (unit variance), columns.
+Matrix ar1_frames(Index n, Index b, double rho, Rng& rng) {
+  const Matrix e = gaussian_matrix(n, b, 1.0, rng);
+  Matrix y(n, b);
+  y.row(0) = e.row(0);
+  for (Index t = 1; t < n; ++t) y.row(t) = rho * y.row(t - 1) + std::sqrt(1 - rho * rho) * e.row(t);
+  return y;
+}
+
+/// kind 0: analysis-huber dense DCT K (n x n); kind 1: foe (n = 320, J = 24, L = 32).
+Problem& problem(int kind, Index n) {
+  static std::map<std::pair<int, Index>, Problem> cache;
+  auto it = cache.find({kind, n});
+  if (it != cache.end()) return it->second;
+  Rng rng(1);
+  Problem p;
+  p.clean = ar1_frames(n, kB, 0.95, rng);
+  const ops::Operator a = ops::Identity(n);
+  const Matrix g = ops::observe(a, p.clean, kSigma, rng);
+  if (kind == 0) {
+    // The DCT alone gives H = I + K^T D K only two eigenvalues (CG would stop after 2 steps):
+    // perturb it like a trained K.
+    const Matrix k = reg::Analysis<double>::dct_rows(n, n) + gaussian_matrix(n, n, 0.3 / std::sqrt(static_cast<double>(n)), rng);
+    const reg::Analysis<double> r(k, Vector::Constant(n, 0.05), reg::Potential::huber(0.02));
+    p.energy = std::make_unique<general::Energy>(a, r, g);
+  } else {
+    const auto r = reg::Foe<double>::random(n, 24, 32, reg::Boundary::Same, reg::Potential::huber(0.02), 0.05, 1.0, 1);
+    p.energy = std::make_unique<general::Energy>(a, r, g);
+  }
+  return cache.emplace(std::make_pair(kind, n), std::move(p)).first->second;
+}
+
+/// Process CPU seconds (one thread: robust against other processes on a shared machine).
+double cpu_seconds() { return static_cast<double>(std::clock()) / CLOCKS_PER_SEC; }
+
+/// CPU seconds of one Hessian-vector product and of one gradient at f (means of 50 calls).
+std::pair<double, double> kernel_seconds(const general::Energy& e, const Matrix& f) {
+  Rng rng(2);
+  const Matrix v = gaussian_matrix(f.rows(), f.cols(), 1.0, rng);
+  Matrix out = e.hessian_product(f, v);  // warm up
+  double t0 = cpu_seconds();
+  for (int i = 0; i < 50; ++i) out = e.hessian_product(f, v);
+  const double hvp = (cpu_seconds() - t0) / 50;
+  t0 = cpu_seconds();
+  for (int i = 0; i < 50; ++i) out = e.gradient(f);
+  const double grad = (cpu_seconds() - t0) / 50;
+  benchmark::DoNotOptimize(out.data());
+  return {hvp, grad};
+}
+
+void BM_Hypergradient(benchmark::State& state, int kind) {
+  const Index n = state.range(0);
+  Problem& p = problem(kind, n);
+  general::BilevelOptions o;
+  o.lower_solver = state.range(1) == 0 ? general::LowerSolver::NewtonCg : general::LowerSolver::Lbfgs;
+  general::BilevelResult r;
+  double seconds = 0;
+  for (auto _ : state) {
+    const double t0 = cpu_seconds();
+    r = general::bilevel_loss(*p.energy, p.clean, o, true);
+    seconds += cpu_seconds() - t0;
+    benchmark::DoNotOptimize(r.gradient.data());
+  }
+  const double per_call = seconds / static_cast<double>(state.iterations());
+  const auto [hvp, grad] = kernel_seconds(*p.energy, r.output);
+  state.SetLabel(std::string(kind == 0 ? "analysis-huber" : "foe") + " " + general::to_string(o.lower_solver));
+  state.counters["lower_its"] = r.lower_iterations;
+  state.counters["HVPs"] = static_cast<double>(r.hessian_products);
+  state.counters["lower_HVPs"] = static_cast<double>(r.lower_hessian_products);
+  state.counters["CG_its"] = r.cg_iterations;
+  state.counters["grads"] = static_cast<double>(r.gradient_evaluations);
+  state.counters["s_per_HVP"] = per_call / static_cast<double>(r.hessian_products);
+  state.counters["HVP_s"] = hvp;
+  state.counters["hvp_share"] = static_cast<double>(r.hessian_products) * hvp / per_call;
+  state.counters["model_share"] =
+      (static_cast<double>(r.hessian_products) * hvp + static_cast<double>(r.gradient_evaluations) * grad) / per_call;
+}
+
+void BM_HessianProduct(benchmark::State& state, int kind) {
+  const Index n = state.range(0);
+  Problem& p = problem(kind, n);
+  const Matrix f = p.energy->adjoint_observations();
+  Rng rng(2);
+  const Matrix v = gaussian_matrix(n, kB, 1.0, rng);
+  for (auto _ : state) {
+    Matrix hv = p.energy->hessian_product(f, v);
+    benchmark::DoNotOptimize(hv.data());
+  }
+  state.SetLabel(kind == 0 ? "analysis-huber" : "foe");
+}
+}  // namespace
+
+BENCHMARK_CAPTURE(BM_Hypergradient, analysis_huber, 0)
+    ->ArgsProduct({{64, 128, 192, 256, 320}, {0, 1}})
+    ->ArgNames({"n", "lbfgs"})
+    ->Unit(benchmark::kMillisecond)
+    ->MinTime(0.2);
+BENCHMARK_CAPTURE(BM_Hypergradient, foe, 1)
+    ->ArgsProduct({{320}, {0, 1}})
+    ->ArgNames({"n", "lbfgs"})
+    ->Unit(benchmark::kMillisecond)
+    ->MinTime(0.2);
+BENCHMARK_CAPTURE(BM_HessianProduct, analysis_huber, 0)->DenseRange(64, 320, 64)->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(BM_HessianProduct, foe, 1)->Arg(320)->Unit(benchmark::kMicrosecond);
+
+BENCHMARK_MAIN();
