@@ -115,6 +115,14 @@ TEST(LbfgsLowerLevel, ReachesTheToleranceAndAgreesWithNewtonCg) {
   std::printf("L-BFGS vs Newton-CG lower level (tolerance 1e-10): worst relative f* %.2g, loss %.2g, "
               "hypergradient %.2g\n",
               worst_f, worst_loss, worst_gradient);
+  // A planted error: L-BFGS stopped at 1e-4 instead of 1e-10 fails the 1e-8 comparison.
+  const Problem p = make_problem("conv", "charbonnier");
+  BilevelOptions loose;
+  loose.lower_solver = LowerSolver::Lbfgs;
+  loose.tolerance = 1e-4;
+  const BilevelResult a = general::bilevel_loss(p.energy, p.target, {});
+  const BilevelResult b = general::bilevel_loss(p.energy, p.target, loose);
+  EXPECT_GT(relative(b.gradient, a.gradient), 1e-8);
 }
 
 TEST(LbfgsLowerLevel, ValidatesAndReportsFailure) {
@@ -200,12 +208,14 @@ TEST(HessianProducts, EqualAnIndependentCount) {
       }
     }
   }
-  // A planted miscount fails the comparison: counting the residual check twice.
+  // A planted miscount is seen: a regularizer counted twice per product (two wrappers on one
+  // counter) no longer matches the reported count.
   const Problem p = make_problem("identity", "charbonnier");
   auto counts = std::make_shared<Counting::Counts>();
-  const Energy e(p.energy.op(), Counting(p.energy.regularizer(), counts), p.energy.observations());
+  const Energy e(p.energy.op(), Counting(Counting(p.energy.regularizer(), counts), counts), p.energy.observations());
   const BilevelResult res = general::bilevel_loss(e, p.target, {});
-  EXPECT_NE(res.hessian_products + 1, counts->hessian_products);
+  EXPECT_NE(res.hessian_products, counts->hessian_products);
+  EXPECT_EQ(2 * res.hessian_products, counts->hessian_products);
 }
 
 // ---------------------------------------------------------------------------------------------
