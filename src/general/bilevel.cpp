@@ -1,7 +1,7 @@
 #include "varlearn/general/bilevel.hpp"
 
-#include <cmath>
 #include <algorithm>
+#include <cmath>
 #include <deque>
 #include <functional>
 #include <string>
@@ -108,10 +108,10 @@ struct Counted {
               format_general(o.tolerance, 3));
 }
 
-/// Backtracking (Armijo) on E along d from f (slope = <grad E, d> < 0). Near the minimizer the
-/// decrease of E (~|g|^2) drops below E's rounding, so a full step that halves |grad E| is
-/// accepted too (the endgame of both solvers). On success f, value, g, gradient_norm move to
-/// the accepted point.
+/// Newton-CG's line search: backtracking (Armijo) on E along d from f (slope = <grad E, d> < 0).
+/// Near the minimizer the decrease of E (~|g|^2) drops below E's rounding, so a full step that
+/// halves |grad E| is accepted too (Newton's endgame). On success f, value, g, gradient_norm
+/// move to the accepted point.
 void line_search(const Counted& e, const char* where, const BilevelOptions& o, const Matrix& d, double slope,
                  Matrix& f, double& value, Matrix& g, LowerLevelResult& r) {
   double t = 1.0;
