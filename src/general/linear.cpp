@@ -106,37 +106,83 @@ std::vector<std::vector<Index>> group_frames_by_mask(const ops::MaskPattern& obs
   return groups;
 }
 
-Matrix lmmse_inpaint(const Matrix& second_moment, double noise_std, const Matrix& g, const ops::Mask& mask) {
-  const std::string w = "general::lmmse_inpaint";
-  check_second_moment(second_moment, w);
+namespace {
+
+/// Checks a mask against S (n x n) and a batch x (n x B), then calls fn(o, frames, llt) for each
+/// distinct mask with at least one observed sample: o its observed samples, frames the columns
+/// that share it, llt the Cholesky factor of S_oo + sigma^2 I.
+template <class Fn>
+void for_each_mask_group(const Matrix& s, double noise_std, const Matrix& x, const char* x_name,
+                         const ops::Mask& mask, const std::string& w, Fn&& fn) {
+  check_second_moment(s, w);
   check_noise_std(noise_std, w);
-  const Index n = second_moment.rows();
+  const Index n = s.rows();
   const ops::MaskPattern& observed = mask.observed();
   if (observed.rows() != n)
-    throw Error(w + ": the mask has frames of " + std::to_string(observed.rows()) + " samples, S is " +
-                shape(second_moment));
-  if (g.rows() != n || g.cols() == 0 || (observed.cols() != 1 && observed.cols() != g.cols()))
-    throw Error(w + ": observations g are " + shape(g) + ", must be n x B = " + std::to_string(n) + " x " +
+    throw Error(w + ": the mask has frames of " + std::to_string(observed.rows()) + " samples, S is " + shape(s));
+  if (x.rows() != n || x.cols() == 0 || (observed.cols() != 1 && observed.cols() != x.cols()))
+    throw Error(w + ": " + x_name + " are " + shape(x) + ", must be n x B = " + std::to_string(n) + " x " +
                 (observed.cols() == 1 ? std::string("(any B >= 1)") : std::to_string(observed.cols())) +
                 " for " + mask.describe());
-  const double s2 = noise_std * noise_std;
-  Matrix out = Matrix::Zero(n, g.cols());
   std::vector<Index> o;
-  for (const std::vector<Index>& frames : group_frames_by_mask(observed, g.cols())) {
+  for (const std::vector<Index>& frames : group_frames_by_mask(observed, x.cols())) {
     const auto pattern = observed.col(observed.cols() == 1 ? 0 : frames.front());
     o.clear();
     for (Index i = 0; i < n; ++i)
       if (pattern(i)) o.push_back(i);
     if (o.empty()) continue;  // nothing observed: the estimate is the prior mean, 0
-    const Matrix go = g(o, frames);
-    if (!go.allFinite()) throw Error(w + ": observations g are not finite at observed samples");
-    Matrix soo = second_moment(o, o);
-    soo.diagonal().array() += s2;
-    // f_hat = S_{:,o} (S_oo + s2 I)^{-1} g_o for every frame of the group: one factorization, one GEMM.
-    const Matrix x = cholesky(soo, w, "S_oo + sigma^2 I").solve(go);
-    out(Eigen::all, frames) = second_moment(Eigen::all, o) * x;
+    Matrix soo = s(o, o);
+    soo.diagonal().array() += noise_std * noise_std;
+    fn(o, frames, cholesky(soo, w, "S_oo + sigma^2 I"));
   }
+}
+
+}  // namespace
+
+Matrix lmmse_inpaint(const Matrix& second_moment, double noise_std, const Matrix& g, const ops::Mask& mask) {
+  const std::string w = "general::lmmse_inpaint";
+  Matrix out = Matrix::Zero(g.rows(), g.cols());
+  for_each_mask_group(second_moment, noise_std, g, "observations g", mask, w,
+                      [&](const std::vector<Index>& o, const std::vector<Index>& frames, const Eigen::LLT<Matrix>& llt) {
+                        const Matrix go = g(o, frames);
+                        if (!go.allFinite()) throw Error(w + ": observations g are not finite at observed samples");
+                        // f_hat = S_{:,o} (S_oo + s2 I)^{-1} g_o for the whole group: one factorization, one GEMM.
+                        out(Eigen::all, frames) = second_moment(Eigen::all, o) * llt.solve(go);
+                      });
   return out;
+}
+
+double expected_inpainting_mse(const Matrix& second_moment, double noise_std, const Matrix& frames,
+                               const ops::Mask& mask) {
+  const std::string w = "general::expected_inpainting_mse";
+  if (!frames.allFinite()) throw Error(w + ": frames F are not finite");
+  // Frames with nothing observed are estimated by 0: their error is ||f||^2.
+  double total = frames.squaredNorm();
+  const double s2 = noise_std * noise_std;
+  for_each_mask_group(second_moment, noise_std, frames, "frames F", mask, w,
+                      [&](const std::vector<Index>& o, const std::vector<Index>& cols, const Eigen::LLT<Matrix>& llt) {
+                        const Matrix f = frames(Eigen::all, cols);
+                        // T = S_{:,o} C^{-1}, C = S_oo + s2 I; T^T = C^{-1} S_{o,:}.
+                        const Matrix tt = llt.solve(Matrix(second_moment(o, Eigen::all)));
+                        const Matrix error = tt.transpose() * f(o, Eigen::all) - f;
+                        total += error.squaredNorm() - f.squaredNorm() +
+                                 s2 * static_cast<double>(cols.size()) * tt.squaredNorm();
+                      });
+  return total / static_cast<double>(frames.size());
+}
+
+ShrinkageChoice choose_shrinkage(const Matrix& second_moment, double noise_std, const Matrix& validation,
+                                 const ops::Mask& mask, const std::vector<double>& grid) {
+  const std::string w = "general::choose_shrinkage";
+  require(!grid.empty(), w, "empty grid of shrinkage values rho");
+  ShrinkageChoice choice;
+  for (double rho : grid) {
+    const double mse =
+        expected_inpainting_mse(shrink_second_moment(second_moment, rho), noise_std, validation, mask);
+    choice.table.push_back({rho, mse});
+    if (choice.table.size() == 1 || mse < choice.mse) choice.shrinkage = rho, choice.mse = mse;
+  }
+  return choice;
 }
 
 Matrix dense_operator(const ops::Operator& a) {

@@ -331,6 +331,53 @@ TEST(LinearShrinkage, EndpointsTraceAndOptimalityOfTheExactEstimator) {
   EXPECT_LT((missing.asDiagonal() * mid).norm(), (missing.asDiagonal() * full).norm());
 }
 
+TEST(LinearShrinkage, ExpectedInpaintingMseIsExactAndChoiceIsTheTableMinimum) {
+  Rng rng(42);
+  const Index n = 12, batch = 20;
+  const Matrix s = toeplitz_moment(n, 0.9);
+  const double sigma = 0.1;
+  const Matrix frames = gaussian_samples(toeplitz_moment(n, 0.7), batch, rng);  // judged on other data
+  ops::MaskOptions mo;
+  mo.kind = ops::MaskKind::Burst;
+  mo.missing_probability = 0.25;
+  mo.burst_length = 3;
+  // A shared mask: equals the operator formula with the frames' second moment F F^T / B.
+  const ops::Mask shared(ops::draw_mask_pattern(n, 1, mo, rng));
+  const double via_operator = expected_mse(lmmse_filter(s, sigma, shared), dense_operator(shared),
+                                           frames * frames.transpose() / double(batch), sigma);
+  EXPECT_NEAR(general::expected_inpainting_mse(s, sigma, frames, shared), via_operator, 1e-12 * via_operator);
+  // One mask per frame (one with nothing observed): Monte Carlo over the noise.
+  ops::MaskPattern observed = ops::draw_mask_pattern(n, batch, mo, rng);
+  observed.col(5).setConstant(false);
+  const ops::Mask mask(observed);
+  const double exact = general::expected_inpainting_mse(s, sigma, frames, mask);
+  const int trials = 4000;
+  Vector per(trials);
+  for (int r = 0; r < trials; ++r) {
+    Matrix g = mask.apply(frames);
+    add_gaussian_noise_inplace(g, sigma, rng);
+    per(r) = (lmmse_inpaint(s, sigma, g, mask) - frames).squaredNorm() / double(frames.size());
+  }
+  const double se = std::sqrt((per.array() - per.mean()).square().sum() / double(trials - 1) / double(trials));
+  EXPECT_LT(std::abs(per.mean() - exact), 4 * se) << "mean " << per.mean() << " exact " << exact << " se " << se;
+  // Planted: dropping the noise term sigma^2 ||T_j||_F^2 is far outside.
+  const double bias_only = (lmmse_inpaint(s, sigma, mask.apply(frames), mask) - frames).squaredNorm();
+  EXPECT_GT(std::abs(per.mean() - bias_only / double(frames.size())), 10 * se);
+
+  const std::vector<double> grid = {0.0, 0.01, 0.1, 0.3, 1.0};
+  const general::ShrinkageChoice choice = general::choose_shrinkage(s, sigma, frames, mask, grid);
+  ASSERT_EQ(choice.table.size(), grid.size());
+  double best = HUGE_VAL;
+  for (size_t i = 0; i < grid.size(); ++i) {
+    EXPECT_EQ(choice.table[i].shrinkage, grid[i]);
+    EXPECT_EQ(choice.table[i].mse, general::expected_inpainting_mse(shrink_second_moment(s, grid[i]), sigma, frames, mask));
+    best = std::min(best, choice.table[i].mse);
+  }
+  EXPECT_EQ(choice.mse, best);
+  EXPECT_THROW(general::choose_shrinkage(s, sigma, frames, mask, {}), Error);
+  EXPECT_THROW(general::choose_shrinkage(s, sigma, frames, mask, {0.5, 2.0}), Error);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Validation
 

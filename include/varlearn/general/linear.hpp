@@ -83,6 +83,30 @@ Matrix lmmse_estimate(const Matrix& second_moment, double noise_std, const ops::
 /// Throws Error like wiener_filter's S checks, and unless \f$0 \le \rho \le 1\f$.
 Matrix shrink_second_moment(const Matrix& second_moment, double shrinkage);
 
+/// Expected MSE per sample of lmmse_inpaint(S, sigma, g, mask) on the clean frames F (n x B),
+/// exact over the noise and empirical over the frames: with \f$T_j = S_{:,o}(S_{o,o}+\sigma^2I)^{-1}\f$,
+/// \f$\sum_j [\|T_j f_{j,o} - f_j\|^2 + \sigma^2\|T_j\|_F^2] / (nB)\f$. S is the estimator's second
+/// moment (e.g. shrunk), F the frames it is judged on (held-out training frames to choose \f$\rho\f$).
+/// For a mask shared by every frame it equals expected_mse(T, A, F F^T / B, sigma).
+double expected_inpainting_mse(const Matrix& second_moment, double noise_std, const Matrix& frames,
+                               const ops::Mask& mask);
+
+/// One row of choose_shrinkage's table.
+struct ShrinkageRow {
+  double shrinkage = 0;  ///< \f$\rho\f$
+  double mse = 0;        ///< expected_inpainting_mse with shrink_second_moment(S, rho)
+};
+/// The shrinkage of least expected inpainting MSE on held-out frames, and the whole table.
+struct ShrinkageChoice {
+  double shrinkage = 0;  ///< the best \f$\rho\f$ of the grid (the first one on ties)
+  double mse = 0;        ///< its expected MSE per sample
+  std::vector<ShrinkageRow> table;  ///< one row per grid value, in grid order
+};
+/// Chooses \f$\rho\f$ from `grid` (values in [0, 1], non-empty) by expected_inpainting_mse of
+/// shrink_second_moment(S, rho) on `validation` frames (n x B, never the test frames) under `mask`.
+ShrinkageChoice choose_shrinkage(const Matrix& second_moment, double noise_std, const Matrix& validation,
+                                 const ops::Mask& mask, const std::vector<double>& grid);
+
 /// "No restoration" for missing samples: g with exact zeros at the missing samples (the
 /// mask applied to g). Throws Error for a bad shape.
 Matrix zero_fill(const Matrix& g, const ops::Mask& mask);
