@@ -108,6 +108,8 @@ std::vector<std::vector<Index>> group_frames_by_mask(const ops::MaskPattern& obs
 
 namespace {
 
+using Indices = std::vector<Index>;
+
 /// Checks a mask against S (n x n) and a batch x (n x B), then calls fn(o, frames, llt) for each
 /// distinct mask with at least one observed sample: o its observed samples, frames the columns
 /// that share it, llt the Cholesky factor of S_oo + sigma^2 I.
@@ -124,8 +126,8 @@ void for_each_mask_group(const Matrix& s, double noise_std, const Matrix& x, con
     throw Error(w + ": " + x_name + " are " + shape(x) + ", must be n x B = " + std::to_string(n) + " x " +
                 (observed.cols() == 1 ? std::string("(any B >= 1)") : std::to_string(observed.cols())) +
                 " for " + mask.describe());
-  std::vector<Index> o;
-  for (const std::vector<Index>& frames : group_frames_by_mask(observed, x.cols())) {
+  Indices o;
+  for (const Indices& frames : group_frames_by_mask(observed, x.cols())) {
     const auto pattern = observed.col(observed.cols() == 1 ? 0 : frames.front());
     o.clear();
     for (Index i = 0; i < n; ++i)
@@ -142,13 +144,13 @@ void for_each_mask_group(const Matrix& s, double noise_std, const Matrix& x, con
 Matrix lmmse_inpaint(const Matrix& second_moment, double noise_std, const Matrix& g, const ops::Mask& mask) {
   const std::string w = "general::lmmse_inpaint";
   Matrix out = Matrix::Zero(g.rows(), g.cols());
-  for_each_mask_group(second_moment, noise_std, g, "observations g", mask, w,
-                      [&](const std::vector<Index>& o, const std::vector<Index>& frames, const Eigen::LLT<Matrix>& llt) {
-                        const Matrix go = g(o, frames);
-                        if (!go.allFinite()) throw Error(w + ": observations g are not finite at observed samples");
-                        // f_hat = S_{:,o} (S_oo + s2 I)^{-1} g_o for the whole group: one factorization, one GEMM.
-                        out(Eigen::all, frames) = second_moment(Eigen::all, o) * llt.solve(go);
-                      });
+  auto solve_group = [&](const Indices& o, const Indices& frames, const Eigen::LLT<Matrix>& llt) {
+    const Matrix go = g(o, frames);
+    if (!go.allFinite()) throw Error(w + ": observations g are not finite at observed samples");
+    // f_hat = S_{:,o} (S_oo + s2 I)^{-1} g_o for the whole group: one factorization, one GEMM.
+    out(Eigen::all, frames) = second_moment(Eigen::all, o) * llt.solve(go);
+  };
+  for_each_mask_group(second_moment, noise_std, g, "observations g", mask, w, solve_group);
   return out;
 }
 
@@ -159,15 +161,14 @@ double expected_inpainting_mse(const Matrix& second_moment, double noise_std, co
   // Frames with nothing observed are estimated by 0: their error is ||f||^2.
   double total = frames.squaredNorm();
   const double s2 = noise_std * noise_std;
-  for_each_mask_group(second_moment, noise_std, frames, "frames F", mask, w,
-                      [&](const std::vector<Index>& o, const std::vector<Index>& cols, const Eigen::LLT<Matrix>& llt) {
-                        const Matrix f = frames(Eigen::all, cols);
-                        // T = S_{:,o} C^{-1}, C = S_oo + s2 I; T^T = C^{-1} S_{o,:}.
-                        const Matrix tt = llt.solve(Matrix(second_moment(o, Eigen::all)));
-                        const Matrix error = tt.transpose() * f(o, Eigen::all) - f;
-                        total += error.squaredNorm() - f.squaredNorm() +
-                                 s2 * static_cast<double>(cols.size()) * tt.squaredNorm();
-                      });
+  auto add_group = [&](const Indices& o, const Indices& cols, const Eigen::LLT<Matrix>& llt) {
+    const Matrix f = frames(Eigen::all, cols);
+    // T = S_{:,o} C^{-1}, C = S_oo + s2 I; T^T = C^{-1} S_{o,:}.
+    const Matrix tt = llt.solve(Matrix(second_moment(o, Eigen::all)));
+    const Matrix error = tt.transpose() * f(o, Eigen::all) - f;
+    total += error.squaredNorm() - f.squaredNorm() + s2 * static_cast<double>(cols.size()) * tt.squaredNorm();
+  };
+  for_each_mask_group(second_moment, noise_std, frames, "frames F", mask, w, add_group);
   return total / static_cast<double>(frames.size());
 }
 

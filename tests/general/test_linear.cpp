@@ -370,7 +370,8 @@ TEST(LinearShrinkage, ExpectedInpaintingMseIsExactAndChoiceIsTheTableMinimum) {
   double best = HUGE_VAL;
   for (size_t i = 0; i < grid.size(); ++i) {
     EXPECT_EQ(choice.table[i].shrinkage, grid[i]);
-    EXPECT_EQ(choice.table[i].mse, general::expected_inpainting_mse(shrink_second_moment(s, grid[i]), sigma, frames, mask));
+    const Matrix shrunk = shrink_second_moment(s, grid[i]);
+    EXPECT_EQ(choice.table[i].mse, general::expected_inpainting_mse(shrunk, sigma, frames, mask));
     best = std::min(best, choice.table[i].mse);
   }
   EXPECT_EQ(choice.mse, best);
