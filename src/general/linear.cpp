@@ -1,7 +1,9 @@
 #include "varlearn/general/linear.hpp"
 
 #include <Eigen/Cholesky>
+#include <algorithm>
 #include <cmath>
+#include <functional>
 #include <string>
 #include <unordered_map>
 
@@ -172,18 +174,34 @@ double expected_inpainting_mse(const Matrix& second_moment, double noise_std, co
   return total / static_cast<double>(frames.size());
 }
 
-ShrinkageChoice choose_shrinkage(const Matrix& second_moment, double noise_std, const Matrix& validation,
-                                 const ops::Mask& mask, const std::vector<double>& grid) {
-  const std::string w = "general::choose_shrinkage";
-  require(!grid.empty(), w, "empty grid of shrinkage values rho");
-  ShrinkageChoice choice;
-  for (double rho : grid) {
-    const double mse =
-        expected_inpainting_mse(shrink_second_moment(second_moment, rho), noise_std, validation, mask);
-    choice.table.push_back({rho, mse});
-    if (choice.table.size() == 1 || mse < choice.mse) choice.shrinkage = rho, choice.mse = mse;
+namespace {
+
+ParameterChoice choose(const std::vector<double>& grid, const std::string& where, const char* name,
+                       const std::function<double(double)>& mse_of) {
+  require(!grid.empty(), where, std::string("empty grid of ") + name);
+  ParameterChoice choice;
+  for (double value : grid) {
+    const double mse = mse_of(value);
+    choice.table.push_back({value, mse});
+    if (choice.table.size() == 1 || mse < choice.mse) choice.value = value, choice.mse = mse;
   }
   return choice;
+}
+
+}  // namespace
+
+ParameterChoice choose_shrinkage(const Matrix& second_moment, double noise_std, const Matrix& validation,
+                                 const ops::Mask& mask, const std::vector<double>& grid) {
+  return choose(grid, "general::choose_shrinkage", "shrinkage values rho", [&](double rho) {
+    return expected_inpainting_mse(shrink_second_moment(second_moment, rho), noise_std, validation, mask);
+  });
+}
+
+ParameterChoice choose_taper(const Matrix& second_moment, double noise_std, const Matrix& validation,
+                             const ops::Mask& mask, const std::vector<double>& grid) {
+  return choose(grid, "general::choose_taper", "taper widths w", [&](double width) {
+    return expected_inpainting_mse(taper_second_moment(second_moment, width), noise_std, validation, mask);
+  });
 }
 
 Matrix dense_operator(const ops::Operator& a) {
@@ -226,6 +244,17 @@ Matrix shrink_second_moment(const Matrix& second_moment, double shrinkage) {
   const double mu = second_moment.trace() / static_cast<double>(n);
   Matrix out = (1.0 - shrinkage) * second_moment;
   out.diagonal().array() += shrinkage * mu;
+  return out;
+}
+
+Matrix taper_second_moment(const Matrix& second_moment, double width) {
+  const std::string w = "general::taper_second_moment";
+  check_second_moment(second_moment, w);
+  if (!(width > 0)) throw_out_of_range(w, "taper width w", width, "w > 0 samples, or infinity for no taper");
+  const Index n = second_moment.rows();
+  Matrix out = second_moment;
+  for (Index j = 0; j < n; ++j)
+    for (Index i = 0; i < n; ++i) out(i, j) *= std::max(0.0, 1.0 - static_cast<double>(std::abs(i - j)) / width);
   return out;
 }
 

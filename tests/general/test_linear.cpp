@@ -365,11 +365,11 @@ TEST(LinearShrinkage, ExpectedInpaintingMseIsExactAndChoiceIsTheTableMinimum) {
   EXPECT_GT(std::abs(per.mean() - bias_only / double(frames.size())), 10 * se);
 
   const std::vector<double> grid = {0.0, 0.01, 0.1, 0.3, 1.0};
-  const general::ShrinkageChoice choice = general::choose_shrinkage(s, sigma, frames, mask, grid);
+  const general::ParameterChoice choice = general::choose_shrinkage(s, sigma, frames, mask, grid);
   ASSERT_EQ(choice.table.size(), grid.size());
   double best = HUGE_VAL;
   for (size_t i = 0; i < grid.size(); ++i) {
-    EXPECT_EQ(choice.table[i].shrinkage, grid[i]);
+    EXPECT_EQ(choice.table[i].value, grid[i]);
     const Matrix shrunk = shrink_second_moment(s, grid[i]);
     EXPECT_EQ(choice.table[i].mse, general::expected_inpainting_mse(shrunk, sigma, frames, mask));
     best = std::min(best, choice.table[i].mse);
@@ -377,6 +377,56 @@ TEST(LinearShrinkage, ExpectedInpaintingMseIsExactAndChoiceIsTheTableMinimum) {
   EXPECT_EQ(choice.mse, best);
   EXPECT_THROW(general::choose_shrinkage(s, sigma, frames, mask, {}), Error);
   EXPECT_THROW(general::choose_shrinkage(s, sigma, frames, mask, {0.5, 2.0}), Error);
+}
+
+TEST(LinearTaper, PositiveSemidefiniteLocalAndEndpoints) {
+  Rng rng(43);
+  const Index n = 37;
+  const Matrix ones = Matrix::Ones(n, n);  // perfectly correlated: S o T = T itself
+  auto min_eig = [](const Matrix& m) { return Eigen::SelfAdjointEigenSolver<Matrix>(m).eigenvalues()(0); };
+  for (double w : {1.5, 4.0, 10.0, 36.0, 100.0}) {
+    const Matrix tapered = general::taper_second_moment(ones, w);
+    EXPECT_GT(min_eig(tapered), -1e-12) << "w = " << w;
+    for (Index i = 0; i < n; ++i)
+      for (Index j = 0; j < n; ++j)
+        if (double(std::abs(i - j)) >= w) {
+          EXPECT_EQ(tapered(i, j), 0.0);
+        }
+    EXPECT_GT(min_eig(general::taper_second_moment(random_moment(n, 3, 1.0, rng), w)), -1e-12);
+  }
+  // Planted: a rectangular window (keep lags < w unchanged) is not positive semidefinite.
+  Matrix rectangular = ones;
+  for (Index i = 0; i < n; ++i)
+    for (Index j = 0; j < n; ++j)
+      if (std::abs(i - j) >= 4) rectangular(i, j) = 0;
+  EXPECT_LT(min_eig(rectangular), -0.1);
+
+  const Matrix s = toeplitz_moment(n, 0.9) + 0.1 * random_moment(n, n, 1.0, rng);
+  EXPECT_EQ(max_abs(general::taper_second_moment(s, HUGE_VAL) - s), 0.0);
+  const Matrix diag = s.diagonal().asDiagonal();
+  EXPECT_EQ(max_abs(general::taper_second_moment(s, 1.0) - diag), 0.0);
+  EXPECT_EQ(max_abs(general::taper_second_moment(s, 0.3) - diag), 0.0);
+  // w <= 1: zeros at missing samples, the per-sample Wiener gain s_ii / (s_ii + sigma^2) at observed ones.
+  ops::MaskOptions mo;
+  mo.kind = ops::MaskKind::Burst;
+  mo.missing_probability = 0.2;
+  mo.burst_length = 5;
+  const ops::Mask mask(ops::draw_mask_pattern(n, 4, mo, rng));
+  const Matrix g = mask.apply(gaussian_matrix(n, 4, 1.0, rng));
+  const double sigma = 0.1;
+  const Vector gain = s.diagonal().array() / (s.diagonal().array() + sigma * sigma);
+  EXPECT_LT(max_abs(lmmse_inpaint(general::taper_second_moment(s, 1.0), sigma, g, mask) - gain.asDiagonal() * g),
+            1e-15);
+
+  const Matrix frames = gaussian_samples(toeplitz_moment(n, 0.6), 30, rng);
+  const std::vector<double> widths = {1.0, 3.0, 8.0, HUGE_VAL};
+  const ops::Mask frame_masks = ops::draw_mask(n, 30, mo, rng);
+  const general::ParameterChoice choice = general::choose_taper(s, sigma, frames, frame_masks, widths);
+  ASSERT_EQ(choice.table.size(), widths.size());
+  double best = HUGE_VAL;
+  for (const auto& row : choice.table) best = std::min(best, row.mse);
+  EXPECT_EQ(choice.mse, best);
+  EXPECT_THROW(general::choose_taper(s, sigma, frames, frame_masks, {}), Error);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -416,6 +466,8 @@ TEST(LinearValidation, ClearErrors) {
   expect_error([&] { lmmse_inpaint(s, 0.1, g_nan, mask); }, "not finite");
   expect_error([&] { shrink_second_moment(s, 1.5); }, "shrinkage rho");
   expect_error([&] { shrink_second_moment(s, -0.1); }, "shrinkage rho");
+  for (double bad : {0.0, -1.0, std::nan("")})
+    expect_error([&] { general::taper_second_moment(s, bad); }, "taper width w");
   // A NaN at a missing sample is ignored (it is not observed).
   ops::MaskPattern one_missing = ops::MaskPattern::Constant(4, 1, true);
   one_missing(0, 0) = false;

@@ -4,8 +4,8 @@
 /// \f$S = E\,ff^T\f$ (zero mean, n x n, symmetric positive semidefinite, may be singular):
 /// the Wiener filter and its exact expected MSE (denoising), the per-frame linear MMSE
 /// estimator from the observed samples of a mask (inpainting, one solve per distinct mask),
-/// the linear MMSE filter of any fixed operator, a shrunk second moment that keeps the
-/// inpainting estimate from extrapolating wildly, and the "no restoration" baseline.
+/// the linear MMSE filter of any fixed operator, shrunk and tapered second moments that keep
+/// the inpainting estimate from extrapolating wildly, and the "no restoration" baseline.
 /// These are the best linear estimators under S: a learned model must beat them on test data.
 ///
 ///   const Matrix s = frames * frames.transpose() / double(frames.cols());   // training S
@@ -68,20 +68,33 @@ Matrix lmmse_filter(const Matrix& second_moment, double noise_std, const ops::Op
 /// \f$\hat f = Tg\f$ with T = lmmse_filter(S, sigma, a); g is m x B.
 Matrix lmmse_estimate(const Matrix& second_moment, double noise_std, const ops::Operator& a, const Matrix& g);
 
+// Regularized inpainting. lmmse_inpaint under the training S is the best linear estimator
+// for data of second moment S, but S_oo^{-1} turns the training frames' correlations into long
+// prediction filters: on other speakers and sentences they fill a gap with confident wrong
+// values and can lose to zero filling. Two one-parameter families of second moments, each
+// with the exact estimator at one end, make the estimate more cautious; choose the parameter
+// on held-out training frames (choose_shrinkage, choose_taper), never on the test files.
+
 /// The second moment shrunk toward white noise of the same energy,
 /// \f$S_\rho = (1-\rho)S + \rho\,\mu I\f$, \f$\mu = \mathrm{tr}(S)/n\f$, shrinkage \f$\rho \in [0, 1]\f$.
-///
-/// Why, for inpainting: \f$S_{o,o}^{-1}\f$ in the LMMSE estimate amplifies the directions of
-/// small eigenvalues, exactly where a second moment from other speakers and sentences is least
-/// right, and fills a gap from correlations the test frame need not share. \f$S_\rho\f$ keeps
-/// the prior energy \f$\mathrm{tr}\,S_\rho = \mathrm{tr}\,S\f$, bounds the eigenvalues below by
-/// \f$\rho\mu\f$ (condition number at most \f$((1-\rho)\lambda_{max}+\rho\mu)/(\rho\mu)\f$), and
-/// moves the estimate continuously from the exact LMMSE (\f$\rho = 0\f$) to zero filling
-/// (\f$\rho = 1\f$: 0 at missing samples, \f$\mu/(\mu+\sigma^2)\,g\f$ at observed ones). So the
-/// family contains both baselines; choose \f$\rho\f$ on held-out training frames, never on test.
-/// (This is Ledoit–Wolf's shrinkage target; it is diagonal loading up to a scale.)
+/// It keeps the prior energy \f$\mathrm{tr}\,S_\rho = \mathrm{tr}\,S\f$, lifts the eigenvalues to
+/// at least \f$\rho\mu\f$ (where \f$S_{o,o}^{-1}\f$ amplifies most and S is least right), and moves
+/// the estimate continuously from the exact LMMSE (\f$\rho = 0\f$) to zero filling (\f$\rho = 1\f$:
+/// 0 at missing samples, \f$\mu/(\mu+\sigma^2)\,g\f$ at observed ones), so the family contains
+/// both baselines. (Ledoit–Wolf's target; diagonal loading up to a scale.)
 /// Throws Error like wiener_filter's S checks, and unless \f$0 \le \rho \le 1\f$.
 Matrix shrink_second_moment(const Matrix& second_moment, double shrinkage);
+
+/// The second moment tapered to correlations shorter than `width` w samples (a local prior):
+/// \f$(S_w)_{ij} = S_{ij}\max(0, 1 - |i-j|/w)\f$, \f$w > 0\f$ (\f$w = \infty\f$: S itself;
+/// \f$w \le 1\f$: \f$\mathrm{diag}(S)\f$, i.e. zero filling with a per-sample Wiener gain).
+/// Positive semidefinite whenever S is: the triangular (Bartlett) kernel is the autocorrelation
+/// of a box, so its Toeplitz matrix is positive semidefinite, and so is its entrywise product with
+/// S (Schur product theorem). Why: the correlations a gap can trust are the short ones (the
+/// spectral envelope); long lags carry pitch and phase that differ from frame to frame and
+/// speaker to speaker. (Covariance tapering, as in localized ensemble Kalman filters.)
+/// Throws Error like wiener_filter's S checks, and unless w > 0 (not NaN).
+Matrix taper_second_moment(const Matrix& second_moment, double width);
 
 /// Expected MSE per sample of lmmse_inpaint(S, sigma, g, mask) on the clean frames F (n x B),
 /// exact over the noise and empirical over the frames: with \f$T_j = S_{:,o}(S_{o,o}+\sigma^2I)^{-1}\f$,
@@ -91,21 +104,25 @@ Matrix shrink_second_moment(const Matrix& second_moment, double shrinkage);
 double expected_inpainting_mse(const Matrix& second_moment, double noise_std, const Matrix& frames,
                                const ops::Mask& mask);
 
-/// One row of choose_shrinkage's table.
-struct ShrinkageRow {
-  double shrinkage = 0;  ///< \f$\rho\f$
-  double mse = 0;        ///< expected_inpainting_mse with shrink_second_moment(S, rho)
+/// One row of a parameter choice: the parameter and its expected inpainting MSE per sample.
+struct ParameterRow {
+  double value = 0;
+  double mse = 0;
 };
-/// The shrinkage of least expected inpainting MSE on held-out frames, and the whole table.
-struct ShrinkageChoice {
-  double shrinkage = 0;  ///< the best \f$\rho\f$ of the grid (the first one on ties)
-  double mse = 0;        ///< its expected MSE per sample
-  std::vector<ShrinkageRow> table;  ///< one row per grid value, in grid order
+/// The parameter of least expected inpainting MSE on held-out frames, and the whole table.
+struct ParameterChoice {
+  double value = 0;  ///< the best value of the grid (the first one on ties)
+  double mse = 0;    ///< its expected MSE per sample
+  std::vector<ParameterRow> table;  ///< one row per grid value, in grid order
 };
 /// Chooses \f$\rho\f$ from `grid` (values in [0, 1], non-empty) by expected_inpainting_mse of
 /// shrink_second_moment(S, rho) on `validation` frames (n x B, never the test frames) under `mask`.
-ShrinkageChoice choose_shrinkage(const Matrix& second_moment, double noise_std, const Matrix& validation,
+ParameterChoice choose_shrinkage(const Matrix& second_moment, double noise_std, const Matrix& validation,
                                  const ops::Mask& mask, const std::vector<double>& grid);
+/// Chooses the taper width w from `grid` (values > 0, non-empty) the same way, with
+/// taper_second_moment(S, w).
+ParameterChoice choose_taper(const Matrix& second_moment, double noise_std, const Matrix& validation,
+                             const ops::Mask& mask, const std::vector<double>& grid);
 
 /// "No restoration" for missing samples: g with exact zeros at the missing samples (the
 /// mask applied to g). Throws Error for a bad shape.
