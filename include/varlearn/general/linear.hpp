@@ -11,7 +11,7 @@
 ///   const Matrix s = frames * frames.transpose() / double(frames.cols());   // training S
 ///   const Matrix w = general::wiener_filter(s, 0.1);                       // denoise: W g
 ///   const double mse = general::expected_denoising_mse(w, s_test, 0.1);
-///   const Matrix f = general::lmmse_inpaint(general::shrink_second_moment(s, 0.1), 0.01, g, mask);
+///   const Matrix f = general::lmmse_inpaint(general::taper_second_moment(s, 5.0), 0.01, g, mask);
 #include <vector>
 
 #include "varlearn/core/types.hpp"
