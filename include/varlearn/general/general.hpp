@@ -5,3 +5,4 @@
 #include "varlearn/general/energy.hpp"
 #include "varlearn/general/unrolled.hpp"
 #include "varlearn/general/bilevel.hpp"
+#include "varlearn/general/linear.hpp"
