@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "varlearn/core/error.hpp"
+#include "varlearn/core/numerics.hpp"
 #include "varlearn/core/parallel.hpp"
 #include "varlearn/core/random.hpp"
 #include "varlearn/core/threads.hpp"
@@ -167,84 +168,274 @@ void for_frame_ranges(Index count, double flops, Body&& body) {
   capture.rethrow_if_failed();
 }
 
-// The Hankel view H_{i,l} = x_{i+l} (rows x cols, leading dimension 1): a GEMM operand without a copy.
-template <class T>
-using HankelMap = Eigen::Map<const MatrixT<T>, Eigen::Unaligned, Eigen::OuterStride<>>;
-
 }  // namespace
 
 // ---------------------------------------------------------------- GEMM lowering
 // Reversing the taps, u_i = sum_l k_{L-1-l} x_{i+l} with x the frame padded by L-1-s zeros in
 // front (s behind; none for valid): per frame U_b (M x J) = H Krev^T, H the M x L Hankel view
-// of x. Flops: 2 J L M per frame for each of the three passes.
+// of x; K^T P_b = col2im of P_b K (M x L); the filter gradient sum_b P_b^T H (J x L, reversed).
+// Flops: 2 J L M per frame for each of the three passes.
+namespace {
+
+template <class T>
+class Lowering {
+public:
+  using Mat = MatrixT<T>;
+  using Vec = VectorT<T>;
+  /// One thread's scratch: the padded frame, P_b K, P_b^T H.
+  struct Scratch {
+    Vec x;
+    Mat y, g;
+  };
+  Lowering(Index n, const Mat& k, Index outputs, Index shift)
+      : n_(n), m_(outputs), len_(k.cols()), groups_(k.rows()), s_(shift), front_(len_ - 1 - shift),
+        padded_(outputs + len_ - 1 != n || front_ > 0), k_(k), krev_t_(k.rowwise().reverse().transpose()) {}
+  Scratch scratch() const { return {Vec::Zero(padded_ ? m_ + len_ - 1 : 0), Mat(m_, len_), Mat(groups_, len_)}; }
+  double pass_flops(Index frames) const { return 2.0 * static_cast<double>(groups_ * len_ * m_ * frames); }
+
+  /// u (M x J, column j = k_j * frame) for one frame of n samples.
+  void apply(const T* frame, T* u, Scratch& s) const {
+    Eigen::Map<Mat>(u, m_, groups_).noalias() = hankel(frame, s) * krev_t_;
+  }
+  /// out (n) = K^T p for one frame's responses p (M x J).
+  void adjoint(const T* p, T* out, Scratch& s) const {
+    s.y.noalias() = Eigen::Map<const Mat>(p, m_, groups_) * k_;
+    Eigen::Map<Vec> o(out, n_);
+    o.setZero();
+    for (Index l = 0; l < len_; ++l) {
+      const Index lo = std::max<Index>(0, l - s_), hi = std::min<Index>(m_, n_ - s_ + l);
+      if (hi > lo) o.segment(lo + s_ - l, hi - lo) += s.y.col(l).segment(lo, hi - lo);
+    }
+  }
+  /// sum (J x L, taps reversed, double) += P_b^T H for one frame.
+  void add_filter_gradient(const T* p, const T* frame, Scratch& s, Matrix& sum) const {
+    s.g.noalias() = Eigen::Map<const Mat>(p, m_, groups_).transpose() * hankel(frame, s);
+    sum += s.g.template cast<double>();
+  }
+  /// The per-thread sums in θ's layout (filter j's taps at j L + l).
+  Vec taps(const std::vector<Matrix>& sums) const {
+    Matrix total = Matrix::Zero(groups_, len_);
+    for (const Matrix& part : sums) total += part;
+    Vec out(groups_ * len_);
+    for (Index j = 0; j < groups_; ++j)
+      for (Index l = 0; l < len_; ++l) out(j * len_ + l) = static_cast<T>(total(j, len_ - 1 - l));
+    return out;
+  }
+
+private:
+  // The Hankel view H_{i,l} = x_{i+l} (M x L, leading dimension 1): a GEMM operand without a copy.
+  Eigen::Map<const Mat, Eigen::Unaligned, Eigen::OuterStride<>> hankel(const T* frame, Scratch& s) const {
+    if (padded_) {
+      std::copy(frame, frame + n_, s.x.data() + front_);
+      frame = s.x.data();
+    }
+    return {frame, m_, len_, Eigen::OuterStride<>(1)};
+  }
+  Index n_, m_, len_, groups_, s_, front_;
+  bool padded_;
+  const Mat& k_;
+  Mat krev_t_;  // L x J
+};
+
+std::vector<Matrix> per_thread(Index rows, Index cols) {
+  return std::vector<Matrix>(static_cast<std::size_t>(std::max(1, omp_get_max_threads())), Matrix::Zero(rows, cols));
+}
+
+}  // namespace
 
 template <class T>
 typename Foe<T>::Mat Foe<T>::apply_gemm(const Mat& f) const {
-  const Index m = outputs(), len = k_.cols(), groups = k_.rows(), front = len - 1 - shift();
-  const bool padded = m + len - 1 != n_ || front > 0;
-  const Mat krev_t = k_.rowwise().reverse().transpose();  // L x J
-  Mat u(groups * m, f.cols());
-  for_frame_ranges(f.cols(), 2.0 * static_cast<double>(groups * len * m * f.cols()), [&](Index, Index first, Index last) {
-    Vec x = Vec::Zero(padded ? m + len - 1 : 0);
-    for (Index b = first; b < last; ++b) {
-      const T* data = f.col(b).data();
-      if (padded) {
-        x.segment(front, n_) = f.col(b);
-        data = x.data();
-      }
-      const HankelMap<T> h(data, m, len, Eigen::OuterStride<>(1));
-      Eigen::Map<Mat>(u.col(b).data(), m, groups).noalias() = h * krev_t;  // column j = rows j M .. of u
-    }
+  const Lowering<T> low(n_, k_, outputs(), shift());
+  Mat u(k_.rows() * outputs(), f.cols());
+  for_frame_ranges(f.cols(), low.pass_flops(f.cols()), [&](Index, Index first, Index last) {
+    auto s = low.scratch();
+    for (Index b = first; b < last; ++b) low.apply(f.col(b).data(), u.col(b).data(), s);
   });
   return u;
 }
 
-// Y = P_b K (M x L), then col2im: (K^T p)_{i+s-l} += Y_{i,l} over the outputs that exist.
 template <class T>
 typename Foe<T>::Mat Foe<T>::adjoint_gemm(const Mat& p) const {
-  const Index m = outputs(), len = k_.cols(), groups = k_.rows(), s = shift();
-  Mat out = Mat::Zero(n_, p.cols());
-  for_frame_ranges(p.cols(), 2.0 * static_cast<double>(groups * len * m * p.cols()), [&](Index, Index first, Index last) {
-    Mat y(m, len);
+  const Lowering<T> low(n_, k_, outputs(), shift());
+  Mat out(n_, p.cols());
+  for_frame_ranges(p.cols(), low.pass_flops(p.cols()), [&](Index, Index first, Index last) {
+    auto s = low.scratch();
+    for (Index b = first; b < last; ++b) low.adjoint(p.col(b).data(), out.col(b).data(), s);
+  });
+  return out;
+}
+
+template <class T>
+typename Foe<T>::Vec Foe<T>::filter_gradient_gemm(const Mat& p, const Mat& f) const {
+  const Lowering<T> low(n_, k_, outputs(), shift());
+  std::vector<Matrix> sums = per_thread(k_.rows(), k_.cols());
+  for_frame_ranges(f.cols(), low.pass_flops(f.cols()), [&](Index t, Index first, Index last) {
+    auto s = low.scratch();
+    Matrix& sum = sums[static_cast<std::size_t>(t)];
+    for (Index b = first; b < last; ++b) low.add_filter_gradient(p.col(b).data(), f.col(b).data(), s, sum);
+  });
+  return low.taps(sums);
+}
+
+// ---------------------------------------------------------------- fused kernels (gemm)
+// The engine's formulas (analysis.hpp) one frame at a time: U_b = K f_b (M x J, column j weighted
+// by a_j), the potential, then K^T or the filter gradient, all on L2-sized blocks, frames over
+// the threads. No J M x B temporaries (126 MB each at the benchmark size). Sums in double.
+
+template <class T>
+bool Foe<T>::fused() const { return resolve(method_) == ConvMethod::Gemm; }
+
+template <class T>
+T Foe<T>::value(const Mat& f) const {
+  if (!fused()) return AnalysisBase<T>::value(f);
+  this->check_frames(f, "reg::Foe::value");
+  const Lowering<T> low(n_, k_, outputs(), shift());
+  const Vec a = this->weights();
+  const Potential& phi = this->potential();
+  std::vector<Matrix> sums = per_thread(1, 1);
+  for_frame_ranges(f.cols(), low.pass_flops(f.cols()), [&](Index t, Index first, Index last) {
+    auto s = low.scratch();
+    Mat u(outputs(), k_.rows());
+    double total = 0;
     for (Index b = first; b < last; ++b) {
-      y.noalias() = Eigen::Map<const Mat>(p.col(b).data(), m, groups) * k_;
-      auto o = out.col(b);
-      for (Index l = 0; l < len; ++l) {
-        const Index lo = std::max<Index>(0, l - s), hi = std::min<Index>(m, n_ - s + l);
-        if (hi > lo) o.segment(lo + s - l, hi - lo) += y.col(l).segment(lo, hi - lo);
-      }
+      low.apply(f.col(b).data(), u.data(), s);
+      for (Index j = 0; j < u.cols(); ++j)
+        for (Index i = 0; i < u.rows(); ++i) total += static_cast<double>(a(j) * phi.value<T>(u(i, j)));
+    }
+    sums[static_cast<std::size_t>(t)](0, 0) = total;
+  });
+  double total = 0;
+  for (const Matrix& part : sums) total += part(0, 0);
+  return static_cast<T>(total);
+}
+
+template <class T>
+typename Foe<T>::Mat Foe<T>::gradient(const Mat& f) const {
+  if (!fused()) return AnalysisBase<T>::gradient(f);
+  this->check_frames(f, "reg::Foe::gradient");
+  const Lowering<T> low(n_, k_, outputs(), shift());
+  const Vec a = this->weights();
+  const Potential& phi = this->potential();
+  Mat out(n_, f.cols());
+  for_frame_ranges(f.cols(), 2 * low.pass_flops(f.cols()), [&](Index, Index first, Index last) {
+    auto s = low.scratch();
+    Mat u(outputs(), k_.rows());
+    for (Index b = first; b < last; ++b) {
+      low.apply(f.col(b).data(), u.data(), s);
+      for (Index j = 0; j < u.cols(); ++j)
+        for (Index i = 0; i < u.rows(); ++i) u(i, j) = a(j) * phi.first<T>(u(i, j));  // Psi
+      low.adjoint(u.data(), out.col(b).data(), s);
     }
   });
   return out;
 }
 
-// Sum over frames of P_b^T H (J x L, taps reversed); per-thread sums in double.
 template <class T>
-typename Foe<T>::Vec Foe<T>::filter_gradient_gemm(const Mat& p, const Mat& f) const {
-  const Index m = outputs(), len = k_.cols(), groups = k_.rows(), front = len - 1 - shift();
-  const bool padded = m + len - 1 != n_ || front > 0;
-  const double flops = 2.0 * static_cast<double>(groups * len * m * f.cols());
-  std::vector<Matrix> sums(static_cast<std::size_t>(std::max(1, omp_get_max_threads())), Matrix::Zero(groups, len));
-  for_frame_ranges(f.cols(), flops, [&](Index t, Index first, Index last) {
-    Vec x = Vec::Zero(padded ? m + len - 1 : 0);
-    Mat g(groups, len);
+typename Foe<T>::Mat Foe<T>::hessian_product(const Mat& f, const Mat& v) const {
+  if (!fused()) return AnalysisBase<T>::hessian_product(f, v);
+  this->check_frames(f, "reg::Foe::hessian_product", &v);
+  const Lowering<T> low(n_, k_, outputs(), shift());
+  const Vec a = this->weights();
+  const Potential& phi = this->potential();
+  Mat out(n_, f.cols());
+  for_frame_ranges(f.cols(), 3 * low.pass_flops(f.cols()), [&](Index, Index first, Index last) {
+    auto s = low.scratch();
+    Mat u(outputs(), k_.rows()), z(outputs(), k_.rows());
     for (Index b = first; b < last; ++b) {
-      const T* data = f.col(b).data();
-      if (padded) {
-        x.segment(front, n_) = f.col(b);
-        data = x.data();
-      }
-      const HankelMap<T> h(data, m, len, Eigen::OuterStride<>(1));
-      g.noalias() = Eigen::Map<const Mat>(p.col(b).data(), m, groups).transpose() * h;
-      sums[static_cast<std::size_t>(t)] += g.template cast<double>();
+      low.apply(f.col(b).data(), u.data(), s);
+      low.apply(v.col(b).data(), z.data(), s);
+      for (Index j = 0; j < u.cols(); ++j)
+        for (Index i = 0; i < u.rows(); ++i) z(i, j) *= a(j) * phi.second<T>(u(i, j));
+      low.adjoint(z.data(), out.col(b).data(), s);
     }
   });
-  Matrix total = Matrix::Zero(groups, len);
-  for (const Matrix& part : sums) total += part;
-  Vec out(k_.size());
-  for (Index j = 0; j < groups; ++j)
-    for (Index l = 0; l < len; ++l) out(j * len + l) = static_cast<T>(total(j, len - 1 - l));
   return out;
+}
+
+// θ = [taps, β, η]: dR/dk = sum_b Psi_b^T H_b, dR/dβ_j = σ(β_j) sum φ(U_j), dR/dη = σ(η) sum a ∂_εφ(U).
+template <class T>
+typename Foe<T>::Vec Foe<T>::parameter_gradient(const Mat& f) const {
+  if (!fused()) return AnalysisBase<T>::parameter_gradient(f);
+  this->check_frames(f, "reg::Foe::parameter_gradient");
+  const Lowering<T> low(n_, k_, outputs(), shift());
+  const Vec a = this->weights();
+  const Potential& phi = this->potential();
+  const Index groups = k_.rows();
+  std::vector<Matrix> dk = per_thread(groups, k_.cols()), rest = per_thread(groups + 1, 1);  // [da; deps]
+  for_frame_ranges(f.cols(), 2 * low.pass_flops(f.cols()), [&](Index t, Index first, Index last) {
+    auto s = low.scratch();
+    Mat u(outputs(), groups);
+    Matrix& r = rest[static_cast<std::size_t>(t)];
+    for (Index b = first; b < last; ++b) {
+      low.apply(f.col(b).data(), u.data(), s);
+      for (Index j = 0; j < groups; ++j) {
+        double da = 0, deps = 0;
+        for (Index i = 0; i < u.rows(); ++i) {
+          const T x = u(i, j);
+          da += static_cast<double>(phi.value<T>(x));
+          if (phi.learned()) deps += static_cast<double>(phi.value_eps<T>(x));
+          u(i, j) = a(j) * phi.first<T>(x);  // Psi
+        }
+        r(j, 0) += da;
+        r(groups, 0) += static_cast<double>(a(j)) * deps;
+      }
+      low.add_filter_gradient(u.data(), f.col(b).data(), s, dk[static_cast<std::size_t>(t)]);
+    }
+  });
+  return assemble(low.taps(dk), rest);
+}
+
+// d/dθ <W, K^T Psi(K F)>, Z = K W: dk = sum_b Psi_b^T H(w_b) + (a φ''(U) Z)_b^T H(f_b),
+// dβ_j = σ(β_j) sum Z_j φ'(U_j), dη = σ(η) sum a Z ∂_εφ'(U).
+template <class T>
+typename Foe<T>::Vec Foe<T>::mixed_product(const Mat& f, const Mat& w) const {
+  if (!fused()) return AnalysisBase<T>::mixed_product(f, w);
+  this->check_frames(f, "reg::Foe::mixed_product", &w);
+  const Lowering<T> low(n_, k_, outputs(), shift());
+  const Vec a = this->weights();
+  const Potential& phi = this->potential();
+  const Index groups = k_.rows();
+  std::vector<Matrix> dk = per_thread(groups, k_.cols()), rest = per_thread(groups + 1, 1);
+  for_frame_ranges(f.cols(), 4 * low.pass_flops(f.cols()), [&](Index t, Index first, Index last) {
+    auto s = low.scratch();
+    Mat u(outputs(), groups), z(outputs(), groups);
+    Matrix& r = rest[static_cast<std::size_t>(t)];
+    for (Index b = first; b < last; ++b) {
+      low.apply(f.col(b).data(), u.data(), s);
+      low.apply(w.col(b).data(), z.data(), s);
+      for (Index j = 0; j < groups; ++j) {
+        double da = 0, deps = 0;
+        for (Index i = 0; i < u.rows(); ++i) {
+          const T x = u(i, j), zr = z(i, j);
+          da += static_cast<double>(zr * phi.first<T>(x));
+          if (phi.learned()) deps += static_cast<double>(zr * phi.first_eps<T>(x));
+          u(i, j) = a(j) * phi.first<T>(x);           // Psi
+          z(i, j) = a(j) * phi.second<T>(x) * zr;     // a φ''(U) Z
+        }
+        r(j, 0) += da;
+        r(groups, 0) += static_cast<double>(a(j)) * deps;
+      }
+      low.add_filter_gradient(u.data(), w.col(b).data(), s, dk[static_cast<std::size_t>(t)]);
+      low.add_filter_gradient(z.data(), f.col(b).data(), s, dk[static_cast<std::size_t>(t)]);
+    }
+  });
+  return assemble(low.taps(dk), rest);
+}
+
+// [taps, σ(β_j) da_j, σ(η) deps] from the per-thread sums rest = [da (J); deps].
+template <class T>
+typename Foe<T>::Vec Foe<T>::assemble(const Vec& taps, const std::vector<Matrix>& rest) const {
+  const Index groups = k_.rows(), p = taps.size();
+  Matrix total = Matrix::Zero(groups + 1, 1);
+  for (const Matrix& part : rest) total += part;
+  const Vec theta = this->parameters();
+  Vec g(this->num_parameters());
+  g.head(p) = taps;
+  for (Index j = 0; j < groups; ++j)
+    g(p + j) = static_cast<T>(total(j, 0)) * static_cast<T>(softplus_derivative(static_cast<double>(theta(p + j))));
+  if (this->potential().learned())
+    g(g.size() - 1) = static_cast<T>(total(groups, 0)) * static_cast<T>(this->potential().depsilon_deta());
+  return g;
 }
 
 // ---------------------------------------------------------------- FFT

@@ -18,6 +18,7 @@
 ///  - `fft`: FFTW real transforms of length N >= n + L - 1 (2^a 3^b 5^c): products of spectra.
 /// `auto` picks by size (ConvMethod, docs/regularizers.md give the measured crossover).
 #include <cstdint>
+#include <vector>
 
 #include "varlearn/core/names.hpp"
 #include "varlearn/reg/analysis.hpp"
@@ -76,6 +77,16 @@ public:
   void set_method(ConvMethod method) { method_ = method; }
   /// What method() resolves to for this n and L (Auto replaced by choose_conv_method).
   ConvMethod resolved_method() const;
+
+  /// The derivative kernels. With the gemm method they are fused per frame (K f_b, the
+  /// potential, then K^T or the filter gradient on one frame's M x J block, frames over the
+  /// threads: no J M x B temporaries); otherwise the engine's batch kernels (AnalysisBase).
+  /// Both give the same numbers up to rounding.
+  T value(const Mat& f) const override;
+  Mat gradient(const Mat& f) const override;
+  Mat hessian_product(const Mat& f, const Mat& v) const override;
+  Vec parameter_gradient(const Mat& f) const override;
+  Vec mixed_product(const Mat& f, const Mat& w) const override;
   std::string describe() const override;
   std::unique_ptr<Regularizer<T>> clone() const override { return std::make_unique<Foe>(*this); }
 
@@ -91,6 +102,8 @@ protected:
 private:
   Index shift() const;
   ConvMethod resolve(ConvMethod method) const;
+  bool fused() const;
+  Vec assemble(const Vec& taps, const std::vector<Matrix>& rest) const;
   Mat apply_direct(const Mat& f) const;
   Mat adjoint_direct(const Mat& p) const;
   Vec filter_gradient_direct(const Mat& p, const Mat& f) const;
