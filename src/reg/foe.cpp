@@ -93,15 +93,23 @@ typename Foe<T>::Vec Foe<T>::filter_gradient_direct(const Mat& p, const Mat& f) 
 
 // ---------------------------------------------------------------- method choice
 
-// Measured with bench_reg (docs/regularizers.md): CROSSOVER_NOTE
+// Measured with bench_reg (BM_Crossover, BM_StepCrossover; float32, one thread, J = 24, B = 256;
+// docs/regularizers.md): gemm beats the direct loops at every size (L = 1 included: 11 vs 8
+// GFLOP/s at n = 320; L = 32: 68 vs 15), and the fft up to L = 128 (step: 67 vs 47 at n = 320,
+// 69 vs 53 at n = 1024); the fft wins from L = 192 (n = 320: 88 vs 76) and at L = 256 (96 vs 76,
+// 109 vs 82). The direct loops stay for the checks.
 ConvMethod choose_conv_method(Index n, Index length) {
   (void)n;
-  return length <= 1 ? ConvMethod::Direct : ConvMethod::Gemm;
+  return length >= 192 ? ConvMethod::Fft : ConvMethod::Gemm;
 }
 
+// 5-smooth and, above 8, a multiple of 8: FFTW's ESTIMATE plans for odd-heavy lengths such as
+// 1125 = 3^2 5^3 or 1215 = 3^5 5 ran 2-3x slower than for 1152 or 1280.
 Index conv_fft_length(Index n, Index length) {
-  Index size = std::max<Index>(1, n + length - 1);
-  for (;; ++size) {
+  const Index need = std::max<Index>(1, n + length - 1);
+  Index step = 1;
+  while (step < 8 && step < need) step *= 2;
+  for (Index size = (need + step - 1) / step * step;; size += step) {
     Index r = size;
     for (Index p : {2, 3, 5})
       while (r % p == 0) r /= p;

@@ -169,10 +169,12 @@ TEST(FoeFast, AComparisonCanFail) {
   EXPECT_GT(max_relative<double>(planted.gradient(f), foe.gradient(f)), 1e-5);
 }
 
-TEST(FoeFast, FftLengthHasSmallFactorsAndAvoidsWrap) {
+TEST(FoeFast, FftLengthIsSmoothAndAvoidsWrap) {
   EXPECT_EQ(reg::conv_fft_length(320, 32), 360);  // 351 -> 2^3 3^2 5
   EXPECT_EQ(reg::conv_fft_length(7, 1), 8);
   EXPECT_EQ(reg::conv_fft_length(1, 1), 1);
+  EXPECT_EQ(reg::conv_fft_length(3, 1), 4);
+  EXPECT_EQ(reg::conv_fft_length(1024, 192), 1280);  // not 1215 = 3^5 5
   for (Index n : {1, 7, 37, 100, 320, 1000})
     for (Index len : {1, 2, 31, 32, 64}) {
       Index size = reg::conv_fft_length(n, len), r = size;
@@ -180,6 +182,9 @@ TEST(FoeFast, FftLengthHasSmallFactorsAndAvoidsWrap) {
       for (Index prime : {2, 3, 5})
         while (r % prime == 0) r /= prime;
       EXPECT_EQ(r, 1) << size;
+      if (n + len - 1 >= 8) {
+        EXPECT_EQ(size % 8, 0) << size;
+      }
     }
 }
 

@@ -30,7 +30,7 @@ inline constexpr NameTable<Boundary, 2> kBoundaryNames{{{Boundary::Valid, "valid
 
 /// How Foe evaluates its convolutions; every method gives the same numbers up to rounding.
 enum class ConvMethod {
-  Auto,    ///< choose_conv_method(n, L): the fastest measured for the size
+  Auto,    ///< choose_conv_method(n, L): gemm, fft from L = 192 (the measured crossover)
   Direct,  ///< per-tap row-block axpys (the reference, kept for the checks)
   Gemm,    ///< per-frame matrix products through the Hankel view of the frame
   Fft,     ///< FFTW real transforms of length N >= n + L - 1
@@ -42,7 +42,8 @@ inline constexpr NameTable<ConvMethod, 4> kConvMethodNames{{{ConvMethod::Auto, "
 
 /// The method `ConvMethod::Auto` runs for frames of n samples and filters of L taps (never Auto).
 ConvMethod choose_conv_method(Index n, Index length);
-/// The FFT length Foe uses: the smallest 2^a 3^b 5^c >= n + L - 1 (no circular wrap).
+/// The FFT length Foe uses: the smallest 2^a 3^b 5^c >= n + L - 1 (no circular wrap) that is a
+/// multiple of 8 (of the next power of two below 8).
 Index conv_fft_length(Index n, Index length);
 
 template <class T>
