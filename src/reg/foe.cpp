@@ -414,10 +414,10 @@ typename Foe<T>::Vec Foe<T>::mixed_product(const Mat& f, const Mat& w) const {
       for (Index j = 0; j < groups; ++j) {
         double da = 0, deps = 0;
         for (Index i = 0; i < u.rows(); ++i) {
-          const T x = u(i, j), zr = z(i, j);
-          da += static_cast<double>(zr * phi.first<T>(x));
+          const T x = u(i, j), zr = z(i, j), d1 = phi.first<T>(x);
+          da += static_cast<double>(zr * d1);
           if (phi.learned()) deps += static_cast<double>(zr * phi.first_eps<T>(x));
-          u(i, j) = a(j) * phi.first<T>(x);           // Psi
+          u(i, j) = a(j) * d1;                        // Psi
           z(i, j) = a(j) * phi.second<T>(x) * zr;     // a φ''(U) Z
         }
         r(j, 0) += da;
