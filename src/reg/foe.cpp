@@ -94,12 +94,12 @@ typename Foe<T>::Vec Foe<T>::filter_gradient_direct(const Mat& p, const Mat& f) 
 // ---------------------------------------------------------------- method choice
 
 // Measured with bench_reg (BM_Crossover, BM_StepCrossover; float32, one thread, J = 24, B = 256;
-// docs/regularizers.md): gemm beats the direct loops at every size (L = 1 included: 11 vs 8
-// GFLOP/s at n = 320; L = 32: 68 vs 15), and the fft up to L = 128 (step: 67 vs 47 at n = 320,
-// 69 vs 53 at n = 1024); the fft wins from L = 192 (n = 320: 88 vs 76) and at L = 256 (96 vs 76,
-// 109 vs 82). The direct loops stay for the checks.
-ConvMethod choose_conv_method(Index n, Index length) {
-  (void)n;
+// direct-equivalent GFLOP/s; the table is in docs/regularizers.md): gemm beats the direct loops
+// at every size (L = 1: 11.2 vs 8.0 at n = 320; L = 16: 58 vs 16) and the fft at L = 32 (68 vs
+// 21); on the whole step (gemm fused) gemm still leads at L = 128 (72 vs 62 at n = 320, 74 vs 58
+// at n = 1024); at L = 192 the fft leads at n = 320 (91 vs 80) and ties at n = 1024 (82 vs 82);
+// at L = 256 it leads at both (110 vs 86, 109 vs 86). The direct loops stay for the checks.
+ConvMethod choose_conv_method(Index /*n*/, Index length) {
   return length >= 192 ? ConvMethod::Fft : ConvMethod::Gemm;
 }
 
