@@ -15,4 +15,9 @@ ScopedThreads::~ScopedThreads() {
   if (saved_ > 0) omp_set_num_threads(saved_);
 }
 
+std::mutex& fftw_planner_mutex() {
+  static std::mutex m;
+  return m;
+}
+
 }  // namespace varlearn

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "varlearn/core/error.hpp"
+#include "varlearn/core/threads.hpp"
 
 namespace varlearn::dequant {
 
@@ -39,11 +40,6 @@ template <class T> MatrixT<T> dct_matrix(Index n) {
 const Index kDctFastMinSize = 320;
 
 namespace {
-// FFTW's planner (create and destroy) is not thread-safe; fftw_execute_r2r is.
-std::mutex& fftw_planner_mutex() {
-  static std::mutex m;
-  return m;
-}
 template <class T> struct Fftw;
 template <> struct Fftw<double> {
   using Plan = fftw_plan;

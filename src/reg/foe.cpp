@@ -453,11 +453,6 @@ typename Foe<T>::Vec Foe<T>::assemble(const Vec& taps, const std::vector<Matrix>
 //   gradient: dk_j = IDFT(sum_b Q_{j,b}^ conj(F_b^))[0 .. L-1]  (cross-correlation, summed in frequency)
 namespace {
 
-std::mutex& fftw_planner_mutex() {  // FFTW's planner is not thread-safe; its execute calls are
-  static std::mutex m;
-  return m;
-}
-
 template <class T> struct Fftw;
 template <> struct Fftw<double> {
   using Plan = fftw_plan;

@@ -3,6 +3,8 @@
 /// The one thread pool is OpenMP's (Eigen's GEMM uses it too). Small problems run faster on
 /// one thread: barriers cost more than they save on matrices of a few dozen rows.
 
+#include <mutex>
+
 namespace varlearn {
 
 /// Work (floating-point operations of one call) below which a kernel runs on one thread: at
@@ -26,5 +28,10 @@ public:
 private:
   int saved_ = 0;
 };
+
+/// The one lock around FFTW's planner (plan creation and destruction are not thread-safe; its
+/// execute calls are). Every FFTW user in the library (dequant's DCT, reg's fields of experts)
+/// takes this one, so plans made from different threads and concerns never race.
+std::mutex& fftw_planner_mutex();
 
 }  // namespace varlearn
