@@ -336,6 +336,16 @@ Observation observe_fixed(const ops::OperatorModel& op, const Matrix& clean, dou
   return o;
 }
 
+std::uint64_t draw_seed(std::uint64_t seed, DrawSet set) {
+  return seed ^ (set == DrawSet::Training ? kTrainDrawSalt : kValidationDrawSalt);
+}
+
+double model_loss(const GeneralModel& model, const Observation& obs, const Matrix& target) {
+  const Matrix f = model.output(obs.a, obs.g);
+  require(f.rows() == target.rows() && f.cols() == target.cols(), "general::model_loss", "shapes differ");
+  return 0.5 * (f - target).squaredNorm() / double(target.cols());
+}
+
 double mse(const Matrix& f, const Matrix& target) {
   require(f.rows() == target.rows() && f.cols() == target.cols() && f.size() > 0, "general::mse", "shapes differ");
   return (f - target).squaredNorm() / double(f.size());
@@ -357,9 +367,9 @@ GeneralTrainResult train_general(const ops::OperatorModel& op, const reg::Regula
 
   Learner learner(init, o);
   // Fixed draws: the training set (L-BFGS, train_loss) and the validation set.
-  const Observation train_obs = observe_fixed(op, clean, o.noise_std, o.seed ^ kTrainDrawSalt);
+  const Observation train_obs = observe_fixed(op, clean, o.noise_std, draw_seed(o.seed, DrawSet::Training));
   Observation val_obs;
-  if (val.cols() > 0) val_obs = observe_fixed(op, val, o.noise_std, o.seed ^ kValidationDrawSalt);
+  if (val.cols() > 0) val_obs = observe_fixed(op, val, o.noise_std, draw_seed(o.seed, DrawSet::Validation));
   Vector x = learner.initial(train_obs.a);
 
   const bool adam = o.optimizer == Optimizer::Adam;

@@ -162,6 +162,14 @@ struct Observation {
 };
 Observation observe_fixed(const ops::OperatorModel& op, const Matrix& clean, double noise_std, std::uint64_t seed);
 
+/// The fixed draws of a run with seed s: the training set's (L-BFGS, train_loss) and the
+/// validation set's; observe_fixed(op, frames, sigma, draw_seed(s, set)) reproduces them.
+enum class DrawSet { Training, Validation };
+std::uint64_t draw_seed(std::uint64_t seed, DrawSet set);
+
+/// \f$\ell = \tfrac12\|F - F^\dagger\|_F^2 / B\f$ of the model's output on an observation.
+double model_loss(const GeneralModel& model, const Observation& obs, const Matrix& target);
+
 /// Mean squared error per sample \f$\|F - F^\dagger\|_F^2/(nB)\f$.
 double mse(const Matrix& f, const Matrix& target);
 
