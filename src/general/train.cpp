@@ -493,7 +493,7 @@ GeneralTrainResult train_general(const ops::OperatorModel& op, const reg::Regula
     res.optim.status = optim::Status::Diverged;
     why = "stopped at a non-finite loss: " + learner.failure() + " (the last good parameters are returned)";
   }
-  if (!std::isfinite(res.train_loss)) {
+  if (!std::isfinite(res.train_loss) && res.optim.status != optim::Status::Diverged) {
     res.optim.status = optim::Status::Diverged;
     why = "the returned parameters give a non-finite training loss: " + learner.failure();
   }
