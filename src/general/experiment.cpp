@@ -169,8 +169,15 @@ double estimate_memory(const GeneralTrainExperiment& e) {
   const Index n = resolved_n(e);
   double frames = 0;
   if (e.data.kind == theory::DataKind::File) {
-    const double entries = [&](const std::string& f) { return is_audio(f) ? file_bytes(f) / 2 : file_bytes(f) / 2; }(e.data.clean_file);
-    frames = entries + (e.test_file.empty() ? 0 : file_bytes(e.test_file) / 2);
+    // Text: at least 2 bytes a number; 16-bit WAV/AIFF: 2 bytes a sample; FLAC/Ogg/MP3: up to
+    // 4:1 compressed (as the speech studies count them).
+    const auto entries = [](const std::string& f) {
+      if (f.empty()) return 0.0;
+      const std::string ext = std::filesystem::path(f).extension().string();
+      const bool compressed = is_audio(f) && ext != ".wav" && ext != ".WAV" && ext != ".aiff" && ext != ".aif";
+      return compressed ? 2.0 * file_bytes(f) : file_bytes(f) / 2;
+    };
+    frames = entries(e.data.clean_file) + entries(e.test_file);
   } else {
     frames = 2.0 * double(n) * double(e.samples);  // training + test draws
   }

@@ -460,8 +460,7 @@ GeneralTrainResult train_general(const ops::OperatorModel& op, const reg::Regula
     };
   }
   if (adam) {
-    optim::AdamOptions a = o.adam;
-    res.optim = optim::Adam(a).minimize<double>(f, x, obs, cp);
+    res.optim = optim::Adam(o.adam).minimize<double>(f, x, obs, cp);
   } else {
     res.optim = optim::Lbfgs(o.lbfgs).minimize<double>(f, x, obs, cp);
   }
