@@ -1,7 +1,8 @@
 // Training the general model (general/train.hpp, general/model.hpp): training lowers the loss
 // on held-out frames; a run resumed from a checkpoint equals the uninterrupted run (1e-12);
 // early stopping returns the best-validation parameters; minibatches see fresh masks; the
-// quadratic regularizer with A = I reproduces the quadratic engine's loss.
+// quadratic regularizer with A = I reproduces the quadratic engine's loss; a non-finite loss
+// stops the run with the reason.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -245,5 +246,26 @@ TEST(GeneralTraining, QuadraticIdentityReproducesTheQuadraticEngine) {
     const learn::TrainResult lr = learn::train_frames<double>(m0, t.g, clean, lo);
     std::cout << "general " << r.train_loss << " quadratic engine " << lr.train_loss << "\n";
     EXPECT_LE(rel(r.train_loss, lr.train_loss), 1e-6);
+  }
+}
+
+TEST(GeneralTraining, ANonFiniteLossStopsTheRunWithTheReason) {
+  // omega = 50 on an energy with curvature >= 1: the unrolled iterates overflow.
+  const Index n = 8;
+  const Matrix clean = ar1_frames(n, 20, 10);
+  const auto op = ops::parse_operator("identity", n);
+  const auto init = make_regularizer(spec("tv"), n, 1, 1.0);
+  for (const Optimizer opt : {Optimizer::Adam, Optimizer::Lbfgs}) {
+    SCOPED_TRACE(to_string(opt));
+    GeneralTrainOptions o;
+    o.depth = 300;
+    o.stepsize_kind = StepsizeKind::Fixed;
+    o.stepsize = 50;
+    o.optimizer = opt;
+    o.adam.max_iterations = o.lbfgs.max_iterations = 5;
+    const GeneralTrainResult r = train_general(op, *init, clean, Matrix(), o);
+    EXPECT_EQ(r.optim.status, optim::Status::Diverged);
+    EXPECT_NE(r.message.find("non-finite"), std::string::npos) << r.message;
+    EXPECT_TRUE(r.parameters.allFinite());
   }
 }
