@@ -243,6 +243,7 @@ public:
     m.method = o_.method;
     m.unrolled = unrolled_;
     m.alpha = alpha(x);
+    if (o_.stepsize_kind == StepsizeKind::Fixed) m.fixed_stepsize = o_.stepsize;
     m.bilevel = o_.bilevel;
     return m;
   }
@@ -317,7 +318,8 @@ void check_same_run(const std::map<std::string, std::string>& saved, const std::
 std::vector<double> GeneralModel::stepsizes() const {
   std::vector<double> w;
   if (method != LearningMethod::Unrolled) return w;
-  for (int t = 0; t < unrolled.steps; ++t) w.push_back(softplus(alpha.size() == 1 ? alpha(0) : alpha(t)));
+  for (int t = 0; t < unrolled.steps; ++t)
+    w.push_back(alpha.size() == 0 ? fixed_stepsize : softplus(alpha.size() == 1 ? alpha(0) : alpha(t)));
   return w;
 }
 

@@ -91,6 +91,7 @@ struct GeneralModel {
   LearningMethod method = LearningMethod::Unrolled;
   UnrolledOptions unrolled;
   Vector alpha;                 ///< step parameters (unrolled; \f$\omega = \mathrm{softplus}(\alpha)\f$)
+  double fixed_stepsize = 0;    ///< \f$\omega\f$ of a fixed stepsize without step parameters (alpha empty)
   BilevelOptions bilevel;
   /// \f$\omega_t\f$, t = 0..N-1 (empty for bilevel).
   std::vector<double> stepsizes() const;
