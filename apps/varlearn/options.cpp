@@ -15,6 +15,7 @@
 #include "varlearn/core/io.hpp"
 #include "varlearn/core/limits.hpp"
 #include "varlearn/core/parse.hpp"
+#include "varlearn/core/range.hpp"
 #include "varlearn/learn/model.hpp"
 #include "varlearn/theory/risk.hpp"
 
@@ -357,7 +358,7 @@ void TrainingOptions::add(CLI::App* app, learn::TrainExperiment& e) {
                  ->capture_default_str();
   optimizer_ = app->add_option("--optimizer", e.optimizer, "lbfgs, adam, or auto (lbfgs; adam for sampled/minibatches)")
                    ->check(CLI::IsMember({"auto", "lbfgs", "adam"}))->capture_default_str();
-  add_number(app, "--iterations", e.iterations, "Optimizer iterations; 0 = auto (lbfgs 1000, adam 3000)")
+  add_number(app, "--iterations", e.iterations, "Optimizer iterations; 0 = auto (lbfgs 1000, adam 3000; general model: lbfgs 100, adam 500)")
       ->check(number_range(0, std::numeric_limits<int>::max(), "iterations >= 0"))
       ->capture_default_str();
   lr_ = add_number(app, "--lr", e.learning_rate, "Adam learning rate eta > 0 (Adam only)")
@@ -380,9 +381,9 @@ void TrainingOptions::add(CLI::App* app, learn::TrainExperiment& e) {
                   "random (R = scale G / sqrt(n)), theory (the theory optimum's R and omega), or a checkpoint "
                   "FILE to resume from")
       ->capture_default_str();
-  init_scale_ = add_number(app, "--init-scale", e.init_scale, "Scale of the random R (--init random)")->capture_default_str();
+  init_scale_ = add_number(app, "--init-scale", e.init_scale, "Scale of the random R (--init random; general model: of the random R, K or foe filters)")->capture_default_str();
   init_stepsize_ =
-      add_number(app, "--init-stepsize", e.init_stepsize, "Initial stepsize omega (--init random, unrolled, stepsize trained)")
+      add_number(app, "--init-stepsize", e.init_stepsize, "Initial stepsize omega (--init random, unrolled, stepsize trained; general model: default 0.9 / (|A|^2 + L_R))")
           ->capture_default_str();
   add_number(app, "--seed", e.seed, "Seed of every random draw (data, noise, init, shuffles), 0 <= seed < 2^64")
       ->capture_default_str();
@@ -548,7 +549,10 @@ general::GeneralTrainExperiment GeneralModelOptions::experiment(const learn::Tra
   e.batch = q.batch;
   if (training.validation_->count() > 0) e.validation = q.validation;
   e.patience = q.patience;
-  if (training.init_stepsize_->count() > 0) e.init_stepsize = q.init_stepsize;
+  if (training.init_stepsize_->count() > 0) {
+    check_range(q.init_stepsize, 1e-300, 1e6, "--init-stepsize", "initial stepsize omega", "1e-300 <= omega <= 1e6");
+    e.init_stepsize = q.init_stepsize;
+  }
   e.seed = q.seed;
   e.save = q.save;
   e.checkpoint_every = q.checkpoint_every;
