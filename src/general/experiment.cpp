@@ -167,7 +167,7 @@ double estimate_memory(const GeneralTrainExperiment& e) {
   // analysis and foe, a few copies), and the parameters with the optimizer's memory.
   constexpr double kBase = 30e6, kFrameCopies = 4;
   const Index n = resolved_n(e);
-  double frames = 0;
+  double frames = 0, test_entries = 0;
   if (e.data.kind == theory::DataKind::File) {
     // Text: at least 2 bytes a number; 16-bit WAV/AIFF: 2 bytes a sample; FLAC/Ogg/MP3: up to
     // 4:1 compressed (as the speech studies count them).
@@ -177,13 +177,20 @@ double estimate_memory(const GeneralTrainExperiment& e) {
       const bool compressed = is_audio(f) && ext != ".wav" && ext != ".WAV" && ext != ".aiff" && ext != ".aif";
       return compressed ? 2.0 * file_bytes(f) : file_bytes(f) / 2;
     };
-    frames = entries(e.data.clean_file) + entries(e.test_file);
+    test_entries = entries(e.test_file);
+    frames = entries(e.data.clean_file) + test_entries;
   } else {
     frames = 2.0 * double(n) * double(e.samples);  // training + test draws
   }
-  const double b_total = frames / double(std::max<Index>(n, 1));
+  // Frames of one solve: the training part of the frames (test frames aside).
+  const double train_frames = (e.data.kind == theory::DataKind::File ? (frames - test_entries) / double(n)
+                                                                      : double(e.samples)) *
+                              (1.0 - e.validation);
   const GeneralTrainOptions o = e.train_options();
-  const double batch = o.optimizer == Optimizer::Adam && e.batch > 0 ? std::min(double(e.batch), b_total) : b_total;
+  // The final losses run the whole training set and the test set through the solver, so a
+  // minibatch does not bound the peak.
+  const double test_frames = e.data.kind == theory::DataKind::File ? test_entries / double(n) : double(e.samples);
+  const double batch = std::max(train_frames, test_frames);
   const double per_batch_copies = e.method == LearningMethod::Unrolled ? double(e.depth) + 8 : 14;
   const Index m = e.regularizer.resolved_filters(n);
   const double responses = e.regularizer.kind == "foe" ? double(m) * double(n)
