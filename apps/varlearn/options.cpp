@@ -15,6 +15,7 @@
 #include "varlearn/core/io.hpp"
 #include "varlearn/core/limits.hpp"
 #include "varlearn/core/parse.hpp"
+#include "varlearn/core/range.hpp"
 #include "varlearn/learn/model.hpp"
 #include "varlearn/theory/risk.hpp"
 
@@ -357,7 +358,7 @@ void TrainingOptions::add(CLI::App* app, learn::TrainExperiment& e) {
                  ->capture_default_str();
   optimizer_ = app->add_option("--optimizer", e.optimizer, "lbfgs, adam, or auto (lbfgs; adam for sampled/minibatches)")
                    ->check(CLI::IsMember({"auto", "lbfgs", "adam"}))->capture_default_str();
-  add_number(app, "--iterations", e.iterations, "Optimizer iterations; 0 = auto (lbfgs 1000, adam 3000)")
+  add_number(app, "--iterations", e.iterations, "Optimizer iterations; 0 = auto (lbfgs 1000, adam 3000; general model: lbfgs 100, adam 500)")
       ->check(number_range(0, std::numeric_limits<int>::max(), "iterations >= 0"))
       ->capture_default_str();
   lr_ = add_number(app, "--lr", e.learning_rate, "Adam learning rate eta > 0 (Adam only)")
@@ -366,7 +367,8 @@ void TrainingOptions::add(CLI::App* app, learn::TrainExperiment& e) {
   batch_ = add_number(app, "--batch", e.batch, "Minibatch size (Adam, frame objectives; 0 = full batch)")
                ->check(number_range(0, 1e18, "batch >= 0"))
                ->capture_default_str();
-  validation_ = add_number(app, "--validation", e.validation, "Fraction of frames held out for validation, in [0, 0.9]")
+  validation_ = add_number(app, "--validation", e.validation,
+                           "Fraction of frames held out for validation, in [0, 0.9] (general model: default 0.2)")
                     ->check(number_range(0, 0.9, "0 <= fraction <= 0.9"))
                     ->capture_default_str();
   patience_ = add_number(app, "--patience", e.patience,
@@ -379,9 +381,9 @@ void TrainingOptions::add(CLI::App* app, learn::TrainExperiment& e) {
                   "random (R = scale G / sqrt(n)), theory (the theory optimum's R and omega), or a checkpoint "
                   "FILE to resume from")
       ->capture_default_str();
-  init_scale_ = add_number(app, "--init-scale", e.init_scale, "Scale of the random R (--init random)")->capture_default_str();
+  init_scale_ = add_number(app, "--init-scale", e.init_scale, "Scale of the random R (--init random; general model: of the random R, K or foe filters)")->capture_default_str();
   init_stepsize_ =
-      add_number(app, "--init-stepsize", e.init_stepsize, "Initial stepsize omega (--init random, unrolled, stepsize trained)")
+      add_number(app, "--init-stepsize", e.init_stepsize, "Initial stepsize omega (--init random, unrolled, stepsize trained; general model: default 0.9 / (|A|^2 + L_R))")
           ->capture_default_str();
   add_number(app, "--seed", e.seed, "Seed of every random draw (data, noise, init, shuffles), 0 <= seed < 2^64")
       ->capture_default_str();
@@ -432,6 +434,145 @@ void TrainingOptions::refuse_unused(const learn::TrainExperiment& e, const Famil
 void TrainingOptions::apply(learn::TrainExperiment& e) const {
   e.objective = learn::parse_train_objective(objective);
   e.precision = precision == "float32" ? learn::Precision::Float32 : learn::Precision::Float64;
+}
+
+// ---------------------------------------------------------------------------------------
+// GeneralModelOptions
+
+void GeneralModelOptions::add(CLI::App* app) {
+  op_ = app->add_option("--operator", op,
+                        "General model: forward operator A of g = A f + sigma eps: identity (denoising), mask:P (each "
+                        "sample missing with probability P in [0, 1), a fresh mask per minibatch), burst:P:L (bursts "
+                        "of L missing samples, fraction P), conv:FILE (centered FIR convolution with the taps in FILE)")
+            ->capture_default_str();
+  reg_ = app->add_option("--regularizer", regularizer.kind,
+                         "General model: quadratic (1/2 |R f|^2, R k x n: --k), tv (a sum_i phi(f_{i+1} - f_i), one "
+                         "weight), analysis (sum_j a_j phi((K f)_j), dense K learned: --filters rows, DCT start), foe "
+                         "(fields of experts: --filters J zero-mean convolution filters of --filter-length L)")
+             ->check(CLI::IsMember({"quadratic", "tv", "analysis", "foe"}))
+             ->capture_default_str();
+  filters_ = add_number(app, "--filters", regularizer.filters,
+                        "Rows J of K (analysis, default n) or filters J (foe, default " +
+                            std::to_string(general::kDefaultFoeFilters) + "), J >= 1")
+                 ->check(number_range(1, 1e9, "J >= 1"));
+  length_ = add_number(app, "--filter-length", regularizer.filter_length,
+                       "Taps L of each foe filter, L >= 1 (default " + std::to_string(general::kDefaultFoeLength) + ")")
+                ->check(number_range(1, 1e9, "L >= 1"));
+  potential_ = app->add_option("--potential", regularizer.potential,
+                               "Potential phi of analysis, foe and tv: huber (smoothed |u|, C1 convex), charbonnier "
+                               "sqrt(u^2 + eps^2) (smooth convex), student log(1 + u^2/eps^2) (nonconvex)")
+                   ->check(CLI::IsMember({"huber", "charbonnier", "student"}))
+                   ->capture_default_str();
+  epsilon_ = add_number(app, "--epsilon", regularizer.epsilon,
+                        "Scale eps > 0 of the potential (default " + format_general(general::kDefaultRelativeEpsilon, 3) +
+                            " x the RMS of the clean training frames)")
+                 ->check(number_range(std::numeric_limits<double>::min(), 1e300, "eps > 0"));
+  learn_eps_ = app->add_flag("--learn-epsilon", regularizer.learn_epsilon,
+                             "Also learn eps = softplus(eta) of the potential");
+  start_ = app->add_option("--start", start,
+                           "Start f^0 of the unrolled solver (and of the bilevel lower-level solver): zero (the "
+                           "talk's) or adjoint (A^T g)")
+               ->check(CLI::IsMember({"zero", "adjoint"}))
+               ->capture_default_str();
+  momentum_ = app->add_flag("--momentum", momentum,
+                            "Unrolled: Nesterov momentum, y^t = f^t + t/(t+3) (f^t - f^(t-1)), f^(t+1) = y^t - "
+                            "omega_t grad E(y^t)");
+  lower_ = add_number(app, "--lower-tolerance", lower_tolerance,
+                      "Bilevel: solve the lower level to |grad E(f*)|_F <= tol (> 0); the hypergradient's error "
+                      "is O(tol)")
+               ->check(number_range(std::numeric_limits<double>::min(), 1e300, "tol > 0"))
+               ->capture_default_str();
+  test_ = app->add_option("--test", test,
+                          "General model: clean test frames (text n x B, one frame per column, or an audio file cut "
+                          "into frames of n samples) for test_mse; generated data draws its own test frames");
+  options_ = {op_, reg_, filters_, length_, potential_, epsilon_, learn_eps_, start_, momentum_, lower_, test_};
+}
+
+bool GeneralModelOptions::active() const { return op_->count() > 0 || reg_->count() > 0; }
+
+void GeneralModelOptions::refuse_without_model() const {
+  for (const CLI::Option* o : options_)
+    if (o->count() > 0)
+      throw Error(o->get_name() + " applies to the general model only: give --operator or --regularizer (without "
+                                  "them train learns the quadratic model)");
+}
+
+general::GeneralTrainExperiment GeneralModelOptions::experiment(const learn::TrainExperiment& q, const DataOptions& data,
+                                                                const FamilyOptions& family,
+                                                                const TrainingOptions& training,
+                                                                const RankOption& rank) const {
+  general::GeneralTrainExperiment e;
+  const std::string mode = "the general model (--operator/--regularizer)";
+  refuse_if_given(data.noisy_option(), true, mode, "it draws its own observations g = A f + sigma eps");
+  if (!data.source.second_moment_file.empty())
+    throw Error("--second-moment does not apply with " + mode + " (it trains on frames: --clean)");
+  if (q.objective == learn::TrainObjective::Expected)
+    throw Error("--objective expected does not apply with " + mode + " (no closed-form expectation; use sampled)");
+  if (q.hessian) throw Error("--hessian does not apply with " + mode + " (the quadratic engine's expected risk)");
+  if (q.init != "random")
+    throw Error("--init " + q.init + " does not apply with " + mode + " (it starts from the regularizer's "
+                "initialization; --resume continues a run)");
+  // TODO(lead): float32 general training (BasicEnergy<float>): set e.precision here instead.
+  if (q.precision == learn::Precision::Float32)
+    throw Error("--precision float32 does not apply with " + mode + " (it trains in float64)");
+  refuse_if_given(rank.option(), regularizer.kind != "quadratic", "--regularizer " + regularizer.kind,
+                  "--k is the rank of the quadratic R; analysis and foe take --filters");
+  refuse_if_given(filters_, regularizer.kind == "quadratic" || regularizer.kind == "tv",
+                  "--regularizer " + regularizer.kind,
+                  regularizer.kind == "tv" ? "tv has the fixed first differences" : "the rows of R are --k");
+  refuse_if_given(length_, regularizer.kind != "foe", "--regularizer " + regularizer.kind, "fields of experts only");
+  for (const CLI::Option* o : {potential_, epsilon_, learn_eps_})
+    refuse_if_given(o, regularizer.kind == "quadratic", "--regularizer quadratic", "it has no potential");
+  const bool unrolled = family.method == "unrolled";
+  family.refuse_unused();
+  refuse_if_given(momentum_, !unrolled, "--method " + family.method, "momentum of the unrolled solver");
+  refuse_if_given(lower_, unrolled, "--method unrolled", "the tolerance of the bilevel lower level");
+
+  e.data = data.resolved();
+  e.test_file = test;
+  e.operator_spec = op;
+  e.regularizer = regularizer;
+  if (regularizer.kind == "quadratic") e.regularizer.filters = rank.value();
+  e.regularizer.scale = q.init_scale;
+  e.method = general::parse_learning_method(family.method);
+  e.depth = family.depth;
+  e.stepsize = family.stepsize;
+  e.start = start;
+  e.momentum = momentum;
+  e.lower_tolerance = lower_tolerance;
+  e.noise_std = q.noise_std;
+  e.samples = q.samples;
+  e.optimizer = q.optimizer;
+  e.sampled = q.objective == learn::TrainObjective::Sampled;
+  e.iterations = q.iterations;
+  e.learning_rate = q.learning_rate;
+  e.batch = q.batch;
+  if (training.validation_->count() > 0) e.validation = q.validation;
+  e.patience = q.patience;
+  if (training.init_stepsize_->count() > 0) {
+    check_range(q.init_stepsize, 1e-300, 1e6, "--init-stepsize", "initial stepsize omega", "1e-300 <= omega <= 1e6");
+    e.init_stepsize = q.init_stepsize;
+  }
+  e.seed = q.seed;
+  e.save = q.save;
+  e.checkpoint_every = q.checkpoint_every;
+  e.resume = q.resume;
+
+  // The shared training flags' rules, for this model.
+  refuse_if_given(training.samples_, e.data.kind == theory::DataKind::File, "--data file", "the frames come from --clean");
+  refuse_if_given(training.patience_, e.validation <= 0, "--validation 0", "early stopping watches the validation loss");
+  const general::GeneralTrainOptions o = e.train_options();
+  const bool adam = o.optimizer == general::Optimizer::Adam;
+  refuse_if_given(training.lr_, !adam, "--optimizer " + std::string(e.optimizer == "auto" ? "auto (here: lbfgs)" : e.optimizer),
+                  "the learning rate of Adam");
+  refuse_if_given(training.batch_, !adam && e.batch > 0, "--optimizer lbfgs", "minibatches need Adam");
+  if (e.sampled && e.optimizer == "lbfgs")
+    throw Error("--objective sampled does not apply with --optimizer lbfgs (fresh noise per step needs Adam)");
+  refuse_if_given(training.init_stepsize_, !unrolled, "--method " + family.method, "no stepsize");
+  refuse_if_given(training.init_stepsize_, e.stepsize != "learned" && e.stepsize != "per-iteration",
+                  "--stepsize " + e.stepsize, "a fixed stepsize is the start");
+  refuse_if_given(training.init_scale_, regularizer.kind == "tv", "--regularizer tv", "tv has no random start");
+  return e;
 }
 
 // ---------------------------------------------------------------------------------------

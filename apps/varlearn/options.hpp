@@ -18,6 +18,9 @@
 //   TrainingOptions  --objective --samples --optimizer --iterations     train
 //                    --lr --batch --validation --patience --precision
 //                    --init --init-scale --init-stepsize --seed --save --hessian
+//   GeneralModelOptions --operator --regularizer --filters --filter-length  train (the general model:
+//                    --potential --epsilon --learn-epsilon --start       given --operator or --regularizer)
+//                    --momentum --lower-tolerance --test
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 #include <limits>
@@ -26,6 +29,7 @@
 
 #include "varlearn/core/parse.hpp"
 #include "varlearn/core/types.hpp"
+#include "varlearn/general/experiment.hpp"
 #include "varlearn/learn/data.hpp"
 #include "varlearn/learn/experiment.hpp"
 #include "varlearn/study/theory_study.hpp"
@@ -221,8 +225,41 @@ struct TrainingOptions {
   void refuse_unused(const learn::TrainExperiment& e, const FamilyOptions& family, const DataOptions& data) const;
 
 private:
+  friend struct GeneralModelOptions;  // the general model reuses these flags with its own rules
   CLI::Option *samples_ = nullptr, *lr_ = nullptr, *batch_ = nullptr, *validation_ = nullptr, *patience_ = nullptr,
               *init_scale_ = nullptr, *init_stepsize_ = nullptr, *optimizer_ = nullptr;
+};
+
+/// The general model of `train` (docs/general.md): an operator, a regularizer and its potential,
+/// learned by unrolling or bilevel optimization. Active when --operator or --regularizer is
+/// given; without them every flag of this group is an error (train then runs the quadratic
+/// engine exactly as before). The shared flags (--method --depth --stepsize, data, noise,
+/// training) keep their meaning; the quadratic engine's own ones (--k except for the quadratic
+/// regularizer, --objective expected, --noisy, --second-moment, --hessian, --init theory|FILE)
+/// are errors with the general model.
+struct GeneralModelOptions {
+  std::string op = general::GeneralTrainExperiment{}.operator_spec;
+  general::RegularizerSpec regularizer;
+  std::string start = general::GeneralTrainExperiment{}.start;
+  std::string test;
+  bool momentum = false;
+  double lower_tolerance = general::GeneralTrainExperiment{}.lower_tolerance;
+  void add(CLI::App* app);
+  /// --operator or --regularizer given.
+  bool active() const;
+  /// Without the general model: every flag of this group given is an error naming it.
+  void refuse_without_model() const;
+  /// The general experiment from every group's flags, with the modes' refusals (an option
+  /// that does not apply is an error naming both).
+  general::GeneralTrainExperiment experiment(const learn::TrainExperiment& shared, const DataOptions& data,
+                                             const FamilyOptions& family, const TrainingOptions& training,
+                                             const RankOption& rank) const;
+
+private:
+  std::vector<CLI::Option*> options_;
+  CLI::Option *op_ = nullptr, *reg_ = nullptr, *filters_ = nullptr, *length_ = nullptr, *potential_ = nullptr,
+              *epsilon_ = nullptr, *learn_eps_ = nullptr, *start_ = nullptr, *momentum_ = nullptr, *lower_ = nullptr,
+              *test_ = nullptr;
 };
 
 /// An output file or prefix given by `flag`, checked before any work: not empty, not a device

@@ -1,6 +1,7 @@
 // varlearn train: learn R (k x n) and the stepsize on a toy data model or on frames from files,
 // then compare the trained model's exact population risk with the theory optimum
-// (learn::run_train_experiment).
+// (learn::run_train_experiment); with --operator/--regularizer the general model
+// (general::run_general_train).
 #include <unistd.h>
 
 #include <cstdio>
@@ -11,6 +12,7 @@
 #include "options.hpp"
 #include "varlearn/core/format.hpp"
 #include "varlearn/core/timer.hpp"
+#include "varlearn/general/experiment.hpp"
 #include "varlearn/learn/experiment.hpp"
 
 namespace varlearn::cli {
@@ -56,9 +58,26 @@ struct TrainCli {
   RankOption rank;
   FamilyOptions family{train_family()};
   TrainingOptions training;
+  GeneralModelOptions general;
   OutputOptions output;
   BudgetOptions budget;
 };
+
+/// `train` with the general model: every check before any work, then the library's run.
+void run_general(const TrainCli& o) {
+  learn::TrainExperiment q = o.e;
+  q.noise_std = o.noise.checked();
+  o.training.apply(q);
+  const general::GeneralTrainExperiment e = o.general.experiment(q, o.data, o.family, o.training, o.rank);
+  e.validate();  // every range before any work
+  check_output_path("--save", e.save);
+  o.budget.check(general::estimate_memory(e), "train");
+  const optim::Observer obs = progress_line(!o.output.json && ::isatty(::fileno(stderr)));
+  const general::GeneralTrainReport r = general::run_general_train(e, obs);
+  if (obs) std::cerr << '\n';
+  if (r.diverged) std::cerr << "warning: " << r.message << '\n';
+  print_result(general::to_json(r), o.output.json);
+}
 
 }  // namespace
 
@@ -67,15 +86,21 @@ void add_train(CLI::App& app) {
   auto* sub = app.add_subcommand(
       "train",
       "Learn the regularizer R (k x n) and stepsize omega by bilevel optimization or unrolling;\n"
-      "prints train_loss, population_risk (exact risk of the trained model) and optimal_risk (theory)");
+      "prints train_loss, population_risk (exact risk of the trained model) and optimal_risk (theory).\n"
+      "With --operator and/or --regularizer: the general model (an operator A, a regularizer tv, analysis,\n"
+      "foe or quadratic with a potential), learned on frames; prints train_loss, validation_loss, test_mse,\n"
+      "stepsize, iterations, status (docs/general.md)");
   o->data.add(sub, /*frames=*/true);
   o->noise.add(sub);
   o->rank.add(sub);
   o->family.add(sub);
   o->training.add(sub, o->e);
+  o->general.add(sub);
   o->output.add(sub);
   o->budget.add(sub);
   sub->callback([o] {
+    if (o->general.active()) return run_general(*o);
+    o->general.refuse_without_model();
     learn::TrainExperiment e = o->e;
     e.data = o->data.resolved();
     e.noisy_file = o->data.noisy;

@@ -227,6 +227,13 @@ const std::map<std::string, Range>& ranges() {
       {"--lr/study dequant", {1e-300, 1e3}},
       {"--gap/study dequant", {1e-300, 1}},
       {"--batch/study dequant", {1, kInf}},
+      // The general model's numbers: the quadratic base has no --operator/--regularizer, so
+      // every value is an error there (general-only flags); their ranges in the general
+      // model are tried in section 5.
+      {"train/--filters", {1, -1}},
+      {"train/--filter-length", {1, -1}},
+      {"train/--epsilon", {1, -1}},
+      {"train/--lower-tolerance", {1, -1}},
   };
   return r;
 }
@@ -445,6 +452,61 @@ TEST(CliFuzz, EveryBadInputIsOneErrorLineExitTwoAndNothingWritten) {
   }
   for (const std::string flag : {"--save"}) cases.push_back({"output:folder", with(bases[8], flag, fx.dir.string())});
   cases.push_back({"output:folder", with(bases[5], "--out", fx.dir.string() + "/")});
+
+  // 5. The general model (--operator / --regularizer): its numbers, names, files and outputs.
+  const Base general{{"train"},
+                     {{"--regularizer", "foe"}, {"--n", "8"}, {"--samples", "20"}, {"--iterations", "2"},
+                      {"--save", "{CWD}/c.json"}}};
+  const Base bilevel{{"train"},
+                     {{"--regularizer", "tv"}, {"--method", "bilevel"}, {"--n", "8"}, {"--samples", "20"},
+                      {"--iterations", "2"}, {"--save", "{CWD}/c.json"}}};
+  for (const std::string v : {"", "abc", "0", "-1", "1e400", "nan", "2.5", "99999999999999999999"}) {
+    cases.push_back({"general:number", with(general, "--filters", v)});
+    cases.push_back({"general:number", with(general, "--filter-length", v)});
+  }
+  for (const std::string v : {"", "abc", "0", "-1", "1e400", "-1e-400", "nan", "inf", "0x1p-3"}) {
+    cases.push_back({"general:number", with(general, "--epsilon", v)});
+    cases.push_back({"general:number", with(bilevel, "--lower-tolerance", v)});
+  }
+  for (const std::string v : {"", "blur", "mask", "mask:1", "mask:-0.1", "mask:nan", "mask:0.1:2", "burst:0.2",
+                              "burst:0.2:0", "burst:1:2", "conv:", "identity:1"})
+    cases.push_back({"general:operator", with(general, "--operator", v)});
+  for (const auto& [kind, path] : fx.bad_matrix)
+    if (kind != "wrong-shape") cases.push_back({"general:operator-file", with(general, "--operator", "conv:" + path)});
+  for (const std::string v : {"", "lasso", "TV"}) cases.push_back({"general:name", with(general, "--regularizer", v)});
+  for (const std::string v : {"", "cauchy", "Huber"}) cases.push_back({"general:name", with(general, "--potential", v)});
+  for (const std::string v : {"", "ones", "random"}) cases.push_back({"general:name", with(general, "--start", v)});
+  for (const auto& [kind, path] : fx.bad_matrix) {
+    if (kind == "wrong-shape") continue;
+    cases.push_back({"general:file-" + kind, with(general, "--test", path)});
+    cases.push_back({"general:file-" + kind, {"train", "--regularizer", "tv", "--data", "file", "--clean", path,
+                                              "--iterations", "2"}});
+  }
+  for (const auto& [kind, path] : fx.bad_audio)
+    cases.push_back({"general:audio-" + kind, {"train", "--regularizer", "tv", "--data", "file", "--clean", path,
+                                               "--iterations", "2"}});
+  for (const auto& [kind, path] : fx.bad_out) cases.push_back({"general:output-" + kind, with(general, "--save", path)});
+  for (const std::vector<std::string>& a : std::vector<std::vector<std::string>>{
+           {"train", "--n", "3", "--potential", "huber"},
+           {"train", "--n", "3", "--filters", "3"},
+           {"train", "--n", "3", "--filter-length", "3"},
+           {"train", "--n", "3", "--epsilon", "0.1"},
+           {"train", "--n", "3", "--learn-epsilon"},
+           {"train", "--n", "3", "--start", "adjoint"},
+           {"train", "--n", "3", "--momentum"},
+           {"train", "--n", "3", "--lower-tolerance", "1e-6"},
+           {"train", "--n", "3", "--test", F},
+           {"train", "--regularizer", "tv", "--n", "3", "--method", "bilevel", "--momentum"},
+           {"train", "--regularizer", "tv", "--n", "3", "--lower-tolerance", "1e-6"},
+           {"train", "--regularizer", "tv", "--n", "3", "--filters", "2"},
+           {"train", "--regularizer", "analysis", "--n", "3", "--k", "2"},
+           {"train", "--regularizer", "quadratic", "--n", "3", "--epsilon", "0.1"},
+           {"train", "--regularizer", "tv", "--n", "3", "--noisy", F},
+           {"train", "--regularizer", "tv", "--n", "3", "--objective", "expected"},
+           {"train", "--regularizer", "tv", "--n", "3", "--precision", "float32"},
+           {"train", "--regularizer", "tv", "--n", "3", "--data", "file", "--second-moment", M},
+       })
+    cases.push_back({"general:does-not-apply", a});
 
   // Run them, 4 at a time (most are a process start and one line).
   struct Failure {
