@@ -1,8 +1,13 @@
 #include "varlearn/reg/analysis.hpp"
 
+#include <omp.h>
+
 #include <Eigen/SVD>
+#include <algorithm>
 #include <cmath>
 #include <numbers>
+#include <type_traits>
+#include <vector>
 
 #include "varlearn/core/error.hpp"
 #include "varlearn/core/format.hpp"
@@ -10,6 +15,62 @@
 #include "varlearn/core/random.hpp"
 
 namespace varlearn::reg {
+
+// ---------------------------------------------------------------- batch kernels
+
+namespace {
+
+// Inline forms of Potential's phi', phi'' and d_eps phi' (the formulas of potential.cpp;
+// charbonnier's hypot(u, e) written sqrt(u^2 + e^2)), chosen once per batch so that the
+// loops over a column vectorize instead of calling a switch per entry.
+template <class T>
+struct HuberKernels {
+  T e;
+  T first(T u) const { return std::clamp(u / e, T(-1), T(1)); }  // u/e inside, sign(u) outside
+  T second(T u) const { return std::abs(u) <= e ? T(1) / e : T(0); }
+  T first_eps(T u) const { return std::abs(u) <= e ? -u / (e * e) : T(0); }
+};
+template <class T>
+struct CharbonnierKernels {
+  T e;
+  T first(T u) const { return u / std::sqrt(u * u + e * e); }
+  T second(T u) const {
+    const T r = std::sqrt(u * u + e * e);
+    return e * e / (r * r * r);
+  }
+  T first_eps(T u) const {
+    const T r = std::sqrt(u * u + e * e);
+    return -u * e / (r * r * r);
+  }
+};
+template <class T>
+struct StudentKernels {
+  T e;
+  T first(T u) const { return 2 * u / (e * e + u * u); }
+  T second(T u) const {
+    const T s = e * e + u * u;
+    return 2 * (e * e - u * u) / (s * s);
+  }
+  T first_eps(T u) const {
+    const T s = e * e + u * u;
+    return -4 * u * e / (s * s);
+  }
+};
+
+template <class T, class Body>
+void with_kernels(const Potential& p, Body&& body) {
+  const T e = static_cast<T>(p.epsilon());
+  switch (p.kind()) {
+    case PotentialKind::Huber: body(HuberKernels<T>{e}); return;
+    case PotentialKind::Charbonnier: body(CharbonnierKernels<T>{e}); return;
+    case PotentialKind::Student: body(StudentKernels<T>{e}); return;
+  }
+}
+
+// Threads for an elementwise pass over `entries` values: one below ~64k (the team costs more).
+int pass_threads(Index entries) { return entries >= 65536 ? omp_get_max_threads() : 1; }
+
+}  // namespace
 
 // ---------------------------------------------------------------- AnalysisBase
 
@@ -53,11 +114,108 @@ T AnalysisBase<T>::value(const Mat& f) const {
 template <class T>
 typename AnalysisBase<T>::Mat AnalysisBase<T>::gradient(const Mat& f) const {
   this->check_frames(f, "reg::AnalysisBase::gradient");
-  Mat u = apply(f);
-  const Vec a = row_weights(u.rows());
-  for (Index b = 0; b < u.cols(); ++b)
-    for (Index r = 0; r < u.rows(); ++r) u(r, b) = a(r) * potential_.first<T>(u(r, b));
-  return adjoint(u);
+  Mat out = Mat::Zero(f.rows(), f.cols());
+  add_gradient(f, out);
+  return out;
+}
+
+// Psi = a phi'(U) column by column (threads over columns), then out += K^T Psi.
+template <class T>
+void AnalysisBase<T>::add_gradient(const Mat& f, Mat& out, Mat* u) const {
+  Mat local;
+  Mat& uu = u != nullptr ? *u : local;
+  apply_to(f, uu);
+  const Vec a = row_weights(uu.rows());
+  const Index rows = uu.rows(), cols = uu.cols();
+  Mat psi(rows, cols);
+  with_kernels<T>(potential_, [&](auto k) {
+#pragma omp parallel for schedule(static) num_threads(pass_threads(rows * cols))
+    for (Index b = 0; b < cols; ++b) {
+      const T* x = uu.col(b).data();
+      T* p = psi.col(b).data();
+      const T* ar = a.data();
+      for (Index r = 0; r < rows; ++r) p[r] = ar[r] * k.first(x[r]);
+    }
+  });
+  add_adjoint(psi, out);
+}
+
+// One pass over (U, Z): Psi = a phi'(U), <Z, Psi>, the per-row sums of Z phi'(U) (and of
+// a Z d_eps phi'(U)), and Z <- a phi''(U) Z in place; then hv += K^T Z and the pullbacks.
+// Per-thread partial sums (in T over a thread's columns) are combined in thread order in
+// double, so a run is reproducible for a fixed thread count.
+template <class T>
+double AnalysisBase<T>::add_reverse_kernels(const Mat& f, const Mat& w, const Mat* u, Mat& hv, Vec& mixed) const {
+  Mat local;
+  if (u == nullptr) {
+    apply_to(f, local);
+    u = &local;
+  }
+  const Mat& uu = *u;
+  Mat z;
+  apply_to(w, z);
+  const Index rows = uu.rows(), cols = uu.cols();
+  const Vec a = row_weights(rows);
+  Mat psi(rows, cols);
+  const bool learned = potential_.learned();
+  const int threads = pass_threads(rows * cols);
+  // Per thread: <Z, Psi> by row, sum Z phi'(U) by row, sum a Z d_eps phi'(U) by row.
+  std::vector<Vec> dot_rows(static_cast<std::size_t>(threads)), da_rows(dot_rows.size()), eps_rows(dot_rows.size());
+  with_kernels<T>(potential_, [&](auto k) {
+#pragma omp parallel num_threads(threads)
+    {
+      const auto id = static_cast<std::size_t>(omp_get_thread_num());
+      Vec dot_r = Vec::Zero(rows), da_r = Vec::Zero(rows), eps_r = Vec::Zero(learned ? rows : 0);
+      const T* ar = a.data();
+#pragma omp for schedule(static)
+      for (Index b = 0; b < cols; ++b) {
+        const T* x = uu.col(b).data();
+        T* zc = z.col(b).data();
+        T* p = psi.col(b).data();
+        T* dr = dot_r.data();
+        T* dar = da_r.data();
+        if (learned) {
+          T* er = eps_r.data();
+          for (Index r = 0; r < rows; ++r) er[r] += ar[r] * zc[r] * k.first_eps(x[r]);
+        }
+        for (Index r = 0; r < rows; ++r) {
+          const T d1 = k.first(x[r]);
+          const T zr = zc[r];
+          const T pr = ar[r] * d1;
+          p[r] = pr;
+          dr[r] += zr * pr;
+          dar[r] += zr * d1;
+          zc[r] = ar[r] * k.second(x[r]) * zr;
+        }
+      }
+      dot_rows[id] = std::move(dot_r);
+      da_rows[id] = std::move(da_r);
+      eps_rows[id] = std::move(eps_r);
+    }
+  });
+  double dot = 0, deps = 0;
+  const Index per = rows_per_group();
+  std::vector<double> da(static_cast<std::size_t>(beta_.size()), 0.0);
+  for (std::size_t t = 0; t < dot_rows.size(); ++t) {
+    if (dot_rows[t].size() == 0) continue;  // a thread of the team got no columns and no entry
+    for (Index r = 0; r < rows; ++r) {
+      dot += static_cast<double>(dot_rows[t](r));
+      da[static_cast<std::size_t>(r / per)] += static_cast<double>(da_rows[t](r));
+      if (learned) deps += static_cast<double>(eps_rows[t](r));
+    }
+  }
+  add_adjoint(z, hv);
+  mixed.resize(num_parameters());
+  const Index p = num_operator_parameters();
+  if (p > 0) {
+    mixed.head(p).setZero();
+    add_operator_gradient(psi, w, mixed.head(p));
+    add_operator_gradient(z, f, mixed.head(p));
+  }
+  for (Index j = 0; j < beta_.size(); ++j)
+    mixed(p + j) = static_cast<T>(da[static_cast<std::size_t>(j)] * softplus_derivative(static_cast<double>(beta_(j))));
+  if (learned) mixed(mixed.size() - 1) = static_cast<T>(deps * potential_.depsilon_deta());
+  return dot;
 }
 
 template <class T>
@@ -250,6 +408,20 @@ template <class T>
 typename Analysis<T>::Vec Analysis<T>::operator_gradient(const Mat& p, const Mat& f) const {
   const Mat g = p * f.transpose();
   return Eigen::Map<const Vec>(g.data(), g.size());
+}
+template <class T>
+void Analysis<T>::apply_to(const Mat& f, Mat& u) const {
+  u.resize(k_.rows(), f.cols());
+  u.noalias() = k_ * f;
+}
+template <class T>
+void Analysis<T>::add_adjoint(const Mat& p, Mat& out) const {
+  out.noalias() += k_.transpose() * p;
+}
+template <class T>
+void Analysis<T>::add_operator_gradient(const Mat& p, const Mat& f, Eigen::Ref<Vec> g) const {
+  Eigen::Map<Mat> gk(g.data(), k_.rows(), k_.cols());
+  gk.noalias() += p * f.transpose();
 }
 template <class T>
 double Analysis<T>::operator_norm_bound() const {
