@@ -78,6 +78,14 @@ public:
       responses_.assign(n, Mat());
     }
     Mat f = o_.init == UnrolledInit::Zero ? Mat(Mat::Zero(e_.dimension(), e_.batch())) : e_.adjoint_observations();
+    if (keep && k_ == 1) {  // every iterate stored: step straight into its slot, no copies
+      iterates_[0] = std::move(f);
+      for (int t = 0; t < o_.steps; ++t) {
+        const auto ut = static_cast<std::size_t>(t);
+        step(t, iterates_[ut], iterates_[t > 0 ? ut - 1 : 0], iterates_[ut + 1], &responses_[ut]);
+      }
+      return iterates_[n];
+    }
     Mat f_prev = o_.momentum ? f : Mat();
     Mat next;
     for (int t = 0; t < o_.steps; ++t) {
@@ -86,7 +94,7 @@ public:
         iterates_[ut] = f;
         if (o_.momentum && t > 0 && k_ > 1) previous_[ut] = f_prev;
       }
-      step(t, f, f_prev, next, keep && k_ == 1 ? &responses_[ut] : nullptr);
+      step(t, f, f_prev, next, nullptr);
       if (o_.momentum) f_prev.swap(f);
       f.swap(next);
     }
@@ -151,8 +159,8 @@ private:
       point = &y_;
     }
     e_.gradient_into(*point, grad_, responses);
-    next = *point;
-    next.noalias() -= static_cast<T>(omega_[static_cast<std::size_t>(t)]) * grad_;
+    next.resize(point->rows(), point->cols());
+    next.noalias() = *point - static_cast<T>(omega_[static_cast<std::size_t>(t)]) * grad_;
     if (!next.allFinite())
       throw Error(std::string(where_) + ": iterate " + std::to_string(t + 1) +
                   " is not finite (step size too large for the energy?)");

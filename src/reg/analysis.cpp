@@ -26,9 +26,20 @@ namespace {
 template <class T>
 struct HuberKernels {
   T e;
-  T first(T u) const { return std::clamp(u / e, T(-1), T(1)); }  // u/e inside, sign(u) outside
-  T second(T u) const { return std::abs(u) <= e ? T(1) / e : T(0); }
-  T first_eps(T u) const { return std::abs(u) <= e ? -u / (e * e) : T(0); }
+  // Selects between values computed unconditionally (not branches), so that loops vectorize.
+  T first(T u) const {  // u/e inside, sign(u) outside
+    const T v = u / e;
+    const T hi = v > T(1) ? T(1) : v;
+    return hi < T(-1) ? T(-1) : hi;
+  }
+  T second(T u) const {
+    const T inside = T(1) / e;
+    return std::abs(u) <= e ? inside : T(0);
+  }
+  T first_eps(T u) const {
+    const T inside = -u / (e * e);
+    return std::abs(u) <= e ? inside : T(0);
+  }
 };
 template <class T>
 struct CharbonnierKernels {
@@ -61,10 +72,36 @@ template <class T, class Body>
 void with_kernels(const Potential& p, Body&& body) {
   const T e = static_cast<T>(p.epsilon());
   switch (p.kind()) {
-    case PotentialKind::Huber: body(HuberKernels<T>{e}); return;
+    case PotentialKind::Huber: body(HuberKernels<T>{e}); return;  // NOLINT
     case PotentialKind::Charbonnier: body(CharbonnierKernels<T>{e}); return;
     case PotentialKind::Student: body(StudentKernels<T>{e}); return;
   }
+}
+
+// One column of the reverse kernels' pass (free functions with restrict pointers, so that
+// the loops vectorize): psi = a phi'(u), dot += z psi, da += z phi'(u), z <- a phi''(u) z.
+template <class T, class K>
+void reverse_column(const K k, Index rows, const T* __restrict a, const T* __restrict u, T* __restrict z,
+                    T* __restrict psi, T* __restrict dot, T* __restrict da) {
+  for (Index r = 0; r < rows; ++r) {
+    const T d1 = k.first(u[r]);
+    const T zr = z[r];
+    const T pr = a[r] * d1;
+    psi[r] = pr;
+    dot[r] += zr * pr;
+    da[r] += zr * d1;
+    z[r] = a[r] * k.second(u[r]) * zr;
+  }
+}
+/// eps += a z d_eps phi'(u) (a learned epsilon), before z is overwritten.
+template <class T, class K>
+void eps_column(const K k, Index rows, const T* __restrict a, const T* __restrict u, const T* __restrict z,
+                T* __restrict eps) {
+  for (Index r = 0; r < rows; ++r) eps[r] += a[r] * z[r] * k.first_eps(u[r]);
+}
+template <class T, class K>
+void gradient_column(const K k, Index rows, const T* __restrict a, const T* __restrict u, T* __restrict psi) {
+  for (Index r = 0; r < rows; ++r) psi[r] = a[r] * k.first(u[r]);
 }
 
 // Threads for an elementwise pass over `entries` values: one below ~64k (the team costs more).
@@ -131,10 +168,7 @@ void AnalysisBase<T>::add_gradient(const Mat& f, Mat& out, Mat* u) const {
   with_kernels<T>(potential_, [&](auto k) {
 #pragma omp parallel for schedule(static) num_threads(pass_threads(rows * cols))
     for (Index b = 0; b < cols; ++b) {
-      const T* x = uu.col(b).data();
-      T* p = psi.col(b).data();
-      const T* ar = a.data();
-      for (Index r = 0; r < rows; ++r) p[r] = ar[r] * k.first(x[r]);
+      gradient_column(k, rows, a.data(), uu.col(b).data(), psi.col(b).data());
     }
   });
   add_adjoint(psi, out);
@@ -165,28 +199,18 @@ double AnalysisBase<T>::add_reverse_kernels(const Mat& f, const Mat& w, const Ma
 #pragma omp parallel num_threads(threads)
     {
       const auto id = static_cast<std::size_t>(omp_get_thread_num());
+      const auto kern = k;  // a private copy: the shared one is reloaded every entry, blocking vectorization
       Vec dot_r = Vec::Zero(rows), da_r = Vec::Zero(rows), eps_r = Vec::Zero(learned ? rows : 0);
-      const T* ar = a.data();
+      const T* __restrict ar = a.data();
 #pragma omp for schedule(static)
       for (Index b = 0; b < cols; ++b) {
-        const T* x = uu.col(b).data();
-        T* zc = z.col(b).data();
-        T* p = psi.col(b).data();
-        T* dr = dot_r.data();
-        T* dar = da_r.data();
-        if (learned) {
-          T* er = eps_r.data();
-          for (Index r = 0; r < rows; ++r) er[r] += ar[r] * zc[r] * k.first_eps(x[r]);
-        }
-        for (Index r = 0; r < rows; ++r) {
-          const T d1 = k.first(x[r]);
-          const T zr = zc[r];
-          const T pr = ar[r] * d1;
-          p[r] = pr;
-          dr[r] += zr * pr;
-          dar[r] += zr * d1;
-          zc[r] = ar[r] * k.second(x[r]) * zr;
-        }
+        const T* __restrict x = uu.col(b).data();
+        T* __restrict zc = z.col(b).data();
+        T* __restrict p = psi.col(b).data();
+        T* __restrict dr = dot_r.data();
+        T* __restrict dar = da_r.data();
+        if (learned) eps_column(kern, rows, ar, x, zc, eps_r.data());
+        reverse_column(kern, rows, ar, x, zc, p, dr, dar);
       }
       dot_rows[id] = std::move(dot_r);
       da_rows[id] = std::move(da_r);
