@@ -79,28 +79,35 @@ typename BasicEnergy<T>::Mat BasicEnergy<T>::adjoint_observations() const {
 }
 
 template <class T>
-void BasicEnergy<T>::gradient_into(const Mat& f, Mat& out, Mat* responses) const {
+void BasicEnergy<T>::gradient_into(const Mat& f, Mat& out, Linearization* keep) const {
   Mat residual = a_.apply(f);  // A F - G
   residual -= g_;
   out = a_.adjoint(residual);
   if (analysis_ != nullptr) {
-    analysis_->add_gradient(f, out, responses);
+    analysis_->add_gradient(f, out, keep != nullptr ? &keep->responses : nullptr);
   } else {
     out += regularizer_->gradient(f);
   }
+  if (keep != nullptr) keep->residual = std::move(residual);
 }
 
 // <W, grad E> = <A W, A F - G> + <W, grad R>; H W = A^T (A W) + grad^2 R W.
 template <class T>
-double BasicEnergy<T>::reverse_kernels(const Mat& f, const Mat& w, const Mat* responses, Mat& hv,
+double BasicEnergy<T>::reverse_kernels(const Mat& f, const Mat& w, const Linearization* kept, Mat& hv,
                                        Vec& mixed) const {
   const Mat aw = a_.apply(w);
-  Mat residual = a_.apply(f);
-  residual -= g_;
-  double dot = static_cast<double>(aw.cwiseProduct(residual).sum());
+  double dot = 0;
+  if (kept != nullptr && kept->residual.size() > 0) {
+    dot = static_cast<double>(aw.cwiseProduct(kept->residual).sum());
+  } else {
+    Mat residual = a_.apply(f);
+    residual -= g_;
+    dot = static_cast<double>(aw.cwiseProduct(residual).sum());
+  }
   hv = a_.adjoint(aw);
   if (analysis_ != nullptr) {
-    dot += analysis_->add_reverse_kernels(f, w, responses, hv, mixed);
+    const Mat* u = kept != nullptr && kept->responses.size() > 0 ? &kept->responses : nullptr;
+    dot += analysis_->add_reverse_kernels(f, w, u, hv, mixed);
   } else {
     dot += static_cast<double>(w.cwiseProduct(regularizer_->gradient(f)).sum());
     hv += regularizer_->hessian_product(f, w);

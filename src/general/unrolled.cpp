@@ -1,5 +1,7 @@
 #include "varlearn/general/unrolled.hpp"
 
+#include <omp.h>
+
 #include <cmath>
 #include <string>
 #include <vector>
@@ -32,6 +34,33 @@ int sqrt_checkpointing(int steps) {
 }
 
 namespace {
+
+/// Threads for an elementwise pass over `entries` values: one below ~64k (the team costs more).
+int pass_threads(Index entries) { return entries >= 65536 ? omp_get_max_threads() : 1; }
+
+/// out = x + s y (threads over columns; out may be x). Returns false if an entry of out is not
+/// finite (sum of v - v: 0 unless some v is inf or NaN).
+template <class T>
+bool axpy_finite(MatrixT<T>& out, const MatrixT<T>& x, T s, const MatrixT<T>& y) {
+  if (&out != &x) out.resize(x.rows(), x.cols());
+  const Index rows = x.rows(), cols = x.cols();
+  T* po = out.data();
+  const T* px = x.data();
+  const T* py = y.data();
+  T nonfinite = 0;
+#pragma omp parallel for schedule(static) reduction(+ : nonfinite) num_threads(pass_threads(rows * cols))
+  for (Index c = 0; c < cols; ++c) {
+    T acc = 0;
+#pragma omp simd reduction(+ : acc)
+    for (Index r = c * rows; r < (c + 1) * rows; ++r) {
+      const T v = px[r] + s * py[r];
+      po[r] = v;
+      acc += v - v;
+    }
+    nonfinite += acc;
+  }
+  return nonfinite == T(0);
+}
 
 /// beta_t = t / (t + 3) (Nesterov's (t - 1)/(t + 2) counted from t = 0), 0 without momentum.
 double momentum_beta(int t, const UnrolledOptions& options) {
@@ -69,20 +98,20 @@ public:
   Unroller(const BasicEnergy<T>& energy, const UnrolledOptions& options, std::vector<double> omega, const char* where)
       : e_(energy), o_(options), omega_(std::move(omega)), where_(where), k_(options.checkpoint_every) {}
 
-  /// f^N; with `keep`, stores the checkpoints (and, for k = 1, the responses) for backward().
+  /// f^N; with `keep`, stores the checkpoints (and, for k = 1, every step's Linearization) for backward().
   Mat forward(bool keep) {
     const auto n = static_cast<std::size_t>(o_.steps);
     if (keep) {
       iterates_.assign(n + 1, Mat());
       previous_.assign(n + 1, Mat());
-      responses_.assign(n, Mat());
+      kept_.assign(n, {});
     }
     Mat f = o_.init == UnrolledInit::Zero ? Mat(Mat::Zero(e_.dimension(), e_.batch())) : e_.adjoint_observations();
     if (keep && k_ == 1) {  // every iterate stored: step straight into its slot, no copies
       iterates_[0] = std::move(f);
       for (int t = 0; t < o_.steps; ++t) {
         const auto ut = static_cast<std::size_t>(t);
-        step(t, iterates_[ut], iterates_[t > 0 ? ut - 1 : 0], iterates_[ut + 1], &responses_[ut]);
+        step(t, iterates_[ut], iterates_[t > 0 ? ut - 1 : 0], iterates_[ut + 1], &kept_[ut]);
       }
       return iterates_[n];
     }
@@ -116,12 +145,11 @@ public:
       for (int t = t1 - 1; t >= t0; --t) {
         const auto ut = static_cast<std::size_t>(t);
         const Mat& point = evaluation_point(t, y);
-        const Mat* u = responses_[ut].size() > 0 ? &responses_[ut] : nullptr;
-        const double dot = e_.reverse_kernels(point, lambda, u, hv, mixed);
+        const double dot = e_.reverse_kernels(point, lambda, &kept_[ut], hv, mixed);
         const double w = omega_[ut];
         omega_gradient[ut] = -dot;                    // dl/domega_t = -<lambda^{t+1}, grad E(y^t)>
         theta_gradient.noalias() -= static_cast<T>(w) * mixed;
-        lambda.noalias() -= static_cast<T>(w) * hv;  // mu = (I - omega H(y^t)) lambda^{t+1}
+        axpy_finite(lambda, lambda, static_cast<T>(-w), hv);  // mu = (I - omega H(y^t)) lambda^{t+1}
         if (o_.momentum) {
           const T beta = static_cast<T>(momentum_beta(t, o_));
           // lambda^t = rho + (1 + beta) mu;  rho <- -beta mu
@@ -130,7 +158,7 @@ public:
           lambda = scratch + (T(1) + beta) * lambda;
         }
         if (k_ > 1 && t > t0) iterates_[ut] = Mat();  // keep only the checkpoint
-        responses_[ut] = Mat();
+        kept_[ut] = {};
       }
     }
   }
@@ -151,22 +179,20 @@ private:
   }
 
   /// One forward step t from f^t (and f^{t-1}) to f^{t+1}.
-  void step(int t, const Mat& f, const Mat& f_prev, Mat& next, Mat* responses) {
+  void step(int t, const Mat& f, const Mat& f_prev, Mat& next, typename BasicEnergy<T>::Linearization* keep) {
     const Mat* point = &f;
     if (o_.momentum && t > 0) {
       const T beta = static_cast<T>(momentum_beta(t, o_));
       y_ = f + beta * (f - f_prev);
       point = &y_;
     }
-    e_.gradient_into(*point, grad_, responses);
-    next.resize(point->rows(), point->cols());
-    next.noalias() = *point - static_cast<T>(omega_[static_cast<std::size_t>(t)]) * grad_;
-    if (!next.allFinite())
+    e_.gradient_into(*point, grad_, keep);
+    if (!axpy_finite(next, *point, static_cast<T>(-omega_[static_cast<std::size_t>(t)]), grad_))
       throw Error(std::string(where_) + ": iterate " + std::to_string(t + 1) +
                   " is not finite (step size too large for the energy?)");
   }
 
-  /// Stores f^{t0+1} .. f^{t1-1} (and the responses of steps t0 .. t1-2) from the checkpoint at
+  /// Stores f^{t0+1} .. f^{t1-1} (and the Linearizations of steps t0 .. t1-2) from the checkpoint at
   /// t0, with the same operations as the forward pass (so the same numbers).
   void recompute(int t0, int t1) {
     if (k_ == 1) return;
@@ -175,7 +201,7 @@ private:
     if (o_.momentum) f_prev = t0 == 0 ? f : before(t0);
     Mat next;
     for (int t = t0; t < t1 - 1; ++t) {
-      step(t, f, f_prev, next, &responses_[static_cast<std::size_t>(t)]);
+      step(t, f, f_prev, next, &kept_[static_cast<std::size_t>(t)]);
       iterates_[static_cast<std::size_t>(t) + 1] = next;
       if (o_.momentum) f_prev.swap(f);
       f.swap(next);
@@ -187,7 +213,8 @@ private:
   std::vector<double> omega_;
   const char* where_;
   int k_;
-  std::vector<Mat> iterates_, previous_, responses_;
+  std::vector<Mat> iterates_, previous_;
+  std::vector<typename BasicEnergy<T>::Linearization> kept_;  ///< per step: what gradient_into kept
   Mat y_, grad_;
 };
 

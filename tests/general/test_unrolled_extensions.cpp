@@ -304,14 +304,15 @@ void check_fused_kernels(double tolerance) {
       Rng rng(9);
       const MatrixT<T> f = gaussian_matrix(kN, kB, 1.0, rng).cast<T>();
       const MatrixT<T> w = gaussian_matrix(kN, kB, 1.0, rng).cast<T>();
-      MatrixT<T> grad, u, hv;
+      MatrixT<T> grad, hv;
       VectorT<T> mixed;
-      p.energy.gradient_into(f, grad, &u);
+      typename BasicEnergy<T>::Linearization kept;
+      p.energy.gradient_into(f, grad, &kept);
       EXPECT_LT(static_cast<double>((grad - p.energy.gradient(f)).norm()),
                 tolerance * static_cast<double>(grad.norm()))
           << op << " x " << r;
-      for (const MatrixT<T>* cached : {static_cast<const MatrixT<T>*>(&u), static_cast<const MatrixT<T>*>(nullptr)}) {
-        if (cached != nullptr && cached->size() == 0) continue;  // not an analysis regularizer
+      using Linearization = typename BasicEnergy<T>::Linearization;
+      for (const Linearization* cached : {static_cast<const Linearization*>(&kept), static_cast<const Linearization*>(nullptr)}) {
         const double dot = p.energy.reverse_kernels(f, w, cached, hv, mixed);
         const double expected = static_cast<double>(w.cwiseProduct(p.energy.gradient(f)).sum());
         EXPECT_NEAR(dot, expected, tolerance * std::abs(expected) + tolerance) << op << " x " << r;

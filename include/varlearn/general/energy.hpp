@@ -48,15 +48,21 @@ public:
   /// \f$A^TG\f$ (n x B): the adjoint start of the unrolled solver.
   Mat adjoint_observations() const;
 
+  /// What gradient_into keeps at F for reverse_kernels at the same F: the data residual
+  /// \f$AF - G\f$ and, for an analysis-type regularizer (reg::AnalysisBase: analysis, foe, tv),
+  /// the responses \f$U = KF\f$. Empty members are recomputed.
+  struct Linearization {
+    Mat residual;
+    Mat responses;
+  };
   /// The unrolled engine's kernels (no shape checks: the caller sizes F, W once).
-  /// `out` = \f$\nabla_F E(F)\f$. For an analysis-type regularizer (reg::AnalysisBase:
-  /// analysis, foe, tv), `responses`, when given, receives \f$U = KF\f$ for reverse_kernels.
-  void gradient_into(const Mat& f, Mat& out, Mat* responses = nullptr) const;
+  /// `out` = \f$\nabla_F E(F)\f$; fills `*keep` when given.
+  void gradient_into(const Mat& f, Mat& out, Linearization* keep = nullptr) const;
   /// One reverse step at F for the adjoint W, sharing work between the three kernels: returns
   /// \f$\langle W, \nabla E(F)\rangle\f$ (accumulated in double), writes `hv` =
-  /// \f$\nabla^2E(F)W\f$ and `mixed` = \f$(\partial_\theta\nabla_F E(F))^TW\f$. `responses` is
-  /// \f$U = KF\f$ from gradient_into at the same F (or nullptr: recomputed).
-  double reverse_kernels(const Mat& f, const Mat& w, const Mat* responses, Mat& hv, Vec& mixed) const;
+  /// \f$\nabla^2E(F)W\f$ and `mixed` = \f$(\partial_\theta\nabla_F E(F))^TW\f$. `kept` is
+  /// gradient_into's Linearization at the same F, or nullptr.
+  double reverse_kernels(const Mat& f, const Mat& w, const Linearization* kept, Mat& hv, Vec& mixed) const;
 
   Index dimension() const { return regularizer_->dimension(); }  ///< n
   Index batch() const { return g_.cols(); }                       ///< B
