@@ -62,6 +62,23 @@ bool axpy_finite(MatrixT<T>& out, const MatrixT<T>& x, T s, const MatrixT<T>& y)
   return nonfinite == T(0);
 }
 
+/// lambda^t = rho + (1 + beta) mu and rho <- -beta mu, in one pass (lambda holds mu on entry).
+template <class T>
+void momentum_adjoint(T beta, MatrixT<T>& lambda, MatrixT<T>& rho) {
+  const Index rows = lambda.rows(), cols = lambda.cols();
+  T* pl = lambda.data();
+  T* pr = rho.data();
+#pragma omp parallel for schedule(static) num_threads(pass_threads(rows * cols))
+  for (Index c = 0; c < cols; ++c) {
+#pragma omp simd
+    for (Index r = c * rows; r < (c + 1) * rows; ++r) {
+      const T mu = pl[r];
+      pl[r] = pr[r] + (T(1) + beta) * mu;
+      pr[r] = -beta * mu;
+    }
+  }
+}
+
 /// beta_t = t / (t + 3) (Nesterov's (t - 1)/(t + 2) counted from t = 0), 0 without momentum.
 double momentum_beta(int t, const UnrolledOptions& options) {
   return options.momentum ? static_cast<double>(t) / static_cast<double>(t + 3) : 0.0;
@@ -136,7 +153,7 @@ public:
     omega_gradient.assign(static_cast<std::size_t>(o_.steps), 0.0);
     Mat rho;  // momentum: the share of dl/df^{t-1} from step t+1 (f^{t-1} enters y^{t+1})
     if (o_.momentum) rho = Mat::Zero(lambda.rows(), lambda.cols());
-    Mat hv, y, scratch;
+    Mat hv, y;
     Vec mixed;
     const int segments = (o_.steps + k_ - 1) / k_;
     for (int s = segments - 1; s >= 0; --s) {
@@ -150,13 +167,7 @@ public:
         omega_gradient[ut] = -dot;                    // dl/domega_t = -<lambda^{t+1}, grad E(y^t)>
         theta_gradient.noalias() -= static_cast<T>(w) * mixed;
         axpy_finite(lambda, lambda, static_cast<T>(-w), hv);  // mu = (I - omega H(y^t)) lambda^{t+1}
-        if (o_.momentum) {
-          const T beta = static_cast<T>(momentum_beta(t, o_));
-          // lambda^t = rho + (1 + beta) mu;  rho <- -beta mu
-          scratch = rho;
-          rho = -beta * lambda;
-          lambda = scratch + (T(1) + beta) * lambda;
-        }
+        if (o_.momentum) momentum_adjoint(static_cast<T>(momentum_beta(t, o_)), lambda, rho);
         if (k_ > 1 && t > t0) iterates_[ut] = Mat();  // keep only the checkpoint
         kept_[ut] = {};
       }
