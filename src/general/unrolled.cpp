@@ -79,6 +79,21 @@ void momentum_adjoint(T beta, MatrixT<T>& lambda, MatrixT<T>& rho) {
   }
 }
 
+/// y = f + beta (f - f_prev) in one threaded pass.
+template <class T>
+void extrapolate(MatrixT<T>& y, const MatrixT<T>& f, const MatrixT<T>& f_prev, T beta) {
+  y.resize(f.rows(), f.cols());
+  const Index rows = f.rows(), cols = f.cols();
+  T* py = y.data();
+  const T* pf = f.data();
+  const T* pp = f_prev.data();
+#pragma omp parallel for schedule(static) num_threads(pass_threads(rows * cols))
+  for (Index c = 0; c < cols; ++c) {
+#pragma omp simd
+    for (Index r = c * rows; r < (c + 1) * rows; ++r) py[r] = pf[r] + beta * (pf[r] - pp[r]);
+  }
+}
+
 /// beta_t = t / (t + 3) (Nesterov's (t - 1)/(t + 2) counted from t = 0), 0 without momentum.
 double momentum_beta(int t, const UnrolledOptions& options) {
   return options.momentum ? static_cast<double>(t) / static_cast<double>(t + 3) : 0.0;
@@ -179,8 +194,7 @@ private:
   const Mat& evaluation_point(int t, Mat& y) const {
     const Mat& f = iterates_[static_cast<std::size_t>(t)];
     if (!o_.momentum || t == 0) return f;
-    const T beta = static_cast<T>(momentum_beta(t, o_));
-    y = f + beta * (f - before(t));
+    extrapolate(y, f, before(t), static_cast<T>(momentum_beta(t, o_)));
     return y;
   }
   /// f^{t-1} for a stored f^t (t >= 1).
@@ -193,8 +207,7 @@ private:
   void step(int t, const Mat& f, const Mat& f_prev, Mat& next, typename BasicEnergy<T>::Linearization* keep) {
     const Mat* point = &f;
     if (o_.momentum && t > 0) {
-      const T beta = static_cast<T>(momentum_beta(t, o_));
-      y_ = f + beta * (f - f_prev);
+      extrapolate(y_, f, f_prev, static_cast<T>(momentum_beta(t, o_)));
       point = &y_;
     }
     e_.gradient_into(*point, grad_, keep);
