@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "varlearn/core/error.hpp"
@@ -267,6 +268,8 @@ BasicUnrolledResult<T> unrolled_loss(const BasicEnergy<T>& energy, const std::ty
   const char* where = "general::unrolled_loss";
   check_target(energy, target, where);
   std::vector<double> omega = step_sizes<T>(alpha, options, where);
+  // float32 reverse passes decay into denormals, slow on x86: flush them (restored on return).
+  const FlushDenormals guard(std::is_same_v<T, float>);
   Unroller<T> unroller(energy, options, omega, where);
   const double inv_b = 1.0 / static_cast<double>(energy.batch());
   BasicUnrolledResult<T> result;
