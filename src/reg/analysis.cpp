@@ -3,10 +3,8 @@
 #include <omp.h>
 
 #include <Eigen/SVD>
-#include <algorithm>
 #include <cmath>
 #include <numbers>
-#include <type_traits>
 #include <vector>
 
 #include "varlearn/core/error.hpp"
@@ -72,7 +70,7 @@ template <class T, class Body>
 void with_kernels(const Potential& p, Body&& body) {
   const T e = static_cast<T>(p.epsilon());
   switch (p.kind()) {
-    case PotentialKind::Huber: body(HuberKernels<T>{e}); return;  // NOLINT
+    case PotentialKind::Huber: body(HuberKernels<T>{e}); return;
     case PotentialKind::Charbonnier: body(CharbonnierKernels<T>{e}); return;
     case PotentialKind::Student: body(StudentKernels<T>{e}); return;
   }
