@@ -18,49 +18,54 @@ namespace varlearn::reg {
 
 namespace {
 
-// Inline forms of Potential's phi', phi'' and d_eps phi' (the formulas of potential.cpp;
-// charbonnier's hypot(u, e) written sqrt(u^2 + e^2)), chosen once per batch so that the
-// loops over a column vectorize instead of calling a switch per entry.
+// Inline forms of Potential's phi', phi'' and d_eps phi' (the formulas of potential.cpp),
+// chosen once per batch so that the loops over a column vectorize instead of calling a switch
+// per entry. Each takes u and, where `kRoots`, r = sqrt(u^2 + e^2) filled for the whole column
+// by `roots` (Eigen's vectorized sqrt: std::sqrt's errno path keeps a loop scalar; charbonnier's
+// hypot(u, e) becomes sqrt(u^2 + e^2)).
 template <class T>
 struct HuberKernels {
+  static constexpr bool kRoots = false;
   T e;
+  void roots(Index, const T*, T*) const {}
   // Selects between values computed unconditionally (not branches), so that loops vectorize.
-  T first(T u) const {  // u/e inside, sign(u) outside
+  T first(T u, T) const {  // u/e inside, sign(u) outside
     const T v = u / e;
     const T hi = v > T(1) ? T(1) : v;
     return hi < T(-1) ? T(-1) : hi;
   }
-  T second(T u) const {
+  T second(T u, T) const {
     const T inside = T(1) / e;
     return std::abs(u) <= e ? inside : T(0);
   }
-  T first_eps(T u) const {
+  T first_eps(T u, T) const {
     const T inside = -u / (e * e);
     return std::abs(u) <= e ? inside : T(0);
   }
 };
 template <class T>
 struct CharbonnierKernels {
+  static constexpr bool kRoots = true;
   T e;
-  T first(T u) const { return u / std::sqrt(u * u + e * e); }
-  T second(T u) const {
-    const T r = std::sqrt(u * u + e * e);
-    return e * e / (r * r * r);
+  void roots(Index rows, const T* u, T* r) const {
+    const Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>> ua(u, rows);
+    Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>(r, rows) = (ua.square() + e * e).sqrt();
   }
-  T first_eps(T u) const {
-    const T r = std::sqrt(u * u + e * e);
-    return -u * e / (r * r * r);
-  }
+  T first(T u, T r) const { return u / r; }
+  T second(T, T r) const { return e * e / (r * r * r); }
+  T first_eps(T u, T r) const { return -u * e / (r * r * r); }
 };
 template <class T>
 struct StudentKernels {
+  static constexpr bool kRoots = false;
   T e;
-  T first(T u) const { return 2 * u / (e * e + u * u); }
-  T second(T u) const {
+  void roots(Index, const T*, T*) const {}
+  T first(T u, T) const { return 2 * u / (e * e + u * u); }
+  T second(T u, T) const {
     const T s = e * e + u * u;
     return 2 * (e * e - u * u) / (s * s);
   }
-  T first_eps(T u) const {
+  T first_eps(T u, T) const {
     const T s = e * e + u * u;
     return -4 * u * e / (s * s);
   }
@@ -77,29 +82,30 @@ void with_kernels(const Potential& p, Body&& body) {
 }
 
 // One column of the reverse kernels' pass (free functions with restrict pointers, so that
-// the loops vectorize): psi = a phi'(u), dot += z psi, da += z phi'(u), z <- a phi''(u) z.
+// the loops vectorize): psi = a phi'(u), dot += z psi, da += z phi'(u), eps += a z d_eps phi'(u)
+// (when `eps`), z <- a phi''(u) z. `root` is a column of scratch (kernels with kRoots).
 template <class T, class K>
 void reverse_column(const K k, Index rows, const T* __restrict a, const T* __restrict u, T* __restrict z,
-                    T* __restrict psi, T* __restrict dot, T* __restrict da) {
+                    T* __restrict psi, T* __restrict dot, T* __restrict da, T* __restrict eps, T* __restrict root) {
+  if constexpr (K::kRoots) k.roots(rows, u, root);
+  if (eps != nullptr)
+    for (Index r = 0; r < rows; ++r) eps[r] += a[r] * z[r] * k.first_eps(u[r], K::kRoots ? root[r] : T(0));
   for (Index r = 0; r < rows; ++r) {
-    const T d1 = k.first(u[r]);
+    const T q = K::kRoots ? root[r] : T(0);
+    const T d1 = k.first(u[r], q);
     const T zr = z[r];
     const T pr = a[r] * d1;
     psi[r] = pr;
     dot[r] += zr * pr;
     da[r] += zr * d1;
-    z[r] = a[r] * k.second(u[r]) * zr;
+    z[r] = a[r] * k.second(u[r], q) * zr;
   }
 }
-/// eps += a z d_eps phi'(u) (a learned epsilon), before z is overwritten.
 template <class T, class K>
-void eps_column(const K k, Index rows, const T* __restrict a, const T* __restrict u, const T* __restrict z,
-                T* __restrict eps) {
-  for (Index r = 0; r < rows; ++r) eps[r] += a[r] * z[r] * k.first_eps(u[r]);
-}
-template <class T, class K>
-void gradient_column(const K k, Index rows, const T* __restrict a, const T* __restrict u, T* __restrict psi) {
-  for (Index r = 0; r < rows; ++r) psi[r] = a[r] * k.first(u[r]);
+void gradient_column(const K k, Index rows, const T* __restrict a, const T* __restrict u, T* __restrict psi,
+                     T* __restrict root) {
+  if constexpr (K::kRoots) k.roots(rows, u, root);
+  for (Index r = 0; r < rows; ++r) psi[r] = a[r] * k.first(u[r], K::kRoots ? root[r] : T(0));
 }
 
 // Threads for an elementwise pass over `entries` values: one below ~64k (the team costs more).
@@ -164,9 +170,11 @@ void AnalysisBase<T>::add_gradient(const Mat& f, Mat& out, Mat* u) const {
   const Index rows = uu.rows(), cols = uu.cols();
   Mat psi(rows, cols);
   with_kernels<T>(potential_, [&](auto k) {
-#pragma omp parallel for schedule(static) num_threads(pass_threads(rows * cols))
-    for (Index b = 0; b < cols; ++b) {
-      gradient_column(k, rows, a.data(), uu.col(b).data(), psi.col(b).data());
+#pragma omp parallel num_threads(pass_threads(rows * cols))
+    {
+      Vec root(rows);
+#pragma omp for schedule(static)
+      for (Index b = 0; b < cols; ++b) gradient_column(k, rows, a.data(), uu.col(b).data(), psi.col(b).data(), root.data());
     }
   });
   add_adjoint(psi, out);
@@ -197,19 +205,11 @@ double AnalysisBase<T>::add_reverse_kernels(const Mat& f, const Mat& w, const Ma
 #pragma omp parallel num_threads(threads)
     {
       const auto id = static_cast<std::size_t>(omp_get_thread_num());
-      const auto kern = k;  // a private copy: the shared one is reloaded every entry, blocking vectorization
-      Vec dot_r = Vec::Zero(rows), da_r = Vec::Zero(rows), eps_r = Vec::Zero(learned ? rows : 0);
-      const T* __restrict ar = a.data();
+      Vec dot_r = Vec::Zero(rows), da_r = Vec::Zero(rows), eps_r = Vec::Zero(learned ? rows : 0), root(rows);
 #pragma omp for schedule(static)
-      for (Index b = 0; b < cols; ++b) {
-        const T* __restrict x = uu.col(b).data();
-        T* __restrict zc = z.col(b).data();
-        T* __restrict p = psi.col(b).data();
-        T* __restrict dr = dot_r.data();
-        T* __restrict dar = da_r.data();
-        if (learned) eps_column(kern, rows, ar, x, zc, eps_r.data());
-        reverse_column(kern, rows, ar, x, zc, p, dr, dar);
-      }
+      for (Index b = 0; b < cols; ++b)
+        reverse_column(k, rows, a.data(), uu.col(b).data(), z.col(b).data(), psi.col(b).data(), dot_r.data(),
+                       da_r.data(), learned ? eps_r.data() : nullptr, root.data());
       dot_rows[id] = std::move(dot_r);
       da_rows[id] = std::move(da_r);
       eps_rows[id] = std::move(eps_r);
