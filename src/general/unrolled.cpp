@@ -142,9 +142,11 @@ public:
     Mat f = o_.init == UnrolledInit::Zero ? Mat(Mat::Zero(e_.dimension(), e_.batch())) : e_.adjoint_observations();
     if (keep && k_ == 1) {  // every iterate stored: step straight into its slot, no copies
       iterates_[0] = std::move(f);
+      if (o_.momentum) points_.assign(n, Mat());
       for (int t = 0; t < o_.steps; ++t) {
         const auto ut = static_cast<std::size_t>(t);
         step(t, iterates_[ut], iterates_[t > 0 ? ut - 1 : 0], iterates_[ut + 1], &kept_[ut]);
+        if (o_.momentum && t > 0) points_[ut].swap(y_);  // keep y^t for the backward step
       }
       return iterates_[n];
     }
@@ -186,6 +188,7 @@ public:
         if (o_.momentum) momentum_adjoint(static_cast<T>(momentum_beta(t, o_)), lambda, rho);
         if (k_ > 1 && t > t0) iterates_[ut] = Mat();  // keep only the checkpoint
         kept_[ut] = {};
+        if (ut < points_.size()) points_[ut] = Mat();
       }
     }
   }
@@ -195,6 +198,8 @@ private:
   const Mat& evaluation_point(int t, Mat& y) const {
     const Mat& f = iterates_[static_cast<std::size_t>(t)];
     if (!o_.momentum || t == 0) return f;
+    if (points_.size() > static_cast<std::size_t>(t) && points_[static_cast<std::size_t>(t)].size() > 0)
+      return points_[static_cast<std::size_t>(t)];
     extrapolate(y, f, before(t), static_cast<T>(momentum_beta(t, o_)));
     return y;
   }
@@ -239,6 +244,7 @@ private:
   const char* where_;
   int k_;
   std::vector<Mat> iterates_, previous_;
+  std::vector<Mat> points_;  ///< y^t of the forward pass (momentum, every iterate stored)
   std::vector<typename BasicEnergy<T>::Linearization> kept_;  ///< per step: what gradient_into kept
   Mat y_, grad_;
 };
