@@ -20,9 +20,9 @@
 //   checkpoints (k = 4) 61 % (its 17 recomputed GEMMs are not counted). With the other core busy
 //   with one long process: 2 threads 24 % (GEMM 68 GFLOP/s); OMP_NUM_THREADS=1: GEMM
 //   136 GFLOP/s, plain 77 %, momentum 73 % (69 % before keeping y^t), checkpoints 62 %.
-//   What is left: the data term's copies through the type-erased operator (apply and adjoint of the identity copy n x B), fresh temporaries
-//   (page faults), OpenMP barriers between the elementwise passes, and packing the B x n
-//   right-hand sides of the two pullbacks.
+//   What is left: the data term's copies through the type-erased operator (apply and adjoint
+//   of the identity copy n x B), fresh temporaries (page faults), OpenMP barriers between the
+//   elementwise passes, and packing the B x n right-hand sides of the two pullbacks.
 #include <benchmark/benchmark.h>
 #include <omp.h>
 
@@ -111,9 +111,12 @@ void unrolled_step(benchmark::State& state) {
   state.counters["pct_of_gemm"] = 100.0 * step_rate / gemm_rate;
   state.counters["threads"] = omp_get_max_threads();
 }
-BENCHMARK(unrolled_step)->Name("UnrolledStep/plain")->Arg(0)->Unit(benchmark::kMillisecond)->UseManualTime()->Iterations(7);
-BENCHMARK(unrolled_step)->Name("UnrolledStep/momentum")->Arg(1)->Unit(benchmark::kMillisecond)->UseManualTime()->Iterations(7);
-BENCHMARK(unrolled_step)->Name("UnrolledStep/sqrt_checkpoints")->Arg(2)->Unit(benchmark::kMillisecond)->UseManualTime()->Iterations(7);
+BENCHMARK(unrolled_step)->Name("UnrolledStep/plain")->Arg(0)->Unit(benchmark::kMillisecond)
+    ->UseManualTime()->Iterations(7);
+BENCHMARK(unrolled_step)->Name("UnrolledStep/momentum")->Arg(1)->Unit(benchmark::kMillisecond)
+    ->UseManualTime()->Iterations(7);
+BENCHMARK(unrolled_step)->Name("UnrolledStep/sqrt_checkpoints")->Arg(2)->Unit(benchmark::kMillisecond)
+    ->UseManualTime()->Iterations(7);
 
 /// The reference alone: U = K F (float, 320 x 320 times 320 x 4096).
 void BM_Gemm(benchmark::State& state) {
