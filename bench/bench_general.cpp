@@ -15,8 +15,8 @@
 // Measured 2026-11-30 on the 2-core AVX-512 Xeon VM (OpenMP 2 threads, load average ~2.5 from
 // other work; under heavier load the step's many barriers suffer more than one GEMM and the
 // ratio drops to 24-55 %, so compare runs only at a quiet moment), medians of 3 repetitions:
-//   GEMM 254-260 GFLOP/s interleaved (272 alone, BM_Gemm); plain step 254-274 ms =
-//   184-199 GFLOP/s = 72-76 % of the GEMM; momentum 70-72 % (before it kept y^t); sqrt N
+//   GEMM 254-260 GFLOP/s interleaved (272 alone, BM_Gemm); plain step 254-284 ms =
+//   177-199 GFLOP/s = 72-76 % of the GEMM; momentum 65-74 % (noisier runs); sqrt N
 //   checkpoints (k = 4) 61 % (its 17 recomputed GEMMs are not counted). With the other core busy
 //   with one long process: 2 threads 24 % (GEMM 68 GFLOP/s); OMP_NUM_THREADS=1: GEMM
 //   136 GFLOP/s, plain 77 %, momentum 73 % (69 % before keeping y^t), checkpoints 62 %.
