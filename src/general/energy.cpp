@@ -3,10 +3,12 @@
 #include <string>
 
 #include "varlearn/core/error.hpp"
+#include "varlearn/reg/analysis.hpp"
 
 namespace varlearn::general {
 
-Energy::Energy(ops::Operator a, const reg::Regularizer<double>& r, Matrix g)
+template <class T>
+BasicEnergy<T>::BasicEnergy(ops::Operator a, const reg::Regularizer<T>& r, Mat g)
     : a_(std::move(a)), regularizer_(r.clone()), g_(std::move(g)) {
   if (!a_) throw Error("general::Energy: no forward operator");
   if (a_.input_size() != r.dimension())
@@ -16,20 +18,28 @@ Energy::Energy(ops::Operator a, const reg::Regularizer<double>& r, Matrix g)
                      a_.describe());
   if (g_.cols() == 0) throw Error("general::Energy: the observations have no frames");
   if (!g_.allFinite()) throw Error("general::Energy: the observations are not finite");
+  analysis_ = dynamic_cast<const reg::AnalysisBase<T>*>(regularizer_.get());
 }
 
-Energy::Energy(const Energy& other) : a_(other.a_), regularizer_(other.regularizer_->clone()), g_(other.g_) {}
+template <class T>
+BasicEnergy<T>::BasicEnergy(const BasicEnergy& other)
+    : a_(other.a_), regularizer_(other.regularizer_->clone()), g_(other.g_) {
+  analysis_ = dynamic_cast<const reg::AnalysisBase<T>*>(regularizer_.get());
+}
 
-Energy& Energy::operator=(const Energy& other) {
+template <class T>
+BasicEnergy<T>& BasicEnergy<T>::operator=(const BasicEnergy& other) {
   if (this != &other) {
     a_ = other.a_;
     regularizer_ = other.regularizer_->clone();
     g_ = other.g_;
+    analysis_ = dynamic_cast<const reg::AnalysisBase<T>*>(regularizer_.get());
   }
   return *this;
 }
 
-void Energy::check(const Matrix& f, const char* where, const Matrix* v) const {
+template <class T>
+void BasicEnergy<T>::check(const Mat& f, const char* where, const Mat* v) const {
   if (f.rows() != dimension() || f.cols() != batch())
     throw Error(std::string(where) + ": frames are " + std::to_string(f.rows()) + " x " + std::to_string(f.cols()) +
                 ", expected " + std::to_string(dimension()) + " x " + std::to_string(batch()));
@@ -39,26 +49,74 @@ void Energy::check(const Matrix& f, const char* where, const Matrix* v) const {
                 std::to_string(f.cols()));
 }
 
-double Energy::value(const Matrix& f) const {
+template <class T>
+T BasicEnergy<T>::value(const Mat& f) const {
   check(f, "general::Energy::value");
-  return 0.5 * (a_.apply(f) - g_).squaredNorm() + regularizer_->value(f);
+  return T(0.5) * (a_.apply(f) - g_).squaredNorm() + regularizer_->value(f);
 }
 
-Matrix Energy::gradient(const Matrix& f) const {
+template <class T>
+typename BasicEnergy<T>::Mat BasicEnergy<T>::gradient(const Mat& f) const {
   check(f, "general::Energy::gradient");
-  return a_.adjoint(Matrix(a_.apply(f) - g_)) + regularizer_->gradient(f);
+  return a_.adjoint(Mat(a_.apply(f) - g_)) + regularizer_->gradient(f);
 }
 
-Matrix Energy::hessian_product(const Matrix& f, const Matrix& v) const {
+template <class T>
+typename BasicEnergy<T>::Mat BasicEnergy<T>::hessian_product(const Mat& f, const Mat& v) const {
   check(f, "general::Energy::hessian_product", &v);
   return a_.normal(v) + regularizer_->hessian_product(f, v);
 }
 
-Vector Energy::mixed_product(const Matrix& f, const Matrix& w) const {
+template <class T>
+typename BasicEnergy<T>::Vec BasicEnergy<T>::mixed_product(const Mat& f, const Mat& w) const {
   check(f, "general::Energy::mixed_product", &w);
   return regularizer_->mixed_product(f, w);
 }
 
-Matrix Energy::adjoint_observations() const { return a_.adjoint(g_); }
+template <class T>
+typename BasicEnergy<T>::Mat BasicEnergy<T>::adjoint_observations() const {
+  return a_.adjoint(g_);
+}
+
+template <class T>
+void BasicEnergy<T>::gradient_into(const Mat& f, Mat& out, Linearization* keep) const {
+  Mat residual = a_.apply(f);  // A F - G
+  residual -= g_;
+  out = a_.adjoint(residual);
+  if (analysis_ != nullptr) {
+    analysis_->add_gradient(f, out, keep != nullptr ? &keep->responses : nullptr);
+  } else {
+    out += regularizer_->gradient(f);
+  }
+  if (keep != nullptr) keep->residual = std::move(residual);
+}
+
+// <W, grad E> = <A W, A F - G> + <W, grad R>; H W = A^T (A W) + grad^2 R W.
+template <class T>
+double BasicEnergy<T>::reverse_kernels(const Mat& f, const Mat& w, const Linearization* kept, Mat& hv,
+                                       Vec& mixed) const {
+  const Mat aw = a_.apply(w);
+  double dot = 0;
+  if (kept != nullptr && kept->residual.size() > 0) {
+    dot = static_cast<double>(aw.cwiseProduct(kept->residual).sum());
+  } else {
+    Mat residual = a_.apply(f);
+    residual -= g_;
+    dot = static_cast<double>(aw.cwiseProduct(residual).sum());
+  }
+  hv = a_.adjoint(aw);
+  if (analysis_ != nullptr) {
+    const Mat* u = kept != nullptr && kept->responses.size() > 0 ? &kept->responses : nullptr;
+    dot += analysis_->add_reverse_kernels(f, w, u, hv, mixed);
+  } else {
+    dot += static_cast<double>(w.cwiseProduct(regularizer_->gradient(f)).sum());
+    hv += regularizer_->hessian_product(f, w);
+    mixed = regularizer_->mixed_product(f, w);
+  }
+  return dot;
+}
+
+template class BasicEnergy<float>;
+template class BasicEnergy<double>;
 
 }  // namespace varlearn::general

@@ -1,8 +1,11 @@
 #include "varlearn/reg/analysis.hpp"
 
+#include <omp.h>
+
 #include <Eigen/SVD>
 #include <cmath>
 #include <numbers>
+#include <vector>
 
 #include "varlearn/core/error.hpp"
 #include "varlearn/core/format.hpp"
@@ -10,6 +13,105 @@
 #include "varlearn/core/random.hpp"
 
 namespace varlearn::reg {
+
+// ---------------------------------------------------------------- batch kernels
+
+namespace {
+
+// Inline forms of Potential's phi', phi'' and d_eps phi' (the formulas of potential.cpp),
+// chosen once per batch so that the loops over a column vectorize instead of calling a switch
+// per entry. Each takes u and, where `kRoots`, r = sqrt(u^2 + e^2) filled for the whole column
+// by `roots` (Eigen's vectorized sqrt: std::sqrt's errno path keeps a loop scalar; charbonnier's
+// hypot(u, e) becomes sqrt(u^2 + e^2)).
+template <class T>
+struct HuberKernels {
+  static constexpr bool kRoots = false;
+  T e;
+  void roots(Index, const T*, T*) const {}
+  // Selects between values computed unconditionally (not branches), so that loops vectorize.
+  T first(T u, T) const {  // u/e inside, sign(u) outside
+    const T v = u / e;
+    const T hi = v > T(1) ? T(1) : v;
+    return hi < T(-1) ? T(-1) : hi;
+  }
+  T second(T u, T) const {
+    const T inside = T(1) / e;
+    return std::abs(u) <= e ? inside : T(0);
+  }
+  T first_eps(T u, T) const {
+    const T inside = -u / (e * e);
+    return std::abs(u) <= e ? inside : T(0);
+  }
+};
+template <class T>
+struct CharbonnierKernels {
+  static constexpr bool kRoots = true;
+  T e;
+  void roots(Index rows, const T* u, T* r) const {
+    const Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>> ua(u, rows);
+    Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>(r, rows) = (ua.square() + e * e).sqrt();
+  }
+  T first(T u, T r) const { return u / r; }
+  T second(T, T r) const { return e * e / (r * r * r); }
+  T first_eps(T u, T r) const { return -u * e / (r * r * r); }
+};
+template <class T>
+struct StudentKernels {
+  static constexpr bool kRoots = false;
+  T e;
+  void roots(Index, const T*, T*) const {}
+  T first(T u, T) const { return 2 * u / (e * e + u * u); }
+  T second(T u, T) const {
+    const T s = e * e + u * u;
+    return 2 * (e * e - u * u) / (s * s);
+  }
+  T first_eps(T u, T) const {
+    const T s = e * e + u * u;
+    return -4 * u * e / (s * s);
+  }
+};
+
+template <class T, class Body>
+void with_kernels(const Potential& p, Body&& body) {
+  const T e = static_cast<T>(p.epsilon());
+  switch (p.kind()) {
+    case PotentialKind::Huber: body(HuberKernels<T>{e}); return;
+    case PotentialKind::Charbonnier: body(CharbonnierKernels<T>{e}); return;
+    case PotentialKind::Student: body(StudentKernels<T>{e}); return;
+  }
+}
+
+// One column of the reverse kernels' pass (free functions with restrict pointers, so that
+// the loops vectorize): psi = a phi'(u), dot += z psi, da += z phi'(u), eps += a z d_eps phi'(u)
+// (when `eps`), z <- a phi''(u) z. `root` is a column of scratch (kernels with kRoots).
+template <class T, class K>
+void reverse_column(const K k, Index rows, const T* __restrict a, const T* __restrict u, T* __restrict z,
+                    T* __restrict psi, T* __restrict dot, T* __restrict da, T* __restrict eps, T* __restrict root) {
+  if constexpr (K::kRoots) k.roots(rows, u, root);
+  if (eps != nullptr)
+    for (Index r = 0; r < rows; ++r) eps[r] += a[r] * z[r] * k.first_eps(u[r], K::kRoots ? root[r] : T(0));
+  for (Index r = 0; r < rows; ++r) {
+    const T q = K::kRoots ? root[r] : T(0);
+    const T d1 = k.first(u[r], q);
+    const T zr = z[r];
+    const T pr = a[r] * d1;
+    psi[r] = pr;
+    dot[r] += zr * pr;
+    da[r] += zr * d1;
+    z[r] = a[r] * k.second(u[r], q) * zr;
+  }
+}
+template <class T, class K>
+void gradient_column(const K k, Index rows, const T* __restrict a, const T* __restrict u, T* __restrict psi,
+                     T* __restrict root) {
+  if constexpr (K::kRoots) k.roots(rows, u, root);
+  for (Index r = 0; r < rows; ++r) psi[r] = a[r] * k.first(u[r], K::kRoots ? root[r] : T(0));
+}
+
+// Threads for an elementwise pass over `entries` values: one below ~64k (the team costs more).
+int pass_threads(Index entries) { return entries >= 65536 ? omp_get_max_threads() : 1; }
+
+}  // namespace
 
 // ---------------------------------------------------------------- AnalysisBase
 
@@ -53,11 +155,89 @@ T AnalysisBase<T>::value(const Mat& f) const {
 template <class T>
 typename AnalysisBase<T>::Mat AnalysisBase<T>::gradient(const Mat& f) const {
   this->check_frames(f, "reg::AnalysisBase::gradient");
-  Mat u = apply(f);
-  const Vec a = row_weights(u.rows());
-  for (Index b = 0; b < u.cols(); ++b)
-    for (Index r = 0; r < u.rows(); ++r) u(r, b) = a(r) * potential_.first<T>(u(r, b));
-  return adjoint(u);
+  Mat out = Mat::Zero(f.rows(), f.cols());
+  add_gradient(f, out);
+  return out;
+}
+
+// Psi = a phi'(U) column by column (threads over columns), then out += K^T Psi.
+template <class T>
+void AnalysisBase<T>::add_gradient(const Mat& f, Mat& out, Mat* u) const {
+  Mat local;
+  Mat& uu = u != nullptr ? *u : local;
+  apply_to(f, uu);
+  const Vec a = row_weights(uu.rows());
+  const Index rows = uu.rows(), cols = uu.cols();
+  Mat psi(rows, cols);
+  with_kernels<T>(potential_, [&](auto k) {
+#pragma omp parallel num_threads(pass_threads(rows * cols))
+    {
+      Vec root(rows);
+#pragma omp for schedule(static)
+      for (Index b = 0; b < cols; ++b) gradient_column(k, rows, a.data(), uu.col(b).data(), psi.col(b).data(), root.data());
+    }
+  });
+  add_adjoint(psi, out);
+}
+
+// One pass over (U, Z): Psi = a phi'(U), <Z, Psi>, the per-row sums of Z phi'(U) (and of
+// a Z d_eps phi'(U)), and Z <- a phi''(U) Z in place; then hv += K^T Z and the pullbacks.
+// Per-thread partial sums (in T over a thread's columns) are combined in thread order in
+// double, so a run is reproducible for a fixed thread count.
+template <class T>
+double AnalysisBase<T>::add_reverse_kernels(const Mat& f, const Mat& w, const Mat* u, Mat& hv, Vec& mixed) const {
+  Mat local;
+  if (u == nullptr) {
+    apply_to(f, local);
+    u = &local;
+  }
+  const Mat& uu = *u;
+  Mat z;
+  apply_to(w, z);
+  const Index rows = uu.rows(), cols = uu.cols();
+  const Vec a = row_weights(rows);
+  Mat psi(rows, cols);
+  const bool learned = potential_.learned();
+  const int threads = pass_threads(rows * cols);
+  // Per thread: <Z, Psi> by row, sum Z phi'(U) by row, sum a Z d_eps phi'(U) by row.
+  std::vector<Vec> dot_rows(static_cast<std::size_t>(threads)), da_rows(dot_rows.size()), eps_rows(dot_rows.size());
+  with_kernels<T>(potential_, [&](auto k) {
+#pragma omp parallel num_threads(threads)
+    {
+      const auto id = static_cast<std::size_t>(omp_get_thread_num());
+      Vec dot_r = Vec::Zero(rows), da_r = Vec::Zero(rows), eps_r = Vec::Zero(learned ? rows : 0), root(rows);
+#pragma omp for schedule(static)
+      for (Index b = 0; b < cols; ++b)
+        reverse_column(k, rows, a.data(), uu.col(b).data(), z.col(b).data(), psi.col(b).data(), dot_r.data(),
+                       da_r.data(), learned ? eps_r.data() : nullptr, root.data());
+      dot_rows[id] = std::move(dot_r);
+      da_rows[id] = std::move(da_r);
+      eps_rows[id] = std::move(eps_r);
+    }
+  });
+  double dot = 0, deps = 0;
+  const Index per = rows_per_group();
+  std::vector<double> da(static_cast<std::size_t>(beta_.size()), 0.0);
+  for (std::size_t t = 0; t < dot_rows.size(); ++t) {
+    if (dot_rows[t].size() == 0) continue;  // a thread of the team got no columns and no entry
+    for (Index r = 0; r < rows; ++r) {
+      dot += static_cast<double>(dot_rows[t](r));
+      da[static_cast<std::size_t>(r / per)] += static_cast<double>(da_rows[t](r));
+      if (learned) deps += static_cast<double>(eps_rows[t](r));
+    }
+  }
+  add_adjoint(z, hv);
+  mixed.resize(num_parameters());
+  const Index p = num_operator_parameters();
+  if (p > 0) {
+    mixed.head(p).setZero();
+    add_operator_gradient(psi, w, mixed.head(p));
+    add_operator_gradient(z, f, mixed.head(p));
+  }
+  for (Index j = 0; j < beta_.size(); ++j)
+    mixed(p + j) = static_cast<T>(da[static_cast<std::size_t>(j)] * softplus_derivative(static_cast<double>(beta_(j))));
+  if (learned) mixed(mixed.size() - 1) = static_cast<T>(deps * potential_.depsilon_deta());
+  return dot;
 }
 
 template <class T>
@@ -250,6 +430,20 @@ template <class T>
 typename Analysis<T>::Vec Analysis<T>::operator_gradient(const Mat& p, const Mat& f) const {
   const Mat g = p * f.transpose();
   return Eigen::Map<const Vec>(g.data(), g.size());
+}
+template <class T>
+void Analysis<T>::apply_to(const Mat& f, Mat& u) const {
+  u.resize(k_.rows(), f.cols());
+  u.noalias() = k_ * f;
+}
+template <class T>
+void Analysis<T>::add_adjoint(const Mat& p, Mat& out) const {
+  out.noalias() += k_.transpose() * p;
+}
+template <class T>
+void Analysis<T>::add_operator_gradient(const Mat& p, const Mat& f, Eigen::Ref<Vec> g) const {
+  Eigen::Map<Mat> gk(g.data(), k_.rows(), k_.cols());
+  gk.noalias() += p * f.transpose();
 }
 template <class T>
 double Analysis<T>::operator_norm_bound() const {

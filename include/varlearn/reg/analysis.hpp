@@ -48,6 +48,18 @@ public:
   /// \f$K^T P\f$ (n x B) for P shaped like K F.
   virtual Mat adjoint(const Mat& p) const = 0;
 
+  /// Fused kernels of one unrolled step (general::BasicEnergy::gradient_into and
+  /// reverse_kernels), no shape checks. Adds \f$\nabla R(F) = K^T\Psi(U)\f$, \f$U = KF\f$, to
+  /// `out` (n x B) and keeps U in `*u` when given.
+  void add_gradient(const Mat& f, Mat& out, Mat* u = nullptr) const;
+  /// At F with adjoint W, sharing \f$U = KF\f$ (`u`, or recomputed when nullptr) and
+  /// \f$Z = KW\f$ between the three kernels: returns \f$\langle W, \nabla R(F)\rangle =
+  /// \langle Z, \Psi(U)\rangle\f$ (accumulated in double), adds \f$\nabla^2R(F)W =
+  /// K^T(a\odot\varphi''(U)\odot Z)\f$ to `hv` and writes the mixed product
+  /// \f$(\partial_\theta\nabla_F R)^TW\f$ into `mixed`. One step: K F (unless given), K W, one
+  /// \f$K^T\f$ and the two pullbacks \f$\Psi W^T\f$, \f$(a\varphi''Z)F^T\f$.
+  double add_reverse_kernels(const Mat& f, const Mat& w, const Mat* u, Mat& hv, Vec& mixed) const;
+
 protected:
   /// Throws Error unless every weight > 0 finite (weights has `groups` entries).
   AnalysisBase(Potential potential, const Vec& weights, const char* where);
@@ -60,6 +72,15 @@ protected:
   virtual Vec operator_gradient(const Mat& p, const Mat& f) const = 0;
   /// An upper bound on \f$\|K\|_2\f$.
   virtual double operator_norm_bound() const = 0;
+  /// In-place forms for the fused kernels (the dense K multiplies into the destination).
+  /// u = K F.
+  virtual void apply_to(const Mat& f, Mat& u) const { u = apply(f); }
+  /// out += \f$K^T P\f$.
+  virtual void add_adjoint(const Mat& p, Mat& out) const { out += adjoint(p); }
+  /// g += \f$\partial/\partial\kappa\ \langle P, K_\kappa F\rangle\f$ (K's parameters).
+  virtual void add_operator_gradient(const Mat& p, const Mat& f, Eigen::Ref<Vec> g) const {
+    g += operator_gradient(p, f);
+  }
   /// "huber(eps=...), weights softplus (a in [lo, hi])" for describe().
   std::string describe_weights() const;
 
@@ -121,6 +142,9 @@ protected:
   void set_operator_parameters(const Eigen::Ref<const Vec>& k) override;
   Vec operator_gradient(const Mat& p, const Mat& f) const override;
   double operator_norm_bound() const override;
+  void apply_to(const Mat& f, Mat& u) const override;
+  void add_adjoint(const Mat& p, Mat& out) const override;
+  void add_operator_gradient(const Mat& p, const Mat& f, Eigen::Ref<Vec> g) const override;
 
 private:
   Mat k_;
