@@ -482,10 +482,27 @@ void GeneralModelOptions::add(CLI::App* app) {
                       "is O(tol)")
                ->check(number_range(std::numeric_limits<double>::min(), 1e300, "tol > 0"))
                ->capture_default_str();
+  lower_solver_ = app->add_option("--lower-solver", lower_solver,
+                                  "Bilevel: the lower-level solver, newton-cg (Hessian-vector products, few iterations) "
+                                  "or lbfgs (gradients only; for energies where Newton-CG struggles, e.g. flat "
+                                  "directions); both stop at the certified --lower-tolerance")
+                      ->check(CLI::IsMember({"newton-cg", "lbfgs"}))
+                      ->capture_default_str();
+  table_ = app->add_option("--tolerance-table", tolerance_table,
+                           "Bilevel: instead of training, print the hypergradient's relative error against the "
+                           "lower-level tolerance (a list, e.g. 1e-2,1e-4,1e-6,1e-8,1e-10,1e-12; the tightest is the "
+                           "reference, itself checked against central differences) at the initial parameters on the "
+                           "training frames, with the cost of each (iterations, Hessian-vector products): how to "
+                           "choose --lower-tolerance");
   test_ = app->add_option("--test", test,
                           "General model: clean test frames (text n x B, one frame per column, or an audio file cut "
                           "into frames of n samples) for test_mse; generated data draws its own test frames");
-  options_ = {op_, reg_, filters_, length_, potential_, epsilon_, learn_eps_, start_, momentum_, lower_, test_};
+  options_ = {op_,      reg_,   filters_, length_,       potential_, epsilon_, learn_eps_,
+              start_,   momentum_, lower_, lower_solver_, table_,     test_};
+}
+
+std::vector<double> GeneralModelOptions::tolerances() const {
+  return table_->count() > 0 ? parse_list(tolerance_table, "--tolerance-table") : std::vector<double>{};
 }
 
 bool GeneralModelOptions::active() const { return op_->count() > 0 || reg_->count() > 0; }
@@ -512,9 +529,6 @@ general::GeneralTrainExperiment GeneralModelOptions::experiment(const learn::Tra
   if (q.init != "random")
     throw Error("--init " + q.init + " does not apply with " + mode + " (it starts from the regularizer's "
                 "initialization; --resume continues a run)");
-  // TODO(lead): float32 general training (BasicEnergy<float>): set e.precision here instead.
-  if (q.precision == learn::Precision::Float32)
-    throw Error("--precision float32 does not apply with " + mode + " (it trains in float64)");
   refuse_if_given(rank.option(), regularizer.kind != "quadratic", "--regularizer " + regularizer.kind,
                   "--k is the rank of the quadratic R; analysis and foe take --filters");
   refuse_if_given(filters_, regularizer.kind == "quadratic" || regularizer.kind == "tv",
@@ -527,6 +541,10 @@ general::GeneralTrainExperiment GeneralModelOptions::experiment(const learn::Tra
   family.refuse_unused();
   refuse_if_given(momentum_, !unrolled, "--method " + family.method, "momentum of the unrolled solver");
   refuse_if_given(lower_, unrolled, "--method unrolled", "the tolerance of the bilevel lower level");
+  refuse_if_given(lower_solver_, unrolled, "--method unrolled", "the solver of the bilevel lower level");
+  refuse_if_given(table_, unrolled, "--method unrolled", "the bilevel hypergradient's error vs the lower-level tolerance");
+  if (!unrolled && q.precision == learn::Precision::Float32)
+    throw Error("--precision float32 does not apply with --method bilevel (its lower level is certified in float64)");
 
   e.data = data.resolved();
   e.test_file = test;
@@ -540,6 +558,8 @@ general::GeneralTrainExperiment GeneralModelOptions::experiment(const learn::Tra
   e.start = start;
   e.momentum = momentum;
   e.lower_tolerance = lower_tolerance;
+  e.lower_solver = general::parse_lower_solver(lower_solver);
+  e.float32 = q.precision == learn::Precision::Float32;
   e.noise_std = q.noise_std;
   e.samples = q.samples;
   e.optimizer = q.optimizer;

@@ -244,7 +244,11 @@ struct GeneralModelOptions {
   std::string test;
   bool momentum = false;
   double lower_tolerance = general::GeneralTrainExperiment{}.lower_tolerance;
+  std::string lower_solver = "newton-cg";
+  std::string tolerance_table;  ///< --tolerance-table LIST ("" = train)
   void add(CLI::App* app);
+  /// --tolerance-table as numbers (empty when not given).
+  std::vector<double> tolerances() const;
   /// --operator or --regularizer given.
   bool active() const;
   /// Without the general model: every flag of this group given is an error naming it.
@@ -259,7 +263,7 @@ private:
   std::vector<CLI::Option*> options_;
   CLI::Option *op_ = nullptr, *reg_ = nullptr, *filters_ = nullptr, *length_ = nullptr, *potential_ = nullptr,
               *epsilon_ = nullptr, *learn_eps_ = nullptr, *start_ = nullptr, *momentum_ = nullptr, *lower_ = nullptr,
-              *test_ = nullptr;
+              *test_ = nullptr, *lower_solver_ = nullptr, *table_ = nullptr;
 };
 
 /// An output file or prefix given by `flag`, checked before any work: not empty, not a device

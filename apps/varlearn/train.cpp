@@ -61,7 +61,33 @@ struct TrainCli {
   GeneralModelOptions general;
   OutputOptions output;
   BudgetOptions budget;
+  CLI::App* sub = nullptr;
 };
+
+/// --tolerance-table: the library's table, as JSON or as aligned columns.
+void print_tolerance_table(const general::GeneralTrainExperiment& e, const std::vector<double>& tolerances,
+                           const TrainCli& o) {
+  for (const char* f : {"--save", "--resume", "--checkpoint-every", "--iterations", "--optimizer", "--lr", "--batch",
+                        "--patience", "--objective"})
+    if (const CLI::Option* opt = o.sub->get_option_no_throw(f); opt && opt->count() > 0)
+      throw Error(std::string(f) + " does not apply with --tolerance-table (it tabulates, it does not train)");
+  o.budget.check(general::estimate_memory(e), "train --tolerance-table");
+  const general::ToleranceReport r = general::run_tolerance_table(e, tolerances);
+  if (o.output.json) {
+    std::cout << general::to_json(r).dump() << '\n';
+    return;
+  }
+  std::cout << "bilevel hypergradient vs lower-level tolerance: " << r.op << ", " << r.regularizer << ", n = " << r.n
+            << ", " << r.frames << " frames, " << r.parameters << " parameters, lower solver " << r.lower_solver
+            << "\nreference (tightest tolerance) vs central differences: " << format_general(r.reference_fd_error, 3)
+            << "\n\n";
+  std::printf("%10s %10s %10s %8s %12s %8s %12s %14s\n", "tolerance", "iterations", "gradients", "HVPs", "|grad E|",
+              "CG its", "CG residual", "relative_error");
+  for (const general::ToleranceRow& t : r.rows)
+    std::printf("%10.1e %10d %10ld %8ld %12.2e %8d %12.2e %14.2e\n", t.tolerance, t.lower_iterations,
+                t.gradient_evaluations, t.hessian_products, t.lower_gradient_norm, t.cg_iterations, t.cg_residual,
+                t.relative_error);
+}
 
 /// `train` with the general model: every check before any work, then the library's run.
 void run_general(const TrainCli& o) {
@@ -70,6 +96,8 @@ void run_general(const TrainCli& o) {
   o.training.apply(q);
   const general::GeneralTrainExperiment e = o.general.experiment(q, o.data, o.family, o.training, o.rank);
   e.validate();  // every range before any work
+  const std::vector<double> tolerances = o.general.tolerances();
+  if (!tolerances.empty()) return print_tolerance_table(e, tolerances, o);
   check_output_path("--save", e.save);
   o.budget.check(general::estimate_memory(e), "train");
   const optim::Observer obs = progress_line(!o.output.json && ::isatty(::fileno(stderr)));
@@ -83,7 +111,7 @@ void run_general(const TrainCli& o) {
 
 void add_train(CLI::App& app) {
   auto o = std::make_shared<TrainCli>();
-  auto* sub = app.add_subcommand(
+  auto* sub = o->sub = app.add_subcommand(
       "train",
       "Learn the regularizer R (k x n) and stepsize omega by bilevel optimization or unrolling;\n"
       "prints train_loss, population_risk (exact risk of the trained model) and optimal_risk (theory).\n"

@@ -70,6 +70,26 @@ double fixed_stepsize(const std::string& s) {
   return w;
 }
 
+/// Rows of the filter responses U = K f per frame (what the unrolled engine keeps per step).
+double response_rows(const RegularizerSpec& r, Index n) {
+  const double m = double(r.resolved_filters(n));
+  if (r.kind == "foe") return m * double(n);
+  if (r.kind == "tv") return double(n);
+  return std::max(m, 1.0);
+}
+
+/// Above this many bytes of stored unrolled iterates (per solve) the run keeps only every
+/// ceil(sqrt N)-th iterate and recomputes the rest backwards: O(sqrt N) batches of memory for
+/// one more forward pass.
+constexpr double kStoreAllLimitBytes = 1e9;
+
+/// Bytes of the unrolled forward pass a reverse pass keeps for B frames with every iterate stored:
+/// per step the iterate, A f - g (about n rows) and the responses.
+double stored_iterates_bytes(const GeneralTrainExperiment& e, Index n, double frames) {
+  const double per_step = 2.0 * double(n) + response_rows(e.regularizer, n);
+  return (e.float32 ? 4.0 : 8.0) * double(e.depth + 1) * per_step * frames;
+}
+
 struct Split {
   Matrix train, val;
 };
@@ -147,6 +167,7 @@ GeneralTrainOptions GeneralTrainExperiment::train_options() const {
                                                                                             : init_stepsize;
   o.momentum = momentum;
   o.bilevel.tolerance = lower_tolerance;
+  o.bilevel.lower_solver = lower_solver;
   o.noise_std = noise_std;
   const bool adam = optimizer == "adam" || (optimizer == "auto" && (batch > 0 || sampled));
   o.optimizer = adam ? Optimizer::Adam : Optimizer::Lbfgs;
@@ -191,23 +212,41 @@ double estimate_memory(const GeneralTrainExperiment& e) {
   // minibatch does not bound the peak.
   const double test_frames = e.data.kind == theory::DataKind::File ? test_entries / double(n) : double(e.samples);
   const double batch = std::max(train_frames, test_frames);
-  const double per_batch_copies = e.method == LearningMethod::Unrolled ? double(e.depth) + 8 : 14;
+  // Unrolled: what the reverse pass keeps (all iterates, or O(sqrt N) of them above the limit,
+  // as run_general_train chooses) plus a few working copies; bilevel: the Newton-CG / CG vectors.
+  const double grad_frames = o.batch_size > 0 ? std::min(double(o.batch_size), train_frames) : train_frames;
+  const double store_all = stored_iterates_bytes(e, n, grad_frames);
+  const double unrolled_store = store_all <= kStoreAllLimitBytes
+                                    ? store_all
+                                    : store_all * double(2 * sqrt_checkpointing(e.depth) + 1) / double(e.depth + 1);
   const Index m = e.regularizer.resolved_filters(n);
-  const double responses = e.regularizer.kind == "foe" ? double(m) * double(n)
-                           : e.regularizer.kind == "tv" ? double(n) : double(std::max<Index>(m, 1));
+  const double per_batch_copies = e.method == LearningMethod::Unrolled ? 8 : 14;
+  const double responses = response_rows(e.regularizer, n);
   const double response_copies = 4 * (e.method == LearningMethod::Unrolled ? 1 : 2);
   double p = 0;
   if (e.regularizer.kind == "quadratic" || e.regularizer.kind == "analysis") p = double(m) * double(n) + double(m);
   else if (e.regularizer.kind == "foe") p = double(m) * double(e.regularizer.resolved_filter_length()) + double(m);
   p += 2 + double(e.depth);
   const double param_copies = 2.0 * o.lbfgs.memory + 10;
-  return kBase + 8.0 * (kFrameCopies * frames + per_batch_copies * double(n) * batch +
-                        response_copies * responses * batch + param_copies * p);
+  return kBase + (e.method == LearningMethod::Unrolled ? unrolled_store : 0.0) +
+         8.0 * (kFrameCopies * frames + per_batch_copies * double(n) * batch + response_copies * responses * batch +
+                param_copies * p);
 }
 
-GeneralTrainReport run_general_train(const GeneralTrainExperiment& e, const optim::Observer& observer) {
-  e.validate();
-  const Stopwatch clock;
+namespace {
+
+/// What a run of e trains and tests on: the frames (training / validation split, test), the
+/// operator and the initial regularizer.
+struct Prepared {
+  Index n = 0;
+  Split sp;
+  Matrix test;
+  double scale = 1;  ///< RMS of the clean training frames (the default epsilon's unit)
+  ops::OperatorModel op;
+  std::unique_ptr<reg::Regularizer<double>> init;
+};
+
+Prepared prepare(const GeneralTrainExperiment& e) {
   // Frames: generated (clean training frames first, then the test frames from their own seed)
   // or read.
   Matrix frames, test;
@@ -230,11 +269,28 @@ GeneralTrainReport run_general_train(const GeneralTrainExperiment& e, const opti
                                             std::to_string(n));
   }
   e.regularizer.validate(n);
-  const Split sp = split(frames, e.validation, e.seed);
+  Split sp = split(frames, e.validation, e.seed);
   const double scale = std::sqrt(sp.train.squaredNorm() / double(sp.train.size()));
-  const ops::OperatorModel op = ops::parse_operator(e.operator_spec, n);
-  const auto init = make_regularizer(e.regularizer, n, e.seed + 1, scale);
-  const GeneralTrainOptions o = e.train_options();
+  return {n, std::move(sp), std::move(test), scale, ops::parse_operator(e.operator_spec, n),
+          make_regularizer(e.regularizer, n, e.seed + 1, scale)};
+}
+
+}  // namespace
+
+GeneralTrainReport run_general_train(const GeneralTrainExperiment& e, const optim::Observer& observer) {
+  e.validate();
+  const Stopwatch clock;
+  Prepared prep = prepare(e);
+  const Index n = prep.n;
+  const Split& sp = prep.sp;
+  const Matrix& test = prep.test;
+  const double scale = prep.scale;
+  const ops::OperatorModel& op = prep.op;
+  const auto& init = prep.init;
+  GeneralTrainOptions o = e.train_options();
+  const double solve_frames = o.batch_size > 0 ? double(std::min(o.batch_size, sp.train.cols())) : double(sp.train.cols());
+  if (stored_iterates_bytes(e, n, solve_frames) > kStoreAllLimitBytes) o.unrolled_checkpoint_every = 0;
+  if (e.float32) o.single_precision = make_regularizer_as<float>(e.regularizer, n, e.seed + 1, scale);
 
   std::optional<GeneralCheckpoint> resumed;
   if (!e.resume.empty()) resumed = load_general_checkpoint(e.resume);
@@ -269,12 +325,14 @@ GeneralTrainReport run_general_train(const GeneralTrainExperiment& e, const opti
     else rep.stepsize = w.front();
   } else {
     rep.lower_tolerance = e.lower_tolerance;
+    rep.lower_solver = to_string(e.lower_solver);
     rep.lower_gradient_norm = r.lower_gradient_norm;
     rep.cg_residual = r.cg_residual;
     rep.lower_iterations = r.lower_iterations;
     rep.cg_iterations = r.cg_iterations;
   }
   rep.optimizer = to_string(o.optimizer);
+  rep.precision = e.float32 ? "float32" : "float64";
   rep.seed = e.seed;
   rep.train_loss = r.train_loss;
   if (r.validation_loss >= 0) rep.validation_loss = r.validation_loss;
@@ -333,7 +391,9 @@ json to_json(const GeneralTrainReport& r) {
   else if (r.stepsize) j["stepsize"] = num(*r.stepsize);
   else j["stepsize"] = nullptr;  // bilevel: no stepsize
   if (r.lower_tolerance) j["lower_tolerance"] = *r.lower_tolerance;
+  if (r.lower_solver) j["lower_solver"] = *r.lower_solver;
   j["optimizer"] = r.optimizer;
+  j["precision"] = r.precision;
   j["seed"] = r.seed;
   j["train_loss"] = num(r.train_loss);
   j["validation_loss"] = r.validation_loss ? num(*r.validation_loss) : json(nullptr);
@@ -349,6 +409,56 @@ json to_json(const GeneralTrainReport& r) {
   j["message"] = r.message;
   if (r.saved) j["saved"] = *r.saved;
   return j;
+}
+
+ToleranceReport run_tolerance_table(const GeneralTrainExperiment& e, const std::vector<double>& tolerances) {
+  e.validate();
+  require(e.method == LearningMethod::Bilevel, "--tolerance-table", "needs --method bilevel");
+  require(!tolerances.empty(), "--tolerance-table", "give at least one tolerance");
+  for (const double t : tolerances)
+    require(std::isfinite(t) && t > 0, "--tolerance-table", "every tolerance must be > 0 (got " + format_general(t, 3) + ")");
+  const Stopwatch clock;
+  const Prepared prep = prepare(e);
+  const GeneralTrainOptions o = e.train_options();
+  // The training set's fixed draw (the one L-BFGS trains on) at the initial theta.
+  const Observation obs = observe_fixed(prep.op, prep.sp.train, e.noise_std, draw_seed(e.seed, DrawSet::Training));
+  const Energy energy(obs.a, *prep.init, obs.g);
+  ToleranceReport r;
+  r.n = prep.n;
+  r.frames = prep.sp.train.cols();
+  r.op = prep.op.describe();
+  r.regularizer = e.regularizer.describe(prep.n, prep.scale);
+  r.lower_solver = to_string(e.lower_solver);
+  r.parameters = energy.num_parameters();
+  r.rows = tolerance_table(energy, prep.sp.train, tolerances, o.bilevel);
+  BilevelOptions tightest = o.bilevel;
+  tightest.tolerance = *std::min_element(tolerances.begin(), tolerances.end());
+  // Central differences on at most 20 coordinates of theta (two lower-level solves each).
+  r.reference_fd_error = reference_fd_error(energy, prep.sp.train, tightest, 1e-4, 20);
+  r.seconds = clock.seconds();
+  return r;
+}
+
+json to_json(const ToleranceReport& r) {
+  json rows = json::array();
+  for (const ToleranceRow& t : r.rows)
+    rows.push_back({{"tolerance", t.tolerance},
+                    {"lower_iterations", t.lower_iterations},
+                    {"gradient_evaluations", t.gradient_evaluations},
+                    {"hessian_products", t.hessian_products},
+                    {"lower_gradient_norm", t.lower_gradient_norm},
+                    {"cg_iterations", t.cg_iterations},
+                    {"cg_residual", t.cg_residual},
+                    {"relative_error", t.relative_error}});
+  return {{"n", r.n},
+          {"frames", r.frames},
+          {"operator", r.op},
+          {"regularizer", r.regularizer},
+          {"lower_solver", r.lower_solver},
+          {"parameters", r.parameters},
+          {"reference_fd_error", r.reference_fd_error},
+          {"seconds", r.seconds},
+          {"table", rows}};
 }
 
 }  // namespace varlearn::general

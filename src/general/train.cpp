@@ -45,6 +45,8 @@ void GeneralTrainOptions::validate() const {
     unrolled_options(*this).validate();
   } else {
     require(!momentum, "--momentum", "momentum is a choice of the unrolled solver (--method unrolled)");
+    require(!single_precision, "--precision", "float32 is for unrolled learning; bilevel certifies its lower "
+                                              "level in float64");
     bilevel.validate();
   }
   require(std::isfinite(noise_std) && noise_std > 0, "--sigma", "noise standard deviation sigma must be > 0");
@@ -61,23 +63,20 @@ UnrolledOptions unrolled_options(const GeneralTrainOptions& o) {
   UnrolledOptions u;
   u.steps = o.depth;
   u.init = o.start;
-  // A fixed omega is held by train_general as a constant alpha of one shared step (so the
-  // optimizer sees theta only).
-  // TODO(lead): at merge, Fixed -> `u.sharing = StepSharing::Fixed; u.stepsize = o.stepsize;` and
-  // set kFixedStepsizeNative below to true.
-  u.sharing = o.stepsize_kind == StepsizeKind::PerIteration ? StepSharing::PerIteration : StepSharing::Shared;
-  // TODO(lead): at merge, replace the next line by `u.momentum = o.momentum;`.
-  require(!o.momentum, "--momentum", "Nesterov momentum needs UnrolledOptions::momentum (the unrolled engine)");
-  // TODO(lead): at merge, `u.checkpoint_every = o.unrolled_checkpoint_every == 0 ?
-  //             sqrt_checkpointing(o.depth) : o.unrolled_checkpoint_every;` (today: all iterates stored).
+  switch (o.stepsize_kind) {
+    case StepsizeKind::Fixed:  // omega not trained: the optimizer sees theta alone
+      u.sharing = StepSharing::Fixed;
+      u.stepsize = o.stepsize;
+      break;
+    case StepsizeKind::PerIteration: u.sharing = StepSharing::PerIteration; break;
+    case StepsizeKind::Learned: u.sharing = StepSharing::Shared; break;
+  }
+  u.momentum = o.momentum;
+  u.checkpoint_every = o.unrolled_checkpoint_every == 0 ? sqrt_checkpointing(o.depth) : o.unrolled_checkpoint_every;
   return u;
 }
 
 namespace {
-
-// TODO(lead): true once UnrolledOptions has StepSharing::Fixed (then unrolled_options() sets it
-// and the objective's x is theta alone natively).
-constexpr bool kFixedStepsizeNative = false;
 
 std::string text(double v) {
   std::ostringstream os;
@@ -177,9 +176,6 @@ public:
       : init_(init.clone()), o_(o), unrolled_(o.method == LearningMethod::Unrolled ? unrolled_options(o) : UnrolledOptions{}) {
     p_ = init_->num_parameters();
   }
-  bool fixed_steps() const {
-    return o_.method == LearningMethod::Unrolled && o_.stepsize_kind == StepsizeKind::Fixed && !kFixedStepsizeNative;
-  }
   /// Step parameters in x (0 for bilevel and fixed steps).
   Index step_parameters() const {
     if (o_.method != LearningMethod::Unrolled || o_.stepsize_kind == StepsizeKind::Fixed) return 0;
@@ -206,7 +202,7 @@ public:
   /// alpha of a model with parameters x.
   Vector alpha(const Vector& x) const {
     if (o_.method != LearningMethod::Unrolled) return {};
-    if (step_parameters() == 0) return Vector::Constant(kFixedStepsizeNative ? 0 : 1, alpha0_);
+    if (step_parameters() == 0) return Vector();  // a fixed omega lives in UnrolledOptions::stepsize
     return x.tail(step_parameters());
   }
   double loss(const ops::Operator& a, const Matrix& g, const Matrix& target, const Vector& x, Vector* grad) {
@@ -221,6 +217,7 @@ public:
         }
         return finite_or_fail(r.loss);
       }
+      if (o_.single_precision) return single_loss(a, g, target, x, grad);
       energy.set_parameters(x.head(p_));
       const UnrolledResult r = unrolled_loss(energy, target, alpha(x), unrolled_, grad != nullptr);
       if (grad) {
@@ -251,6 +248,19 @@ public:
   const BilevelResult& last_bilevel() const { return last_; }
 
 private:
+  /// The unrolled loss in float32 at the float64 x (cast in, gradient cast out).
+  double single_loss(const ops::Operator& a, const Matrix& g, const Matrix& target, const Vector& x, Vector* grad) {
+    BasicEnergy<float> energy(a, *o_.single_precision, g.cast<float>());
+    energy.set_parameters(x.head(p_).cast<float>());
+    const BasicUnrolledResult<float> r =
+        unrolled_loss<float>(energy, target.cast<float>(), alpha(x).cast<float>(), unrolled_, grad != nullptr);
+    if (grad) {
+      grad->resize(size());
+      grad->head(p_) = r.theta_gradient.cast<double>();
+      if (step_parameters() > 0) grad->tail(step_parameters()) = r.alpha_gradient.cast<double>();
+    }
+    return finite_or_fail(double(r.loss));
+  }
   double finite_or_fail(double v) {
     if (!std::isfinite(v) && failure_.empty()) failure_ = "the loss is not finite (" + text(v) + ")";
     return v;
@@ -276,7 +286,7 @@ std::map<std::string, std::string> fingerprint(const ops::OperatorModel& op, con
   if (o.method == LearningMethod::Unrolled)
     f["unrolled"] = "depth " + std::to_string(o.depth) + " start " + (o.start == UnrolledInit::Zero ? "zero" : "adjoint") +
                     " stepsize " + name_of(kStepsizeNames, o.stepsize_kind) + " " + text(o.stepsize) + " momentum " +
-                    std::to_string(o.momentum);
+                    std::to_string(o.momentum) + (o.single_precision ? " float32" : "");
   else
     f["bilevel"] = "tolerance " + text(o.bilevel.tolerance) + " max_iterations " + std::to_string(o.bilevel.max_iterations) +
                    " cg_tolerance " + text(o.bilevel.cg_tolerance) + " max_cg " + std::to_string(o.bilevel.max_cg_iterations);

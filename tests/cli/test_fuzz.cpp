@@ -476,6 +476,10 @@ TEST(CliFuzz, EveryBadInputIsOneErrorLineExitTwoAndNothingWritten) {
   for (const std::string v : {"", "lasso", "TV"}) cases.push_back({"general:name", with(general, "--regularizer", v)});
   for (const std::string v : {"", "cauchy", "Huber"}) cases.push_back({"general:name", with(general, "--potential", v)});
   for (const std::string v : {"", "ones", "random"}) cases.push_back({"general:name", with(general, "--start", v)});
+  for (const std::string v : {"", "newton", "LBFGS"})
+    cases.push_back({"general:name", with(bilevel, "--lower-solver", v)});
+  for (const std::string v : {"", "0", "-1e-4", "1e-4,", "1e-4,abc", "nan", "1e400"})
+    cases.push_back({"general:number", with(bilevel, "--tolerance-table", v)});
   for (const auto& [kind, path] : fx.bad_matrix) {
     if (kind == "wrong-shape") continue;
     cases.push_back({"general:file-" + kind, with(general, "--test", path)});
@@ -503,7 +507,13 @@ TEST(CliFuzz, EveryBadInputIsOneErrorLineExitTwoAndNothingWritten) {
            {"train", "--regularizer", "quadratic", "--n", "3", "--epsilon", "0.1"},
            {"train", "--regularizer", "tv", "--n", "3", "--noisy", F},
            {"train", "--regularizer", "tv", "--n", "3", "--objective", "expected"},
-           {"train", "--regularizer", "tv", "--n", "3", "--precision", "float32"},
+           {"train", "--regularizer", "tv", "--n", "3", "--method", "bilevel", "--precision", "float32"},
+           {"train", "--n", "3", "--lower-solver", "lbfgs"},
+           {"train", "--n", "3", "--tolerance-table", "1e-4"},
+           {"train", "--regularizer", "tv", "--n", "3", "--lower-solver", "lbfgs"},
+           {"train", "--regularizer", "tv", "--n", "3", "--tolerance-table", "1e-4"},
+           {"train", "--regularizer", "tv", "--n", "3", "--method", "bilevel", "--tolerance-table", "1e-4", "--save",
+            "{CWD}/c.json"},
            {"train", "--regularizer", "tv", "--n", "3", "--data", "file", "--second-moment", M},
        })
     cases.push_back({"general:does-not-apply", a});

@@ -40,6 +40,8 @@ struct GeneralTrainExperiment {
   std::string stepsize = "learned";         ///< a fixed omega > 0, "learned" or "per-iteration"
   std::string start = "zero";               ///< f^0: "zero" or "adjoint" (A^T g)
   bool momentum = false;                    ///< Nesterov momentum (unrolled)
+  bool float32 = false;                     ///< unrolled passes in float32 (--precision float32)
+  LowerSolver lower_solver = LowerSolver::NewtonCg;  ///< bilevel: newton-cg | lbfgs (--lower-solver)
   double lower_tolerance = 1e-8;            ///< bilevel: \f$\|\nabla E(f^*)\|_F \le\f$ tol
   double noise_std = 0.9;                   ///< \f$\sigma > 0\f$
   Index samples = 1000;                     ///< generated training frames B (and test frames)
@@ -82,6 +84,8 @@ struct GeneralTrainReport {
   std::optional<double> stepsize;                 ///< shared or fixed omega
   std::optional<std::vector<double>> stepsizes;   ///< per iteration
   std::optional<double> lower_tolerance;
+  std::optional<std::string> lower_solver;
+  std::string precision;
   std::string optimizer;
   std::uint64_t seed = 0;
   double train_loss = 0;
@@ -104,5 +108,22 @@ struct GeneralTrainReport {
 /// frames, writes e.save. Throws Error on bad input.
 GeneralTrainReport run_general_train(const GeneralTrainExperiment& e, const optim::Observer& observer = {});
 nlohmann::json to_json(const GeneralTrainReport& r);
+
+/// The inexact-bilevel trade-off of a run's problem: the hypergradient error vs the lower-level
+/// tolerance (tolerance_table) at the initial \f$\theta\f$ on the training frames' fixed draw,
+/// and the reference's own error against central differences of the solved lower level.
+struct ToleranceReport {
+  Index n = 0, frames = 0, parameters = 0;
+  std::string op, regularizer, lower_solver;
+  std::vector<ToleranceRow> rows;   ///< relative_error against the tightest tolerance
+  double reference_fd_error = 0;    ///< on at most 20 coordinates of theta (h = 1e-4)
+  double seconds = 0;
+};
+
+/// `varlearn train --method bilevel --tolerance-table LIST`: builds e's frames, operator and
+/// initial regularizer as run_general_train does, and tabulates instead of training. Throws
+/// Error unless e.method is bilevel and every tolerance > 0.
+ToleranceReport run_tolerance_table(const GeneralTrainExperiment& e, const std::vector<double>& tolerances);
+nlohmann::json to_json(const ToleranceReport& r);
 
 }  // namespace varlearn::general

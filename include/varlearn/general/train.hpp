@@ -64,8 +64,13 @@ struct GeneralTrainOptions {
   /// \f$0.9/(L_A + L_R)\f$ (operator and regularizer bounds at the initial \f$\theta\f$).
   double stepsize = 0;
   bool momentum = false;                         ///< Nesterov momentum in the unrolled steps
-  /// Unrolled memory: store every this-many iterates (1 = all; 0 = ceil(sqrt N)).
+  /// Unrolled memory: store every this-many iterates (1 = all; 0 = ceil(sqrt N), O(sqrt N) batches).
   int unrolled_checkpoint_every = 1;
+  /// Unrolled in float32: the same regularizer in float (make_regularizer_as<float> of the same
+  /// spec); the forward and reverse passes run in float, $	heta$, the optimizer and the
+  /// reported losses stay float64. Null = float64. Bilevel refuses it (its certified lower-level
+  /// tolerance needs float64).
+  std::shared_ptr<const reg::Regularizer<float>> single_precision;
   BilevelOptions bilevel;                        ///< lower level (tolerance = --lower-tolerance)
   double noise_std = 0.1;                        ///< \f$\sigma > 0\f$ of \f$g = Af + \sigma\varepsilon\f$
   Optimizer optimizer = Optimizer::Lbfgs;
