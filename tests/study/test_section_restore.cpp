@@ -80,14 +80,14 @@ void write_denoise(const fs::path& dir, double sigma, double best_mse, bool file
   for (Index t = 0; t < noisy.size(); ++t) noisy[t] += 0.1 * std::sin(0.37 * double(t * t % 1013));
   audio::write_wav(dir / "wav" / "clean.wav", clean, 8000);
   audio::write_wav(dir / "wav" / "degraded.wav", noisy, 8000);
-  audio::write_wav(dir / "wav" / "wiener.wav", 0.5 * (clean + noisy), 8000);
+  audio::write_wav(dir / "wav" / "linear_wiener.wav", 0.5 * (clean + noisy), 8000);
   audio::write_wav(dir / "wav" / "huber_unrolled_N10.wav", 0.9 * clean + 0.1 * noisy, 8000);
   std::ofstream(dir / "filters" / "huber_unrolled_N10.csv") << "1,-1,0,0\n0,1,-1,0\n0,0,1,-1\n";
   std::ofstream(dir / "filters" / "student_bilevel.csv") << "k0,k1,k2\n0.5,0.25,-0.75\n0.1,0.2,0.3\n";
 }
 
 void write_inpaint(const fs::path& dir) {
-  json j{{"task", "inpaint"}, {"sigma", 0.01}, {"n", 320}, {"train_files", {"a.raw"}}, {"test_files", {"c.raw"}},
+  json j{{"task", "inpaint"}, {"sigma", 0.01}, {"n", 320}, {"missing", 0.2}, {"burst", 40}, {"train_files", {"a.raw"}}, {"test_files", {"c.raw"}},
          {"noisy_mse", 0.02}, {"zero_fill_mse", 0.02}, {"zero_fill_snr_db", snr(0.02)}, {"linear_mse", 0.03},
          {"linear_snr_db", snr(0.03)}, {"linear_local_mse", 0.015}, {"linear_local_snr_db", snr(0.015)}};
   j["configs"] = json::array({config("tv", "bilevel", 0, 0.013, 0.012), config("tv", "unrolled", 3, 0.010, 0.011),
@@ -147,7 +147,7 @@ TEST(RestoreSection, DenoiseFindingsHoldTheRecomputedNumbers) {
     EXPECT_TRUE(fs::is_regular_file(run / "figures" / (std::string(f) + ".svg"))) << f;
   }
   for (const char* f : {"snr_vs_depth", "mse_vs_depth", "convergence", "filters_huber_unrolled_N10", "spectrogram_clean",
-                        "spectrogram_degraded", "spectrogram_wiener", "spectrogram_huber_unrolled_N10"})
+                        "spectrogram_degraded", "spectrogram_linear_wiener", "spectrogram_huber_unrolled_N10"})
     EXPECT_GT(fs::file_size(run / "figures" / (std::string(f) + ".dat")), 0u) << f;
   EXPECT_TRUE(contains(md, "](restore/denoise/figures/snr_vs_depth.png)")) << md;
   EXPECT_TRUE(contains(md, "](restore/denoise/figures/spectrograms.png)")) << md;
@@ -199,7 +199,7 @@ TEST(RestoreSection, InpaintWithoutOptionalKeysAndWithAFailedRun) {
   EXPECT_TRUE(contains(md, "The linear MMSE is " + signed_db(snr(0.03) - snr(0.02)) +
                                " over zero filling: the global linear estimator loses to zero filling here")) << md;
   EXPECT_TRUE(contains(md, "(best learned model beats zero filling and the linear MMSE): **met**")) << md;
-  EXPECT_TRUE(contains(md, "hop = n/a")) << md;
+  EXPECT_TRUE(contains(md, "hop = n/a; 20 % of the samples missing in bursts of 40 samples;")) << md;
   EXPECT_TRUE(contains(md, "No convergence distances in the results")) << md;
   EXPECT_TRUE(contains(md, "No exact-minimizer results")) << md;
   EXPECT_TRUE(fs::is_regular_file(d.path / "inpaint" / "figures" / "snr_vs_depth.png"));

@@ -28,7 +28,7 @@ constexpr double kSpectrogramWindowSeconds = 0.032;
 constexpr double kSpectrogramMaxSeconds = 4.0;
 constexpr double kSpectrogramRangeDb = 80.0;
 /// Stems tried for the linear baseline's WAV.
-const char* const kLinearWavs[] = {"linear", "wiener", "lmmse"};
+const char* const kLinearWavs[] = {"linear_wiener", "linear_lmmse", "linear", "wiener", "lmmse"};
 
 /// One line of a plot over N: points (depth, value) from a .dat block.
 struct Curve {

@@ -159,6 +159,9 @@ Run load_run(const fs::path& dir) {
   r.hop = integer(j, "hop");
   r.train_files = count(j, "train_files");
   r.test_files = count(j, "test_files");
+  r.missing = number(j, "missing");
+  r.burst = number(j, "burst");
+  r.steps = number(j, "steps");
   r.baselines = baselines(j, r.task);
   for (const json& c : j["configs"]) {
     if (!c.is_object()) continue;

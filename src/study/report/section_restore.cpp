@@ -36,7 +36,11 @@ std::string setting(const Run& r) {
   auto size = [](int v) { return v > 0 ? std::to_string(v) : std::string("n/a"); };
   auto files = [](std::size_t k) { return std::to_string(k) + (k == 1 ? " file" : " files"); };
   md << "Setting: training " << files(r.train_files) << ", test " << files(r.test_files) << "; n = " << size(r.n)
-     << ", hop = " << size(r.hop) << "; " << r.configs.size() << " configurations. References on the test files:";
+     << ", hop = " << size(r.hop);
+  if (std::isfinite(r.missing)) md << "; " << format_percent(r.missing, 0) << " of the samples missing";
+  if (std::isfinite(r.burst)) md << " in bursts of " << format_general(r.burst, 4) << " samples";
+  if (std::isfinite(r.steps)) md << "; " << format_general(r.steps, 6) << " training steps";
+  md << "; " << r.configs.size() << " configurations. References on the test files:";
   for (std::size_t i = 0; i < r.baselines.size(); ++i)
     md << (i ? "; " : " ") << r.baselines[i].label << " MSE " << num(r.baselines[i].mse) << " (SNR "
        << db(r.baselines[i].snr_db) << ")";
