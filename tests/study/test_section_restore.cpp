@@ -217,3 +217,20 @@ TEST(RestoreSection, BadFoldersAreRefused) {
   ReportContext ctx{d.path, true, {}, {}};
   EXPECT_TRUE(contains(restore_section(ctx, {}), "No restore results were given"));
 }
+
+// Every used configuration stopped by the budget: one summary line, not a list; an unrolled
+// theta_N whose exact minimizer beats bilevel's theta* is called out.
+TEST(RestoreSection, BudgetStatusSummaryAndAnUnderTrainedBilevel) {
+  varlearn::testing::TempDir d;
+  write_denoise(d.path, 0.1, 0.0024, false);
+  json j = json::parse(io::read_text(d.path / "results.json"));
+  for (auto& c : j["configs"])
+    if (c["status"] != "diverged") c["status"] = "max_iterations";
+  for (auto& b : j["bilevel_of_unrolled"]) b["test_mse"] = 0.002;  // 20 % below bilevel's 0.0025
+  io::write_atomic(d.path / "results.json", j.dump());
+  const std::string md = restore_findings(d.path, d.path);
+  EXPECT_TRUE(contains(md, "- All 9 used configurations ended with status max_iterations (they ran their whole training budget).")) << md;
+  EXPECT_FALSE(contains(md, "did not report convergence")) << md;
+  EXPECT_TRUE(contains(md, "The exact minimizer of theta_10 is better than that of the bilevel-trained theta* (" +
+                               format_percent(0.002 / 0.0025 - 1, 1, true) + ")")) << md;
+}

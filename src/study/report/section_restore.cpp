@@ -50,16 +50,31 @@ std::string setting(const Run& r) {
 
 std::string not_converged(const Run& r) {
   std::vector<std::string> failed, budget;
+  std::size_t usable = 0;
+  std::string only_status;  // the one status of every used, unconverged configuration, if there is one
+  bool one_status = true;
+  auto status = [](const Config& c) { return c.status.empty() ? std::string("no status") : c.status; };
   for (const auto& c : r.configs) {
-    if (!c.usable()) failed.push_back(c.label() + " (" + (c.status.empty() ? "no status" : c.status) + ")");
-    else if (c.status != "converged") budget.push_back(c.label() + " (" + (c.status.empty() ? "no status" : c.status) + ")");
+    if (!c.usable()) {
+      failed.push_back(c.label() + " (" + status(c) + ")");
+      continue;
+    }
+    ++usable;
+    if (c.status == "converged") continue;
+    budget.push_back(c.label() + " (" + status(c) + ")");
+    if (budget.size() == 1) only_status = status(c);
+    one_status = one_status && status(c) == only_status;
   }
   std::ostringstream md;
   auto list = [&](const std::vector<std::string>& v) {
     for (std::size_t i = 0; i < v.size(); ++i) md << (i ? ", " : "") << v[i];
   };
   if (!failed.empty()) md << "- Failed, left out of every finding below: ", list(failed), md << ".\n";
-  if (!budget.empty()) md << "- Used, but their training did not report convergence: ", list(budget), md << ".\n";
+  if (budget.size() > 1 && budget.size() == usable && one_status)
+    md << "- All " << usable << " used configurations ended with status " << only_status
+       << (only_status == "max_iterations" ? " (they ran their whole training budget)" : "") << ".\n";
+  else if (!budget.empty())
+    md << "- Used, but their training did not report convergence: ", list(budget), md << ".\n";
   return md.str();
 }
 
@@ -241,6 +256,9 @@ std::string exact_of_unrolled(const Run& r) {
     const double g0 = s.front().value / b->test_mse - 1, g1 = s.back().value / b->test_mse - 1;
     md << "; bilevel theta* " << num(b->test_mse) << ". ";
     if (s.size() == 1) md << "One depth only: the exact minimizer of theta_" << s.back().depth << " is " << pct(g1) << " against bilevel";
+    else if (g1 < -kClose)
+      md << "The exact minimizer of theta_" << s.back().depth << " is better than that of the bilevel-trained theta* (" << pct(g1)
+         << "): the bilevel training has not reached its optimum, so the bilevel result is no lower bound here";
     else if (std::abs(g1) <= kClose) md << "The learned parameters approach a bilevel optimum (exact minimizer within " << format_percent(kClose, 0) << " of bilevel at N = " << s.back().depth << ", " << pct(g1) << ")";
     else if (std::abs(g1) < std::abs(g0)) md << "The learned parameters move toward a bilevel optimum but the exact minimizer is still " << pct(g1) << " from bilevel at N = " << s.back().depth << " (" << pct(g0) << " at N = " << s.front().depth << ")";
     else md << "The learned parameters do not approach a bilevel optimum (" << pct(g0) << " at N = " << s.front().depth << ", " << pct(g1) << " at N = " << s.back().depth << "): unrolling learns a different map, good as N steps, not as an exact minimizer";
