@@ -62,7 +62,9 @@ std::vector<Baseline> baselines(const json& j, const std::string& task) {
     out.push_back({key, label, mse, snr_or_derived(number(j, (key + "_snr_db").c_str()), mse, power)});
   };
   const bool inpaint = task == "inpaint";
-  add("noisy", inpaint ? "no restoration (zeros at missing samples)" : "no restoration");
+  const double zero_fill = number(j, "zero_fill_mse"), noisy = number(j, "noisy_mse");
+  if (!inpaint || !(std::abs(zero_fill - noisy) <= 1e-12 * std::abs(noisy)))  // inpaint: often the same estimate
+    add("noisy", inpaint ? "no restoration (zeros at missing samples)" : "no restoration");
   if (inpaint) add("zero_fill", "zero filling");
   add("linear", inpaint ? "linear MMSE" : "Wiener filter");
   for (auto it = j.begin(); it != j.end(); ++it) {  // further linear baselines: linear_<x>_mse

@@ -25,6 +25,11 @@ constexpr double kClose = 0.05;
 
 std::string db(double v) { return std::isfinite(v) ? format_fixed(v, 2) + " dB" : "n/a"; }
 std::string signed_db(double v) { return std::isfinite(v) ? std::string(v >= 0 ? "+" : "") + format_fixed(v, 2) + " dB" : "n/a"; }
+/// "+1.23 dB over X" or "0.45 dB below X".
+std::string versus(double g, const std::string& what) {
+  if (!std::isfinite(g)) return "n/a against " + what;
+  return g >= 0 ? signed_db(g) + " over " + what : db(-g) + " below " + what;
+}
 std::string num(double v) { return std::isfinite(v) ? format_general(v, 4) : "n/a"; }
 std::string pct(double share) { return std::isfinite(share) ? format_percent(share, 1, true) : "n/a"; }
 
@@ -85,7 +90,7 @@ std::string best_model(const Run& r) {
   if (!best) return "- No configuration finished with a usable test result.\n";
   md << "- Best model on the test files: **" << best->label() << "**, test SNR " << db(best->test_snr_db) << " (MSE "
      << num(best->test_mse) << ")";
-  for (const auto& b : r.baselines) md << "; " << signed_db(gain(*best, b)) << " over " << b.label;
+  for (const auto& b : r.baselines) md << "; " << versus(gain(*best, b), b.label);
   md << ".\n";
   std::vector<Config> nonlinear;
   for (const auto& c : r.configs)
@@ -112,14 +117,12 @@ std::string best_model(const Run& r) {
   if (r.task == "inpaint") {
     const Baseline* zero = r.baseline("zero_fill") ? r.baseline("zero_fill") : r.baseline("noisy");
     if (lin && zero)
-      md << "- The " << lin->label << " is " << signed_db(gain_db(lin->snr_db, lin->mse, zero->snr_db, zero->mse)) << " over "
-         << zero->label << (lin->mse > zero->mse ? ": the global linear estimator loses to zero filling here" : "") << ".\n";
+      md << "- The " << lin->label << " is " << versus(gain_db(lin->snr_db, lin->mse, zero->snr_db, zero->mse), zero->label) << (lin->mse > zero->mse ? ": the global linear estimator loses to zero filling here" : "") << ".\n";
     if (nl && lin && zero) {
       const double gz = gain(*nl, *zero), gl = gain(*nl, *lin);
       const bool met = gz > 0 && gl > 0;
       md << "- Target (best learned model beats zero filling and the " << lin->label << "): " << (met ? "**met**" : "**not met**")
-         << ": " << nl->label() << " is " << signed_db(gz) << " over " << zero->label << " and " << signed_db(gl)
-         << " over the " << lin->label << ".\n";
+         << ": " << nl->label() << " is " << versus(gz, zero->label) << " and " << versus(gl, "the " + lin->label) << ".\n";
     }
   }
   return md.str();
