@@ -185,6 +185,15 @@ TEST(RestoreSection, TargetNotMetSaysByHowMuch) {
   ASSERT_LT(g, 2.0);
   EXPECT_TRUE(contains(md, "**not met**: huber bilevel is " + signed_db(g) + " over Wiener, short by " +
                                format_fixed(2.0 - g, 2) + " dB")) << md;
+  EXPECT_FALSE(contains(md, "in these numbers")) << md;  // converged bilevel of a full run: nothing to point at
+  j["quick"] = true;
+  j["steps"] = 60;
+  for (auto& c : j["configs"])
+    if (c["regularizer"] == "huber" && c["method"] == "bilevel") c["status"] = "max_iterations";
+  io::write_atomic(d.path / "results.json", j.dump());
+  EXPECT_TRUE(contains(restore_findings(d.path, d.path),
+                       "; in these numbers: this is a --quick run (reduced corpus, frame length and steps); its training "
+                       "stopped at the step budget (60 steps) without converging."));
 }
 
 TEST(RestoreSection, InpaintWithoutOptionalKeysAndWithAFailedRun) {

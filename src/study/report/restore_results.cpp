@@ -161,6 +161,7 @@ Run load_run(const fs::path& dir) {
   r.hop = integer(j, "hop");
   r.train_files = count(j, "train_files");
   r.test_files = count(j, "test_files");
+  r.quick = j.contains("quick") && j["quick"].is_boolean() && j["quick"].get<bool>();
   r.missing = number(j, "missing");
   r.burst = number(j, "burst");
   r.steps = number(j, "steps");

@@ -51,6 +51,7 @@ struct Run {
   double sigma = 0;  ///< NaN when missing
   int n = 0, hop = 0;
   std::size_t train_files = 0, test_files = 0;
+  bool quick = false;  ///< a --quick run (reduced corpus, frame length, steps)
   double missing = 0, burst = 0, steps = 0;  ///< inpaint's missing share and burst length, training steps; NaN when missing
   std::vector<Baseline> baselines;  ///< in report order; the linear one has key "linear"
   std::vector<Config> configs;

@@ -83,6 +83,23 @@ std::string not_converged(const Run& r) {
   return md.str();
 }
 
+/// What the numbers say about a missed target: a reduced run, a training budget that ran out,
+/// a depth at the end of the grid.
+std::string shortfall_reasons(const Run& r, const Config& best) {
+  std::vector<std::string> why;
+  if (r.quick) why.push_back("this is a --quick run (reduced corpus, frame length and steps)");
+  if (best.status == "max_iterations")
+    why.push_back("its training stopped at the step budget" + (std::isfinite(r.steps) ? " (" + format_general(r.steps, 6) + " steps)" : std::string()) + " without converging");
+  int deepest = 0;
+  for (const auto& c : r.configs)
+    if (c.regularizer == best.regularizer && !c.bilevel()) deepest = std::max(deepest, c.depth);
+  if (!best.bilevel() && best.depth == deepest && deepest > 0) why.push_back("it is the deepest N trained, so more depth may help");
+  if (why.empty()) return "";
+  std::string s = "; in these numbers: ";
+  for (std::size_t i = 0; i < why.size(); ++i) s += (i ? "; " : "") + why[i];
+  return s;
+}
+
 // Question 1: the best model against the references, and the target.
 std::string best_model(const Run& r) {
   std::ostringstream md;
@@ -106,9 +123,12 @@ std::string best_model(const Run& r) {
       const bool at_target_sigma = std::abs(r.sigma - kTargetSigma) < 1e-9;
       md << "- Target (best learned nonlinear model >= " << format_general(kTargetGainDb, 3)
          << " dB SNR over the Wiener filter at sigma = " << kTargetSigma << "): ";
-      if (at_target_sigma)
+      if (at_target_sigma) {
         md << (g >= kTargetGainDb ? "**met**" : "**not met**") << ": " << nl->label() << " is " << signed_db(g)
-           << " over Wiener" << (g >= kTargetGainDb ? "" : std::string(", short by ") + db(kTargetGainDb - g)) << ".\n";
+           << " over Wiener" << (g >= kTargetGainDb ? "" : std::string(", short by ") + db(kTargetGainDb - g));
+        if (g < kTargetGainDb) md << shortfall_reasons(r, *nl);
+        md << ".\n";
+      }
       else
         md << "set at sigma = " << kTargetSigma << "; this run has sigma = " << num(r.sigma) << ", where " << nl->label()
            << " is " << signed_db(g) << " over Wiener.\n";
