@@ -37,10 +37,10 @@ std::vector<fs::path> restore_step(const ReportContext& ctx) {
   std::vector<fs::path> runs;
   for (const RestoreRun& run : kRestoreRuns) {
     const fs::path out = ctx.dir / "restore" / run.label;
-    // TODO(lead): with the restore study merged (names as its header gives them):
+    // TODO(lead): with the restore study merged (#include "varlearn/study/restore_study.hpp"):
     //   RestoreOptions o;
-    //   o.task = parse_restore_task(run.task);
-    //   o.noise_std = run.sigma;
+    //   o.task = run.task;
+    //   o.sigma = run.sigma;
     //   o.quick = ctx.quick;
     //   const RestoreResults r = run_restore_study(o, ctx.log, ctx.journal.nested(std::string("restore-") + run.label, restore_fingerprint(o)));
     //   write_restore_outputs(r, out);
