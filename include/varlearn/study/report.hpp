@@ -32,6 +32,16 @@ std::string theory_section(const ReportContext& ctx);   ///< theory engine + map
 std::string denoise_section(const ReportContext& ctx);  ///< speech denoising study
 std::string dequant_section(const ReportContext& ctx);  ///< speech dequantization study
 
+/// Speech restoration (bilevel vs unrolled, learned nonlinear regularizers) from finished
+/// `study restore` folders, one per task run (results.json; optional wav/, filters/): for each,
+/// generated findings for "which is better?" and "does unrolling converge to bilevel?", a
+/// table and figures (written into `<run>/figures/`). Paths in the markdown are relative to
+/// ctx.dir, so the runs normally live under `ctx.dir / "restore"`. Throws Error when a
+/// folder has no readable results.json with `task` and `configs`.
+std::string restore_section(const ReportContext& ctx, const std::vector<std::filesystem::path>& runs);
+/// One run's part of restore_section (its figures are written too), paths relative to `base`.
+std::string restore_findings(const std::filesystem::path& run, const std::filesystem::path& base);
+
 struct ReproduceOptions {
   std::filesystem::path out = "report";            ///< report folder (--out)
   bool quick = false;                              ///< see ReportContext::quick (--quick)

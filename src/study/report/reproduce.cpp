@@ -17,11 +17,50 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const std::vector<std::string> kSections{"theory", "denoise", "dequant"};
+// ---- restore section hook ------------------------------------------------------------------
+// TODO(lead): wire the restore study here at merge, then set kRestoreWired = true (that adds
+// "restore" to the known sections; add it to ReproduceOptions::sections for the default run).
+// Each run writes the `study restore` outputs (results.json, wav/, filters/) into
+// ctx.dir / "restore" / <label>, where restore_section() reads them and draws its figures.
+constexpr bool kRestoreWired = false;
+
+/// The restore runs of the report: label (folder under restore/), task, sigma.
+struct RestoreRun {
+  const char* label;
+  const char* task;
+  double sigma;
+};
+constexpr RestoreRun kRestoreRuns[] = {{"denoise", "denoise", 0.1}, {"denoise_sigma0.05", "denoise", 0.05}, {"inpaint", "inpaint", 0.01}};
+
+/// Runs the restore study for every task of kRestoreRuns; returns the result folders.
+std::vector<fs::path> restore_step(const ReportContext& ctx) {
+  std::vector<fs::path> runs;
+  for (const RestoreRun& run : kRestoreRuns) {
+    const fs::path out = ctx.dir / "restore" / run.label;
+    // TODO(lead): with the restore study merged (#include "varlearn/study/restore_study.hpp"):
+    //   RestoreOptions o;
+    //   o.task = run.task;
+    //   o.sigma = run.sigma;
+    //   o.quick = ctx.quick;
+    //   const RestoreResults r = run_restore_study(o, ctx.log, ctx.journal.nested(std::string("restore-") + run.label, restore_fingerprint(o)));
+    //   write_restore_outputs(r, out);
+    //   runs.push_back(out);
+    (void)out;
+  }
+  return runs;
+}
+// ---- end of the restore section hook -------------------------------------------------------
+
+const std::vector<std::string> kSections = [] {
+  std::vector<std::string> s{"theory", "denoise", "dequant"};
+  if (kRestoreWired) s.push_back("restore");
+  return s;
+}();
 
 std::string run_section(const std::string& name, const ReportContext& ctx) {
   if (name == "theory") return theory_section(ctx);
   if (name == "denoise") return denoise_section(ctx);
+  if (name == "restore") return restore_section(ctx, restore_step(ctx));
   return dequant_section(ctx);
 }
 
@@ -66,7 +105,8 @@ void ReproduceOptions::validate() const {
   std::set<std::string> seen;
   for (const std::string& name : sections) {
     if (std::find(kSections.begin(), kSections.end(), name) == kSections.end())
-      throw Error("reproduce: unknown section '" + name + "' (theory, denoise, dequant)");
+      throw Error("reproduce: unknown section '" + name + "' (theory, denoise, dequant" +
+                  (kRestoreWired ? ", restore)" : ")"));
     if (!seen.insert(name).second) throw Error("reproduce: section '" + name + "' is given twice");
   }
   if (sections.empty()) throw Error("reproduce: no section given (--sections)");
