@@ -84,11 +84,12 @@ const std::vector<AsteriskLanguage>& asterisk_languages() {
   // Voices from the folder names Debian installs (en_US_f_Allison, fr_CA_f_June, es_MX_f_Allison,
   // it_IT_m_Carlo, ru_RU_f_IvrvoiceRU).
   static const std::vector<AsteriskLanguage> languages{
-      {"en", "Allison", "Allison, female, US English", "asterisk-core-sounds-en-wav"},
-      {"fr", "June", "June, female, Canadian French", "asterisk-core-sounds-fr-wav"},
-      {"es", "Allison", "Allison, female, Mexican Spanish (the en speaker)", "asterisk-core-sounds-es-wav"},
-      {"it", "Carlo", "Carlo, male, Italian", "asterisk-core-sounds-it-wav"},
-      {"ru", "IvrvoiceRU", "IvrvoiceRU voice, female, Russian", "asterisk-core-sounds-ru-wav"},
+      {"en", "Allison", "Allison, female, US English", "asterisk-core-sounds-en-wav", "en_US_f_Allison"},
+      {"fr", "June", "June, female, Canadian French", "asterisk-core-sounds-fr-wav", "fr_CA_f_June"},
+      {"es", "Allison", "Allison, female, Mexican Spanish (the en speaker)", "asterisk-core-sounds-es-wav",
+       "es_MX_f_Allison"},
+      {"it", "Carlo", "Carlo, male, Italian", "asterisk-core-sounds-it-wav", "it_IT_m_Carlo"},
+      {"ru", "IvrvoiceRU", "IvrvoiceRU voice, female, Russian", "asterisk-core-sounds-ru-wav", "ru_RU_f_IvrvoiceRU"},
   };
   return languages;
 }
@@ -135,8 +136,9 @@ Error missing_prompts(const AsteriskLanguage& l, const fs::path& dir, const std:
 
 std::vector<fs::path> asterisk_files(const std::string& code, bool quick) {
   const AsteriskLanguage& lang = find_language(code);
-  const fs::path dir = asterisk_dir() / code;
+  fs::path dir = asterisk_dir() / code;
   std::error_code ec;
+  if (!fs::is_directory(dir, ec) && fs::is_directory(asterisk_dir() / lang.folder, ec)) dir = asterisk_dir() / lang.folder;
   if (!fs::is_directory(dir, ec)) throw missing_prompts(lang, dir, "not found");
   std::vector<std::pair<std::string, fs::path>> found;  // (relative path, path)
   const auto opts = fs::directory_options::follow_directory_symlink;

@@ -71,6 +71,9 @@ struct AsteriskLanguage {
   std::string voice;    ///< the speaker's name: the same name is the same person ("Allison")
   std::string speaker;  ///< description, e.g. "Allison, female, US English"
   std::string package;  ///< the Debian package that installs it
+  /// The folder that package installs (e.g. "en_US_f_Allison"); `code` is a link to it made by
+  /// the package asterisk-core-sounds-LANG (only recommended), so it is looked up when `code` is absent.
+  std::string folder;
 };
 
 /// The five languages in a fixed order (en, fr, es, it, ru). en and es are the SAME speaker
@@ -95,8 +98,8 @@ struct AsteriskExclusion {
 };
 const std::vector<AsteriskExclusion>& excluded_asterisk_files();
 
-/// The prompts of one language: every *.wav below asterisk_dir()/code (subfolders included,
-/// symbolic links followed), sorted by path relative to the language folder, exclusions
+/// The prompts of one language: every *.wav below asterisk_dir()/code, or asterisk_dir()/folder
+/// when that link is absent (subfolders included, symbolic links followed), sorted by path relative to the language folder, exclusions
 /// removed. `quick`: a spread subset of about 8 s (every 29th prompt of at most 4 s until the
 /// duration, estimated from the file sizes, reaches 8 s). Throws Error naming the Debian package when the folder is missing or
 /// holds no prompt, and for an unknown code.
