@@ -357,7 +357,7 @@ void CorpusOptions::add(CLI::App* app) {
                   "test audio files (split by file: none may also be a training file); default: the --corpus split");
 }
 
-audio::CorpusSpec CorpusOptions::resolve(bool quick) const {
+audio::CorpusSpec CorpusOptions::resolve(bool quick, bool extra_tests) const {
   const auto paths = [](const std::vector<std::string>& v) { return std::vector<std::filesystem::path>(v.begin(), v.end()); };
   if (!train.empty() && !test.empty()) {
     if (corpus_given())
@@ -365,7 +365,7 @@ audio::CorpusSpec CorpusOptions::resolve(bool quick) const {
                   "split; give one of them to replace that side only)");
     return audio::CorpusSpec(paths(train), paths(test));
   }
-  audio::CorpusSpec spec = audio::corpus_spec(kind(), quick);
+  audio::CorpusSpec spec = audio::corpus_spec(kind(), quick, extra_tests);
   if (!train.empty()) spec.train = paths(train);
   if (!test.empty()) {
     spec.test = paths(test);
@@ -381,7 +381,7 @@ audio::CorpusSpec CorpusOptions::study_files(bool quick) const {
     return audio::CorpusSpec(std::vector<std::filesystem::path>(train.begin(), train.end()),
                              std::vector<std::filesystem::path>(test.begin(), test.end()));
   }
-  return resolve(quick);
+  return resolve(quick, false);
 }
 
 void CorpusOptions::check_given(bool mixdown) const {

@@ -222,12 +222,12 @@ struct CorpusOptions {
   audio::CorpusKind kind() const { return audio::parse_corpus_kind(corpus); }
   /// The whole spec: the chosen corpus' split (quick: its small subset; rate 8000) with --train /
   /// --test replacing their side (a given --test also replaces the extra test sets); both given:
-  /// those files alone (name "", rate 0). Throws Error naming the Debian package when the
-  /// corpus is not installed.
-  audio::CorpusSpec resolve(bool quick) const;
-  /// The lists for the studies that read the codec2 corpus themselves when given none (study
-  /// denoise, study dequant): codec2 -> --train / --test as given (empty: the study's own codec2
-  /// default, exactly as before); asterisk -> resolve(quick)'s train and test.
+  /// those files alone (name "", rate 0). `extra_tests`: include the second test set (asterisk:
+  /// codec2's test files). Throws Error naming the Debian package when a corpus is not installed.
+  audio::CorpusSpec resolve(bool quick, bool extra_tests = true) const;
+  /// The lists for the studies that read the codec2 corpus themselves when given none and use no
+  /// second test set (study denoise, study dequant): codec2 -> --train / --test as given (empty:
+  /// the study's own codec2 default, exactly as before); asterisk -> resolve(quick, false).
   audio::CorpusSpec study_files(bool quick) const;
   /// Reads every file given with --train / --test once (check_audio_files): a bad file is one
   /// error before any work. The corpus' own files are read by the study.

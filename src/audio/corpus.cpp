@@ -145,7 +145,8 @@ std::vector<fs::path> asterisk_files(const std::string& code, bool quick) {
   for (auto it = fs::recursive_directory_iterator(dir, opts, ec); !ec && it != fs::recursive_directory_iterator();
        it.increment(ec)) {
     const fs::path& p = it->path();
-    if (p.extension() != ".wav" || !fs::is_regular_file(p, ec)) continue;  // follows links to files
+    std::error_code file_ec;  // a broken link is skipped, not a listing error
+    if (p.extension() != ".wav" || !fs::is_regular_file(p, file_ec)) continue;  // follows links to files
     const std::string relative = p.lexically_relative(dir).generic_string();
     if (!excluded_prompt(code, relative)) found.emplace_back(relative, p);
   }
@@ -199,8 +200,8 @@ CorpusKind parse_corpus_kind(const std::string& name) {
 
 std::string corpus_kind_name(CorpusKind kind) { return kind == CorpusKind::Asterisk ? "asterisk" : "codec2"; }
 
-CorpusSpec corpus_spec(CorpusKind kind, bool quick) {
-  return kind == CorpusKind::Asterisk ? asterisk_corpus(quick) : default_corpus(quick);
+CorpusSpec corpus_spec(CorpusKind kind, bool quick, bool extra_tests) {
+  return kind == CorpusKind::Asterisk ? asterisk_corpus(quick, kAsteriskTestLanguage, extra_tests) : default_corpus(quick);
 }
 
 CorpusSpec split_by_file(const std::vector<fs::path>& files, int test_every) {

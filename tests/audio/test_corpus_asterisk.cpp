@@ -83,6 +83,7 @@ struct FakeAsterisk {
       write_wav(root / "beep.wav", pcm_noise(100, rng), 8000);
       write_wav(root / "tt-monkeys.wav", pcm_noise(100, rng), 8000);
       std::ofstream(root / "a-prompt.gsm") << "not a wav";
+      fs::create_symlink(root / "gone.wav", root / "broken-link.wav");  // a dangling link: skipped
       std::sort(kept[lang].begin(), kept[lang].end());
     }
     fs::create_directory_symlink(dir.path / "en_US_f_Allison", dir.path / "en");

@@ -122,8 +122,9 @@ enum class CorpusKind {
 CorpusKind parse_corpus_kind(const std::string& name);
 /// kind -> "codec2" | "asterisk".
 std::string corpus_kind_name(CorpusKind kind);
-/// default_corpus(quick) or asterisk_corpus(quick).
-CorpusSpec corpus_spec(CorpusKind kind, bool quick = false);
+/// default_corpus(quick) or asterisk_corpus(quick, kAsteriskTestLanguage, extra_tests):
+/// `extra_tests` false for a study that uses no second test set (then codec2 need not be installed).
+CorpusSpec corpus_spec(CorpusKind kind, bool quick = false, bool extra_tests = true);
 
 /// Deterministic split of a file list BY FILE: every `test_every`-th file (1-based:
 /// files test_every, 2*test_every, ...) goes to test, the rest to train. Error if either
