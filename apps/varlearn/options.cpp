@@ -540,7 +540,7 @@ void GeneralModelOptions::add(CLI::App* app) {
                            "reference, itself checked against central differences) at the initial parameters on the "
                            "training frames, with the cost of each (iterations, Hessian-vector products): how to "
                            "choose --lower-tolerance");
-  app->add_option("--test", test,
+  test_ = app->add_option("--test", test,
                           "General model: clean test frames (text n x B, one frame per column, or an audio file cut "
                           "into frames of n samples) for test_mse; generated data draws its own test frames");
   options_ = {op_,      reg_,   filters_, length_,       potential_, epsilon_, learn_eps_,
