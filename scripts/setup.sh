@@ -15,6 +15,11 @@ packages=(
   libfftw3-dev                              # FFTW: DCT-II/III (REDFT10/01) for frames of n >= 320 in dequant
   gnuplot-nox                               # figures (PNG via pngcairo, SVG)
   codec2-examples                           # real speech recordings (8 kHz raw)
+  asterisk-core-sounds-en-wav               # telephony prompts, 8 kHz WAV, one speaker per language:
+  asterisk-core-sounds-fr-wav               #   about two hours of speech (--corpus asterisk)
+  asterisk-core-sounds-es-wav
+  asterisk-core-sounds-it-wav
+  asterisk-core-sounds-ru-wav
 )
 missing=()
 for p in "${packages[@]}"; do

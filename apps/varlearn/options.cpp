@@ -343,6 +343,52 @@ void FamilyOptions::refuse_unused(const std::string& method_override) const {
 // ---------------------------------------------------------------------------------------
 // OutputOptions, TrainingOptions
 
+void CorpusOptions::add(CLI::App* app) {
+  corpus_ = app->add_option("--corpus", corpus,
+                            "clean speech: codec2 (Debian codec2-examples, about 70 s, split by file) or asterisk "
+                            "(Debian asterisk-core-sounds-{en,fr,es,it,ru}-wav, about two hours of prompts, split by "
+                            "language: train en, fr, es, it, test ru, an unseen speaker and language; codec2's test "
+                            "files as a second test set where the study uses one)")
+                ->check(CLI::IsMember({"codec2", "asterisk"}))
+                ->capture_default_str();
+  app->add_option("--train", train,
+                  "training audio files (WAV/FLAC/... or codec2 .raw at 8 kHz); default: the --corpus split");
+  app->add_option("--test", test,
+                  "test audio files (split by file: none may also be a training file); default: the --corpus split");
+}
+
+audio::CorpusSpec CorpusOptions::resolve(bool quick, bool extra_tests) const {
+  const auto paths = [](const std::vector<std::string>& v) { return std::vector<std::filesystem::path>(v.begin(), v.end()); };
+  if (!train.empty() && !test.empty()) {
+    if (corpus_given())
+      throw Error("--corpus " + corpus + " does not apply with both --train and --test given (they replace its "
+                  "split; give one of them to replace that side only)");
+    return audio::CorpusSpec(paths(train), paths(test));
+  }
+  audio::CorpusSpec spec = audio::corpus_spec(kind(), quick, extra_tests);
+  if (!train.empty()) spec.train = paths(train);
+  if (!test.empty()) {
+    spec.test = paths(test);
+    spec.test_name.clear();
+    spec.extra_tests.clear();
+  }
+  return spec;
+}
+
+audio::CorpusSpec CorpusOptions::study_files(bool quick) const {
+  if (kind() == audio::CorpusKind::Codec2) {
+    if (corpus_given() && !train.empty() && !test.empty()) resolve(quick);  // the same refusal
+    return audio::CorpusSpec(std::vector<std::filesystem::path>(train.begin(), train.end()),
+                             std::vector<std::filesystem::path>(test.begin(), test.end()));
+  }
+  return resolve(quick, false);
+}
+
+void CorpusOptions::check_given(bool mixdown) const {
+  check_audio_files(train, mixdown);
+  check_audio_files(test, mixdown);
+}
+
 void OutputOptions::add(CLI::App* app, const std::string& out_help) {
   if (!out_help.empty()) app->add_option("--out", out, out_help);
   app->add_flag("--json", json, "Print one JSON object instead of aligned key: value lines (and no progress line)");

@@ -18,6 +18,7 @@
 //   TrainingOptions  --objective --samples --optimizer --iterations     train
 //                    --lr --batch --validation --patience --precision
 //                    --init --init-scale --init-stepsize --seed --save --hessian
+//   CorpusOptions    --corpus --train --test                            study denoise, study dequant
 //   GeneralModelOptions --operator --regularizer --filters --filter-length  train (the general model:
 //                    --potential --epsilon --learn-epsilon --start       given --operator or --regularizer)
 //                    --momentum --lower-tolerance --test
@@ -27,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "varlearn/audio/corpus.hpp"
 #include "varlearn/core/parse.hpp"
 #include "varlearn/core/types.hpp"
 #include "varlearn/general/experiment.hpp"
@@ -204,6 +206,35 @@ struct FamilyOptions {
 private:
   Config config_;
   CLI::Option *method_opt_ = nullptr, *depth_opt_ = nullptr, *stepsize_opt_ = nullptr;
+};
+
+/// --corpus codec2|asterisk, --train FILES, --test FILES: the clean speech of a speech study
+/// (docs/audio.md). codec2 (the default): about 70 s, split by file. asterisk: about two hours
+/// of telephony prompts split by language (train en, fr, es, it; test ru: a speaker and a
+/// language never heard in training), with codec2's test files as a second test set. Explicit
+/// --train / --test win over the corpus' split, each for its side; giving both with --corpus is
+/// an error (the corpus would not be used).
+struct CorpusOptions {
+  std::string corpus = "codec2";
+  std::vector<std::string> train, test;
+  void add(CLI::App* app);
+  bool corpus_given() const { return corpus_ && corpus_->count() > 0; }
+  audio::CorpusKind kind() const { return audio::parse_corpus_kind(corpus); }
+  /// The whole spec: the chosen corpus' split (quick: its small subset; rate 8000) with --train /
+  /// --test replacing their side (a given --test also replaces the extra test sets); both given:
+  /// those files alone (name "", rate 0). `extra_tests`: include the second test set (asterisk:
+  /// codec2's test files). Throws Error naming the Debian package when a corpus is not installed.
+  audio::CorpusSpec resolve(bool quick, bool extra_tests = true) const;
+  /// The lists for the studies that read the codec2 corpus themselves when given none and use no
+  /// second test set (study denoise, study dequant): codec2 -> --train / --test as given (empty:
+  /// the study's own codec2 default, exactly as before); asterisk -> resolve(quick, false).
+  audio::CorpusSpec study_files(bool quick) const;
+  /// Reads every file given with --train / --test once (check_audio_files): a bad file is one
+  /// error before any work. The corpus' own files are read by the study.
+  void check_given(bool mixdown) const;
+
+private:
+  CLI::Option* corpus_ = nullptr;
 };
 
 /// --json, and --out where a subcommand writes files.

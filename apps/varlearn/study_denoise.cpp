@@ -52,7 +52,7 @@ void add_study_denoise(CLI::App& study) {
     study::DenoiseOptions o;
     StudyOutput output;
     std::vector<std::string> depths{"1..10"};
-    std::vector<std::string> train, test;
+    CorpusOptions corpus;
     std::string objective = "exact";
     bool no_strategy = false, no_audio = false;
     long n = 0, hop = 0, k = 0;
@@ -75,8 +75,7 @@ void add_study_denoise(CLI::App& study) {
                   "from R0 = sqrt(1/omega - 1) I, so that one gradient step solves the lower level and all "
                   "start as T = omega I")
       ->default_val(0.5);
-  sub->add_option("--train", a->train, "training audio files (WAV/FLAC/... or codec2 .raw at 8 kHz); default: codec2 corpus");
-  sub->add_option("--test", a->test, "test audio files (split by file: none may also be a training file)");
+  a->corpus.add(sub);
   add_number(sub, "--rate", a->o.rate, "resample every file to this rate in Hz, 1000..384000 (default: the files' common rate; 8000 for the codec2 corpus)")
       ->check(number_range(1000, 384000, "1000 <= rate <= 384000; omit it for the files' rate"));
   sub->add_flag("--mixdown", a->o.mixdown, "average the channels of multi-channel files (otherwise refused)");
@@ -101,12 +100,12 @@ void add_study_denoise(CLI::App& study) {
                                             : study::DenoiseOptions::Objective::Exact;
     o.odd_strategy = !a->no_strategy;
     o.write_audio = !a->no_audio;
-    o.train_files.assign(a->train.begin(), a->train.end());
-    o.test_files.assign(a->test.begin(), a->test.end());
+    const audio::CorpusSpec files = a->corpus.study_files(o.quick);  // codec2: as given (empty = its default)
+    o.train_files = files.train;
+    o.test_files = files.test;
     o.validate();
     a->budget.check(study::estimate_memory(o), "study denoise");  // from the files' sizes, before reading them
-    check_audio_files(a->train, o.mixdown);  // every given file readable, before any progress line
-    check_audio_files(a->test, o.mixdown);
+    a->corpus.check_given(o.mixdown);  // every given file readable, before any progress line
     a->output.check();  // before any work: no output on bad input
     const study::Journal journal = a->output.journal(study::denoise_fingerprint(o));
     const Stopwatch t0;

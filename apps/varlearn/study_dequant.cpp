@@ -21,7 +21,8 @@ struct DequantCli {
   study::DequantOptions o;
   StudyOutput output;
   std::string quantizer = "mid-rise";
-  std::vector<std::string> train, test, methods;
+  CorpusOptions corpus;
+  std::vector<std::string> methods;
   bool shared = false, no_project = false;
   long n = 64;
   std::vector<CLI::Option*> learned_only, classic_only;  // options of one method
@@ -39,9 +40,10 @@ void run_dequant(DequantCli& a) {
   }
   o.per_iteration_stepsizes = !a.shared;
   o.project_learned = !a.no_project;
-  for (const auto& f : a.train) o.train_files.emplace_back(f);
-  for (const auto& f : a.test) o.test_files.emplace_back(f);
-  if (a.train.empty() != a.test.empty())
+  const audio::CorpusSpec files = a.corpus.study_files(o.quick);  // codec2: as given (empty = its default)
+  o.train_files = files.train;
+  o.test_files = files.test;
+  if (o.train_files.empty() != o.test_files.empty())
     throw Error("study dequant: give both --train and --test files (or neither for the codec2 corpus)");
   {
     const auto r = o.resolved();
@@ -51,8 +53,7 @@ void run_dequant(DequantCli& a) {
     r.validate();  // bad input fails before any work
   }
   a.budget.check(study::estimate_memory(o), "study dequant");  // from the files' sizes, before reading them
-  check_audio_files(a.train, false);  // every given file readable, before any progress line
-  check_audio_files(a.test, false);
+  a.corpus.check_given(false);  // every given file readable, before any progress line
   a.output.check();  // a bad or existing --out, before the work
   const study::Journal journal = a.output.journal(study::dequant_fingerprint(o));
   const auto res = study::run_dequant_study(o, stderr_log("dequant"), journal);
@@ -87,8 +88,7 @@ void add_study_dequant(CLI::App& study) {
   sub->add_option("--quantizer", a->quantizer, "mid-rise (no zero level) or mid-tread (zero level)")
       ->check(CLI::IsMember({"mid-rise", "midrise", "mid-tread", "midtread"}))
       ->default_str("mid-rise");
-  sub->add_option("--train", a->train, "training audio files (WAV/FLAC/... or codec2 .raw); default: codec2 corpus");
-  sub->add_option("--test", a->test, "test audio files (split by file)");
+  a->corpus.add(sub);
   add_number(sub, "--peak", a->o.peak,
                   "scale each file to this peak amplitude before quantizing; 0 keeps the level and clips samples "
                   "outside [-1, 1] with a warning")

@@ -3,6 +3,7 @@
 /// Umbrella header of the varlearn library (every public header).
 #include "varlearn/audio/audio_file.hpp"
 #include "varlearn/audio/corpus.hpp"
+#include "varlearn/audio/frame_stream.hpp"
 #include "varlearn/audio/framing.hpp"
 #include "varlearn/audio/metrics.hpp"
 #include "varlearn/audio/noise.hpp"

@@ -1,5 +1,6 @@
 #include "varlearn/audio/corpus.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <set>
 
@@ -65,7 +66,142 @@ CorpusSpec default_corpus(bool quick) {
                   "--train and --test files)");
     (e.test ? spec.test : spec.train).push_back(p);
   }
+  spec.name = "codec2";
+  spec.test_name = "codec2 test files (other speakers and sentences)";
+  spec.rate = 8000;
   return spec;
+}
+
+// ---------------------------------------------------------------------------------------
+// asterisk
+
+fs::path asterisk_dir() {
+  if (const char* env = std::getenv("VARLEARN_ASTERISK_DIR"); env && *env) return env;
+  return "/usr/share/asterisk/sounds";
+}
+
+const std::vector<AsteriskLanguage>& asterisk_languages() {
+  // Voices from the folder names Debian installs (en_US_f_Allison, fr_CA_f_June, es_MX_f_Allison,
+  // it_IT_m_Carlo, ru_RU_f_IvrvoiceRU).
+  static const std::vector<AsteriskLanguage> languages{
+      {"en", "Allison", "Allison, female, US English", "asterisk-core-sounds-en-wav", "en_US_f_Allison"},
+      {"fr", "June", "June, female, Canadian French", "asterisk-core-sounds-fr-wav", "fr_CA_f_June"},
+      {"es", "Allison", "Allison, female, Mexican Spanish (the en speaker)", "asterisk-core-sounds-es-wav",
+       "es_MX_f_Allison"},
+      {"it", "Carlo", "Carlo, male, Italian", "asterisk-core-sounds-it-wav", "it_IT_m_Carlo"},
+      {"ru", "IvrvoiceRU", "IvrvoiceRU voice, female, Russian", "asterisk-core-sounds-ru-wav", "ru_RU_f_IvrvoiceRU"},
+  };
+  return languages;
+}
+
+const std::vector<AsteriskExclusion>& excluded_asterisk_files() {
+  // Found by inspection of every prompt (duration, peak, 20 ms frame-energy range p90/p10,
+  // sample-exact duplicates: none); docs/audio.md has the table.
+  static const std::vector<AsteriskExclusion> excluded{
+      {"*", "silence/", "digital silence of 1-10 s (the pauses asterisk plays), not speech"},
+      {"*", "ascending-2tone.wav", "two-tone signal (0.2 s), not speech"},
+      {"*", "descending-2tone.wav", "two-tone signal (0.2 s), not speech"},
+      {"*", "beep.wav", "beep tone (0.4 s), not speech"},
+      {"*", "beeperr.wav", "error beep (0.4 s), not speech"},
+      {"*", "tt-monkeys.wav", "16 s of screeching monkeys (a joke prompt), not speech"},
+      {"ru", "is.wav", "empty file (no samples)"},
+  };
+  return excluded;
+}
+
+namespace {
+
+const AsteriskLanguage& find_language(const std::string& code) {
+  for (const auto& l : asterisk_languages())
+    if (l.code == code) return l;
+  std::string all;
+  for (const auto& l : asterisk_languages()) all += (all.empty() ? "" : ", ") + l.code;
+  throw Error("asterisk prompts: unknown language '" + code + "' (one of " + all + ")");
+}
+
+bool excluded_prompt(const std::string& code, const std::string& relative) {
+  for (const auto& e : excluded_asterisk_files()) {
+    if (e.language != "*" && e.language != code) continue;
+    if (e.path.back() == '/' ? relative.rfind(e.path, 0) == 0 : relative == e.path) return true;
+  }
+  return false;
+}
+
+Error missing_prompts(const AsteriskLanguage& l, const fs::path& dir, const std::string& what) {
+  return Error("asterisk prompts for '" + l.code + "': '" + dir.string() + "' " + what + " (install Debian's " +
+               l.package + ", e.g. with scripts/setup.sh, set VARLEARN_ASTERISK_DIR, or give --train and --test files)");
+}
+
+}  // namespace
+
+std::vector<fs::path> asterisk_files(const std::string& code, bool quick) {
+  const AsteriskLanguage& lang = find_language(code);
+  fs::path dir = asterisk_dir() / code;
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec) && fs::is_directory(asterisk_dir() / lang.folder, ec)) dir = asterisk_dir() / lang.folder;
+  if (!fs::is_directory(dir, ec)) throw missing_prompts(lang, dir, "not found");
+  std::vector<std::pair<std::string, fs::path>> found;  // (relative path, path)
+  const auto opts = fs::directory_options::follow_directory_symlink;
+  for (auto it = fs::recursive_directory_iterator(dir, opts, ec); !ec && it != fs::recursive_directory_iterator();
+       it.increment(ec)) {
+    const fs::path& p = it->path();
+    std::error_code file_ec;  // a broken link is skipped, not a listing error
+    if (p.extension() != ".wav" || !fs::is_regular_file(p, file_ec)) continue;  // follows links to files
+    const std::string relative = p.lexically_relative(dir).generic_string();
+    if (!excluded_prompt(code, relative)) found.emplace_back(relative, p);
+  }
+  if (ec) throw missing_prompts(lang, dir, std::string("cannot be listed (") + ec.message() + ")");
+  if (found.empty()) throw missing_prompts(lang, dir, "holds no .wav prompt");
+  std::sort(found.begin(), found.end());
+  std::vector<fs::path> out;
+  if (!quick) {
+    for (auto& f : found) out.push_back(std::move(f.second));
+    return out;
+  }
+  // quick: every 29th prompt (spread over the alphabet and the subfolders), those of at most
+  // 4 s, until 8 s; durations estimated from the size (16-bit mono 8 kHz: 16000 bytes a second)
+  constexpr size_t kStride = 29;
+  constexpr double kQuickSeconds = 8.0, kQuickLongest = 4.0;
+  double seconds = 0;
+  for (size_t i = 0; i < found.size() && seconds < kQuickSeconds; i += kStride) {
+    const auto bytes = fs::file_size(found[i].second, ec);
+    const double s = ec ? 0.0 : double(bytes) / 16000.0;
+    if (s > kQuickLongest) continue;
+    seconds += s;
+    out.push_back(found[i].second);
+  }
+  if (out.empty()) out.push_back(found.front().second);
+  return out;
+}
+
+CorpusSpec asterisk_corpus(bool quick, const std::string& test_language, bool codec2_test) {
+  const AsteriskLanguage& test = find_language(test_language);
+  CorpusSpec spec;
+  for (const auto& l : asterisk_languages()) {
+    if (l.code == test.code) continue;
+    if (l.voice == test.voice)
+      throw Error("asterisk split: the test language '" + test.code + "' has the same speaker (" + test.voice +
+                  ") as the training language '" + l.code + "'; test on a language whose speaker is in no other folder");
+    for (auto& p : asterisk_files(l.code, quick)) spec.train.push_back(std::move(p));
+  }
+  spec.test = asterisk_files(test.code, quick);
+  spec.name = "asterisk";
+  spec.test_name = test.code + " (" + test.speaker + "; speaker and language unseen in training)";
+  spec.rate = 8000;
+  if (codec2_test) spec.extra_tests.push_back({"codec2", default_corpus(quick).test});
+  return spec;
+}
+
+CorpusKind parse_corpus_kind(const std::string& name) {
+  if (name == "codec2") return CorpusKind::Codec2;
+  if (name == "asterisk") return CorpusKind::Asterisk;
+  throw Error("unknown corpus '" + name + "' (codec2 or asterisk)");
+}
+
+std::string corpus_kind_name(CorpusKind kind) { return kind == CorpusKind::Asterisk ? "asterisk" : "codec2"; }
+
+CorpusSpec corpus_spec(CorpusKind kind, bool quick, bool extra_tests) {
+  return kind == CorpusKind::Asterisk ? asterisk_corpus(quick, kAsteriskTestLanguage, extra_tests) : default_corpus(quick);
 }
 
 CorpusSpec split_by_file(const std::vector<fs::path>& files, int test_every) {
