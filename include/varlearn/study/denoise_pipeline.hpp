@@ -98,7 +98,23 @@ void evaluate(Job& job, const Frames& frames);
 /// an enabled journal, jobs recorded there are reloaded (configuration row and model, exact)
 /// instead of trained, and each newly finished job is recorded ("train-<config>").
 void train_all(std::vector<Job>& jobs, const Frames& frames, const DenoiseOptions& options, const Log& log,
-               const Journal& journal = {});
+               const Journal& journal = {}, const std::string& prefix = "train");
+
+/// Rank analysis, jobs at rank k: bilevel, then unrolled with learned stepsize at each of
+/// `depths`, from DenoiseInit::Shrink (R0 = sqrt(1/omega - 1) [I_k 0]), with the theory
+/// prediction at k.
+std::vector<Job> make_rank_jobs(const DenoiseOptions& options, const theory::DataModel& data, Index rank,
+                                const std::vector<int>& depths);
+/// The rank grid of the theory lines: the analysis's ranks, 1, n and about 4 per octave between.
+std::vector<Index> rank_grid(Index n, const std::vector<Index>& ranks);
+/// Theory at each k of `grid`: bilevel and learned-stepsize unrolled at each depth (per sample).
+std::vector<DenoiseRankTheory> rank_theory(const theory::DataModel& data, double noise_std,
+                                           const std::vector<Index>& grid, const std::vector<int>& depths);
+/// Stage 5b (with options.ranks): at each k, the rank jobs trained (journal prefix
+/// "rank-k<k>"); the main configurations `main` (trained at options.rank) are reused at that k.
+std::vector<DenoiseRankConfig> run_ranks(const DenoiseOptions& options, const theory::DataModel& data,
+                                         const Frames& frames, const std::vector<DenoiseConfig>& main,
+                                         const Log& log, const Journal& journal = {});
 
 /// The journal key of a job: "<prefix>-bilevel" or "<prefix>-N<N>-<learned|fixed>-<init>".
 std::string job_key(const Job& job, const std::string& prefix);
