@@ -56,7 +56,8 @@ void add_study_denoise(CLI::App& study) {
     std::string objective = "exact";
     bool no_strategy = false, no_audio = false;
     long n = 0, hop = 0;
-    std::vector<long> k;
+    std::string k;
+    CLI::Option* k_option = nullptr;
     std::vector<std::string> rank_depths;
     NoiseOptions noise{study::DenoiseOptions{}.noise_std};
     BudgetOptions budget;
@@ -69,12 +70,12 @@ void add_study_denoise(CLI::App& study) {
   add_number(sub, "--hop", a->hop, "hop between frames in samples (default n/2)")
       ->check(number_range(1, 1e18, "hop >= 1; omit it for the default"));
   a->noise.add(sub, "(the signal lies in [-1, 1])");
-  add_number(sub, "--k", a->k,
-             "rank k: rows of R, 1 <= k <= n (default n). A list (e.g. 1,32,160,320) adds the rank analysis: "
-             "bilevel and unrolled (learned stepsize, --rank-depths) trained at each k beside the theory optimum "
-             "at k; the main study runs at the largest k")
-      ->check(number_range(1, 1e18, "k >= 1; omit it for k = n"))
-      ->delimiter(',');
+  // A comma list read here (CLI11 would drop empty items of "1,,4" silently).
+  a->k_option = sub->add_option("--k", a->k,
+                  "rank k: rows of R, 1 <= k <= n (default n). A list (e.g. 1,32,160,320) adds the rank analysis: "
+                  "bilevel and unrolled (learned stepsize, --rank-depths) trained at each k beside the theory "
+                  "optimum at k; the main study runs at the largest k")
+      ->type_name("INT[,INT...]");
   sub->add_option("--rank-depths", a->rank_depths,
                   "depths N of the rank analysis (with a list --k), e.g. 1..10 or 2,3; default: --depths");
   sub->add_option("--depths", a->depths, "unrolled depths N, e.g. 1..10 or 1,2,4")->default_str("1..10");
@@ -104,10 +105,13 @@ void add_study_denoise(CLI::App& study) {
     o.n = a->n;
     o.hop = a->hop;
     o.depths = parse_depths(a->depths);
-    if (a->k.size() == 1) o.rank = a->k.front();  // one rank: the study at k (as always)
-    else o.ranks.assign(a->k.begin(), a->k.end());
+    const std::vector<int> ks = a->k_option->count() > 0 ? parse_int_list(a->k, "--k") : std::vector<int>{};
+    for (int k : ks)
+      if (k < 1) throw Error(std::string("--k: ") + std::to_string(k) + " is not a rank (k >= 1; omit --k for k = n)");
+    if (ks.size() == 1) o.rank = ks.front();  // one rank: the study at k (as always)
+    else o.ranks.assign(ks.begin(), ks.end());
     if (!a->rank_depths.empty()) {
-      if (a->k.size() < 2)
+      if (ks.size() < 2)
         throw Error("--rank-depths does not apply without a rank list --k K1,K2,... (the rank analysis)");
       o.rank_depths = parse_depths(a->rank_depths, "--rank-depths");
     }

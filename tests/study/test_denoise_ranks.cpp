@@ -222,6 +222,7 @@ TEST(DenoiseRanks, CliRefusesBadListsNamingK) {
   const DenoiseOptions o = tiny(d);
   const fs::path out = d.path / "out", err = d.path / "err.txt";
   auto run = [&](const std::string& args) {
+    fs::remove_all(out);
     const std::string cmd = std::string(VARLEARN_BINARY) + " study denoise --n 16 --depths 1,2 --iterations 5 " +
                             "--no-audio --no-strategy --train " + o.train_files[0].string() + " " +
                             o.train_files[1].string() + " --test " + o.test_files[0].string() + " --out " +
@@ -234,6 +235,11 @@ TEST(DenoiseRanks, CliRefusesBadListsNamingK) {
     const std::string m = io::read_text(err);
     EXPECT_NE(m.find(bad.find("rank-depths") != std::string::npos ? "--rank-depths" : "--k"), std::string::npos)
         << bad << ": " << m;
+    EXPECT_FALSE(fs::exists(out)) << bad;
+  }
+  for (const std::string bad : {"--k ''", "--k 0", "--k 17", "--k -1", "--k 1.5"}) {  // single values too
+    EXPECT_EQ(run(bad), 2) << bad;
+    EXPECT_NE(io::read_text(err).find("--k"), std::string::npos) << bad << ": " << io::read_text(err);
     EXPECT_FALSE(fs::exists(out)) << bad;
   }
   EXPECT_EQ(run("--k 4 --rank-depths 2"), 2);  // no list: the option does not apply
