@@ -51,9 +51,9 @@ DenoiseOptions tiny(const TempDir& d) {
   return o;
 }
 
-const DenoiseConfig* row(const DenoiseResults& r, Index k, int depth) {  // depth 0: bilevel
+const DenoiseConfig* row(const DenoiseResults& r, Index k, int depth) {  // depth 0: bilevel; default start
   for (const auto& rc : r.ranks)
-    if (rc.rank == k && (depth == 0 ? rc.config.method == learn::Method::Bilevel
+    if (rc.rank == k && rc.config.init == DenoiseInit::Shrink && (depth == 0 ? rc.config.method == learn::Method::Bilevel
                                     : rc.config.method == learn::Method::Unrolled && rc.config.depth == depth))
       return &rc.config;
   return nullptr;
@@ -66,12 +66,14 @@ TEST(DenoiseRanks, TrainedAboveTheoryAndCloseOnATinyProblem) {
   DenoiseOptions o = tiny(d);
   o.ranks = {16, 1, 4};  // sorted by resolved()
   o.rank_depths = {1, 2, 3, 4};
+  o.odd_strategy = true;  // odd N = 3 also from the theory engine's R (no main strategy: depths 1, 2)
   const DenoiseResults r = run_denoise_study(o);
   EXPECT_EQ(r.options.rank, 16);  // main study at the largest k
-  ASSERT_EQ(r.ranks.size(), 3u * 5u);
+  ASSERT_EQ(r.ranks.size(), 3u * 6u);
   EXPECT_EQ(r.ranks.front().rank, 1);
   EXPECT_EQ(r.ranks.back().rank, 16);
   const auto data = theory::DataModel::dense(denoise::make_frames(denoise::load_corpus(r.options), r.options).train_moment);
+  int theory_rows = 0;
   for (const auto& rc : r.ranks) {
     const DenoiseConfig& c = rc.config;
     std::string what = "k=";
@@ -83,12 +85,14 @@ TEST(DenoiseRanks, TrainedAboveTheoryAndCloseOnATinyProblem) {
     const auto p = denoise::predict(data, 0.1, rc.rank, c.method, c.stepsize_mode, c.depth, 0.5);
     EXPECT_NEAR(c.theory_mse / p.mse, 1.0, 1e-12) << what;
     EXPECT_GE(c.train_mse, c.theory_mse * (1 - kBelowTheory)) << what;
-    if (c.method == learn::Method::Bilevel || c.depth % 2 == 0 || c.depth == 1) {
+    if (c.method == learn::Method::Bilevel || c.depth % 2 == 0 || c.depth == 1 || c.init == DenoiseInit::Theory) {
       EXPECT_LE(c.shortfall, kReachesTheory) << what;
     }
+    if (c.init == DenoiseInit::Theory) ++theory_rows;
     EXPECT_GT(c.test_mse, 0) << what;
     EXPECT_TRUE(std::isfinite(c.test_snr_db)) << what;
   }
+  EXPECT_EQ(theory_rows, 3);  // N = 3 at each k
   // Theory: unrolling (best N) beats bilevel below full rank, by a clear margin at k = 1;
   // at k = n bilevel is the Wiener filter and even N reaches it.
   for (Index k : {1, 4}) {

@@ -112,6 +112,9 @@ std::vector<DenoiseRankTheory> rank_theory(const theory::DataModel& data, double
                                            const std::vector<Index>& grid, const std::vector<int>& depths);
 /// Stage 5b (with options.ranks): at each k, the rank jobs trained (journal prefix
 /// "rank-k<k>"); the main configurations `main` (trained at options.rank) are reused at that k.
+/// With the odd-depth strategy on (exact objective), odd N >= 3 are also trained from the
+/// theory engine's realizing R (DenoiseInit::Theory, as make_strategy_jobs). Rows: bilevel,
+/// then by depth, default start before theory start.
 std::vector<DenoiseRankConfig> run_ranks(const DenoiseOptions& options, const theory::DataModel& data,
                                          const Frames& frames, const std::vector<DenoiseConfig>& main,
                                          const Log& log, const Journal& journal = {});

@@ -282,13 +282,13 @@ nlohmann::json results_json(const DenoiseResults& r) {
 std::string ranks_csv(const DenoiseResults& r) {
   std::ostringstream s;
   s.precision(10);
-  s << "k,method,depth,stepsize_mode,stepsize,train_mse,theory_mse,theory_attained,shortfall,test_mse,"
+  s << "k,method,depth,stepsize_mode,init,stepsize,train_mse,theory_mse,theory_attained,shortfall,test_mse,"
        "test_mse_sampled,test_snr_db,iterations,seconds,status\n";
   for (const auto& rc : r.ranks) {
     const DenoiseConfig& c = rc.config;
     s << rc.rank << ',' << learn::to_string(c.method) << ',' << (is_bilevel(c) ? std::string() : std::to_string(c.depth))
-      << ',' << learn::to_string(c.stepsize_mode) << ',' << c.stepsize << ',' << c.train_mse << ',' << c.theory_mse
-      << ',' << (c.theory_attained ? 1 : 0) << ',' << c.shortfall << ',' << c.test_mse << ',' << c.test_mse_sampled
+      << ',' << learn::to_string(c.stepsize_mode) << ',' << to_string(c.init) << ',' << c.stepsize << ',' << c.train_mse
+      << ',' << c.theory_mse << ',' << (c.theory_attained ? 1 : 0) << ',' << c.shortfall << ',' << c.test_mse << ',' << c.test_mse_sampled
       << ',' << c.test_snr_db << ',' << c.iterations << ',' << c.seconds << ',' << c.status << '\n';
   }
   return s.str();
@@ -393,10 +393,17 @@ std::string mse_vs_rank_plot(const DenoiseResults& r) {
         if (dd == d) data << t.rank << ' ' << v << '\n';
     data << "e\n";
     for (const auto& rc : r.ranks)
-      if (!is_bilevel(rc.config) && rc.config.depth == d) data << rc.rank << ' ' << rc.config.train_mse << '\n';
+      if (!is_bilevel(rc.config) && rc.config.depth == d && rc.config.init == DenoiseInit::Shrink)
+        data << rc.rank << ' ' << rc.config.train_mse << '\n';
     data << "e\n";
     ++color;
   }
+  bool theory_init = false;
+  for (const auto& rc : r.ranks)
+    if (rc.config.init == DenoiseInit::Theory) data << rc.rank << ' ' << rc.config.train_mse << '\n', theory_init = true;
+  if (!theory_init) data << "1 NaN\n";
+  data << "e\n";
+  items.push_back("'-' w p pt 9 ps 2 lc rgb '#555555' t 'odd N, theory init, trained'");
   items.push_back(format_general(r.wiener_train_mse, 10) + " w l lw 1 dt 3 lc rgb '#555555' t 'Wiener (train)'");
   body << "plot ";
   for (size_t i = 0; i < items.size(); ++i) body << (i ? ", " : "") << items[i];
@@ -455,7 +462,8 @@ std::string denoise_rank_table(const DenoiseResults& r) {
      << "|---|---|---|---|---|---|---|---|---|\n";
   for (const auto& rc : r.ranks) {
     const DenoiseConfig& c = rc.config;
-    md << "| " << rc.rank << " | " << learn::to_string(c.method) << " | "
+    md << "| " << rc.rank << " | " << learn::to_string(c.method)
+       << (c.init == DenoiseInit::Shrink ? std::string() : std::string(" (init: ") + to_string(c.init) + ")") << " | "
        << (is_bilevel(c) ? "-" : std::to_string(c.depth)) << " | "
        << (is_bilevel(c) ? "-" : format_general(c.stepsize, 3)) << " | " << format_general(c.train_mse, 4) << " | "
        << format_general(c.theory_mse, 4) << (c.theory_attained ? "" : " (inf)") << " | "
@@ -476,7 +484,8 @@ std::string denoise_rank_findings(const DenoiseResults& r) {
     const DenoiseConfig* best_odd = nullptr;     ///< ... among odd N
   };
   std::vector<AtRank> ks;
-  double worst_must = 0, worst_odd = 0, most_below = 0;
+  double worst_must = 0, worst_odd = 0, worst_odd_theory = 0, most_below = 0;
+  bool any_theory_init = false;
   for (const auto& rc : r.ranks) {
     if (ks.empty() || ks.back().k != rc.rank) ks.push_back({rc.rank});
     AtRank& a = ks.back();
@@ -488,7 +497,8 @@ std::string denoise_rank_findings(const DenoiseResults& r) {
       continue;
     }
     if (c.depth % 2 == 0 || c.depth == 1) worst_must = std::max(worst_must, c.shortfall);
-    else worst_odd = std::max(worst_odd, c.shortfall);
+    else if (c.init == DenoiseInit::Shrink) worst_odd = std::max(worst_odd, c.shortfall);
+    else worst_odd_theory = std::max(worst_odd_theory, c.shortfall), any_theory_init = true;
     if (!a.theory_best || c.theory_mse < a.theory_best->theory_mse) a.theory_best = &c;
     if (!a.trained_best || c.train_mse < a.trained_best->train_mse) a.trained_best = &c;
     const DenoiseConfig*& par = c.depth % 2 == 0 ? a.best_even : a.best_odd;
@@ -516,7 +526,9 @@ std::string denoise_rank_findings(const DenoiseResults& r) {
          << ", best odd N = " << a.best_odd->depth << ": " << format_general(a.best_odd->theory_mse, 4);
     md << "), lower by " << format_percent(gth, 2, false) << "; trained bilevel "
        << format_general(a.bilevel->train_mse, 4) << ", unrolled " << format_general(a.trained_best->train_mse, 4)
-       << " (N = " << a.trained_best->depth << "), lower by " << format_percent(gtr, 2, false) << "; test "
+       << " (N = " << a.trained_best->depth
+       << (a.trained_best->init == DenoiseInit::Shrink ? std::string() : std::string(", ") + to_string(a.trained_best->init) + " init")
+       << "), lower by " << format_percent(gtr, 2, false) << "; test "
        << format_general(a.bilevel->test_mse, 4) << " vs " << format_general(a.trained_best->test_mse, 4) << " ("
        << format_general(a.bilevel->test_snr_db, 4) << " vs " << format_general(a.trained_best->test_snr_db, 4)
        << " dB)";
@@ -553,8 +565,10 @@ std::string denoise_rank_findings(const DenoiseResults& r) {
          << ", Wiener on training " << format_general(r.wiener_train_mse, 6) << ")";
   md << ". Trained vs theory: bilevel, N = 1 and even N at most " << format_percent(worst_must, 2, true)
      << " above the optimum, odd N >= 3 at most " << format_percent(worst_odd, 2, true)
-     << " (default start; the odd-depth optimum is sharp); lowest train/theory - 1: "
-     << format_percent(most_below, 2, true) << ".\n";
+     << " from the default start (the odd-depth optimum is sharp)";
+  if (any_theory_init)
+    md << " and at most " << format_percent(worst_odd_theory, 2, true) << " from the theory engine's realizing R";
+  md << "; lowest train/theory - 1: " << format_percent(most_below, 2, true) << ".\n";
   return md.str();
 }
 

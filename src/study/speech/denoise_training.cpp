@@ -221,6 +221,15 @@ std::vector<DenoiseRankConfig> run_ranks(const DenoiseOptions& opt, const theory
       if (same) rows.push_back({k, *same});
       else todo.push_back(std::move(j));
     }
+    // Odd N >= 3: the learned-stepsize optimum is sharp (see the odd-depth strategy); also
+    // trained from the theory engine's realizing R at a small omega, as the strategy does.
+    const std::vector<int> odd = odd_depths(opt.rank_depths);
+    if (opt.odd_strategy && opt.objective == DenoiseOptions::Objective::Exact && !odd.empty()) {
+      DenoiseOptions at = opt;
+      at.rank = k;
+      for (Job& j : make_strategy_jobs(at, data, odd))
+        if (j.config.init == DenoiseInit::Theory) todo.push_back(std::move(j));
+    }
     if (log)
       log(std::string("rank k = ") + std::to_string(k) + ": " + std::to_string(todo.size()) + " configurations to train, " +
           std::to_string(rows.size()) + " from the main study");
@@ -230,7 +239,7 @@ std::vector<DenoiseRankConfig> run_ranks(const DenoiseOptions& opt, const theory
     std::stable_sort(rows.begin(), rows.end(), [](const DenoiseRankConfig& a, const DenoiseRankConfig& b) {
       const int da = a.config.method == learn::Method::Bilevel ? 0 : a.config.depth;
       const int db = b.config.method == learn::Method::Bilevel ? 0 : b.config.depth;
-      return da < db;
+      return da != db ? da < db : int(a.config.init) < int(b.config.init);
     });
     out.insert(out.end(), rows.begin(), rows.end());
   }
