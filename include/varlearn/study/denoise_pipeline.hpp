@@ -3,7 +3,7 @@
 /// The stages of the speech denoising study (run_denoise_study calls them in this order):
 ///
 ///   corpus → frames → baselines → jobs (with the theory prediction of each) → training →
-///   odd-depth strategy → sharpness → demo audio
+///   odd-depth strategy → sharpness → rank analysis (with a list of ranks) → demo audio
 ///
 /// Each stage is a function of small structs; all take the *resolved* DenoiseOptions
 /// (DenoiseOptions::resolved()). The writers (results.json/csv, findings, figures, WAVs) are
@@ -110,8 +110,9 @@ std::vector<Index> rank_grid(Index n, const std::vector<Index>& ranks);
 /// Theory at each k of `grid`: bilevel and learned-stepsize unrolled at each depth (per sample).
 std::vector<DenoiseRankTheory> rank_theory(const theory::DataModel& data, double noise_std,
                                            const std::vector<Index>& grid, const std::vector<int>& depths);
-/// Stage 5b (with options.ranks): at each k, the rank jobs trained (journal prefix
-/// "rank-k<k>"); the main configurations `main` (trained at options.rank) are reused at that k.
+/// Stage 7b (with options.ranks; after the main study): at each k, the rank jobs trained
+/// (journal prefix "rank-k<k>"); the main study's runs `main` (configurations and strategy,
+/// trained at options.rank) are reused at that k.
 /// With the odd-depth strategy on (exact objective), odd N >= 3 are also trained from the
 /// theory engine's realizing R (DenoiseInit::Theory, as make_strategy_jobs). Rows: bilevel,
 /// then by depth, default start before theory start.

@@ -185,19 +185,21 @@ DenoiseResults run_denoise_study(const DenoiseOptions& options_in, const Log& lo
   train_all(jobs, frames, opt, log, journal);
   res.configs = configs_of(jobs);
 
-  if (!opt.ranks.empty()) {
-    const Stopwatch rank_clock;
-    res.ranks = run_ranks(opt, data, frames, res.configs, log, journal);
-    res.rank_theory = rank_theory(data, opt.noise_std, rank_grid(opt.n, opt.ranks), opt.rank_depths);
-    res.rank_seconds = rank_clock.seconds();
-  }
-
   const std::vector<int> odd = odd_depths(opt.depths);
   if (opt.odd_strategy && opt.objective == DenoiseOptions::Objective::Exact && !odd.empty()) {
     std::vector<Job> strategy = make_strategy_jobs(opt, data, odd);
     run_strategy(strategy, frames, opt, data, log, journal);
     res.strategy = configs_of(strategy);
     res.sharpness = measure_or_reload(sharpness_targets(jobs, strategy, odd), frames, log, journal);
+  }
+
+  if (!opt.ranks.empty()) {  // after the main study, whose runs at k = rank it reuses
+    const Stopwatch rank_clock;
+    std::vector<DenoiseConfig> done = res.configs;
+    done.insert(done.end(), res.strategy.begin(), res.strategy.end());
+    res.ranks = run_ranks(opt, data, frames, done, log, journal);
+    res.rank_theory = rank_theory(data, opt.noise_std, rank_grid(opt.n, opt.ranks), opt.rank_depths);
+    res.rank_seconds = rank_clock.seconds();
   }
 
   if (opt.write_audio) {

@@ -209,18 +209,6 @@ std::vector<DenoiseRankConfig> run_ranks(const DenoiseOptions& opt, const theory
   std::vector<DenoiseRankConfig> out;
   for (Index k : opt.ranks) {
     std::vector<Job> jobs = make_rank_jobs(opt, data, k, opt.rank_depths);
-    std::vector<Job> todo;
-    std::vector<DenoiseRankConfig> rows;
-    for (Job& j : jobs) {
-      const DenoiseConfig* same = nullptr;  // the main study's run of this configuration (at k = rank)
-      if (k == opt.rank)
-        for (const DenoiseConfig& c : main)
-          if (c.method == j.config.method && c.stepsize_mode == j.config.stepsize_mode && c.depth == j.config.depth &&
-              c.init == DenoiseInit::Shrink)
-            same = &c;
-      if (same) rows.push_back({k, *same});
-      else todo.push_back(std::move(j));
-    }
     // Odd N >= 3: the learned-stepsize optimum is sharp (see the odd-depth strategy); also
     // trained from the theory engine's realizing R at a small omega, as the strategy does.
     const std::vector<int> odd = odd_depths(opt.rank_depths);
@@ -228,7 +216,19 @@ std::vector<DenoiseRankConfig> run_ranks(const DenoiseOptions& opt, const theory
       DenoiseOptions at = opt;
       at.rank = k;
       for (Job& j : make_strategy_jobs(at, data, odd))
-        if (j.config.init == DenoiseInit::Theory) todo.push_back(std::move(j));
+        if (j.config.init == DenoiseInit::Theory) jobs.push_back(std::move(j));
+    }
+    std::vector<Job> todo;
+    std::vector<DenoiseRankConfig> rows;
+    for (Job& j : jobs) {
+      const DenoiseConfig* same = nullptr;  // the main study's run of this configuration (at k = rank)
+      if (k == opt.rank)
+        for (const DenoiseConfig& c : main)
+          if (c.method == j.config.method && c.stepsize_mode == j.config.stepsize_mode && c.depth == j.config.depth &&
+              c.init == j.config.init)
+            same = &c;
+      if (same) rows.push_back({k, *same});
+      else todo.push_back(std::move(j));
     }
     if (log)
       log(std::string("rank k = ") + std::to_string(k) + ": " + std::to_string(todo.size()) + " configurations to train, " +
