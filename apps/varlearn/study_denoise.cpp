@@ -107,7 +107,7 @@ void add_study_denoise(CLI::App& study) {
     o.depths = parse_depths(a->depths);
     const std::vector<int> ks = a->k_option->count() > 0 ? parse_int_list(a->k, "--k") : std::vector<int>{};
     for (int k : ks)
-      if (k < 1) throw Error(std::string("--k: ") + std::to_string(k) + " is not a rank (k >= 1; omit --k for k = n)");
+      if (k < 1) throw Error(std::string("--k must satisfy 1 <= k <= n (got ") + std::to_string(k) + "; omit --k for k = n)");
     if (ks.size() == 1) o.rank = ks.front();  // one rank: the study at k (as always)
     else o.ranks.assign(ks.begin(), ks.end());
     if (!a->rank_depths.empty()) {

@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 
@@ -32,7 +33,7 @@ using varlearn::testing::voice;
 /// Trained MSE may sit below the theory optimum only by rounding: relative tolerance.
 constexpr double kBelowTheory = 1e-9;
 /// Bilevel, N = 1 and even N, trained well on the tiny problem: within this of the optimum.
-constexpr double kReachesTheory = 5e-3;
+constexpr double kReachesTheory = 1e-3;
 
 DenoiseOptions tiny(const TempDir& d) {
   DenoiseOptions o;
@@ -74,6 +75,7 @@ TEST(DenoiseRanks, TrainedAboveTheoryAndCloseOnATinyProblem) {
   EXPECT_EQ(r.ranks.back().rank, 16);
   const auto data = theory::DataModel::dense(denoise::make_frames(denoise::load_corpus(r.options), r.options).train_moment);
   int theory_rows = 0;
+  double worst = 0, lowest = 0;  // printed: the margins of the tolerances
   for (const auto& rc : r.ranks) {
     const DenoiseConfig& c = rc.config;
     std::string what = "k=";
@@ -89,10 +91,15 @@ TEST(DenoiseRanks, TrainedAboveTheoryAndCloseOnATinyProblem) {
       EXPECT_LE(c.shortfall, kReachesTheory) << what;
     }
     if (c.init == DenoiseInit::Theory) ++theory_rows;
+    if (c.method == learn::Method::Bilevel || c.depth % 2 == 0 || c.depth == 1 || c.init == DenoiseInit::Theory)
+      worst = std::max(worst, c.shortfall);
+    lowest = std::min(lowest, c.shortfall);
     EXPECT_GT(c.test_mse, 0) << what;
     EXPECT_TRUE(std::isfinite(c.test_snr_db)) << what;
   }
   EXPECT_EQ(theory_rows, 3);  // N = 3 at each k
+  std::printf("rank analysis, tiny problem: largest train/theory - 1 (should reach) %.3g, lowest %.3g\n", worst,
+              lowest);
   // Theory: unrolling (best N) beats bilevel below full rank, by a clear margin at k = 1;
   // at k = n bilevel is the Wiener filter and even N reaches it.
   for (Index k : {1, 4}) {
@@ -135,6 +142,7 @@ TEST(DenoiseRanks, TrainedAboveTheoryAndCloseOnATinyProblem) {
   EXPECT_NE(f.find("In theory unrolling beats bilevel at k = 1, 4"), std::string::npos) << f;
   EXPECT_NE(f.find("coincide"), std::string::npos) << f;
   EXPECT_NE(f.find("at k = n the bilevel optimum is the Wiener filter"), std::string::npos) << f;
+  EXPECT_NE(f.find("unrolling is lower than bilevel up to k = "), std::string::npos) << f;
 
   // Files: results.json's ranks / rank_theory, ranks.csv, the rank rows in results.csv, the figure.
   const fs::path out = d.path / "out";
@@ -207,10 +215,10 @@ TEST(DenoiseRanks, BadListsNameK) {
       EXPECT_NE(m.find(says), std::string::npos) << m;
     }
   };
-  refused({0, 4}, "rank 0 is outside 1..n = 16");
-  refused({4, 17}, "rank 17 is outside 1..n = 16");
+  refused({0, 4}, "--k must satisfy 1 <= k <= n = 16 (got 0 in the list)");
+  refused({4, 17}, "--k must satisfy 1 <= k <= n = 16 (got 17 in the list)");
   refused({4, 2, 4}, "rank 4 is given twice");
-  refused({-3}, "outside");
+  refused({-3}, "(got -3 in the list)");
   DenoiseOptions o = tiny(d);
   o.ranks = {1, 16};
   o.rank_depths = {2, 2};

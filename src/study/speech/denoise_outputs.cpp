@@ -563,6 +563,34 @@ std::string denoise_rank_findings(const DenoiseResults& r) {
     if (a.k == r.options.n && a.bilevel)
       md << "; at k = n the bilevel optimum is the Wiener filter (theory " << format_general(a.bilevel->theory_mse, 6)
          << ", Wiener on training " << format_general(r.wiener_train_mse, 6) << ")";
+  // The theory grid: where the best unrolled N stays below bilevel, and from which k bilevel
+  // beats even N = 1 (T = omega I, which uses no regularizer at all).
+  if (!r.rank_theory.empty()) {
+    Index last_beats = 0, bilevel_beats_n1 = 0;
+    double gain_last = 0;
+    for (const auto& t : r.rank_theory) {
+      double best = 1e300, n1 = -1;
+      for (auto [d, v] : t.unrolled) {
+        best = std::min(best, v);
+        if (d == 1) n1 = v;
+      }
+      if (lower(best, t.bilevel) > kRankCoincide) last_beats = t.rank, gain_last = lower(best, t.bilevel);
+      if (n1 >= 0 && bilevel_beats_n1 == 0 && t.bilevel < n1) bilevel_beats_n1 = t.rank;
+    }
+    md << ". On the theory grid (" << r.rank_theory.size() << " values of k from 1 to n) unrolling is lower than "
+       << "bilevel ";
+    if (last_beats == 0) md << "at no k";
+    else
+      md << "up to k = " << last_beats << " (there by " << format_percent(gain_last, 2, false) << ")";
+    bool has_n1 = false;
+    for (auto [d, v] : r.rank_theory.front().unrolled) has_n1 = has_n1 || d == 1;
+    if (has_n1) {
+      if (bilevel_beats_n1 > 0)
+        md << "; bilevel beats even N = 1 (T = omega I, no regularizer) only from k = " << bilevel_beats_n1 << " on";
+      else
+        md << "; bilevel never beats N = 1 (T = omega I, no regularizer)";
+    }
+  }
   md << ". Trained vs theory: bilevel, N = 1 and even N at most " << format_percent(worst_must, 2, true)
      << " above the optimum, odd N >= 3 at most " << format_percent(worst_odd, 2, true)
      << " from the default start (the odd-depth optimum is sharp)";

@@ -35,7 +35,8 @@ void DenoiseOptions::validate() const {
   std::set<Index> seen_ranks;
   for (Index k : ranks) {
     require(k >= 1 && k <= nn, w,
-            std::string("--k: rank ") + std::to_string(k) + " is outside 1..n = " + std::to_string(nn));
+            std::string("--k must satisfy 1 <= k <= n = ") + std::to_string(nn) + " (got " + std::to_string(k) +
+                " in the list)");
     require(seen_ranks.insert(k).second, w, std::string("--k: rank ") + std::to_string(k) + " is given twice");
   }
   std::set<int> seen_rank_depths;
