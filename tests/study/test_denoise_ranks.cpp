@@ -17,6 +17,7 @@
 #include "varlearn/core/io.hpp"
 #include "varlearn/study/denoise_pipeline.hpp"
 #include "varlearn/study/denoise_study.hpp"
+#include "varlearn/study/journal.hpp"
 #include "varlearn/theory/data_model.hpp"
 #include "../support/temp_dir.hpp"
 #include "../support/voice.hpp"
@@ -225,6 +226,43 @@ TEST(DenoiseRanks, BadListsNameK) {
   EXPECT_THROW(o.validate(), Error);
   o.rank_depths = {0};
   EXPECT_THROW(o.validate(), Error);
+}
+
+TEST(DenoiseRanks, ResumeReloadsRankRunsAndEqualsAnUninterruptedRun) {
+  TempDir d;
+  DenoiseOptions o = tiny(d);
+  o.iterations = 80;
+  o.odd_strategy = true;
+  o.ranks = {2, 16};
+  o.rank_depths = {2, 3};
+  const DenoiseResults ref = run_denoise_study(o);
+  const fs::path jdir = d.path / "out.partial";
+  run_denoise_study(o, {}, Journal(jdir, denoise_fingerprint(o)));  // records everything
+  ASSERT_TRUE(fs::exists(jdir / "rank-k2-bilevel.json"));
+  // "killed" before the N = 3 runs at k = 2 were recorded (default and theory start, .json + R)
+  int forgotten = 0;
+  std::vector<fs::path> doomed;
+  for (const auto& e : fs::directory_iterator(jdir))
+    if (e.path().filename().string().find("rank-k2-N3-") != std::string::npos) doomed.push_back(e.path());
+  for (const auto& p : doomed) forgotten += fs::remove(p);
+  EXPECT_EQ(forgotten, 4);
+  std::vector<std::string> lines;
+  const DenoiseResults res = run_denoise_study(o, [&](const std::string& l) { lines.push_back(l); },
+                                               Journal(jdir, denoise_fingerprint(o)));
+  int reloaded = 0;
+  for (const auto& l : lines) reloaded += l.find("configurations reloaded") != std::string::npos;
+  EXPECT_GE(reloaded, 2);  // main study and the k = 2 analysis
+  ASSERT_EQ(res.ranks.size(), ref.ranks.size());
+  for (size_t i = 0; i < ref.ranks.size(); ++i) {
+    EXPECT_EQ(res.ranks[i].rank, ref.ranks[i].rank);
+    EXPECT_EQ(res.ranks[i].config.init, ref.ranks[i].config.init);
+    EXPECT_EQ(res.ranks[i].config.train_mse, ref.ranks[i].config.train_mse) << i;  // exact
+    EXPECT_EQ(res.ranks[i].config.test_mse, ref.ranks[i].config.test_mse) << i;
+  }
+  // A different rank list is a different study: the journal refuses it.
+  DenoiseOptions other = o;
+  other.ranks = {4, 16};
+  EXPECT_NE(denoise_fingerprint(other), denoise_fingerprint(o));
 }
 
 #ifdef VARLEARN_BINARY
