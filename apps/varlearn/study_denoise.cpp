@@ -17,23 +17,23 @@ namespace varlearn::cli {
 namespace {
 
 // "1..10", "1,2,4", "1..4,8" -> depths.
-std::vector<int> parse_depths(const std::vector<std::string>& items) {
+std::vector<int> parse_depths(const std::vector<std::string>& items, const std::string& flag = "--depths") {
   std::vector<int> out;
   for (const std::string& item0 : items) {
     std::stringstream ss(item0);
     if (item0.empty() || item0.back() == ',')
-      throw Error("--depths: empty item in " + quote_for_message(item0) + " (use e.g. 1..10 or 1,2,4)");
+      throw Error(std::string(flag) + ": empty item in " + quote_for_message(item0) + " (use e.g. 1..10 or 1,2,4)");
     std::string item;
     while (std::getline(ss, item, ',')) {
-      if (item.empty()) throw Error("--depths: empty item in " + quote_for_message(item0) + " (use e.g. 1..10 or 1,2,4)");
+      if (item.empty()) throw Error(std::string(flag) + ": empty item in " + quote_for_message(item0) + " (use e.g. 1..10 or 1,2,4)");
       if (auto dots = item.find(".."); dots != std::string::npos) {
-        const int a = parse_number<int>(item.substr(0, dots), "--depths");
-        const int b = parse_number<int>(item.substr(dots + 2), "--depths");
+        const int a = parse_number<int>(item.substr(0, dots), flag);
+        const int b = parse_number<int>(item.substr(dots + 2), flag);
         if (b < a || b - a > 1000)
-          throw Error("--depths: cannot read " + quote_for_message(item) + " (use e.g. 1..10 or 1,2,4)");
+          throw Error(std::string(flag) + ": cannot read " + quote_for_message(item) + " (use e.g. 1..10 or 1,2,4)");
         for (int d = a; d <= b; ++d) out.push_back(d);
       } else {
-        out.push_back(parse_number<int>(item, "--depths"));
+        out.push_back(parse_number<int>(item, flag));
       }
     }
   }
@@ -55,7 +55,10 @@ void add_study_denoise(CLI::App& study) {
     CorpusOptions corpus;
     std::string objective = "exact";
     bool no_strategy = false, no_audio = false;
-    long n = 0, hop = 0, k = 0;
+    long n = 0, hop = 0;
+    std::string k;
+    CLI::Option* k_option = nullptr;
+    std::vector<std::string> rank_depths;
     NoiseOptions noise{study::DenoiseOptions{}.noise_std};
     BudgetOptions budget;
   };
@@ -67,8 +70,14 @@ void add_study_denoise(CLI::App& study) {
   add_number(sub, "--hop", a->hop, "hop between frames in samples (default n/2)")
       ->check(number_range(1, 1e18, "hop >= 1; omit it for the default"));
   a->noise.add(sub, "(the signal lies in [-1, 1])");
-  add_number(sub, "--k", a->k, "rank k: rows of R, 1 <= k <= n (default n)")
-      ->check(number_range(1, 1e18, "k >= 1; omit it for k = n"));
+  // A comma list read here (CLI11 would drop empty items of "1,,4" silently).
+  a->k_option = sub->add_option("--k", a->k,
+                  "rank k: rows of R, 1 <= k <= n (default n). A list (e.g. 1,32,160,320) adds the rank analysis: "
+                  "bilevel and unrolled (learned stepsize, --rank-depths) trained at each k beside the theory "
+                  "optimum at k; the main study runs at the largest k")
+      ->type_name("INT[,INT...]");
+  sub->add_option("--rank-depths", a->rank_depths,
+                  "depths N of the rank analysis (with a list --k), e.g. 1..10 or 2,3; default: --depths");
   sub->add_option("--depths", a->depths, "unrolled depths N, e.g. 1..10 or 1,2,4")->default_str("1..10");
   add_number(sub, "--fixed-stepsize", a->o.fixed_stepsize,
                   "omega of the fixed-stepsize runs; also the start omega0 of learned runs. Every model starts "
@@ -94,8 +103,17 @@ void add_study_denoise(CLI::App& study) {
     o.noise_std = a->noise.checked();
     o.n = a->n;
     o.hop = a->hop;
-    o.rank = a->k;
     o.depths = parse_depths(a->depths);
+    const std::vector<int> ks = a->k_option->count() > 0 ? parse_int_list(a->k, "--k") : std::vector<int>{};
+    for (int k : ks)
+      if (k < 1) throw Error(std::string("--k must satisfy 1 <= k <= n (got ") + std::to_string(k) + "; omit --k for k = n)");
+    if (ks.size() == 1) o.rank = ks.front();  // one rank: the study at k (as always)
+    else o.ranks.assign(ks.begin(), ks.end());
+    if (!a->rank_depths.empty()) {
+      if (ks.size() < 2)
+        throw Error("--rank-depths does not apply without a rank list --k K1,K2,... (the rank analysis)");
+      o.rank_depths = parse_depths(a->rank_depths, "--rank-depths");
+    }
     o.objective = a->objective == "sampled" ? study::DenoiseOptions::Objective::Sampled
                                             : study::DenoiseOptions::Objective::Exact;
     o.odd_strategy = !a->no_strategy;

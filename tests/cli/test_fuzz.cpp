@@ -254,7 +254,7 @@ std::string join(const std::vector<std::string>& v, const std::string& sep = " "
 
 /// Flags that take a comma-separated list (so "1,5" is a valid value there).
 bool is_list_flag(const std::string& sub, const std::string& flag) {
-  return sub == "study dequant" && (flag == "--bits" || flag == "--depths");
+  return (sub == "study dequant" && (flag == "--bits" || flag == "--depths")) || (sub == "study denoise" && flag == "--k");
 }
 
 /// The numeric flags of a subcommand, from its --help: flag -> "INT" | "UINT" | "FLOAT".

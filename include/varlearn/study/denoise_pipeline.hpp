@@ -3,7 +3,7 @@
 /// The stages of the speech denoising study (run_denoise_study calls them in this order):
 ///
 ///   corpus → frames → baselines → jobs (with the theory prediction of each) → training →
-///   odd-depth strategy → sharpness → demo audio
+///   odd-depth strategy → sharpness → rank analysis (with a list of ranks) → demo audio
 ///
 /// Each stage is a function of small structs; all take the *resolved* DenoiseOptions
 /// (DenoiseOptions::resolved()). The writers (results.json/csv, findings, figures, WAVs) are
@@ -98,7 +98,27 @@ void evaluate(Job& job, const Frames& frames);
 /// an enabled journal, jobs recorded there are reloaded (configuration row and model, exact)
 /// instead of trained, and each newly finished job is recorded ("train-<config>").
 void train_all(std::vector<Job>& jobs, const Frames& frames, const DenoiseOptions& options, const Log& log,
-               const Journal& journal = {});
+               const Journal& journal = {}, const std::string& prefix = "train");
+
+/// Rank analysis, jobs at rank k: bilevel, then unrolled with learned stepsize at each of
+/// `depths`, from DenoiseInit::Shrink (R0 = sqrt(1/omega - 1) [I_k 0]), with the theory
+/// prediction at k.
+std::vector<Job> make_rank_jobs(const DenoiseOptions& options, const theory::DataModel& data, Index rank,
+                                const std::vector<int>& depths);
+/// The rank grid of the theory lines: the analysis's ranks, 1, n and about 4 per octave between.
+std::vector<Index> rank_grid(Index n, const std::vector<Index>& ranks);
+/// Theory at each k of `grid`: bilevel and learned-stepsize unrolled at each depth (per sample).
+std::vector<DenoiseRankTheory> rank_theory(const theory::DataModel& data, double noise_std,
+                                           const std::vector<Index>& grid, const std::vector<int>& depths);
+/// Stage 7b (with options.ranks; after the main study): at each k, the rank jobs trained
+/// (journal prefix "rank-k<k>"); the main study's runs `main` (configurations and strategy,
+/// trained at options.rank) are reused at that k.
+/// With the odd-depth strategy on (exact objective), odd N >= 3 are also trained from the
+/// theory engine's realizing R (DenoiseInit::Theory, as make_strategy_jobs). Rows: bilevel,
+/// then by depth, default start before theory start.
+std::vector<DenoiseRankConfig> run_ranks(const DenoiseOptions& options, const theory::DataModel& data,
+                                         const Frames& frames, const std::vector<DenoiseConfig>& main,
+                                         const Log& log, const Journal& journal = {});
 
 /// The journal key of a job: "<prefix>-bilevel" or "<prefix>-N<N>-<learned|fixed>-<init>".
 std::string job_key(const Job& job, const std::string& prefix);

@@ -36,7 +36,14 @@ struct DenoiseOptions {
   Index n = 0;                 ///< frame length n (--n); 0 = 320 (80 with quick)
   Index hop = 0;               ///< hop between frames (--hop); 0 = n/2
   double noise_std = 0.1;      ///< sigma (--sigma)
-  Index rank = 0;              ///< k, rows of R; 0 = n (--k)
+  Index rank = 0;              ///< k, rows of R; 0 = n, or the largest of `ranks` (--k)
+  /// Rank analysis (--k LIST with two or more ranks): bilevel and unrolled with learned
+  /// stepsize at every depth of `rank_depths`, trained at each k, beside the theory engine's
+  /// optimum at that k. Empty: none (a single --k is `rank` alone: today's study). The main
+  /// study runs at `rank` (default: the largest k of the list) and its configurations are
+  /// reused for that k.
+  std::vector<Index> ranks;
+  std::vector<int> rank_depths;  ///< depths N of the rank analysis (--rank-depths); empty = `depths`
   std::vector<int> depths{1, 2, 3, 4, 5, 6, 7, 8, 9, 10};  ///< N (--depths)
   /// omega of the fixed-stepsize runs (--fixed-stepsize). Every model starts from
   /// \f$R_0 = \sqrt{\max(1/\omega-1, 0)}\,[I_k\ 0]\f$ and (learned) \f$\omega_0 = \omega\f$: then
@@ -58,9 +65,11 @@ struct DenoiseOptions {
   bool odd_strategy = true;    ///< also run the odd-depth strategy and the sharpness measurement
   bool write_audio = true;     ///< WAVs of one test file
   /// Throws Error naming the bad field (n < 2, hop not in 1..n, sigma <= 0, k not in 1..n,
-  /// depths outside 1..200 or repeated, stepsize not in (0, 2), iterations < 0).
+  /// a rank of the list outside 1..n or repeated, depths outside 1..200 or repeated, stepsize
+  /// not in (0, 2), iterations < 0).
   void validate() const;
-  /// A copy with the automatic values (n, hop, rank, iterations) filled in.
+  /// A copy with the automatic values (n, hop, rank, iterations, rank_depths) filled in,
+  /// depths and ranks sorted.
   DenoiseOptions resolved() const;
 };
 
@@ -109,6 +118,21 @@ struct Sharpness {
   double basin_width = 0;
 };
 
+/// One configuration of the rank analysis: rank k and the trained configuration at k
+/// (bilevel, or unrolled with learned stepsize; theory_mse = the theory engine's optimum at k).
+struct DenoiseRankConfig {
+  Index rank = 0;
+  DenoiseConfig config;
+};
+
+/// The theory engine's best training MSE (per sample) at rank k: bilevel and unrolled with
+/// learned stepsize at each depth of the rank analysis (the figure's lines).
+struct DenoiseRankTheory {
+  Index rank = 0;
+  double bilevel = 0;
+  std::vector<std::pair<int, double>> unrolled;  ///< (N, MSE)
+};
+
 struct DenoiseResults {
   DenoiseOptions options;      ///< as run (quick defaults filled in)
   int rate = 0;
@@ -124,6 +148,9 @@ struct DenoiseResults {
   std::vector<DenoiseConfig> configs;   ///< bilevel, then unrolled learned N..., fixed N...
   std::vector<DenoiseConfig> strategy;  ///< odd-depth learned-stepsize strategy runs
   std::vector<Sharpness> sharpness;
+  std::vector<DenoiseRankConfig> ranks;        ///< rank analysis (options.ranks; empty without)
+  std::vector<DenoiseRankTheory> rank_theory;  ///< theory on a grid of k from 1 to n (with ranks)
+  double rank_seconds = 0;                     ///< wall time of the rank analysis's training
   double seconds = 0;
   // For the WAVs: the demo test file and the denoisers used on it.
   std::string demo_file;
@@ -142,8 +169,9 @@ DenoiseResults run_denoise_study(const DenoiseOptions& options, const Log& log =
 /// What determines the results (resolved options and input files): the journal's fingerprint.
 nlohmann::json denoise_fingerprint(const DenoiseOptions& options);
 
-/// Writes results.json, results.csv, findings.md, figures (mse_vs_depth, train_vs_theory)
-/// and the WAVs into `dir` (created), each atomically. Returns the files written.
+/// Writes results.json, results.csv, findings.md, figures (mse_vs_depth, train_vs_theory;
+/// with a rank analysis also mse_vs_rank and ranks.csv) and the WAVs into `dir` (created),
+/// each atomically. Returns the files written.
 std::vector<std::filesystem::path> write_denoise_outputs(const DenoiseResults& results,
                                                          const std::filesystem::path& dir);
 
@@ -151,6 +179,12 @@ std::vector<std::filesystem::path> write_denoise_outputs(const DenoiseResults& r
 std::string denoise_findings(const DenoiseResults& results);
 /// The results table (markdown).
 std::string denoise_table(const DenoiseResults& results);
+/// The rank analysis's finding (markdown bullet, computed from the numbers; empty without a
+/// rank analysis): where unrolling beats bilevel and by how much, theory and trained, and
+/// where they coincide (k = n: bilevel = Wiener). Part of denoise_findings.
+std::string denoise_rank_findings(const DenoiseResults& results);
+/// The rank analysis's table (markdown; empty without one).
+std::string denoise_rank_table(const DenoiseResults& results);
 
 /// Per-sample MSE of T under second moment S (exact noise expectation; see file comment).
 double exact_mse(const Matrix& t, const Matrix& second_moment, double noise_std);

@@ -8,6 +8,7 @@
 #include "varlearn/audio/framing.hpp"
 #include "varlearn/audio/metrics.hpp"
 #include "varlearn/audio/noise.hpp"
+#include "varlearn/core/parallel.hpp"
 #include "varlearn/study/denoise_pipeline.hpp"
 #include "varlearn/theory/optimal.hpp"
 
@@ -109,6 +110,44 @@ std::vector<Job> make_jobs(const DenoiseOptions& opt, const theory::DataModel& d
   for (int d : opt.depths) add(learn::Method::Unrolled, d, learn::StepsizeMode::Learned);
   for (int d : opt.depths) add(learn::Method::Unrolled, d, learn::StepsizeMode::Fixed);
   return jobs;
+}
+
+std::vector<Job> make_rank_jobs(const DenoiseOptions& opt, const theory::DataModel& data, Index k,
+                                const std::vector<int>& depths) {
+  DenoiseOptions at = opt;
+  at.rank = k;
+  at.depths = depths;
+  std::vector<Job> all = make_jobs(at, data);  // bilevel, learned at each depth, fixed at each depth
+  std::vector<Job> jobs;
+  for (Job& j : all)
+    if (j.config.method == learn::Method::Bilevel || j.config.stepsize_mode == learn::StepsizeMode::Learned)
+      jobs.push_back(std::move(j));
+  return jobs;
+}
+
+std::vector<Index> rank_grid(Index n, const std::vector<Index>& ranks) {
+  std::vector<Index> grid(ranks);
+  grid.push_back(1);
+  grid.push_back(n);
+  constexpr double kPerOctave = 4;
+  for (double k = 1; k < double(n); k *= std::pow(2.0, 1.0 / kPerOctave)) grid.push_back(Index(std::lround(k)));
+  std::sort(grid.begin(), grid.end());
+  grid.erase(std::unique(grid.begin(), grid.end()), grid.end());
+  return grid;
+}
+
+std::vector<DenoiseRankTheory> rank_theory(const theory::DataModel& data, double sigma, const std::vector<Index>& grid,
+                                           const std::vector<int>& depths) {
+  std::vector<DenoiseRankTheory> out(grid.size());
+  parallel_for(Index(grid.size()), [&](Index i) {
+    DenoiseRankTheory& t = out[size_t(i)];
+    t.rank = grid[size_t(i)];
+    t.bilevel = predict(data, sigma, t.rank, learn::Method::Bilevel, learn::StepsizeMode::Fixed, 0, 0).mse;
+    for (int d : depths)
+      t.unrolled.push_back(
+          {d, predict(data, sigma, t.rank, learn::Method::Unrolled, learn::StepsizeMode::Learned, d, 0).mse});
+  }, Schedule::Dynamic, 1);
+  return out;
 }
 
 Demo demo_audio(const Corpus& corpus, const Frames& frames, const std::vector<Job>& jobs, const Baselines& base,

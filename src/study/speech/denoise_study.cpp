@@ -32,6 +32,19 @@ void DenoiseOptions::validate() const {
   require(std::isfinite(noise_std) && noise_std > 0, w, "--sigma must be > 0 and finite");
   require(rank >= 0 && rank <= nn, w,
           "--k must be in 1..n = " + std::to_string(nn) + " (got " + std::to_string(rank) + ")");
+  std::set<Index> seen_ranks;
+  for (Index k : ranks) {
+    require(k >= 1 && k <= nn, w,
+            std::string("--k must satisfy 1 <= k <= n = ") + std::to_string(nn) + " (got " + std::to_string(k) +
+                " in the list)");
+    require(seen_ranks.insert(k).second, w, std::string("--k: rank ") + std::to_string(k) + " is given twice");
+  }
+  std::set<int> seen_rank_depths;
+  for (int d : rank_depths) {
+    require(d >= 1 && d <= kMaxDepth, w,
+            std::string("--rank-depths: depth ") + std::to_string(d) + " is outside 1.." + std::to_string(kMaxDepth));
+    require(seen_rank_depths.insert(d).second, w, std::string("--rank-depths: depth ") + std::to_string(d) + " is given twice");
+  }
   require(!depths.empty(), w, "--depths is empty");
   std::set<int> seen;
   for (int d : depths) {
@@ -52,7 +65,10 @@ DenoiseOptions DenoiseOptions::resolved() const {
   DenoiseOptions o = *this;
   if (o.n == 0) o.n = quick ? kQuickFrameLength : kDefaultFrameLength;
   if (o.hop == 0) o.hop = std::max<Index>(1, o.n / 2);
-  if (o.rank == 0) o.rank = o.n;
+  std::sort(o.ranks.begin(), o.ranks.end());
+  if (o.rank == 0) o.rank = o.ranks.empty() ? o.n : o.ranks.back();
+  if (!o.ranks.empty() && o.rank_depths.empty()) o.rank_depths = o.depths;
+  std::sort(o.rank_depths.begin(), o.rank_depths.end());
   if (o.iterations == 0)
     o.iterations = quick ? kQuickIterations : (objective == Objective::Exact ? kExactIterations : kSampledIterations);
   std::sort(o.depths.begin(), o.depths.end());
@@ -123,12 +139,14 @@ std::vector<Sharpness> measure_or_reload(const std::vector<denoise::SharpnessTar
 
 nlohmann::json denoise_fingerprint(const DenoiseOptions& options) {
   const DenoiseOptions o = options.resolved();
-  return {{"study", "denoise"}, {"n", o.n}, {"hop", o.hop}, {"sigma", o.noise_std}, {"k", o.rank},
-          {"depths", o.depths}, {"fixed_stepsize", o.fixed_stepsize},
-          {"objective", o.objective == DenoiseOptions::Objective::Exact ? "exact" : "sampled"},
-          {"train_files", input_fingerprint(o.train_files)}, {"test_files", input_fingerprint(o.test_files)},
-          {"rate", o.rate}, {"mixdown", o.mixdown}, {"quick", o.quick}, {"iterations", o.iterations},
-          {"seed", o.seed}, {"odd_strategy", o.odd_strategy}, {"write_audio", o.write_audio}};
+  nlohmann::json f{{"study", "denoise"}, {"n", o.n}, {"hop", o.hop}, {"sigma", o.noise_std}, {"k", o.rank},
+                   {"depths", o.depths}, {"fixed_stepsize", o.fixed_stepsize},
+                   {"objective", o.objective == DenoiseOptions::Objective::Exact ? "exact" : "sampled"},
+                   {"train_files", input_fingerprint(o.train_files)}, {"test_files", input_fingerprint(o.test_files)},
+                   {"rate", o.rate}, {"mixdown", o.mixdown}, {"quick", o.quick}, {"iterations", o.iterations},
+                   {"seed", o.seed}, {"odd_strategy", o.odd_strategy}, {"write_audio", o.write_audio}};
+  if (!o.ranks.empty()) f["ranks"] = o.ranks, f["rank_depths"] = o.rank_depths;  // (single k: as before)
+  return f;
 }
 
 DenoiseResults run_denoise_study(const DenoiseOptions& options_in, const Log& log_in, const Journal& journal) {
@@ -174,6 +192,15 @@ DenoiseResults run_denoise_study(const DenoiseOptions& options_in, const Log& lo
     run_strategy(strategy, frames, opt, data, log, journal);
     res.strategy = configs_of(strategy);
     res.sharpness = measure_or_reload(sharpness_targets(jobs, strategy, odd), frames, log, journal);
+  }
+
+  if (!opt.ranks.empty()) {  // after the main study, whose runs at k = rank it reuses
+    const Stopwatch rank_clock;
+    std::vector<DenoiseConfig> done = res.configs;
+    done.insert(done.end(), res.strategy.begin(), res.strategy.end());
+    res.ranks = run_ranks(opt, data, frames, done, log, journal);
+    res.rank_theory = rank_theory(data, opt.noise_std, rank_grid(opt.n, opt.ranks), opt.rank_depths);
+    res.rank_seconds = rank_clock.seconds();
   }
 
   if (opt.write_audio) {

@@ -172,12 +172,12 @@ bool load_job(const Journal& journal, const std::string& key, Job& j) {
 }
 
 void train_all(std::vector<Job>& jobs, const Frames& frames, const DenoiseOptions& opt, const Log& log,
-               const Journal& journal) {
+               const Journal& journal, const std::string& prefix) {
   // Longest first: deep unrolled models cost the most. Jobs finished by an interrupted run
   // (journal) are reloaded, not trained.
   std::vector<size_t> order;
   for (size_t i = 0; i < jobs.size(); ++i)
-    if (!load_job(journal, job_key(jobs[i], "train"), jobs[i])) order.push_back(i);
+    if (!load_job(journal, job_key(jobs[i], prefix), jobs[i])) order.push_back(i);
   if (log && order.size() < jobs.size())
     log(std::string("resumed: ").append(std::to_string(jobs.size() - order.size())) + " configurations reloaded from " +
         journal.dir().string());
@@ -192,7 +192,7 @@ void train_all(std::vector<Job>& jobs, const Frames& frames, const DenoiseOption
   parallel_jobs(order, [&](size_t i) {
     train(jobs[i], frames, opt, opt.iterations);
     evaluate(jobs[i], frames);
-    record_job(journal, job_key(jobs[i], "train"), jobs[i]);
+    record_job(journal, job_key(jobs[i], prefix), jobs[i]);
     const auto& c = jobs[i].config;
     const std::string count = std::to_string(++done);  // (named: GCC 12 -Wrestrict on "lit" + string&&)
     if (log)
@@ -201,6 +201,49 @@ void train_all(std::vector<Job>& jobs, const Frames& frames, const DenoiseOption
           format_general(c.test_mse, 4) + ", " + std::to_string(c.iterations) + " its, " +
           format_general(c.seconds, 3) + " s, " + c.status);
   });
+}
+
+std::vector<DenoiseRankConfig> run_ranks(const DenoiseOptions& opt, const theory::DataModel& data,
+                                         const Frames& frames, const std::vector<DenoiseConfig>& main, const Log& log,
+                                         const Journal& journal) {
+  std::vector<DenoiseRankConfig> out;
+  for (Index k : opt.ranks) {
+    std::vector<Job> jobs = make_rank_jobs(opt, data, k, opt.rank_depths);
+    // Odd N >= 3: the learned-stepsize optimum is sharp (see the odd-depth strategy); also
+    // trained from the theory engine's realizing R at a small omega, as the strategy does.
+    const std::vector<int> odd = odd_depths(opt.rank_depths);
+    if (opt.odd_strategy && opt.objective == DenoiseOptions::Objective::Exact && !odd.empty()) {
+      DenoiseOptions at = opt;
+      at.rank = k;
+      for (Job& j : make_strategy_jobs(at, data, odd))
+        if (j.config.init == DenoiseInit::Theory) jobs.push_back(std::move(j));
+    }
+    std::vector<Job> todo;
+    std::vector<DenoiseRankConfig> rows;
+    for (Job& j : jobs) {
+      const DenoiseConfig* same = nullptr;  // the main study's run of this configuration (at k = rank)
+      if (k == opt.rank)
+        for (const DenoiseConfig& c : main)
+          if (c.method == j.config.method && c.stepsize_mode == j.config.stepsize_mode && c.depth == j.config.depth &&
+              c.init == j.config.init)
+            same = &c;
+      if (same) rows.push_back({k, *same});
+      else todo.push_back(std::move(j));
+    }
+    if (log)
+      log(std::string("rank k = ") + std::to_string(k) + ": " + std::to_string(todo.size()) + " configurations to train, " +
+          std::to_string(rows.size()) + " from the main study");
+    if (!todo.empty()) train_all(todo, frames, opt, log, journal, std::string("rank-k") + std::to_string(k));
+    for (const Job& j : todo) rows.push_back({k, j.config});
+    // bilevel first, then by depth
+    std::stable_sort(rows.begin(), rows.end(), [](const DenoiseRankConfig& a, const DenoiseRankConfig& b) {
+      const int da = a.config.method == learn::Method::Bilevel ? 0 : a.config.depth;
+      const int db = b.config.method == learn::Method::Bilevel ? 0 : b.config.depth;
+      return da != db ? da < db : int(a.config.init) < int(b.config.init);
+    });
+    out.insert(out.end(), rows.begin(), rows.end());
+  }
+  return out;
 }
 
 std::vector<int> odd_depths(const std::vector<int>& depths) {
