@@ -197,7 +197,10 @@ TEST(DequantDepthStudy, WarmChainKeysAndFiles) {
   EXPECT_DOUBLE_EQ(warm[2]->budget, 1.5);
   // the warm start begins at least where the shallower network ended (float32 training: 1e-3 dB)
   EXPECT_GE(warm[2]->start_train_snr_db, cold[1]->train_snr_db - 1e-3);
-  EXPECT_GE(warm[3]->start_train_snr_db, warm[2]->train_snr_db - 1e-3);
+  // N = 3 starts from the better-fitting of the cold and the warm N = 2
+  EXPECT_GE(warm[3]->start_train_snr_db, std::max(cold[2]->train_snr_db, warm[2]->train_snr_db) - 1e-3);
+  EXPECT_EQ(warm[3]->warm_from_warm, warm[2]->train_snr_db > cold[2]->train_snr_db);
+  EXPECT_FALSE(warm[2]->warm_from_warm);
   // and training keeps the best monitored parameters (all frames monitored here)
   for (int n : {2, 3}) EXPECT_GE(warm[n]->train_snr_db, warm[n]->start_train_snr_db - 1e-3) << n;
   EXPECT_GT(warm[3]->added_tau_init, 0.0);
@@ -214,7 +217,7 @@ TEST(DequantDepthStudy, WarmChainKeysAndFiles) {
   EXPECT_EQ(j["budget"], 1.5);
   for (const auto& e : j["entries"]) {
     for (const char* k : {"snr_db", "train_snr_db", "segsnr_db", "init", "budget", "start_train_snr_db",
-                          "added_tau_init", "added_tau_learned"})
+                          "added_tau_init", "added_tau_learned", "warm_from"})
       EXPECT_TRUE(e.contains(k)) << k;
     if (e["method"] == "learned") {
       EXPECT_TRUE(e["init"] == "cold" || e["init"] == "warm");

@@ -60,7 +60,8 @@ struct DequantOptions {
   Index max_train_frames = 20000;              ///< subsample the training frames (seeded) beyond this
   // depth analysis (why deeper unrolling does not help): see dequant_depth.hpp
   /// Also train the warm chain (--warm-start): at every b, the learned network of each depth
-  /// (ascending) starts from the trained next shallower one (the shallowest: the cold network),
+  /// (ascending) starts from the trained next shallower one (cold or warm, whichever has the
+  /// higher training SNR; the shallowest depth has only the cold one),
   /// its added iterations near the identity (see added_tau_grid), so it starts at the
   /// shallower network's training loss and training can only improve on it.
   bool warm_start = false;
@@ -98,6 +99,9 @@ struct DequantEntry {
   double start_train_snr_db = 0;  ///< training SNR at the initial parameters (before Adam)
   double added_tau_init = 0;   ///< warm: initial tau of the added iterations (dequant::kNoOpStepsize: identity)
   double added_tau_learned = 0;  ///< warm: mean learned tau of the added iterations
+  /// warm: started from the warm (true) or the cold (false) network of the next smaller N,
+  /// whichever fits the training frames better ("warm_from")
+  bool warm_from_warm = false;
 };
 
 struct DequantResults {

@@ -150,11 +150,12 @@ std::string depth_analysis_markdown(const DequantResults& r) {
     const DepthFindings f = classify_depth(points, r.options.budget);
     md << "### Depth analysis, " << b << " bits\n\n"
        << "Training SNR (on the " << r.train_frames << " training frames) beside test SNR, in dB. Cold: trained from "
-       << "the tuned classic start (" << r.options.train_steps << " Adam steps); warm: started from the trained next "
-       << "shallower network (the shallowest: the cold one) with the added iterations at the identity ("
+       << "the tuned classic start (" << r.options.train_steps << " Adam steps); warm: started from the trained "
+       << "network of the next smaller N (cold or warm, whichever has the higher training SNR: \"warm from\") with the "
+       << "added iterations at the identity, or at a larger tau where that lowers the training loss ("
        << format_fixed(r.options.budget * r.options.train_steps, 0) << " Adam steps).\n\n"
-       << "| N | train cold | test cold | train warm | test warm | warm start: train SNR | added tau init / learned |\n"
-       << "|---:|---:|---:|---:|---:|---:|---:|\n";
+       << "| N | train cold | test cold | train warm | test warm | warm from | warm start: train SNR | added tau init / learned |\n"
+       << "|---:|---:|---:|---:|---:|:-:|---:|---:|\n";
     for (const auto& p : points) {
       const DequantEntry* w = nullptr;
       for (const auto& e : r.entries)
@@ -162,7 +163,7 @@ std::string depth_analysis_markdown(const DequantResults& r) {
       md << "| " << p.depth << " | " << format_fixed(p.cold_train_db, 2) << " | " << format_fixed(p.cold_test_db, 2)
          << " | " << (p.warm_train_db ? format_fixed(*p.warm_train_db, 2) : "-") << " | "
          << (p.warm_test_db ? format_fixed(*p.warm_test_db, 2) : "-") << " | "
-         << (w ? format_fixed(w->start_train_snr_db, 2) : "-") << " | "
+         << (w ? (w->warm_from_warm ? "warm" : "cold") : "-") << " | " << (w ? format_fixed(w->start_train_snr_db, 2) : "-") << " | "
          << (w ? format_general(w->added_tau_init, 2) + " / " + format_general(w->added_tau_learned, 2) : "-")
          << " |\n";
     }

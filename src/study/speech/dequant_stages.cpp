@@ -364,7 +364,8 @@ nlohmann::json entry_json(const DequantEntry& e) {
           {"init", learned ? nlohmann::json(e.warm ? "warm" : "cold") : nlohmann::json(nullptr)},
           {"budget", or_null(learned, e.budget)}, {"start_train_snr_db", or_null(learned, e.start_train_snr_db)},
           {"added_tau_init", or_null(e.warm, e.added_tau_init)},
-          {"added_tau_learned", or_null(e.warm, e.added_tau_learned)}};
+          {"added_tau_learned", or_null(e.warm, e.added_tau_learned)},
+          {"warm_from", e.warm ? nlohmann::json(e.warm_from_warm ? "warm" : "cold") : nlohmann::json(nullptr)}};
 }
 
 DequantEntry entry_from_json(const nlohmann::json& j) {
@@ -387,6 +388,7 @@ DequantEntry entry_from_json(const nlohmann::json& j) {
   e.start_train_snr_db = num("start_train_snr_db", 0.0);
   e.added_tau_init = num("added_tau_init", 0.0);
   e.added_tau_learned = num("added_tau_learned", 0.0);
+  e.warm_from_warm = j.contains("warm_from") && j.at("warm_from").is_string() && j.at("warm_from").get<std::string>() == "warm";
   return e;
 }
 

@@ -218,11 +218,23 @@ void run_bit_depth(const dequantize::Corpus& corpus, const DequantOptions& opt, 
     if (opt.warm_start) {
       std::vector<int> chain = opt.depths;
       std::sort(chain.begin(), chain.end());
+      // Training SNR of the learned network of depth N (cold or warm) at this b.
+      auto train_snr = [&](int depth, bool warm) {
+        for (const auto& e : res.entries)
+          if (e.method == DequantMethod::Learned && e.bits == bits && e.depth == depth && e.warm == warm)
+            return e.train_snr_db;
+        return -1e300;
+      };
       for (size_t i = 1; i < chain.size(); ++i) {
         const int d = chain[i], s = chain[i - 1];
-        const Vector& from = i == 1 ? cold_theta.at(s) : warm_theta.at(s);
+        // From the better-fitting (training SNR) of the cold and the warm network of depth s, so
+        // that the warm chain's training SNR never falls below any shallower network's.
+        const bool from_warm = i > 1 && train_snr(s, true) > train_snr(s, false);
+        const Vector& from = from_warm ? warm_theta.at(s) : cold_theta.at(s);
         learned(true, d, "", warm_theta, [&](Evaluation* ev, Vector* th) {
-          return warm_entry(corpus, b, opt, d, s, from, log, ev, th);
+          DequantEntry e = warm_entry(corpus, b, opt, d, s, from, log, ev, th);
+          e.warm_from_warm = from_warm;
+          return e;
         });
       }
     }
