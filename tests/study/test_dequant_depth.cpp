@@ -122,7 +122,7 @@ TEST(DequantWarmStart, StartIsNeverWorseThanTheShallowerNetwork) {
 
 namespace {
 DepthPoint pt(int n, double ct, double cs, std::optional<double> wt = {}, std::optional<double> ws = {}) {
-  return {n, ct, cs, wt, ws};
+  return {n, ct, cs, wt, ws, std::nullopt};
 }
 }  // namespace
 
@@ -164,6 +164,19 @@ TEST(DequantDepthFindings, ClassifiesTheThreeExplanations) {
   EXPECT_TRUE(says(opt, "+1.00 dB"));
   EXPECT_TRUE(says(gen, "4.00 times the Adam steps"));
   EXPECT_TRUE(says(opt, "0.20 dB worse than a shallower cold one"));
+  // robustness: a train gain of 0.12 dB is generalization at 0.1 dB but expressivity at 0.2 dB
+  const auto border = classify_depth(with({{11.2, 11.0}, {11.85, 11.5}, {11.9, 11.5}, {11.97, 11.5}}), 1.0);
+  EXPECT_EQ(border.explanation, DepthExplanation::Generalization);
+  EXPECT_EQ(border.at_double_threshold, DepthExplanation::Expressivity);
+  EXPECT_EQ(border.at_half_threshold, DepthExplanation::Generalization);
+  EXPECT_TRUE(says(border, "Borderline"));
+  EXPECT_TRUE(says(opt, "The verdict is the same with half and with twice the threshold."));
+  // closed added iterations are named
+  auto closed = with({{11.2, 11.0}, {12.0, 11.7}, {12.6, 12.1}, {13.0, 12.5}});
+  closed[3].warm_added_tau = 1e-13;
+  closed[4].warm_added_tau = 0.05;
+  EXPECT_TRUE(says(classify_depth(closed, 1.0), "warm networks at N = 10 stayed at the identity"));
+  EXPECT_FALSE(says(opt, "stayed at the identity"));
   // order of the points does not matter
   auto shuffled = with({{11.2, 11.0}, {12.0, 11.7}, {12.6, 12.1}, {13.0, 12.5}});
   std::reverse(shuffled.begin(), shuffled.end());

@@ -19,6 +19,8 @@
 ///   test_gain  = warm test SNR at D - best cold test SNR.
 /// train_gain <= threshold: expressivity; else test_gain <= threshold: generalization; else
 /// optimization. R = D (the cold test SNR still rises at the deepest N): no plateau to explain.
+/// The findings also say when the verdict changes at half or twice the threshold, and when the
+/// warm networks' added iterations stayed at the identity (learned tau <= kClosedStepsize).
 #include <optional>
 #include <string>
 #include <vector>
@@ -36,7 +38,11 @@ struct DepthPoint {
   int depth = 0;
   double cold_train_db = 0, cold_test_db = 0;
   std::optional<double> warm_train_db, warm_test_db;
+  std::optional<double> warm_added_tau;  ///< mean learned tau of the warm network's added iterations
 };
+
+/// Learned tau at or below this: the added iterations stayed at the identity.
+inline constexpr double kClosedStepsize = 1e-6;
 
 enum class DepthExplanation {
   Undecided,       ///< fewer than two depths, or no warm networks
@@ -59,6 +65,8 @@ struct DepthFindings {
   double cold_train_drop_db = 0;        ///< best cold training SNR at N < D - cold training SNR at D (> 0: deeper cold fits worse)
   double generalization_gap_growth_db = 0;  ///< (train - test) of warm at D - (train - test) of cold at R
   std::vector<std::string> sentences;   ///< the findings, one sentence each, with their numbers
+  /// The verdicts with half and twice the threshold (the robustness of the call).
+  DepthExplanation at_half_threshold = DepthExplanation::Undecided, at_double_threshold = DepthExplanation::Undecided;
 };
 
 /// Classifies the pattern (points in any order; each depth once). Pure function of the numbers.

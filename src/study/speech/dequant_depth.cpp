@@ -30,7 +30,42 @@ const char* to_string(DepthExplanation e) {
   return "undecided";
 }
 
+namespace {
+DepthFindings classify(std::vector<DepthPoint> points, double budget, double threshold_db);
+}  // namespace
+
 DepthFindings classify_depth(std::vector<DepthPoint> points, double budget, double threshold_db) {
+  DepthFindings f = classify(points, budget, threshold_db);
+  f.at_half_threshold = classify(points, budget, 0.5 * threshold_db).explanation;
+  f.at_double_threshold = classify(points, budget, 2 * threshold_db).explanation;
+  const bool decided = f.explanation == DepthExplanation::Optimization ||
+                       f.explanation == DepthExplanation::Generalization ||
+                       f.explanation == DepthExplanation::Expressivity;
+  if (decided && (f.at_half_threshold != f.explanation || f.at_double_threshold != f.explanation))
+    f.sentences.push_back(std::string("Borderline: with half the threshold (") + format_fixed(0.5 * threshold_db, 2) +
+                          " dB) the verdict is " + to_string(f.at_half_threshold) + ", with twice (" +
+                          format_fixed(2 * threshold_db, 2) + " dB) " + to_string(f.at_double_threshold) + ".");
+  else if (decided)
+    f.sentences.push_back(std::string("The verdict is the same with half and with twice the threshold."));
+  // Did the added iterations open?
+  std::vector<int> closed;
+  std::sort(points.begin(), points.end(), [](const DepthPoint& a, const DepthPoint& b) { return a.depth < b.depth; });
+  for (const auto& p : points)
+    if (p.warm_added_tau && *p.warm_added_tau <= kClosedStepsize) closed.push_back(p.depth);
+  if (!closed.empty()) {
+    std::string list;
+    for (int d : closed) list += (list.empty() ? "" : ", ") + std::to_string(d);
+    f.sentences.push_back(std::string("The added iterations of the warm networks at N = ") + list +
+                          " stayed at the identity (mean learned tau <= " + format_general(kClosedStepsize, 1) +
+                          "): every larger tau tried at the start raised the training loss, and training did not "
+                          "open them, so these networks' gains come from training the shallower iterations further, "
+                          "not from the added ones.");
+  }
+  return f;
+}
+
+namespace {
+DepthFindings classify(std::vector<DepthPoint> points, double budget, double threshold_db) {
   DepthFindings f;
   f.budget = budget;
   f.threshold_db = threshold_db;
@@ -116,6 +151,7 @@ DepthFindings classify_depth(std::vector<DepthPoint> points, double budget, doub
   }
   return f;
 }
+}  // namespace
 
 std::vector<DepthPoint> depth_points(const DequantResults& r, int bits) {
   std::map<int, DepthPoint> by;
@@ -126,6 +162,7 @@ std::vector<DepthPoint> depth_points(const DequantResults& r, int bits) {
     if (e.warm) {
       p.warm_train_db = e.train_snr_db;
       p.warm_test_db = e.snr_db;
+      p.warm_added_tau = e.added_tau_learned;
     } else {
       p.cold_train_db = e.train_snr_db;
       p.cold_test_db = e.snr_db;

@@ -60,6 +60,8 @@ nlohmann::json to_json(const DequantResults& r) {
                                 {"warm_over_cold_test_db", f.warm_over_cold_test_db},
                                 {"cold_train_drop_db", f.cold_train_drop_db},
                                 {"generalization_gap_growth_db", f.generalization_gap_growth_db},
+                                {"explanation_at_half_threshold", to_string(f.at_half_threshold)},
+                                {"explanation_at_double_threshold", to_string(f.at_double_threshold)},
                                 {"findings", f.sentences}};
   }
   if (!depth.empty()) j["depth_analysis"] = depth;
