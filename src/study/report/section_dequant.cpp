@@ -22,7 +22,7 @@ namespace {
 //   varlearn study dequant --bits 4 --depths <depths> --methods quantized,learned --warm-start [--quick]
 constexpr int kDepthBits = 4;
 const std::vector<int> kDepthDepths{1, 2, 5, 10, 20, 50};
-const std::vector<int> kQuickDepthDepths{1, 2, 5};
+const std::vector<int> kQuickDepthDepths{1, 2, 5, 10};
 
 std::string depth_analysis_section(const ReportContext& ctx) {
   DequantOptions opt;
