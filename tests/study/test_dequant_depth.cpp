@@ -17,6 +17,7 @@
 #include "varlearn/study/dequant_depth.hpp"
 #include "varlearn/study/dequant_pipeline.hpp"
 #include "varlearn/study/dequant_study.hpp"
+#include "varlearn/study/journal.hpp"
 #include "../support/temp_dir.hpp"
 
 namespace fs = std::filesystem;
@@ -269,4 +270,32 @@ TEST(DequantDepthStudy, ValidationOfTheNewFlags) {
   o.budget = 1;
   o.methods = {DequantMethod::Classic};
   EXPECT_THROW(o.validate(), Error);
+}
+
+TEST(DequantDepthStudy, ResumeReloadsTheWarmChain) {
+  varlearn::testing::TempDir d;
+  DequantOptions o = small_options(d);
+  o.methods = {DequantMethod::Learned};
+  o.depths = {1, 2, 3};
+  o.warm_start = true;
+  const DequantResults ref = run_dequant_study(o);
+  const fs::path jdir = d.path / "out.partial";
+  run_dequant_study(o, {}, Journal(jdir, dequant_fingerprint(o)));
+  // forget the warm N = 2 entry (and its theta): it is retrained from the journaled cold N = 1,
+  // and N = 3 is reloaded
+  int forgotten = 0;
+  std::vector<fs::path> doomed;
+  for (const auto& e : fs::directory_iterator(jdir))
+    if (e.path().filename().string().find("N2-warm") != std::string::npos) doomed.push_back(e.path());
+  for (const auto& p : doomed) forgotten += fs::remove(p);
+  EXPECT_GE(forgotten, 2);  // the entry and its theta
+  const DequantResults res = run_dequant_study(o, {}, Journal(jdir, dequant_fingerprint(o)));
+  ASSERT_EQ(res.entries.size(), ref.entries.size());
+  for (size_t i = 0; i < ref.entries.size(); ++i) {
+    EXPECT_EQ(res.entries[i].warm, ref.entries[i].warm) << i;
+    EXPECT_EQ(res.entries[i].snr_db, ref.entries[i].snr_db) << i;
+    EXPECT_EQ(res.entries[i].train_snr_db, ref.entries[i].train_snr_db) << i;
+    EXPECT_EQ(res.entries[i].start_train_snr_db, ref.entries[i].start_train_snr_db) << i;
+    EXPECT_EQ(res.entries[i].warm_from_warm, ref.entries[i].warm_from_warm) << i;
+  }
 }
