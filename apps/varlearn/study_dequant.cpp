@@ -81,7 +81,7 @@ void add_study_dequant(CLI::App& study) {
   add_number(sub, "--n", a->n, "frame length n in samples")->default_val(64);
   sub->add_flag("--half-overlap", a->o.half_overlap,
                 "half-overlapping frames joined with normalized Hann weights (stays inside the cells); default: none");
-  add_number(sub, "--depths", a->o.depths, "unrolled / fixed-budget depths N (>= 1)")->default_str("1 2 5 10 20")->delimiter(',');
+  add_number(sub, "--depths", a->o.depths, "unrolled / fixed-budget depths N (1..1000), e.g. --depths 1,2,5,10,20,50")->default_str("1 2 5 10 20")->delimiter(',');
   sub->add_option("--methods", a->methods, "methods: quantized, classic, learned")
       ->default_str("quantized classic learned")
       ->delimiter(',');
@@ -106,6 +106,16 @@ void add_study_dequant(CLI::App& study) {
   a->learned_only.push_back(sub->add_flag("--no-project-learned", a->no_project,
                 "do not project the learned output onto the quantization cells (default: projected, which can only "
                 "reduce the error since the clean sample lies in its cell)"));
+  a->learned_only.push_back(sub->add_flag(
+      "--warm-start", a->o.warm_start,
+      "depth analysis: also train each learned network of depth N (ascending) warm-started from the trained next "
+      "shallower one, its added iterations at the identity (tau = 1e-13, or a larger tau when that lowers the "
+      "training loss), so training can only improve on the shallower network; the report then says whether "
+      "optimization, generalization or expressivity limits deeper networks"));
+  a->learned_only.push_back(add_number(sub, "--budget", a->o.budget,
+                                       "Adam steps of the warm-started networks as a multiple of --steps (needs "
+                                       "--warm-start), 0 < budget <= 100")
+                                ->default_val(1.0));
   add_number(sub, "--seed", a->o.seed, "seed (minibatches, frame subsampling)")->default_val(1);
   a->budget.add(sub);
   sub->callback([a] { run_dequant(*a); });

@@ -39,6 +39,31 @@ template <class T> VectorT<T> initial_parameters(const UnrolledSpec& spec, doubl
   return theta;
 }
 
+template <class T>
+VectorT<T> extend_parameters(const UnrolledSpec& shallow, const VectorT<T>& theta, const UnrolledSpec& deep,
+                             double tau_added, double sigma_added) {
+  const char* w = "dequant::extend_parameters";
+  shallow.validate();
+  deep.validate();
+  require(shallow.sharing == StepsizeSharing::PerIteration && deep.sharing == StepsizeSharing::PerIteration, w,
+          "warm start needs one step-size pair per iteration (not shared)");
+  require(shallow.n == deep.n && shallow.project_output == deep.project_output, w,
+          "the networks differ in n or projection");
+  require(deep.depth > shallow.depth, w,
+          "depth " + std::to_string(deep.depth) + " is not deeper than " + std::to_string(shallow.depth));
+  require(theta.size() == shallow.num_parameters(), w, "theta does not fit the shallower network");
+  require(std::isfinite(tau_added) && tau_added > 0 && std::isfinite(sigma_added) && sigma_added > 0, w,
+          "the added step sizes must be > 0");
+  const Index n = shallow.n, m0 = shallow.depth, m1 = deep.depth;
+  VectorT<T> out(deep.num_parameters());
+  out.head(n * n) = theta.head(n * n);
+  out.segment(n * n, m0) = theta.segment(n * n, m0);
+  out.segment(n * n + m0, m1 - m0).setConstant(static_cast<T>(softplus_inverse(tau_added)));
+  out.segment(n * n + m1, m0) = theta.segment(n * n + m0, m0);
+  out.segment(n * n + m1 + m0, m1 - m0).setConstant(static_cast<T>(softplus_inverse(sigma_added)));
+  return out;
+}
+
 template <class T> UnrolledParameters unpack(const UnrolledSpec& spec, const VectorT<T>& theta) {
   spec.validate();
   require(theta.size() == spec.num_parameters(), "dequant::unpack",
@@ -309,6 +334,8 @@ UnrolledTrainResult train_unrolled(const UnrolledSpec& spec, const Vector& theta
 #define VARLEARN_INSTANTIATE(T)                                                                                    \
   template VectorT<T> initial_parameters<T>(const UnrolledSpec&, double, double);                                  \
   template UnrolledParameters unpack<T>(const UnrolledSpec&, const VectorT<T>&);                                   \
+  template VectorT<T> extend_parameters<T>(const UnrolledSpec&, const VectorT<T>&, const UnrolledSpec&, double,   \
+                                           double);                                                                \
   template MatrixT<T> unrolled_forward<T>(const UnrolledSpec&, const VectorT<T>&, const MatrixT<T>&,             \
                                           const MatrixT<T>&, const MatrixT<T>&);                                   \
   template class UnrolledLoss<T>;

@@ -40,6 +40,24 @@ struct UnrolledSpec {
 /// θ at K = C^T and every \f$\tau_k = \tau, \sigma_k = \sigma\f$ (both > 0).
 template <class T> VectorT<T> initial_parameters(const UnrolledSpec& spec, double tau = 1.0, double sigma = 1.0);
 
+/// Step size \f$\tau\f$ of an added iteration that is a no-op: with \f$\tau \to 0\f$ an iteration
+/// leaves x unchanged (\f$z = x - \tau K^Ty \to x\f$, \f$\mathrm{soft}_\tau(z) \to z\f$), whatever its
+/// \f$\sigma\f$ and dual variable, so the output \f$Kx^N\f$ is the shallower network's. At this value
+/// (softplus parameter about -30) the output moves by at most
+/// \f$2\tau(\|K^Ty\|_\infty + 1)\f$ per frame and sample: a relative loss change near 1e-13.
+inline constexpr double kNoOpStepsize = 1e-13;
+
+/// Warm start of a deeper network from a trained shallower one: θ for `deep` with K and the
+/// first shallow.depth step pairs copied from `theta`, and the added iterations
+/// shallow.depth+1 .. deep.depth at \f$\tau = \f$ tau_added, \f$\sigma = \f$ sigma_added (both > 0).
+/// With tau_added = kNoOpStepsize the deeper network computes the shallower one's output (to
+/// the bound above), so training it can only improve on the shallower network. Both specs
+/// must have per-iteration step sizes, the same n and projection, and deep.depth > shallow.depth;
+/// throws Error otherwise.
+template <class T>
+VectorT<T> extend_parameters(const UnrolledSpec& shallow, const VectorT<T>& theta, const UnrolledSpec& deep,
+                             double tau_added, double sigma_added);
+
 /// The learned matrix K (n x n) and step sizes read out of θ.
 struct UnrolledParameters {
   Matrix k;

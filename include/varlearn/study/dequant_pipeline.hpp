@@ -8,6 +8,8 @@
 /// All take the resolved DequantOptions (DequantOptions::resolved()). The writers are
 /// write_dequant_outputs in dequant_study.hpp.
 #include <map>
+
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -75,8 +77,35 @@ DequantEntry classic_entry(const Corpus& corpus, const BitDepth& b, const Dequan
 DequantEntry converged_entry(const Corpus& corpus, const BitDepth& b, const DequantOptions& options,
                              Evaluation* evaluation = nullptr);
 
-/// Stage 6: the learned network of depth N, started at the tuned classic configuration.
+/// The learned network of depth N as the options describe it.
+dequant::UnrolledSpec learned_spec(const DequantOptions& options, int depth);
+
+/// Stage 6: the learned network of depth N, started at the tuned classic configuration
+/// ("cold"). Its trained parameters go to `theta` when given.
 DequantEntry learned_entry(const Corpus& corpus, const BitDepth& b, const DequantOptions& options, int depth,
-                           const dequant::CpOptions& start, const Log& log = {}, Evaluation* evaluation = nullptr);
+                           const dequant::CpOptions& start, const Log& log = {}, Evaluation* evaluation = nullptr,
+                           Vector* theta = nullptr);
+
+/// The warm start of depth N from the trained network of depth `shallow_depth` < N:
+/// dequant::extend_parameters with the added iterations' tau chosen from
+/// options.added_tau_grid (times the last trained tau; 0 = the identity) by the loss on a
+/// seeded subsample of the training frames, sigma = the last trained sigma.
+struct WarmStart {
+  Vector theta;
+  double added_tau = 0;
+};
+WarmStart warm_start(const BitDepth& b, const DequantOptions& options, int depth, int shallow_depth,
+                     const Vector& shallow_theta);
+
+/// Stage 7 (--warm-start): the learned network of depth N started at warm_start() and trained
+/// for budget x steps Adam steps. Its trained parameters go to `theta` when given.
+DequantEntry warm_entry(const Corpus& corpus, const BitDepth& b, const DequantOptions& options, int depth,
+                        int shallow_depth, const Vector& shallow_theta, const Log& log = {},
+                        Evaluation* evaluation = nullptr, Vector* theta = nullptr);
+
+/// One results row as JSON (results.json's "entries" and the journal) and back; keys absent
+/// in older journals take their defaults.
+nlohmann::json entry_json(const DequantEntry& e);
+DequantEntry entry_from_json(const nlohmann::json& j);
 
 }  // namespace varlearn::study::dequantize

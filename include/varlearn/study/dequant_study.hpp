@@ -58,6 +58,20 @@ struct DequantOptions {
   bool per_iteration_stepsizes = true;         ///< one (tau, sigma) per iteration (--shared-stepsizes: one)
   bool project_learned = true;                 ///< project the learned output onto the cells (--no-project-learned: off)
   Index max_train_frames = 20000;              ///< subsample the training frames (seeded) beyond this
+  // depth analysis (why deeper unrolling does not help): see dequant_depth.hpp
+  /// Also train the warm chain (--warm-start): at every b, the learned network of each depth
+  /// (ascending) starts from the trained next shallower one (cold or warm, whichever has the
+  /// higher training SNR; the shallowest depth has only the cold one),
+  /// its added iterations near the identity (see added_tau_grid), so it starts at the
+  /// shallower network's training loss and training can only improve on it.
+  bool warm_start = false;
+  /// Adam steps of the warm-started networks = budget x steps (--budget; needs --warm-start).
+  double budget = 1.0;
+  /// Initial tau of the added iterations, as multiples of the last trained iteration's tau
+  /// (sigma: its sigma); 0 = dequant::kNoOpStepsize, the identity. The grid point with the
+  /// lowest loss on (a subsample of) the training frames is the start, so the start is never
+  /// worse than the identity one beyond that subsample's noise.
+  std::vector<double> added_tau_grid{0, 0.01, 0.1, 0.3, 1.0};
   std::uint64_t seed = 1;                      ///< (--seed)
   int example_bits = 4;                        ///< bit depth of the example WAVs (if run)
   bool write_audio = true;
@@ -79,6 +93,15 @@ struct DequantEntry {
   double max_rel_gap = 0;      ///< classic converged: certified relative duality gap reached
   double max_cell_violation = 0;  ///< max distance of the test output to its cells
   double seconds = 0;          ///< time for this configuration (tuning/training + test)
+  // learned only
+  bool warm = false;           ///< warm-started from the next shallower learned network ("init": "warm"; else "cold")
+  double budget = 1;           ///< Adam steps as a multiple of --steps
+  double start_train_snr_db = 0;  ///< training SNR at the initial parameters (before Adam)
+  double added_tau_init = 0;   ///< warm: initial tau of the added iterations (dequant::kNoOpStepsize: identity)
+  double added_tau_learned = 0;  ///< warm: mean learned tau of the added iterations
+  /// warm: started from the warm (true) or the cold (false) network of the next smaller N,
+  /// whichever fits the training frames better ("warm_from")
+  bool warm_from_warm = false;
 };
 
 struct DequantResults {

@@ -240,35 +240,47 @@ DequantEntry converged_entry(const Corpus& corpus, const BitDepth& b, const Dequ
   return e;
 }
 
-DequantEntry learned_entry(const Corpus& corpus, const BitDepth& b, const DequantOptions& opt, int depth,
-                           const dequant::CpOptions& start, const Log& log, Evaluation* evaluation) {
-  const Stopwatch clock;
+dequant::UnrolledSpec learned_spec(const DequantOptions& opt, int depth) {
   dequant::UnrolledSpec us;
   us.n = opt.frame_length;
   us.depth = depth;
   us.sharing = opt.per_iteration_stepsizes ? dequant::StepsizeSharing::PerIteration : dequant::StepsizeSharing::Shared;
   us.project_output = opt.project_learned;
-  const Vector theta0 = dequant::initial_parameters<double>(us, start.tau, start.sigma);
+  return us;
+}
+
+namespace {
+
+// SNR of the network at theta on the training frames (float64 forward).
+double train_snr(const dequant::UnrolledSpec& us, const Vector& theta, const dequant::DequantFrames& f) {
+  return frames_snr(f.clean, dequant::unrolled_forward<double>(us, theta, f.quantized, f.lower, f.upper));
+}
+
+// Trains the network from theta0 for `steps` Adam steps and evaluates it on the test signals.
+DequantEntry train_and_evaluate(const Corpus& corpus, const BitDepth& b, const DequantOptions& opt,
+                                const dequant::UnrolledSpec& us, const Vector& theta0, int steps, std::uint64_t seed,
+                                const std::string& label, const Log& log, Evaluation* evaluation, Vector* theta_out) {
+  const Stopwatch clock;
   dequant::UnrolledTrainOptions to;
-  to.adam.learning_rate = opt.learning_rate * std::min(1.0, kLearningRateDepth / depth);
-  to.adam.max_iterations = opt.train_steps;
+  to.adam.learning_rate = opt.learning_rate * std::min(1.0, kLearningRateDepth / us.depth);
+  to.adam.max_iterations = steps;
   to.adam.decay = kLearningRateDecay;
-  to.adam.decay_every = std::max(1, opt.train_steps / kDecayPeriods);
+  to.adam.decay_every = std::max(1, steps / kDecayPeriods);
   to.batch_size = opt.batch_size;
-  to.seed = opt.seed + kLearnedSalt * b.bits + depth;
-  const int report_every = std::max(1, opt.train_steps / kDecayPeriods);
+  to.seed = seed;
+  const int report_every = std::max(1, steps / kDecayPeriods);
   const auto trained = dequant::train_unrolled(us, theta0, b.train, to, [&](const optim::Progress& p) {
     if (log && p.iteration % report_every == 0)
-      log("dequant: b = " + std::to_string(b.bits) + " learned N = " + std::to_string(depth) + ": step " +
-          std::to_string(p.iteration) + "/" + std::to_string(opt.train_steps) + ", batch MSE " +
-          format_fixed(p.loss * 1e4, 3) + "e-4");
+      log("dequant: b = " + std::to_string(b.bits) + " " + label + " N = " + std::to_string(us.depth) + ": step " +
+          std::to_string(p.iteration) + "/" + std::to_string(steps) + ", batch MSE " + format_fixed(p.loss * 1e4, 3) +
+          "e-4");
     return true;
   });
   Evaluation ev = evaluate(corpus, b, opt, [&](const Matrix& s, const Matrix& l, const Matrix& u) {
     return dequant::unrolled_forward<double>(us, trained.theta, s, l, u);
   });
   const double train_energy = b.train.clean.squaredNorm() / static_cast<double>(b.train.clean.size());
-  DequantEntry e{DequantMethod::Learned, b.bits, depth, ev.snr, ev.segsnr,
+  DequantEntry e{DequantMethod::Learned, b.bits, us.depth, ev.snr, ev.segsnr,
                  10.0 * std::log10(train_energy / std::max(trained.final_loss, 1e-300))};
   const auto p = dequant::unpack(us, trained.theta);
   e.tau = std::accumulate(p.tau.begin(), p.tau.end(), 0.0) / p.tau.size();
@@ -276,8 +288,107 @@ DequantEntry learned_entry(const Corpus& corpus, const BitDepth& b, const Dequan
   e.projected = us.project_output;
   e.iterations = trained.optim.iterations;
   e.max_cell_violation = ev.violation;
+  e.budget = static_cast<double>(steps) / opt.train_steps;
+  e.start_train_snr_db = train_snr(us, theta0, b.train);
   e.seconds = clock.seconds();
   if (evaluation) *evaluation = std::move(ev);
+  if (theta_out) *theta_out = trained.theta;
+  return e;
+}
+
+constexpr std::uint64_t kWarmSalt = 100000;  ///< warm-started networks' minibatch seed salt
+
+}  // namespace
+
+DequantEntry learned_entry(const Corpus& corpus, const BitDepth& b, const DequantOptions& opt, int depth,
+                           const dequant::CpOptions& start, const Log& log, Evaluation* evaluation, Vector* theta) {
+  const dequant::UnrolledSpec us = learned_spec(opt, depth);
+  const Vector theta0 = dequant::initial_parameters<double>(us, start.tau, start.sigma);
+  return train_and_evaluate(corpus, b, opt, us, theta0, opt.train_steps, opt.seed + kLearnedSalt * b.bits + depth,
+                            "learned", log, evaluation, theta);
+}
+
+WarmStart warm_start(const BitDepth& b, const DequantOptions& opt, int depth, int shallow_depth,
+                     const Vector& shallow_theta) {
+  const dequant::UnrolledSpec shallow = learned_spec(opt, shallow_depth), deep = learned_spec(opt, depth);
+  const auto p = dequant::unpack(shallow, shallow_theta);
+  const dequant::DequantFrames frames =
+      subsample(b.train, std::min<Index>(b.train.size(), kTuneMaxFrames), opt.seed + kTuneSalt + b.bits);
+  const dequant::UnrolledLoss<double> loss(deep, frames.quantized, frames.lower, frames.upper, frames.clean);
+  WarmStart best;
+  double best_loss = 0;
+  for (double c : opt.added_tau_grid) {
+    const double tau = c > 0 ? c * p.tau.back() : dequant::kNoOpStepsize;
+    Vector theta = dequant::extend_parameters<double>(shallow, shallow_theta, deep, tau, p.sigma.back());
+    const double v = loss.evaluate(theta);
+    if (best.theta.size() == 0 || (std::isfinite(v) && v < best_loss)) {
+      best_loss = v;
+      best.theta = std::move(theta);
+      best.added_tau = tau;
+    }
+  }
+  return best;
+}
+
+DequantEntry warm_entry(const Corpus& corpus, const BitDepth& b, const DequantOptions& opt, int depth,
+                        int shallow_depth, const Vector& shallow_theta, const Log& log, Evaluation* evaluation,
+                        Vector* theta) {
+  const Stopwatch clock;
+  const WarmStart ws = warm_start(b, opt, depth, shallow_depth, shallow_theta);
+  const int steps = std::max(1, static_cast<int>(std::lround(opt.budget * opt.train_steps)));
+  Vector trained;
+  DequantEntry e = train_and_evaluate(corpus, b, opt, learned_spec(opt, depth), ws.theta, steps,
+                                      opt.seed + kLearnedSalt * b.bits + depth + kWarmSalt, "learned (warm)", log,
+                                      evaluation, &trained);
+  e.warm = true;
+  e.added_tau_init = ws.added_tau;
+  const auto p = dequant::unpack(learned_spec(opt, depth), trained);
+  e.added_tau_learned =
+      std::accumulate(p.tau.begin() + shallow_depth, p.tau.end(), 0.0) / static_cast<double>(depth - shallow_depth);
+  e.seconds = clock.seconds();
+  if (theta) *theta = std::move(trained);
+  return e;
+}
+
+namespace {
+nlohmann::json or_null(bool present, double v) { return present ? nlohmann::json(v) : nlohmann::json(nullptr); }
+}  // namespace
+
+nlohmann::json entry_json(const DequantEntry& e) {
+  const bool learned = e.method == DequantMethod::Learned;
+  return {{"method", to_string(e.method)}, {"bits", e.bits},
+          {"depth", e.depth ? nlohmann::json(*e.depth) : nlohmann::json(nullptr)},
+          {"snr_db", e.snr_db}, {"segsnr_db", e.segsnr_db}, {"train_snr_db", e.train_snr_db}, {"tau", e.tau},
+          {"sigma", e.sigma}, {"projected", e.projected}, {"iterations", e.iterations},
+          {"max_rel_gap", e.max_rel_gap}, {"max_cell_violation", e.max_cell_violation}, {"seconds", e.seconds},
+          {"init", learned ? nlohmann::json(e.warm ? "warm" : "cold") : nlohmann::json(nullptr)},
+          {"budget", or_null(learned, e.budget)}, {"start_train_snr_db", or_null(learned, e.start_train_snr_db)},
+          {"added_tau_init", or_null(e.warm, e.added_tau_init)},
+          {"added_tau_learned", or_null(e.warm, e.added_tau_learned)},
+          {"warm_from", e.warm ? nlohmann::json(e.warm_from_warm ? "warm" : "cold") : nlohmann::json(nullptr)}};
+}
+
+DequantEntry entry_from_json(const nlohmann::json& j) {
+  DequantEntry e;
+  e.method = parse_dequant_method(j.at("method").get<std::string>());
+  e.bits = j.at("bits").get<int>();
+  if (!j.at("depth").is_null()) e.depth = j.at("depth").get<int>();
+  e.snr_db = j.at("snr_db").get<double>(), e.segsnr_db = j.at("segsnr_db").get<double>();
+  e.train_snr_db = j.at("train_snr_db").get<double>();
+  e.tau = j.at("tau").get<double>(), e.sigma = j.at("sigma").get<double>();
+  e.projected = j.at("projected").get<bool>(), e.iterations = j.at("iterations").get<int>();
+  e.max_rel_gap = j.at("max_rel_gap").get<double>();
+  e.max_cell_violation = j.at("max_cell_violation").get<double>();
+  e.seconds = j.at("seconds").get<double>();
+  auto num = [&](const char* k, double def) {
+    return j.contains(k) && j.at(k).is_number() ? j.at(k).get<double>() : def;
+  };
+  e.warm = j.contains("init") && j.at("init").is_string() && j.at("init").get<std::string>() == "warm";
+  e.budget = num("budget", 1.0);
+  e.start_train_snr_db = num("start_train_snr_db", 0.0);
+  e.added_tau_init = num("added_tau_init", 0.0);
+  e.added_tau_learned = num("added_tau_learned", 0.0);
+  e.warm_from_warm = j.contains("warm_from") && j.at("warm_from").is_string() && j.at("warm_from").get<std::string>() == "warm";
   return e;
 }
 

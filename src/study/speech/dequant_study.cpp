@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <map>
 #include <set>
 
 #include "varlearn/core/error.hpp"
@@ -26,15 +27,17 @@ constexpr int kQuickTrainSteps = 1500;
 constexpr Index kQuickMaxTrainFrames = 3000;
 constexpr int kMaxBits = 24;
 constexpr int kMaxDepth = 1000;
+constexpr double kMaxBudget = 100;
 
 bool has(const std::vector<DequantMethod>& v, DequantMethod m) { return std::find(v.begin(), v.end(), m) != v.end(); }
 
 // One log line per result row.
 std::string describe(const DequantEntry& e) {
-  std::string s = "dequant: b = " + std::to_string(e.bits) + " " + to_string(e.method);
+  std::string s = "dequant: b = " + std::to_string(e.bits) + " " + to_string(e.method) + (e.warm ? " (warm)" : "");
   if (e.method != DequantMethod::Quantized)
     s += e.depth ? " N = " + std::to_string(*e.depth) : std::string(" converged (") + std::to_string(e.iterations) + " iterations)";
-  return s + ": SNR " + format_fixed(e.snr_db, 2) + " dB, segSNR " + format_fixed(e.segsnr_db, 2) + " dB, " +
+  if (e.method == DequantMethod::Learned) s += ": training SNR " + format_fixed(e.train_snr_db, 2) + " dB";
+  return s + (e.method == DequantMethod::Learned ? ", test SNR " : ": SNR ") + format_fixed(e.snr_db, 2) + " dB, segSNR " + format_fixed(e.segsnr_db, 2) + " dB, " +
          format_fixed(e.seconds, 1) + " s";
 }
 
@@ -73,6 +76,17 @@ void DequantOptions::validate() const {
   require(batch_size >= 1, w, "--batch must be >= 1");
   require(std::isfinite(learning_rate) && learning_rate > 0, w, "--lr must be > 0");
   require(max_train_frames >= 1, w, "max_train_frames must be >= 1");
+  require(std::isfinite(budget) && budget > 0 && budget <= kMaxBudget, w, "--budget must be in (0, 100]");
+  require(warm_start || budget == 1.0, w, "--budget sets the warm-started networks' steps: give --warm-start");
+  if (warm_start) {
+    require(has(methods, DequantMethod::Learned), w, "--warm-start needs the learned method (--methods)");
+    require(per_iteration_stepsizes, w,
+            "--warm-start needs one step size per iteration (added iterations start near the identity); drop "
+            "--shared-stepsizes");
+    require(depths.size() >= 2, w, "--warm-start needs at least two depths N (--depths)");
+    require(!added_tau_grid.empty(), w, "empty added-iteration tau grid");
+    for (double c : added_tau_grid) require(std::isfinite(c) && c >= 0, w, "added-iteration tau multiples must be >= 0");
+  }
 }
 
 DequantOptions DequantOptions::resolved() const {
@@ -103,28 +117,8 @@ std::optional<double> DequantResults::snr(DequantMethod method, int bits, std::o
 
 namespace {
 
-nlohmann::json entry_json(const DequantEntry& e) {
-  return {{"method", to_string(e.method)}, {"bits", e.bits},
-          {"depth", e.depth ? nlohmann::json(*e.depth) : nlohmann::json(nullptr)},
-          {"snr_db", e.snr_db}, {"segsnr_db", e.segsnr_db}, {"train_snr_db", e.train_snr_db}, {"tau", e.tau},
-          {"sigma", e.sigma}, {"projected", e.projected}, {"iterations", e.iterations},
-          {"max_rel_gap", e.max_rel_gap}, {"max_cell_violation", e.max_cell_violation}, {"seconds", e.seconds}};
-}
-
-DequantEntry entry_from_json(const nlohmann::json& j) {
-  DequantEntry e;
-  e.method = parse_dequant_method(j.at("method").get<std::string>());
-  e.bits = j.at("bits").get<int>();
-  if (!j.at("depth").is_null()) e.depth = j.at("depth").get<int>();
-  e.snr_db = j.at("snr_db").get<double>(), e.segsnr_db = j.at("segsnr_db").get<double>();
-  e.train_snr_db = j.at("train_snr_db").get<double>();
-  e.tau = j.at("tau").get<double>(), e.sigma = j.at("sigma").get<double>();
-  e.projected = j.at("projected").get<bool>(), e.iterations = j.at("iterations").get<int>();
-  e.max_rel_gap = j.at("max_rel_gap").get<double>();
-  e.max_cell_violation = j.at("max_cell_violation").get<double>();
-  e.seconds = j.at("seconds").get<double>();
-  return e;
-}
+using dequantize::entry_from_json;
+using dequantize::entry_json;
 
 /// The journal key of one configuration, e.g. "b4-learned-N5", "b4-classic-converged".
 std::string entry_key(int bits, DequantMethod m, std::optional<int> depth) {
@@ -168,6 +162,34 @@ void run_bit_depth(const dequantize::Corpus& corpus, const DequantOptions& opt, 
     if (wants_example) res.examples.push_back({example, ev.outputs.front()});
     if (log) log(describe(e));
   };
+  // A learned network (cold or warm), like `entry`, keeping its trained parameters in `thetas`
+  // (journaled as the signal "theta") when the warm chain needs them.
+  auto learned = [&](bool warm, int depth, const std::string& example, std::map<int, Vector>& thetas,
+                     const std::function<DequantEntry(Evaluation*, Vector*)>& compute) {
+    const std::string key = entry_key(bits, DequantMethod::Learned, depth) + (warm ? "-warm" : "");
+    const bool wants_example = b.example && !example.empty();
+    if (auto done = journal.find(key)) {
+      std::optional<Vector> signal = wants_example ? journal.find_signal(key, "example") : std::nullopt;
+      std::optional<Vector> theta = opt.warm_start ? journal.find_signal(key, "theta") : std::nullopt;
+      if ((!wants_example || signal) && (!opt.warm_start || theta)) {
+        res.entries.push_back(entry_from_json(*done));
+        if (wants_example) res.examples.push_back({example, std::move(*signal)});
+        if (theta) thetas[depth] = std::move(*theta);
+        if (log) log(describe(res.entries.back()) + " (resumed)");
+        return;
+      }
+    }
+    Evaluation ev;
+    Vector theta;
+    const DequantEntry e = compute(&ev, &theta);
+    if (wants_example) journal.record_signal(key, "example", ev.outputs.front());
+    if (opt.warm_start) journal.record_signal(key, "theta", theta);
+    journal.record(key, entry_json(e));
+    res.entries.push_back(e);
+    if (wants_example) res.examples.push_back({example, ev.outputs.front()});
+    if (opt.warm_start) thetas[depth] = std::move(theta);
+    if (log) log(describe(e));
+  };
   const bool run_c = has(opt.methods, DequantMethod::Classic), run_l = has(opt.methods, DequantMethod::Learned);
   if (has(opt.methods, DequantMethod::Quantized))
     entry(DequantMethod::Quantized, std::nullopt, "", [&](Evaluation*) { return quantized_entry(corpus, b, opt); });
@@ -187,10 +209,35 @@ void run_bit_depth(const dequantize::Corpus& corpus, const DequantOptions& opt, 
                                       opt.depths.end()
                                   ? DequantOptions::kHeadlineDepth
                                   : opt.depths.back();
+    // The trained parameters by depth (cold, then warm): kept only for the warm chain.
+    std::map<int, Vector> cold_theta, warm_theta;
     for (int d : opt.depths)
-      entry(DequantMethod::Learned, d, d == example_depth ? "example_learned.wav" : "", [&](Evaluation* ev) {
-        return learned_entry(corpus, b, opt, d, fixed_budget(tuned().best.at(d), d), log, ev);
+      learned(false, d, d == example_depth ? "example_learned.wav" : "", cold_theta, [&](Evaluation* ev, Vector* th) {
+        return learned_entry(corpus, b, opt, d, fixed_budget(tuned().best.at(d), d), log, ev, th);
       });
+    if (opt.warm_start) {
+      std::vector<int> chain = opt.depths;
+      std::sort(chain.begin(), chain.end());
+      // Training SNR of the learned network of depth N (cold or warm) at this b.
+      auto train_snr = [&](int depth, bool warm) {
+        for (const auto& e : res.entries)
+          if (e.method == DequantMethod::Learned && e.bits == bits && e.depth == depth && e.warm == warm)
+            return e.train_snr_db;
+        return -1e300;
+      };
+      for (size_t i = 1; i < chain.size(); ++i) {
+        const int d = chain[i], s = chain[i - 1];
+        // From the better-fitting (training SNR) of the cold and the warm network of depth s, so
+        // that the warm chain's training SNR never falls below any shallower network's.
+        const bool from_warm = i > 1 && train_snr(s, true) > train_snr(s, false);
+        const Vector& from = from_warm ? warm_theta.at(s) : cold_theta.at(s);
+        learned(true, d, "", warm_theta, [&](Evaluation* ev, Vector* th) {
+          DequantEntry e = warm_entry(corpus, b, opt, d, s, from, log, ev, th);
+          e.warm_from_warm = from_warm;
+          return e;
+        });
+      }
+    }
   }
   if (log) log("dequant: b = " + std::to_string(bits) + " done in " + format_fixed(clock.seconds(), 1) + " s");
 }
@@ -208,7 +255,8 @@ nlohmann::json dequant_fingerprint(const DequantOptions& options) {
           {"tau_grid", o.tau_grid}, {"steps", o.train_steps}, {"batch", o.batch_size}, {"lr", o.learning_rate},
           {"per_iteration_stepsizes", o.per_iteration_stepsizes}, {"project_learned", o.project_learned},
           {"max_train_frames", o.max_train_frames}, {"seed", o.seed}, {"example_bits", o.example_bits},
-          {"write_audio", o.write_audio}};
+          {"write_audio", o.write_audio}, {"warm_start", o.warm_start}, {"budget", o.budget},
+          {"added_tau_grid", o.added_tau_grid}};
 }
 
 DequantResults run_dequant_study(const DequantOptions& options_in, const Log& log, const Journal& journal) {
