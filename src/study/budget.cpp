@@ -203,6 +203,8 @@ double estimate_memory(const ReproduceOptions& options) {
       DequantOptions o;
       o.quick = options.quick;
       most = std::max(most, estimate_memory(o));
+      o.depths = {1, 2, 5, 10, 20, 50};  // the section's depth analysis (up to N = 50)
+      most = std::max(most, estimate_memory(o));
     }
   }
   return most;
