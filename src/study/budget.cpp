@@ -10,6 +10,7 @@
 
 #include "varlearn/audio/corpus.hpp"
 #include "varlearn/core/limits.hpp"
+#include "varlearn/study/dequant_depth.hpp"
 
 namespace varlearn::study {
 namespace {
@@ -203,8 +204,7 @@ double estimate_memory(const ReproduceOptions& options) {
       DequantOptions o;
       o.quick = options.quick;
       most = std::max(most, estimate_memory(o));
-      o.depths = {1, 2, 5, 10, 20, 50};  // the section's depth analysis (up to N = 50)
-      most = std::max(most, estimate_memory(o));
+      most = std::max(most, estimate_memory(depth_analysis_options(options.quick)));
     }
   }
   return most;

@@ -12,6 +12,7 @@
 
 #include "varlearn/audio/corpus.hpp"
 #include "varlearn/study/budget.hpp"
+#include "varlearn/study/dequant_depth.hpp"
 #include "../support/temp_dir.hpp"
 
 namespace fs = std::filesystem;
@@ -147,7 +148,8 @@ TEST_F(Budget, ReproduceIsItsLargestSection) {
   d.quick = true;
   study::DequantOptions q;
   q.quick = true;
-  EXPECT_DOUBLE_EQ(estimate_memory(r), std::max({theory, estimate_memory(d), estimate_memory(q)}));
+  EXPECT_DOUBLE_EQ(estimate_memory(r), std::max({theory, estimate_memory(d), estimate_memory(q),
+                                                  estimate_memory(study::depth_analysis_options(true))}));
   if (fs::exists(audio::codec2_dir() / "raw" / "hts.raw"))  // the default corpus' sizes
     expect_near_measured(estimate_memory(r), 40);           // reproduce --quick: 40 MB
   r.quick = false;

@@ -82,4 +82,9 @@ bool has_depth_analysis(const DequantResults& results, int bits);
 /// test SNR cold and warm) and the findings; "" when there is none.
 std::string depth_analysis_markdown(const DequantResults& results);
 
+/// The report's depth-analysis run: 4 bits, depths {1, 2, 5, 10, 20, 50} ({1, 2, 5, 10} quick),
+/// the quantized baseline and the learned network, warm start, no audio. The same as
+///   varlearn study dequant --bits 4 --depths <depths> --methods quantized,learned --warm-start [--quick]
+DequantOptions depth_analysis_options(bool quick);
+
 }  // namespace varlearn::study

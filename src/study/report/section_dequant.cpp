@@ -18,26 +18,15 @@ namespace {
 // The depth analysis (why does deeper unrolling not increase quality?): at 4 bits, learned
 // networks of every depth trained cold (from the tuned classic start) and warm (from the
 // trained next shallower network, added iterations at the identity); a run of its own so
-// that the table above keeps its numbers. Same as
-//   varlearn study dequant --bits 4 --depths <depths> --methods quantized,learned --warm-start [--quick]
-constexpr int kDepthBits = 4;
-const std::vector<int> kDepthDepths{1, 2, 5, 10, 20, 50};
-const std::vector<int> kQuickDepthDepths{1, 2, 5, 10};
-
+// that the table above keeps its numbers (depth_analysis_options).
 std::string depth_analysis_section(const ReportContext& ctx) {
-  DequantOptions opt;
-  opt.quick = ctx.quick;
-  opt.bits = {kDepthBits};
-  opt.depths = ctx.quick ? kQuickDepthDepths : kDepthDepths;
-  opt.methods = {DequantMethod::Quantized, DequantMethod::Learned};
-  opt.warm_start = true;
-  opt.write_audio = false;
+  const DequantOptions opt = depth_analysis_options(ctx.quick);
   ctx.say("dequant: depth analysis (cold and warm-started networks)");
   const auto res = run_dequant_study(opt, ctx.log, ctx.journal.nested("dequant-depth", dequant_fingerprint(opt)));
   write_dequant_outputs(res, ctx.dir / "dequant" / "depth");
   std::ostringstream md;
   md << "### Why does deeper unrolling not increase quality?\n\n"
-     << "At " << kDepthBits << " bits the learned network of each depth N is trained twice: cold, from the tuned "
+     << "At " << opt.bits.front() << " bits the learned network of each depth N is trained twice: cold, from the tuned "
      << "classic start as above, and warm, from the trained network of the next smaller N with the added "
      << "iterations at the identity (step size tau = 1e-13, so the deeper network starts with the shallower one's "
      << "output and training can only improve on it; a larger tau is taken when it lowers the training loss). "
@@ -47,7 +36,7 @@ std::string depth_analysis_section(const ReportContext& ctx) {
      << format_fixed(kDepthThresholdDb, 2) << " dB count as none. Data: `dequant/depth/results.json` "
      << "(`depth_analysis`).\n\n"
      << depth_analysis_markdown(res) << "![Training and test SNR vs depth, cold vs warm](dequant/depth/depth_analysis_"
-     << kDepthBits << "bit.png)\n\n";
+     << opt.bits.front() << "bit.png)\n\n";
   return md.str();
 }
 

@@ -211,4 +211,15 @@ std::string depth_analysis_markdown(const DequantResults& r) {
   return md.str();
 }
 
+DequantOptions depth_analysis_options(bool quick) {
+  DequantOptions opt;
+  opt.quick = quick;
+  opt.bits = {4};
+  opt.depths = quick ? std::vector<int>{1, 2, 5, 10} : std::vector<int>{1, 2, 5, 10, 20, 50};
+  opt.methods = {DequantMethod::Quantized, DequantMethod::Learned};
+  opt.warm_start = true;
+  opt.write_audio = false;
+  return opt;
+}
+
 }  // namespace varlearn::study
