@@ -41,6 +41,12 @@ struct RestoreOptions {
   static constexpr Index kMaxValidationFrames = 1024; ///< early stopping uses at most this many (evenly spaced)
   static constexpr Index kConvergenceFrames = 256;    ///< test frames of question 2(b)
   static constexpr int kMaxDepth = 200;
+  static constexpr int kFixedControlMaxDepth = 10;    ///< the fixed-stepsize control runs at depths <= this
+  /// Bilevel lower level: ||grad E||_F over the batch (a residual of ~sigma sqrt(nB), so ~1e-4
+  /// relative: far below Adam's minibatch noise) while training / when evaluating (2(c), test).
+  static constexpr double kTrainTolerance = 1e-3;
+  /// Evaluation: ||grad E||_F <= this x sqrt(n B) (an RMS gradient of 1e-6 per sample).
+  static constexpr double kEvaluationTolerance = 1e-6;
 
   std::string task = "denoise";       ///< denoise | inpaint (--task)
   double sigma = 0;                   ///< (--sigma); 0 = 0.1 (denoise) or 0.01 (inpaint)
@@ -70,10 +76,15 @@ struct RestoreOptions {
 
 /// The regularizer names of the study.
 const std::vector<std::string>& restore_regularizer_names();
+/// Initial weight a of the potentials (analysis, tv, foe) and epsilon relative to the RMS of the
+/// clean training frames (the prototype's a = 0.05, eps = 0.02 on speech of RMS ~0.08).
+inline constexpr double kRestoreWeight = 0.05;
+inline constexpr double kRestoreRelativeEpsilon = 0.25;
 /// The general engine's spec of a study regularizer name (Error for an unknown name):
 /// quadratic (R n x n from first differences), tv (charbonnier), analysis (dense K = DCT,
-/// huber), analysis-student (the same K, student), foe (J = 8 filters of L = 7, charbonnier).
-general::RegularizerSpec restore_regularizer_spec(const std::string& name);
+/// huber), analysis-student (the same K, student), foe (J = 8 filters of L = 7, charbonnier);
+/// weight kRestoreWeight, epsilon = kRestoreRelativeEpsilon x signal_rms (signal_rms > 0).
+general::RegularizerSpec restore_regularizer_spec(const std::string& name, double signal_rms = 0);
 
 /// One trained configuration (a row of results.csv).
 struct RestoreConfig {

@@ -49,7 +49,7 @@ Signals load_signals(const RestoreOptions& o, const Log& log) {
   ro.rate = default_corpus ? kDefaultCorpusRate : 0;
   ro.min_samples = o.n;
   if (log)
-    log("reading " + std::to_string(spec.train.size()) + " training and " + std::to_string(spec.test.size()) +
+    log(std::string("reading ") + std::to_string(spec.train.size()) + " training and " + std::to_string(spec.test.size()) +
         " test files");
   const audio::LoadedCorpus loaded = audio::load_corpus(spec, ro);
   Signals s;
@@ -159,8 +159,8 @@ Linear linear_baselines(const Data& d, std::uint64_t seed) {
 }
 
 std::string Job::key() const {
-  std::string k = "cfg-" + regularizer + "-" + general::to_string(method);
-  if (method == general::LearningMethod::Unrolled) k += "-N" + std::to_string(depth) + (fixed ? "-fixed" : "-learned");
+  std::string k = std::string("cfg-") + regularizer + "-" + general::to_string(method);
+  if (method == general::LearningMethod::Unrolled) k += std::string("-N") + std::to_string(depth) + (fixed ? "-fixed" : "-learned");
   return k;
 }
 
@@ -173,7 +173,8 @@ std::vector<Job> make_jobs(const RestoreOptions& o) {
     if (unrolled)
       for (int d : o.depths) jobs.push_back({r, general::LearningMethod::Unrolled, d, false});
     if (unrolled && r == o.fixed_control)
-      for (int d : o.depths) jobs.push_back({r, general::LearningMethod::Unrolled, d, true});
+      for (int d : o.depths)
+        if (d <= RestoreOptions::kFixedControlMaxDepth) jobs.push_back({r, general::LearningMethod::Unrolled, d, true});
   }
   return jobs;
 }
@@ -211,13 +212,13 @@ general::GeneralTrainOptions train_options(const Job& job, const RestoreOptions&
   t.seed = o.seed;
   t.unrolled_checkpoint_every = 1;
   t.bilevel.lower_solver = general::LowerSolver::Lbfgs;
-  t.bilevel.tolerance = 1e-6;
+  t.bilevel.tolerance = RestoreOptions::kTrainTolerance;
   t.stepsize_kind = job.fixed ? general::StepsizeKind::Fixed : general::StepsizeKind::Learned;
   return t;
 }
 
 general::GeneralModel rebuild_model(const RestoreConfig& c, const Job& job, const RestoreOptions& o, const Data& d) {
-  const general::RegularizerSpec spec = restore_regularizer_spec(job.regularizer);
+  const general::RegularizerSpec spec = restore_regularizer_spec(job.regularizer, d.signal_rms);
   auto r = general::make_regularizer(spec, d.n, o.seed, d.signal_rms);
   const double omega0 = safe_stepsize(spec, *r, d.n, d.signal_rms);
   r->set_parameters(c.theta);
@@ -230,7 +231,7 @@ general::GeneralModel rebuild_model(const RestoreConfig& c, const Job& job, cons
   m.alpha = c.alpha;
   m.fixed_stepsize = job.fixed ? omega0 : 0;
   m.bilevel = t.bilevel;
-  m.bilevel.tolerance = 1e-7;
+  m.bilevel.tolerance = RestoreOptions::kEvaluationTolerance * std::sqrt(double(d.test_g.size()));
   return m;
 }
 
@@ -252,7 +253,7 @@ RestoreConfig run_job(const Job& job, const RestoreOptions& o, const Data& d, co
   c.method = general::to_string(job.method);
   c.depth = job.method == general::LearningMethod::Unrolled ? job.depth : 0;
   c.stepsize_mode = job.method == general::LearningMethod::Bilevel ? "" : (job.fixed ? "fixed" : "learned");
-  const general::RegularizerSpec spec = restore_regularizer_spec(job.regularizer);
+  const general::RegularizerSpec spec = restore_regularizer_spec(job.regularizer, d.signal_rms);
   const auto init = general::make_regularizer(spec, d.n, o.seed, d.signal_rms);
   general::GeneralTrainOptions t = train_options(job, o, d);
   t.stepsize = safe_stepsize(spec, *init, d.n, d.signal_rms);
@@ -295,7 +296,7 @@ std::vector<ConvergencePoint> convergence(const RestoreConfig& c, const Job& job
                                           const Data& d) {
   std::vector<ConvergencePoint> out;
   if (c.theta.size() == 0 || !c.test_mse) return out;
-  const general::RegularizerSpec spec = restore_regularizer_spec(job.regularizer);
+  const general::RegularizerSpec spec = restore_regularizer_spec(job.regularizer, d.signal_rms);
   auto r = general::make_regularizer(spec, d.n, o.seed, d.signal_rms);
   r->set_parameters(c.theta);
   const double omega = safe_stepsize(spec, *r, d.n, d.signal_rms);

@@ -72,7 +72,7 @@ const std::vector<std::string>& restore_regularizer_names() {
   return names;
 }
 
-general::RegularizerSpec restore_regularizer_spec(const std::string& name) {
+general::RegularizerSpec restore_regularizer_spec(const std::string& name, double signal_rms) {
   general::RegularizerSpec s;
   if (name == "quadratic") {
     s.kind = "quadratic";
@@ -91,12 +91,16 @@ general::RegularizerSpec restore_regularizer_spec(const std::string& name) {
     throw Error("--regularizers: unknown regularizer " + quote_for_message(name) +
                 " (quadratic, tv, analysis, analysis-student, foe)");
   }
+  if (s.kind != "quadratic") {
+    s.weight = kRestoreWeight;
+    if (signal_rms > 0 && std::isfinite(signal_rms)) s.epsilon = kRestoreRelativeEpsilon * signal_rms;
+  }
   return s;
 }
 
 std::string RestoreConfig::name() const {
   std::string s = regularizer + "_" + method;
-  if (method == "unrolled") s += "_N" + std::to_string(depth) + (stepsize_mode == "fixed" ? "_fixed" : "");
+  if (method == "unrolled") s += std::string("_N") + std::to_string(depth) + (stepsize_mode == "fixed" ? "_fixed" : "");
   return s;
 }
 
@@ -118,8 +122,8 @@ void RestoreOptions::validate() const {
   }
   std::set<int> ds;
   for (int d : depths) {
-    if (d < 1 || d > kMaxDepth) bad("--depths", "each depth must be in 1.." + std::to_string(kMaxDepth));
-    if (!ds.insert(d).second) bad("--depths", "repeated depth " + std::to_string(d));
+    if (d < 1 || d > kMaxDepth) bad("--depths", std::string("each depth must be in 1..") + std::to_string(kMaxDepth));
+    if (!ds.insert(d).second) bad("--depths", std::string("repeated depth ") + std::to_string(d));
   }
   if (train_files.empty() != test_files.empty()) bad("--train", "give --train and --test together (or neither)");
   if (n != 0 && n < 4) bad("--n", "must be >= 4");
@@ -198,9 +202,9 @@ RestoreResults run_restore_study(const RestoreOptions& options_in, const Log& lo
     res.demo_linear.push_back({"linear_local.wav", lin.local_signals.front()});
   }
   if (log)
-    log("baselines: no restoration " + format_fixed(res.noisy_snr_db, 2) + " dB, linear " +
+    log(std::string("baselines: no restoration ") + format_fixed(res.noisy_snr_db, 2) + " dB, linear " +
         format_fixed(res.linear_snr_db, 2) + " dB" +
-        (o.inpaint() ? ", local linear (w = " + format_general(lin.local_width) + ") " +
+        (o.inpaint() ? std::string(", local linear (w = ") + format_general(lin.local_width) + ") " +
                            format_fixed(lin.local.snr_db, 2) + " dB"
                      : std::string()));
 
@@ -213,20 +217,20 @@ RestoreResults run_restore_study(const RestoreOptions& options_in, const Log& lo
       c = config_from(*rec);
       c.theta = journal.find_signal(key, "theta").value_or(Vector());
       c.demo = journal.find_signal(key, "demo").value_or(Vector());
-      if (log) log("[" + std::to_string(i + 1) + "/" + std::to_string(jobs.size()) + "] " + c.name() + ": from the journal");
+      if (log) log(std::string("[") + std::to_string(i + 1) + "/" + std::to_string(jobs.size()) + "] " + c.name() + ": from the journal");
     } else {
-      if (log) log("[" + std::to_string(i + 1) + "/" + std::to_string(jobs.size()) + "] " + key.substr(4) + " ...");
+      if (log) log(std::string("[") + std::to_string(i + 1) + "/" + std::to_string(jobs.size()) + "] " + key.substr(4) + " ...");
       c = run_job(job, o, d, log);
       journal.record_signal(key, "theta", c.theta);
       journal.record_signal(key, "demo", c.demo);
       journal.record(key, config_entry(c));
     }
     if (log)
-      log("    " + c.name() + ": test " + fmt(c.test_snr_db, 2) + " dB (linear " + format_fixed(res.linear_snr_db, 2) +
+      log(std::string("    ") + c.name() + ": test " + fmt(c.test_snr_db, 2) + " dB (linear " + format_fixed(res.linear_snr_db, 2) +
           "), train mse " + fmt(c.train_loss ? std::optional<double>(*c.train_loss * 1e4) : std::nullopt, 3) +
           "e-4, " + std::to_string(c.iterations) + " steps, " + c.status + ", " + format_fixed(c.seconds, 1) + " s");
     if (c.theta.size() > 0) {
-      const general::RegularizerSpec spec = restore_regularizer_spec(job.regularizer);
+      const general::RegularizerSpec spec = restore_regularizer_spec(job.regularizer, d.signal_rms);
       auto r = general::make_regularizer(spec, d.n, o.seed, d.signal_rms);
       r->set_parameters(c.theta);
       res.filters.push_back({c.name(), filter_rows(*r)});
@@ -235,7 +239,7 @@ RestoreResults run_restore_study(const RestoreOptions& options_in, const Log& lo
       try {
         for (auto& p : convergence(c, job, o, d)) res.convergence.push_back(p);
       } catch (const Error& e) {
-        if (log) log("    " + c.name() + ": no convergence measurement (" + std::string(e.what()) + ")");
+        if (log) log(std::string("    ") + c.name() + ": no convergence measurement (" + std::string(e.what()) + ")");
       }
     }
     if (job.method == general::LearningMethod::Unrolled && !job.fixed)
@@ -363,7 +367,7 @@ std::string restore_table(const RestoreResults& r) {
   row(r.options.inpaint() ? "linear MMSE (exact)" : "Wiener (exact)", std::nullopt, r.linear_mse, r.linear_snr_db, "", "",
       "");
   if (r.options.inpaint())
-    row("linear MMSE, tapered w = " + format_general(r.linear_local_width.value_or(0)), std::nullopt, r.linear_local_mse,
+    row(std::string("linear MMSE, tapered w = ") + format_general(r.linear_local_width.value_or(0)), std::nullopt, r.linear_local_mse,
         r.linear_local_snr_db, "", "", "");
   for (const RestoreConfig& c : r.configs)
     row(c.name(), c.train_loss, c.test_mse, c.test_snr_db, std::to_string(c.iterations), c.status,
