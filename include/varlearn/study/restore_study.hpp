@@ -34,9 +34,9 @@ struct RestoreOptions {
   static constexpr int kQuickSteps = 60;              ///< Adam steps with --quick
   static constexpr Index kBatch = 256;                ///< frames per Adam step (unrolled)
   static constexpr Index kBilevelBatch = 64;          ///< frames per Adam step (bilevel: a lower-level solve each)
-  static constexpr double kLearningRate = 2e-3;       ///< Adam
+  static constexpr double kLearningRate = 5e-4;       ///< Adam (K's entries are ~n^-1/2: larger rates make it noisy)
   static constexpr int kValidateEvery = 25;           ///< Adam steps between validations
-  static constexpr int kPatience = 8;                 ///< validations without improvement before stopping
+  static constexpr int kPatience = 20;                ///< validations without improvement before stopping
   static constexpr double kValidationFraction = 0.2;  ///< training frames held out (the last ones)
   static constexpr Index kMaxValidationFrames = 1024; ///< early stopping uses at most this many (evenly spaced)
   static constexpr Index kConvergenceFrames = 256;    ///< test frames of question 2(b)
@@ -61,6 +61,8 @@ struct RestoreOptions {
   Index n = 0, hop = 0;               ///< (--n, --hop); 0 = 320 (64 with --quick), n/2
   int steps = 0;                      ///< Adam steps per configuration (--steps); 0 = default
   std::uint64_t seed = 1;             ///< (--seed)
+  double learning_rate = kLearningRate;  ///< Adam (--lr)
+  int patience = kPatience;           ///< validations without improvement before stopping (--patience; 0 = off)
   bool quick = false;                 ///< (--quick) 3 corpus files, n = 64, few regularizers/depths/steps
   /// The regularizer of the fixed-stepsize control (unrolled at every depth with omega fixed
   /// at its safe start); "" = analysis when listed, else none.

@@ -29,6 +29,7 @@ namespace {
 constexpr std::uint64_t kTestDrawSalt = 0x7e57'd0e5'0000'0001ULL;
 constexpr std::uint64_t kValidationMaskSalt = 0x7e57'd0e5'0000'0002ULL;
 constexpr int kDefaultCorpusRate = 8000;
+constexpr int kProgressEvery = 100;  // Adam steps between progress lines
 
 // Evenly spaced columns (at most `count`).
 Matrix spaced_columns(const Matrix& m, Index count) {
@@ -202,12 +203,12 @@ general::GeneralTrainOptions train_options(const Job& job, const RestoreOptions&
   t.start = general::UnrolledInit::Adjoint;
   t.noise_std = d.sigma;
   t.optimizer = general::Optimizer::Adam;
-  t.adam.learning_rate = RestoreOptions::kLearningRate;
+  t.adam.learning_rate = o.learning_rate;
   t.adam.max_iterations = o.steps;
   t.batch_size = std::min<Index>(job.method == general::LearningMethod::Bilevel ? RestoreOptions::kBilevelBatch
                                                                                : RestoreOptions::kBatch,
                                  d.fit.cols());
-  t.patience = RestoreOptions::kPatience;
+  t.patience = o.patience;
   t.validate_every = RestoreOptions::kValidateEvery;
   t.seed = o.seed;
   t.unrolled_checkpoint_every = 1;
@@ -263,7 +264,15 @@ RestoreConfig run_job(const Job& job, const RestoreOptions& o, const Data& d, co
       d.inpaint ? ops::OperatorModel(d.n, d.mask) : ops::OperatorModel(ops::Operator(ops::Identity(d.n)));
   const Matrix validation = spaced_columns(d.validation, RestoreOptions::kMaxValidationFrames);
   try {
-    const general::GeneralTrainResult r = general::train_general(op, *init, d.fit, validation, t);
+    optim::Observer observer;
+    if (log)
+      observer = [&log](const optim::Progress& p) {
+        if (p.iteration > 0 && p.iteration % kProgressEvery == 0)
+          log(std::string("      step ") + std::to_string(p.iteration) + "/" + std::to_string(p.max_iterations) + ", minibatch loss " +
+              format_general(p.loss, 4) + ", " + format_fixed(p.elapsed_s, 1) + " s");
+        return true;
+      };
+    const general::GeneralTrainResult r = general::train_general(op, *init, d.fit, validation, t, observer);
     c.iterations = r.optim.iterations;
     c.status = optim::to_string(r.optim.status);
     c.message = r.message.empty() ? r.optim.message : r.message;

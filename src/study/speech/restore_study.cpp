@@ -130,6 +130,8 @@ void RestoreOptions::validate() const {
   const Index nn = n != 0 ? n : (quick ? kQuickFrameLength : kDefaultFrameLength);
   if (hop != 0 && (hop < 1 || hop > nn)) bad("--hop", "must be in 1..n");
   if (steps < 0) bad("--steps", "must be >= 0 (0 = default)");
+  if (!(learning_rate > 0) || !(learning_rate <= 1)) bad("--lr", "must be in (0, 1]");
+  if (patience < 0) bad("--patience", "must be >= 0");
   if (!fixed_control.empty() && fixed_control != "none") restore_regularizer_spec(fixed_control);
   if (task == "inpaint") {
     ops::MaskOptions m;
@@ -167,7 +169,7 @@ json restore_fingerprint(const RestoreOptions& options) {
           {"burst", o.burst}, {"regularizers", o.regularizers}, {"methods", o.methods},
           {"depths", o.depths}, {"train_files", input_fingerprint(o.train_files)},
           {"test_files", input_fingerprint(o.test_files)}, {"n", o.n}, {"hop", o.hop},
-          {"steps", o.steps}, {"seed", o.seed}, {"quick", o.quick}, {"fixed_control", o.fixed_control}};
+          {"steps", o.steps}, {"seed", o.seed}, {"lr", o.learning_rate}, {"patience", o.patience}, {"quick", o.quick}, {"fixed_control", o.fixed_control}};
 }
 
 RestoreResults run_restore_study(const RestoreOptions& options_in, const Log& log, const Journal& journal) {
@@ -266,6 +268,8 @@ json restore_results_json(const RestoreResults& r) {
   j["test_frames"] = r.test_frames;
   j["signal_rms"] = r.signal_rms;
   j["steps"] = o.steps;
+  j["learning_rate"] = o.learning_rate;
+  j["patience"] = o.patience;
   j["seed"] = o.seed;
   j["quick"] = o.quick;
   j["noisy_mse"] = r.noisy_mse;
