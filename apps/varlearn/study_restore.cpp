@@ -62,13 +62,13 @@ void add_study_restore(CLI::App& study) {
       ->check(number_range(4, 1e9, "n >= 4; omit it for the default"));
   add_number(sub, "--hop", a->hop, "hop between frames (default n/2)")
       ->check(number_range(1, 1e9, "hop >= 1; omit it for the default"));
-  add_number(sub, "--steps", a->o.steps, "Adam steps per configuration (default 400; 60 with --quick)")
+  add_number(sub, "--steps", a->o.steps, "Adam steps per configuration (default 600; 100 with --quick)")
       ->check(number_range(1, 1e9, "steps >= 1; omit it for the default"));
   add_number(sub, "--lr", a->o.learning_rate, "Adam learning rate")->default_val(study::RestoreOptions::kLearningRate);
   add_number(sub, "--patience", a->o.patience, "early stopping: validations (every 25 steps) without improvement; 0 = off")
       ->default_val(study::RestoreOptions::kPatience);
   add_number(sub, "--seed", a->o.seed, "seed of noise, masks, minibatches and initializations")->default_val(1);
-  sub->add_flag("--quick", a->o.quick, "3 corpus files, n = 64, tv and analysis, depths 1,3,10, 60 steps: about a minute");
+  sub->add_flag("--quick", a->o.quick, "3 corpus files, n = 64, tv and analysis, depths 1,3,10, 100 steps: about a minute");
   // --corpus: the shared corpus option group goes here (it fills a->train / a->test).
   sub->callback([a] {
     auto& o = a->o;

@@ -30,8 +30,8 @@ struct RestoreOptions {
   static constexpr Index kQuickFrameLength = 64;      ///< n with --quick
   static constexpr double kDenoiseSigma = 0.1;        ///< sigma of denoise
   static constexpr double kInpaintSigma = 0.01;       ///< sigma of inpaint
-  static constexpr int kDefaultSteps = 400;           ///< Adam steps per configuration
-  static constexpr int kQuickSteps = 60;              ///< Adam steps with --quick
+  static constexpr int kDefaultSteps = 600;           ///< Adam steps per configuration
+  static constexpr int kQuickSteps = 100;             ///< Adam steps with --quick
   static constexpr Index kBatch = 256;                ///< frames per Adam step (unrolled)
   static constexpr Index kBilevelBatch = 64;          ///< frames per Adam step (bilevel: a lower-level solve each)
   static constexpr double kLearningRate = 5e-4;       ///< Adam (K's entries are ~n^-1/2: larger rates make it noisy)
