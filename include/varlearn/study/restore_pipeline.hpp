@@ -79,8 +79,7 @@ struct Job {
 };
 std::vector<Job> make_jobs(const RestoreOptions& resolved);
 
-/// The safe stepsize \f$0.9/(\|A\|^2 + L_R)\f$ at a regularizer's theta, with the student
-/// potential's loose bound replaced by huber's at the same epsilon.
+/// The safe stepsize \f$0.9/(\|A\|^2 + L_R)\f$ at a regularizer's theta (L_R its hessian_bound).
 double safe_stepsize(const general::RegularizerSpec& spec, const reg::Regularizer<double>& r, Index n,
                      double signal_rms);
 

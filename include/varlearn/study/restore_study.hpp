@@ -82,6 +82,8 @@ const std::vector<std::string>& restore_regularizer_names();
 /// clean training frames (the prototype's a = 0.05, eps = 0.02 on speech of RMS ~0.08).
 inline constexpr double kRestoreWeight = 0.05;
 inline constexpr double kRestoreRelativeEpsilon = 0.25;
+/// epsilon of the student potential relative to the RMS (its curvature at 0 is 2a/eps^2).
+inline constexpr double kRestoreStudentRelativeEpsilon = 1.0;
 /// The general engine's spec of a study regularizer name (Error for an unknown name):
 /// quadratic (R n x n from first differences), tv (charbonnier), analysis (dense K = DCT,
 /// huber), analysis-student (the same K, student), foe (J = 8 filters of L = 7, charbonnier);

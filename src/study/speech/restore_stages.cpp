@@ -180,18 +180,8 @@ std::vector<Job> make_jobs(const RestoreOptions& o) {
   return jobs;
 }
 
-double safe_stepsize(const general::RegularizerSpec& spec, const reg::Regularizer<double>& r, Index n,
-                     double signal_rms) {
-  std::optional<double> bound;
-  if (spec.potential == "student") {
-    general::RegularizerSpec h = spec;
-    h.potential = "huber";
-    auto hr = general::make_regularizer(h, n, 1, signal_rms);
-    hr->set_parameters(r.parameters());
-    bound = hr->hessian_bound();
-  } else {
-    bound = r.hessian_bound();
-  }
+double safe_stepsize(const general::RegularizerSpec&, const reg::Regularizer<double>& r, Index, double) {
+  const std::optional<double> bound = r.hessian_bound();
   const double lr = bound && std::isfinite(*bound) ? *bound : 1.0;
   return 0.9 / (1.0 + lr);  // identity and masks: ||A||^2 = 1
 }
