@@ -11,5 +11,6 @@ void add_eval(CLI::App& app);
 void add_study(CLI::App& app);
 void add_study_denoise(CLI::App& study);
 void add_study_dequant(CLI::App& study);
+void add_study_restore(CLI::App& study);  // study_restore.cpp
 void add_reproduce(CLI::App& app);
 }  // namespace varlearn::cli

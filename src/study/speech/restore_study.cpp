@@ -1,0 +1,386 @@
+// Speech restoration study: options, the regularizers, the run (with the journal), the
+// outputs (results.json / results.csv / WAVs / filters) and the summary table.
+#include <algorithm>
+#include <cmath>
+#include <set>
+#include <sstream>
+
+#include "varlearn/audio/audio_file.hpp"
+#include "varlearn/core/error.hpp"
+#include "varlearn/core/format.hpp"
+#include "varlearn/core/io.hpp"
+#include "varlearn/core/timer.hpp"
+#include "varlearn/study/restore_pipeline.hpp"
+#include "varlearn/study/restore_study.hpp"
+
+namespace varlearn::study {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+[[noreturn]] void bad(const std::string& flag, const std::string& why) { throw Error(flag + ": " + why); }
+
+json opt(const std::optional<double>& v) { return v && std::isfinite(*v) ? json(*v) : json(nullptr); }
+std::optional<double> opt_from(const json& j) {
+  if (j.is_null()) return std::nullopt;
+  return j.get<double>();
+}
+json vec_json(const Vector& v) { return std::vector<double>(v.data(), v.data() + v.size()); }
+Vector vec_from(const json& j) {
+  const auto x = j.get<std::vector<double>>();
+  return Eigen::Map<const Vector>(x.data(), Index(x.size()));
+}
+
+json config_entry(const RestoreConfig& c) {
+  return {{"regularizer", c.regularizer},   {"method", c.method},
+          {"depth", c.depth},               {"stepsize_mode", c.stepsize_mode},
+          {"stepsize", c.stepsize},         {"train_loss", opt(c.train_loss)},
+          {"validation_mse", opt(c.validation_mse)}, {"test_mse", opt(c.test_mse)},
+          {"test_snr_db", opt(c.test_snr_db)}, {"exact_test_mse", opt(c.exact_test_mse)},
+          {"iterations", c.iterations},     {"seconds", c.seconds},
+          {"status", c.status},             {"message", c.message},
+          {"alpha", vec_json(c.alpha)}};
+}
+RestoreConfig config_from(const json& j) {
+  RestoreConfig c;
+  c.regularizer = j.at("regularizer");
+  c.method = j.at("method");
+  c.depth = j.at("depth");
+  c.stepsize_mode = j.at("stepsize_mode");
+  c.stepsize = j.at("stepsize");
+  c.train_loss = opt_from(j.at("train_loss"));
+  c.validation_mse = opt_from(j.at("validation_mse"));
+  c.test_mse = opt_from(j.at("test_mse"));
+  c.test_snr_db = opt_from(j.at("test_snr_db"));
+  c.exact_test_mse = opt_from(j.at("exact_test_mse"));
+  c.iterations = j.at("iterations");
+  c.seconds = j.at("seconds");
+  c.status = j.at("status");
+  c.message = j.at("message");
+  c.alpha = vec_from(j.at("alpha"));
+  return c;
+}
+
+std::string fmt(const std::optional<double>& v, int decimals) {
+  return v && std::isfinite(*v) ? format_fixed(*v, decimals) : std::string("-");
+}
+}  // namespace
+
+const std::vector<std::string>& restore_regularizer_names() {
+  static const std::vector<std::string> names{"quadratic", "tv", "analysis", "analysis-student", "foe"};
+  return names;
+}
+
+general::RegularizerSpec restore_regularizer_spec(const std::string& name, double signal_rms) {
+  general::RegularizerSpec s;
+  if (name == "quadratic") {
+    s.kind = "quadratic";
+    s.init = "differences";
+  } else if (name == "tv") {
+    s.kind = "tv";
+    s.potential = "charbonnier";
+  } else if (name == "analysis" || name == "analysis-student") {
+    s.kind = "analysis";
+    s.init = "dct";
+    s.potential = name == "analysis" ? "huber" : "student";
+  } else if (name == "foe") {
+    s.kind = "foe";
+    s.potential = "charbonnier";
+  } else {
+    throw Error("--regularizers: unknown regularizer " + quote_for_message(name) +
+                " (quadratic, tv, analysis, analysis-student, foe)");
+  }
+  if (s.kind != "quadratic") {
+    s.weight = kRestoreWeight;
+    // student's curvature at 0 is 2a/eps^2 (huber's: a/eps): a 4x wider eps keeps its safe
+    // stepsize ~0.05 instead of ~0.004 (with eps = 0.25 RMS an unrolled run at huber's
+    // stepsize diverged: test -9 dB).
+    const double rel = s.potential == "student" ? kRestoreStudentRelativeEpsilon : kRestoreRelativeEpsilon;
+    if (signal_rms > 0 && std::isfinite(signal_rms)) s.epsilon = rel * signal_rms;
+  }
+  return s;
+}
+
+std::string RestoreConfig::name() const {
+  std::string s = regularizer + "_" + method;
+  if (method == "unrolled") s += std::string("_N") + std::to_string(depth) + (stepsize_mode == "fixed" ? "_fixed" : "");
+  return s;
+}
+
+void RestoreOptions::validate() const {
+  if (task != "denoise" && task != "inpaint") bad("--task", "must be denoise or inpaint, not " + quote_for_message(task));
+  if (!(sigma >= 0) || !std::isfinite(sigma) || sigma > 10) bad("--sigma", "must be > 0 and <= 10");
+  if (!(missing > 0) || !(missing < 1)) bad("--missing", "must be in (0, 1)");
+  if (burst < 1) bad("--burst", "must be >= 1");
+  std::set<std::string> seen;
+  for (const auto& r : regularizers) {
+    restore_regularizer_spec(r);
+    if (!seen.insert(r).second) bad("--regularizers", "repeated " + quote_for_message(r));
+  }
+  if (methods.empty()) bad("--methods", "give bilevel, unrolled or both");
+  std::set<std::string> ms;
+  for (const auto& m : methods) {
+    if (m != "bilevel" && m != "unrolled") bad("--methods", "unknown method " + quote_for_message(m) + " (bilevel, unrolled)");
+    if (!ms.insert(m).second) bad("--methods", "repeated " + quote_for_message(m));
+  }
+  std::set<int> ds;
+  for (int d : depths) {
+    if (d < 1 || d > kMaxDepth) bad("--depths", std::string("each depth must be in 1..") + std::to_string(kMaxDepth));
+    if (!ds.insert(d).second) bad("--depths", std::string("repeated depth ") + std::to_string(d));
+  }
+  if (train_files.empty() != test_files.empty()) bad("--train", "give --train and --test together (or neither)");
+  if (n != 0 && n < 4) bad("--n", "must be >= 4");
+  const Index nn = n != 0 ? n : (quick ? kQuickFrameLength : kDefaultFrameLength);
+  if (hop != 0 && (hop < 1 || hop > nn)) bad("--hop", "must be in 1..n");
+  if (steps < 0) bad("--steps", "must be >= 0 (0 = default)");
+  if (!(learning_rate > 0) || !(learning_rate <= 1)) bad("--lr", "must be in (0, 1]");
+  if (patience < 0) bad("--patience", "must be >= 0");
+  if (!fixed_control.empty() && fixed_control != "none") restore_regularizer_spec(fixed_control);
+  if (task == "inpaint") {
+    ops::MaskOptions m;
+    m.kind = ops::MaskKind::Burst;
+    m.missing_probability = missing;
+    m.burst_length = burst;
+    try {
+      m.validate(nn);
+    } catch (const Error& e) {
+      bad("--burst", std::string("bursts do not fit a frame of n = ") + std::to_string(nn) + ": " + e.what());
+    }
+  }
+}
+
+RestoreOptions RestoreOptions::resolved() const {
+  RestoreOptions o = *this;
+  if (o.sigma == 0) o.sigma = o.inpaint() ? kInpaintSigma : kDenoiseSigma;
+  if (o.n == 0) o.n = o.quick ? kQuickFrameLength : kDefaultFrameLength;
+  if (o.hop == 0) o.hop = std::max<Index>(1, o.n / 2);
+  if (o.steps == 0) o.steps = o.quick ? kQuickSteps : kDefaultSteps;
+  if (o.regularizers.empty())
+    o.regularizers = o.quick ? std::vector<std::string>{"tv", "analysis"} : restore_regularizer_names();
+  if (o.depths.empty()) o.depths = o.quick ? std::vector<int>{1, 3, 10} : std::vector<int>{1, 2, 3, 5, 10, 20, 50};
+  std::sort(o.depths.begin(), o.depths.end());
+  if (o.fixed_control.empty())
+    o.fixed_control =
+        std::find(o.regularizers.begin(), o.regularizers.end(), "analysis") != o.regularizers.end() ? "analysis" : "none";
+  if (o.inpaint() && o.burst > o.n) o.burst = o.n;
+  return o;
+}
+
+json restore_fingerprint(const RestoreOptions& options) {
+  const RestoreOptions o = options.resolved();
+  return {{"study", "restore"}, {"task", o.task}, {"sigma", o.sigma}, {"missing", o.missing},
+          {"burst", o.burst}, {"regularizers", o.regularizers}, {"methods", o.methods},
+          {"depths", o.depths}, {"train_files", input_fingerprint(o.train_files)},
+          {"test_files", input_fingerprint(o.test_files)}, {"n", o.n}, {"hop", o.hop},
+          {"steps", o.steps}, {"seed", o.seed}, {"lr", o.learning_rate}, {"patience", o.patience}, {"quick", o.quick}, {"fixed_control", o.fixed_control}};
+}
+
+RestoreResults run_restore_study(const RestoreOptions& options_in, const Log& log, const Journal& journal) {
+  using namespace restore;
+  const Stopwatch clock;
+  options_in.validate();
+  const RestoreOptions o = options_in.resolved();
+  RestoreResults res;
+  res.options = o;
+  const Signals signals = load_signals(o, log);
+  const Data d = make_data(signals, o);
+  res.rate = d.rate;
+  res.train_files = d.train_files, res.test_files = d.test_files;
+  res.train_frames = d.fit.cols(), res.validation_frames = d.validation.cols(), res.test_frames = d.test_g.cols();
+  res.signal_rms = d.signal_rms;
+  if (log)
+    log(o.task + ": n = " + std::to_string(o.n) + ", hop " + std::to_string(o.hop) + ", sigma " +
+        format_general(o.sigma) + ", " + std::to_string(d.fit.cols()) + " training + " +
+        std::to_string(d.validation.cols()) + " held-out frames, " + std::to_string(d.test_g.cols()) + " test frames");
+
+  const Linear lin = linear_baselines(d, o.seed);
+  res.noisy_mse = lin.noisy.mse, res.noisy_snr_db = lin.noisy.snr_db;
+  res.linear_mse = lin.linear.mse, res.linear_snr_db = lin.linear.snr_db;
+  res.demo_file = d.test_files.front();
+  res.demo_clean = d.test_clean.front();
+  res.demo_degraded = d.test_degraded.front();
+  res.demo_linear.push_back({o.inpaint() ? "linear_lmmse.wav" : "linear_wiener.wav", lin.linear_signals.front()});
+  if (o.inpaint()) {
+    res.zero_fill_mse = lin.zero_fill.mse, res.zero_fill_snr_db = lin.zero_fill.snr_db;
+    res.linear_local_mse = lin.local.mse, res.linear_local_snr_db = lin.local.snr_db;
+    res.linear_local_width = lin.local_width;
+    res.demo_linear.push_back({"linear_local.wav", lin.local_signals.front()});
+  }
+  if (log)
+    log(std::string("baselines: no restoration ") + format_fixed(res.noisy_snr_db, 2) + " dB, linear " +
+        format_fixed(res.linear_snr_db, 2) + " dB" +
+        (o.inpaint() ? std::string(", local linear (w = ") + format_general(lin.local_width) + ") " +
+                           format_fixed(lin.local.snr_db, 2) + " dB"
+                     : std::string()));
+
+  const std::vector<Job> jobs = make_jobs(o);
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    const Job& job = jobs[i];
+    RestoreConfig c;
+    const std::string key = job.key();
+    if (auto rec = journal.find(key)) {
+      c = config_from(*rec);
+      c.theta = journal.find_signal(key, "theta").value_or(Vector());
+      c.demo = journal.find_signal(key, "demo").value_or(Vector());
+      if (log) log(std::string("[") + std::to_string(i + 1) + "/" + std::to_string(jobs.size()) + "] " + c.name() + ": from the journal");
+    } else {
+      if (log) log(std::string("[") + std::to_string(i + 1) + "/" + std::to_string(jobs.size()) + "] " + key.substr(4) + " ...");
+      c = run_job(job, o, d, log);
+      journal.record_signal(key, "theta", c.theta);
+      journal.record_signal(key, "demo", c.demo);
+      journal.record(key, config_entry(c));
+    }
+    if (log)
+      log(std::string("    ") + c.name() + ": test " + fmt(c.test_snr_db, 2) + " dB (linear " + format_fixed(res.linear_snr_db, 2) +
+          "), train mse " + fmt(c.train_loss ? std::optional<double>(*c.train_loss * 1e4) : std::nullopt, 3) +
+          "e-4, " + std::to_string(c.iterations) + " steps, " + c.status + ", " + format_fixed(c.seconds, 1) + " s");
+    if (c.theta.size() > 0) {
+      const general::RegularizerSpec spec = restore_regularizer_spec(job.regularizer, d.signal_rms);
+      auto r = general::make_regularizer(spec, d.n, o.seed, d.signal_rms);
+      r->set_parameters(c.theta);
+      res.filters.push_back({c.name(), filter_rows(*r)});
+    }
+    if (job.method == general::LearningMethod::Bilevel) {
+      try {
+        for (auto& p : convergence(c, job, o, d)) res.convergence.push_back(p);
+      } catch (const Error& e) {
+        if (log) log(std::string("    ") + c.name() + ": no convergence measurement (" + std::string(e.what()) + ")");
+      }
+    }
+    if (job.method == general::LearningMethod::Unrolled && !job.fixed)
+      res.bilevel_of_unrolled.push_back({c.regularizer, c.depth, c.exact_test_mse});
+    res.configs.push_back(std::move(c));
+  }
+  res.seconds = clock.seconds();
+  return res;
+}
+
+json restore_results_json(const RestoreResults& r) {
+  const RestoreOptions& o = r.options;
+  json j;
+  j["task"] = o.task;
+  j["sigma"] = o.sigma;
+  j["n"] = o.n;
+  j["hop"] = o.hop;
+  if (o.inpaint()) j["missing"] = o.missing, j["burst"] = o.burst;
+  j["rate"] = r.rate;
+  j["train_files"] = r.train_files;
+  j["test_files"] = r.test_files;
+  j["train_frames"] = r.train_frames;
+  j["validation_frames"] = r.validation_frames;
+  j["test_frames"] = r.test_frames;
+  j["signal_rms"] = r.signal_rms;
+  j["steps"] = o.steps;
+  j["learning_rate"] = o.learning_rate;
+  j["patience"] = o.patience;
+  j["seed"] = o.seed;
+  j["quick"] = o.quick;
+  j["noisy_mse"] = r.noisy_mse;
+  j["noisy_snr_db"] = r.noisy_snr_db;
+  j["linear_mse"] = r.linear_mse;
+  j["linear_snr_db"] = r.linear_snr_db;
+  if (o.inpaint()) {
+    j["zero_fill_mse"] = opt(r.zero_fill_mse);
+    j["zero_fill_snr_db"] = opt(r.zero_fill_snr_db);
+    j["linear_local_mse"] = opt(r.linear_local_mse);
+    j["linear_local_snr_db"] = opt(r.linear_local_snr_db);
+    j["linear_local_width"] = r.linear_local_width && std::isinf(*r.linear_local_width) ? json("inf") : opt(r.linear_local_width);
+  }
+  json configs = json::array();
+  for (const RestoreConfig& c : r.configs) {
+    json e = {{"regularizer", c.regularizer},
+              {"method", c.method},
+              {"depth", c.method == "unrolled" ? json(c.depth) : json(nullptr)},
+              {"stepsize_mode", c.stepsize_mode.empty() ? json(nullptr) : json(c.stepsize_mode)},
+              {"stepsize", c.method == "unrolled" ? json(c.stepsize) : json(nullptr)},
+              {"train_loss", opt(c.train_loss)},
+              {"validation_mse", opt(c.validation_mse)},
+              {"test_mse", opt(c.test_mse)},
+              {"test_snr_db", opt(c.test_snr_db)},
+              {"iterations", c.iterations},
+              {"seconds", c.seconds},
+              {"status", c.status},
+              {"message", c.message}};
+    configs.push_back(e);
+  }
+  j["configs"] = configs;
+  json conv = json::array();
+  for (const auto& p : r.convergence) conv.push_back({{"regularizer", p.regularizer}, {"depth", p.depth}, {"distance", p.distance}});
+  j["convergence"] = conv;
+  json bou = json::array();
+  for (const auto& p : r.bilevel_of_unrolled)
+    bou.push_back({{"regularizer", p.regularizer}, {"depth", p.depth}, {"test_mse", opt(p.test_mse)}});
+  j["bilevel_of_unrolled"] = bou;
+  j["seconds"] = r.seconds;
+  return j;
+}
+
+std::string restore_results_csv(const RestoreResults& r) {
+  std::ostringstream s;
+  s << "regularizer,method,depth,stepsize_mode,stepsize,train_loss,validation_mse,test_mse,test_snr_db,"
+       "exact_test_mse,iterations,seconds,status\n";
+  auto num = [](const std::optional<double>& v) { return v && std::isfinite(*v) ? format_exact(*v) : std::string(); };
+  for (const RestoreConfig& c : r.configs) {
+    s << c.regularizer << "," << c.method << "," << (c.method == "unrolled" ? std::to_string(c.depth) : "") << ","
+      << c.stepsize_mode << "," << (c.method == "unrolled" ? format_exact(c.stepsize) : "") << "," << num(c.train_loss)
+      << "," << num(c.validation_mse) << "," << num(c.test_mse) << "," << num(c.test_snr_db) << ","
+      << num(c.exact_test_mse) << "," << c.iterations << "," << format_exact(c.seconds) << "," << c.status << "\n";
+  }
+  return s.str();
+}
+
+std::vector<fs::path> write_restore_outputs(const RestoreResults& r, const fs::path& dir) {
+  std::vector<fs::path> written;
+  fs::create_directories(dir / "wav");
+  fs::create_directories(dir / "filters");
+  auto text = [&](const fs::path& p, const std::string& t) {
+    io::write_atomic(p, t);
+    written.push_back(p);
+  };
+  text(dir / "results.json", restore_results_json(r).dump(2) + "\n");
+  text(dir / "results.csv", restore_results_csv(r));
+  auto wav = [&](const std::string& name, const Vector& x) {
+    if (x.size() == 0) return;
+    const fs::path p = dir / "wav" / name;
+    audio::write_wav(p, x.cwiseMax(-1.0).cwiseMin(1.0), r.rate);
+    written.push_back(p);
+  };
+  wav("clean.wav", r.demo_clean);
+  wav("degraded.wav", r.demo_degraded);
+  for (const auto& [name, x] : r.demo_linear) wav(name, x);
+  for (const RestoreConfig& c : r.configs) wav(c.name() + ".wav", c.demo);
+  for (const auto& [name, m] : r.filters) {
+    std::ostringstream s;
+    for (Index i = 0; i < m.rows(); ++i) {
+      for (Index j = 0; j < m.cols(); ++j) s << (j ? "," : "") << format_exact(m(i, j));
+      s << "\n";
+    }
+    text(dir / "filters" / (name + ".csv"), s.str());
+  }
+  return written;
+}
+
+std::string restore_table(const RestoreResults& r) {
+  std::ostringstream s;
+  s << "| model | train MSE | test MSE | test SNR (dB) | vs linear (dB) | steps | status | s |\n"
+       "|---|---|---|---|---|---|---|---|\n";
+  auto row = [&](const std::string& name, std::optional<double> train, std::optional<double> mse,
+                 std::optional<double> snr, const std::string& steps, const std::string& status, const std::string& secs) {
+    s << "| " << name << " | " << fmt(train ? std::optional<double>(*train) : std::nullopt, 6) << " | " << fmt(mse, 6)
+      << " | " << fmt(snr, 2) << " | " << (snr ? format_fixed(*snr - r.linear_snr_db, 2) : std::string("-")) << " | "
+      << steps << " | " << status << " | " << secs << " |\n";
+  };
+  row("no restoration", std::nullopt, r.noisy_mse, r.noisy_snr_db, "", "", "");
+  row(r.options.inpaint() ? "linear MMSE (exact)" : "Wiener (exact)", std::nullopt, r.linear_mse, r.linear_snr_db, "", "",
+      "");
+  if (r.options.inpaint())
+    row(std::string("linear MMSE, tapered w = ") + format_general(r.linear_local_width.value_or(0)), std::nullopt, r.linear_local_mse,
+        r.linear_local_snr_db, "", "", "");
+  for (const RestoreConfig& c : r.configs)
+    row(c.name(), c.train_loss, c.test_mse, c.test_snr_db, std::to_string(c.iterations), c.status,
+        format_fixed(c.seconds, 1));
+  return s.str();
+}
+
+}  // namespace varlearn::study
