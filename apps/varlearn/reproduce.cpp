@@ -19,7 +19,7 @@ void add_reproduce(CLI::App& app) {
                 "Record each finished section (and each configuration of the speech studies) in OUT.partial, and "
                 "reuse what an interrupted run with the same options recorded there; removed once OUT is complete");
   sub->add_flag("--quick", opts->quick, "Reduced grids and corpora: a fast look, not the full study");
-  sub->add_option("--sections", opts->sections, "Sections to run, in order: theory denoise dequant")
+  sub->add_option("--sections", opts->sections, "Sections to run, in order: theory denoise dequant (default), restore (learned nonlinear regularizers on speech: about 20 min more, not in the default)")
       ->capture_default_str();
   budget->add(sub);
   sub->callback([opts, budget] {

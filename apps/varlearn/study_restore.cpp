@@ -39,7 +39,8 @@ void add_study_restore(CLI::App& study) {
   struct Args {
     study::RestoreOptions o;
     StudyOutput output;
-    std::vector<std::string> regularizers, methods, depths, train, test;
+    std::vector<std::string> regularizers, methods, depths;
+    CorpusOptions corpus;
     long n = 0, hop = 0, burst = 40;
     double sigma = 0;
   };
@@ -56,8 +57,7 @@ void add_study_restore(CLI::App& study) {
                   "comma list of quadratic, tv, analysis, analysis-student, foe (default all; --quick: tv,analysis)");
   sub->add_option("--methods", a->methods, "comma list of bilevel, unrolled")->default_str("bilevel,unrolled");
   sub->add_option("--depths", a->depths, "unrolled depths N, comma list (default 1,2,3,5,10,20,50; --quick: 1,3,10)");
-  sub->add_option("--train", a->train, "training audio files (default: codec2 corpus split)");
-  sub->add_option("--test", a->test, "test audio files (split by file)");
+  a->corpus.add(sub);
   add_number(sub, "--n", a->n, "frame length n (default 320; 64 with --quick)")
       ->check(number_range(4, 1e9, "n >= 4; omit it for the default"));
   add_number(sub, "--hop", a->hop, "hop between frames (default n/2)")
@@ -69,7 +69,6 @@ void add_study_restore(CLI::App& study) {
       ->default_val(study::RestoreOptions::kPatience);
   add_number(sub, "--seed", a->o.seed, "seed of noise, masks, minibatches and initializations")->default_val(1);
   sub->add_flag("--quick", a->o.quick, "3 corpus files, n = 64, tv and analysis, depths 1,3,10, 100 steps: about a minute");
-  // --corpus: the shared corpus option group goes here (it fills a->train / a->test).
   sub->callback([a] {
     auto& o = a->o;
     o.sigma = a->sigma;
@@ -80,11 +79,11 @@ void add_study_restore(CLI::App& study) {
     if (!a->methods.empty()) o.methods = split_list(a->methods, "--methods");
     o.depths.clear();
     for (const std::string& d : split_list(a->depths, "--depths")) o.depths.push_back(parse_number<int>(d, "--depths"));
-    o.train_files.assign(a->train.begin(), a->train.end());
-    o.test_files.assign(a->test.begin(), a->test.end());
+    const audio::CorpusSpec files = a->corpus.study_files(o.quick);  // codec2: as given (empty = its default)
+    o.train_files.assign(files.train.begin(), files.train.end());
+    o.test_files.assign(files.test.begin(), files.test.end());
     o.validate();
-    check_audio_files(a->train, false);
-    check_audio_files(a->test, false);
+    a->corpus.check_given(false);  // every given file readable, before any progress line
     a->output.check();
     const study::Journal journal = a->output.journal(study::restore_fingerprint(o));
     const Stopwatch t0;

@@ -56,6 +56,8 @@
 #include "varlearn/study/dequant_pipeline.hpp"
 #include "varlearn/study/dequant_study.hpp"
 #include "varlearn/study/report.hpp"
+#include "varlearn/study/restore_pipeline.hpp"
+#include "varlearn/study/restore_study.hpp"
 #include "varlearn/study/theory_study.hpp"
 #include "varlearn/theory/data_model.hpp"
 #include "varlearn/theory/expressivity.hpp"

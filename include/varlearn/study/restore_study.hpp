@@ -67,7 +67,6 @@ struct RestoreOptions {
   /// The regularizer of the fixed-stepsize control (unrolled at every depth with omega fixed
   /// at its safe start); "" = analysis when listed, else none.
   std::string fixed_control;
-  // --corpus hook: the corpus option group (codec2 | asterisk) resolves to train/test files here.
 
   /// Throws Error naming the flag of a bad field.
   void validate() const;

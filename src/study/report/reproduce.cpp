@@ -11,18 +11,19 @@
 #include "varlearn/core/io.hpp"
 #include "varlearn/core/timer.hpp"
 #include "varlearn/study/report.hpp"
+#include "varlearn/study/restore_study.hpp"
 
 namespace varlearn::study {
 namespace fs = std::filesystem;
 
 namespace {
 
-// ---- restore section hook ------------------------------------------------------------------
-// TODO(lead): wire the restore study here at merge, then set kRestoreWired = true (that adds
-// "restore" to the known sections; add it to ReproduceOptions::sections for the default run).
+// ---- the restore section ------------------------------------------------------------------
 // Each run writes the `study restore` outputs (results.json, wav/, filters/) into
 // ctx.dir / "restore" / <label>, where restore_section() reads them and draws its figures.
-constexpr bool kRestoreWired = false;
+// Not in the default sections: with the study's defaults one task takes 25-30 min on 2 cores
+// (over the report's 15-minute budget); `--sections restore` runs it with the reduced grid
+// below (the study's --quick grid with --quick).
 
 /// The restore runs of the report: label (folder under restore/), task, sigma.
 struct RestoreRun {
@@ -32,29 +33,38 @@ struct RestoreRun {
 };
 constexpr RestoreRun kRestoreRuns[] = {{"denoise", "denoise", 0.1}, {"denoise_sigma0.05", "denoise", 0.05}, {"inpaint", "inpaint", 0.01}};
 
+/// The report's grid: the two dense-analysis regularizers (huber and student), bilevel and
+/// unrolled N in {1, 3, 10}, the study's default steps; --quick: the study's quick grid.
+RestoreOptions report_restore_options(const RestoreRun& run, bool quick) {
+  RestoreOptions o;
+  o.task = run.task;
+  o.sigma = run.sigma;
+  o.quick = quick;
+  if (!quick) {
+    o.regularizers = {"analysis", "analysis-student"};
+    o.depths = {1, 3, 10};
+  }
+  return o;
+}
+
 /// Runs the restore study for every task of kRestoreRuns; returns the result folders.
 std::vector<fs::path> restore_step(const ReportContext& ctx) {
   std::vector<fs::path> runs;
   for (const RestoreRun& run : kRestoreRuns) {
     const fs::path out = ctx.dir / "restore" / run.label;
-    // TODO(lead): with the restore study merged (#include "varlearn/study/restore_study.hpp"):
-    //   RestoreOptions o;
-    //   o.task = run.task;
-    //   o.sigma = run.sigma;
-    //   o.quick = ctx.quick;
-    //   const RestoreResults r = run_restore_study(o, ctx.log, ctx.journal.nested(std::string("restore-") + run.label, restore_fingerprint(o)));
-    //   write_restore_outputs(r, out);
-    //   runs.push_back(out);
-    (void)out;
+    const RestoreOptions o = report_restore_options(run, ctx.quick);
+    ctx.say(std::string("restore: ") + run.label);
+    const RestoreResults r =
+        run_restore_study(o, ctx.log, ctx.journal.nested(std::string("restore-") + run.label, restore_fingerprint(o)));
+    write_restore_outputs(r, out);
+    runs.push_back(out);
   }
   return runs;
 }
-// ---- end of the restore section hook -------------------------------------------------------
+
 
 const std::vector<std::string> kSections = [] {
-  std::vector<std::string> s{"theory", "denoise", "dequant"};
-  if (kRestoreWired) s.push_back("restore");
-  return s;
+  return std::vector<std::string>{"theory", "denoise", "dequant", "restore"};
 }();
 
 std::string run_section(const std::string& name, const ReportContext& ctx) {
@@ -105,8 +115,7 @@ void ReproduceOptions::validate() const {
   std::set<std::string> seen;
   for (const std::string& name : sections) {
     if (std::find(kSections.begin(), kSections.end(), name) == kSections.end())
-      throw Error("reproduce: unknown section '" + name + "' (theory, denoise, dequant" +
-                  (kRestoreWired ? ", restore)" : ")"));
+      throw Error("reproduce: unknown section '" + name + "' (theory, denoise, dequant, restore)");
     if (!seen.insert(name).second) throw Error("reproduce: section '" + name + "' is given twice");
   }
   if (sections.empty()) throw Error("reproduce: no section given (--sections)");
