@@ -9,6 +9,7 @@
 #include "varlearn/audio/noise.hpp"
 #include "varlearn/audio/quantizer.hpp"
 #include "varlearn/audio/spectrogram.hpp"
+#include "varlearn/core/batches.hpp"
 #include "varlearn/core/error.hpp"
 #include "varlearn/core/format.hpp"
 #include "varlearn/core/io.hpp"

@@ -7,6 +7,7 @@
 #include <numeric>
 #include <sstream>
 
+#include "varlearn/core/batches.hpp"
 #include "varlearn/core/error.hpp"
 #include "varlearn/core/format.hpp"
 #include "varlearn/core/io.hpp"
@@ -122,50 +123,6 @@ Matrix gather(const Matrix& m, const std::vector<Index>& idx) {
   return out;
 }
 
-/// Minibatch index stream: a seeded shuffle per epoch (as the quadratic trainer's).
-class Batches {
-public:
-  Batches(Index b, Index size, std::uint64_t seed) : perm_(static_cast<size_t>(b)), size_(size), rng_(seed) {
-    std::iota(perm_.begin(), perm_.end(), Index{0});
-    pos_ = perm_.size();
-  }
-  std::vector<Index> next() {
-    if (pos_ + static_cast<size_t>(size_) > perm_.size()) {
-      std::shuffle(perm_.begin(), perm_.end(), rng_);
-      pos_ = 0;
-    }
-    std::vector<Index> out(perm_.begin() + static_cast<std::ptrdiff_t>(pos_),
-                           perm_.begin() + static_cast<std::ptrdiff_t>(pos_ + static_cast<size_t>(size_)));
-    pos_ += static_cast<size_t>(size_);
-    return out;
-  }
-  void save(GeneralCheckpoint& c) const {
-    c.batch_rng = rng_text(rng_);
-    c.batch_order = perm_;
-    c.batch_position = static_cast<Index>(pos_);
-  }
-  void restore(const GeneralCheckpoint& c) {
-    const char* where = "training checkpoint";
-    rng_restore(rng_, c.batch_rng, "minibatch");
-    require(c.batch_order.size() == perm_.size(), where, "the minibatch order does not match the frames");
-    std::vector<char> seen(perm_.size(), 0);
-    for (Index i : c.batch_order) {
-      require(i >= 0 && static_cast<size_t>(i) < perm_.size() && !seen[static_cast<size_t>(i)], where,
-              "the minibatch order is not a permutation");
-      seen[static_cast<size_t>(i)] = 1;
-    }
-    require(c.batch_position >= 0 && static_cast<size_t>(c.batch_position) <= perm_.size(), where,
-            "the minibatch position is out of range");
-    perm_ = c.batch_order;
-    pos_ = static_cast<size_t>(c.batch_position);
-  }
-
-private:
-  std::vector<Index> perm_;
-  Index size_;
-  Rng rng_;
-  size_t pos_ = 0;
-};
 
 /// The loss of one observed batch at the optimizer's x, by the run's method. A failure of the
 /// engine (non-finite iterate, lower level not converged, indefinite Hessian) is recorded and
@@ -363,6 +320,21 @@ double mse(const Matrix& f, const Matrix& target) {
   return (f - target).squaredNorm() / double(f.size());
 }
 
+namespace {
+
+/// The minibatch order in and out of a checkpoint's batch_rng / batch_order / batch_position.
+void save_order(const MinibatchOrder& order, GeneralCheckpoint& c) {
+  MinibatchOrder::State st = order.state();
+  c.batch_rng = std::move(st.rng);
+  c.batch_order = std::move(st.order);
+  c.batch_position = st.position;
+}
+void restore_order(MinibatchOrder& order, const GeneralCheckpoint& c) {
+  order.restore({c.batch_rng, c.batch_order, c.batch_position});
+}
+
+}  // namespace
+
 GeneralTrainResult train_general(const ops::OperatorModel& op, const reg::Regularizer<double>& init,
                                  const Matrix& clean, const Matrix& val, const GeneralTrainOptions& o,
                                  const optim::Observer& user, const GeneralCheckpointing& cpt) {
@@ -387,7 +359,7 @@ GeneralTrainResult train_general(const ops::OperatorModel& op, const reg::Regula
   const bool adam = o.optimizer == Optimizer::Adam;
   const Index b = clean.cols();
   const Index bs = (adam && o.batch_size > 0 && o.batch_size < b) ? o.batch_size : b;
-  auto batches = std::make_shared<Batches>(b, bs, o.seed ^ kBatchSalt);
+  auto batches = std::make_shared<MinibatchOrder>(b, bs, o.seed ^ kBatchSalt);
   auto noise_rng = std::make_shared<Rng>(derive_seed(o.seed, SeedStream::TrainingNoise));
   auto op_rng = std::make_shared<Rng>(o.seed ^ kOperatorSalt);
 
@@ -429,7 +401,7 @@ GeneralTrainResult train_general(const ops::OperatorModel& op, const reg::Regula
     bad = c.bad_validations;
     stopped_early = c.stopped_early;
     if (adam) {
-      batches->restore(c);
+      restore_order(*batches, c);
       rng_restore(*noise_rng, c.noise_rng, "noise");
       rng_restore(*op_rng, c.operator_rng, "operator");
     }
@@ -460,7 +432,7 @@ GeneralTrainResult train_general(const ops::OperatorModel& op, const reg::Regula
       c.run = run;
       c.optimizer = s;
       if (adam) {
-        batches->save(c);
+        save_order(*batches, c);
         c.noise_rng = rng_text(*noise_rng);
         c.operator_rng = rng_text(*op_rng);
       }

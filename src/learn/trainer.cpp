@@ -8,6 +8,7 @@
 #include <numeric>
 #include <sstream>
 
+#include "varlearn/core/batches.hpp"
 #include "varlearn/core/error.hpp"
 #include "varlearn/core/names.hpp"
 #include "varlearn/core/random.hpp"
@@ -249,58 +250,18 @@ Split split_columns(Index b, double fraction, std::uint64_t seed) {
   std::sort(s.train.begin(), s.train.end());
   return s;
 }
+/// The minibatch order in and out of a checkpoint's batch_rng / batch_order / batch_position.
+void save_order(const MinibatchOrder& order, TrainingCheckpoint& c) {
+  MinibatchOrder::State st = order.state();
+  c.batch_rng = std::move(st.rng);
+  c.batch_order = std::move(st.order);
+  c.batch_position = st.position;
+}
+void restore_order(MinibatchOrder& order, const TrainingCheckpoint& c) {
+  order.restore({c.batch_rng, c.batch_order, c.batch_position});
+}
 
-/// Minibatch index stream: seeded shuffle per epoch.
-class Batches {
-public:
-  Batches(Index b, Index size, std::uint64_t seed) : perm_(static_cast<size_t>(b)), size_(size), rng_(seed) {
-    std::iota(perm_.begin(), perm_.end(), Index{0});
-    pos_ = perm_.size();
-  }
-  std::vector<Index> next() {
-    if (pos_ + static_cast<size_t>(size_) > perm_.size()) {
-      std::shuffle(perm_.begin(), perm_.end(), rng_);
-      pos_ = 0;
-    }
-    std::vector<Index> out(perm_.begin() + static_cast<std::ptrdiff_t>(pos_),
-                           perm_.begin() + static_cast<std::ptrdiff_t>(pos_ + static_cast<size_t>(size_)));
-    pos_ += static_cast<size_t>(size_);
-    return out;
-  }
-  void save(TrainingCheckpoint& c) const {
-    std::ostringstream os;
-    os << rng_;
-    c.batch_rng = os.str();
-    c.batch_order = perm_;
-    c.batch_position = static_cast<Index>(pos_);
-  }
-  void restore(const TrainingCheckpoint& c) {
-    const char* where = "training checkpoint";
-    require(!c.batch_rng.empty(), where, "the minibatch order is missing");
-    std::istringstream is(c.batch_rng);
-    is >> rng_;
-    require(!is.fail(), where, "the minibatch generator state is malformed");
-    require(c.batch_order.size() == perm_.size(), where,
-            "the minibatch order has " + std::to_string(c.batch_order.size()) + " entries, the data " +
-                std::to_string(perm_.size()) + " frames");
-    std::vector<char> seen(perm_.size(), 0);
-    for (Index i : c.batch_order) {
-      require(i >= 0 && static_cast<size_t>(i) < perm_.size() && !seen[static_cast<size_t>(i)], where,
-              "the minibatch order is not a permutation");
-      seen[static_cast<size_t>(i)] = 1;
-    }
-    require(c.batch_position >= 0 && static_cast<size_t>(c.batch_position) <= perm_.size(), where,
-            "the minibatch position is out of range");
-    perm_ = c.batch_order;
-    pos_ = static_cast<size_t>(c.batch_position);
-  }
 
-private:
-  std::vector<Index> perm_;
-  Index size_;
-  Rng rng_;
-  size_t pos_ = 0;
-};
 
 template <class Real, class TData>
 TrainResult frames_impl(const QuadraticModel& init, const MatrixT<TData>& xin, const MatrixT<TData>& yin,
@@ -345,9 +306,9 @@ TrainResult frames_impl(const QuadraticModel& init, const MatrixT<TData>& xin, c
     return run<Real>(init, StructuredLoss<Real>(spec, w, Moments<Real>::from_frames(x, y)), validation, train_loss, o,
                      user, ctx);
   }
-  auto batches = std::make_shared<Batches>(b, o.batch_size, o.seed);
-  ctx.save = [batches](TrainingCheckpoint& c) { batches->save(c); };
-  ctx.restore = [batches](const TrainingCheckpoint& c) { batches->restore(c); };
+  auto batches = std::make_shared<MinibatchOrder>(b, o.batch_size, o.seed);
+  ctx.save = [batches](TrainingCheckpoint& c) { save_order(*batches, c); };
+  ctx.restore = [batches](const TrainingCheckpoint& c) { restore_order(*batches, c); };
   const optim::Function<Real> f([&, batches](const VectorT<Real>& t, VectorT<Real>& g) {
     const auto idx = batches->next();
     const MatrixT<Real> xb = gather(x, idx), yb = gather(y, idx);
@@ -418,16 +379,16 @@ TrainResult sampled_impl(const QuadraticModel& init, const Matrix& clean, double
   }
   const Index b = y.cols();
   const Index bs = (o.batch_size > 0 && o.batch_size < b) ? o.batch_size : b;
-  auto batches = std::make_shared<Batches>(b, bs, o.seed);
+  auto batches = std::make_shared<MinibatchOrder>(b, bs, o.seed);
   auto rng = std::make_shared<Rng>(derive_seed(o.seed, SeedStream::TrainingNoise));
   ctx.save = [batches, rng](TrainingCheckpoint& c) {
-    batches->save(c);
+    save_order(*batches, c);
     std::ostringstream os;
     os << *rng;
     c.noise_rng = os.str();
   };
   ctx.restore = [batches, rng](const TrainingCheckpoint& c) {
-    batches->restore(c);
+    restore_order(*batches, c);
     require(!c.noise_rng.empty(), "training checkpoint", "the noise generator state is missing");
     std::istringstream is(c.noise_rng);
     is >> *rng;
