@@ -410,13 +410,10 @@ GeneralTrainResult train_general(const ops::OperatorModel& op, const reg::Regula
     if (has_val && p.iteration % o.validate_every == 0) {
       const double v = validation(x);
       res.validations.emplace_back(p.iteration, v);
-      if (v < best) {
-        best = v;
-        best_x = x;
-        bad = 0;
-      } else if (early && ++bad >= o.patience) {
-        stopped_early = true;
-        return false;
+      switch (optim::early_stopping_step(v, best, bad, early ? o.patience : 0)) {
+        case optim::Validation::Improved: best_x = x; break;
+        case optim::Validation::Stop: stopped_early = true; return false;
+        case optim::Validation::Worse: break;
       }
     }
     return user ? user(p) : true;

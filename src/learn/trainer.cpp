@@ -169,13 +169,10 @@ TrainResult run(const QuadraticModel& init, const optim::Function<Real>& f,
   optim::Observer obs = [&](const optim::Progress& p) {
     if (validation && p.iteration % o.validate_every == 0) {
       const double v = validation(x.template cast<double>());
-      if (v < best) {
-        best = v;
-        best_x = x;
-        bad = 0;
-      } else if (early && ++bad >= o.patience) {
-        stopped_early = true;
-        return false;
+      switch (optim::early_stopping_step(v, best, bad, early ? o.patience : 0)) {
+        case optim::Validation::Improved: best_x = x; break;
+        case optim::Validation::Stop: stopped_early = true; return false;
+        case optim::Validation::Worse: break;
       }
     }
     return user ? user(p) : true;

@@ -15,4 +15,14 @@ const char* to_string(Status s) { return name_of(kStatusNames, s); }
 Status parse_status(const std::string& name) { return parse_name(kStatusNames, name, "optimizer status"); }
 
 
+Validation early_stopping_step(double v, double& best, int& bad, int patience) {
+  if (v < best) {
+    best = v;
+    bad = 0;
+    return Validation::Improved;
+  }
+  if (patience > 0 && ++bad >= patience) return Validation::Stop;
+  return Validation::Worse;
+}
+
 }  // namespace varlearn::optim

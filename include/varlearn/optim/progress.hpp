@@ -31,6 +31,17 @@ struct Progress {
 /// to stop (status Stopped).
 using Observer = std::function<bool(const Progress&)>;
 
+/// What one validation means for early stopping (the trainers' observers call it).
+enum class Validation {
+  Improved,  ///< the best validation loss so far: keep these parameters
+  Worse,     ///< not better; go on
+  Stop,      ///< `patience` validations in a row without improvement: stop
+};
+/// Early stopping's step on validation loss v: v < best becomes the best (bad = 0);
+/// otherwise, with patience > 0, bad grows and reaching patience says Stop (with patience 0
+/// nothing is counted). best and bad are the caller's state (what a checkpoint stores).
+Validation early_stopping_step(double v, double& best, int& bad, int patience);
+
 /// Why a method stopped.
 enum class Status {
   Converged,         ///< stopping tolerance met (gradient, loss change, duality gap)
