@@ -227,6 +227,14 @@ const std::map<std::string, Range>& ranges() {
       {"--lr/study dequant", {1e-300, 1e3}},
       {"--gap/study dequant", {1e-300, 1}},
       {"--batch/study dequant", {1, kInf}},
+      {"--sigma/study restore", {1e-12, 10}},
+      {"--missing/study restore", {1e-300, 0.9999999}},
+      {"--burst/study restore", {1, kInf}},
+      {"--n/study restore", {4, 1e9}},
+      {"--hop/study restore", {1, 1e9}},
+      {"--steps/study restore", {1, 1e9}},
+      {"--lr/study restore", {1e-300, 1}},
+      {"--patience/study restore", {0, kInf}},
       // The general model's numbers: the quadratic base has no --operator/--regularizer, so
       // every value is an error there (general-only flags); their ranges in the general
       // model are tried in section 5.
@@ -298,6 +306,7 @@ TEST(CliFuzz, EveryBadInputIsOneErrorLineExitTwoAndNothingWritten) {
       {{"eval"}, {{"--model", CK}, {"--denoiser", "{CWD}/t.txt"}}},
       {{"study", "denoise"}, {{"--quick", ""}, {"--out", "{CWD}/s"}}},
       {{"study", "dequant"}, {{"--quick", ""}, {"--out", "{CWD}/s"}}},
+      {{"study", "restore"}, {{"--task", "denoise"}, {"--quick", ""}, {"--out", "{CWD}/s"}}},
   };
 
   std::vector<Case> cases;
