@@ -73,10 +73,7 @@ void print_tolerance_table(const general::GeneralTrainExperiment& e, const std::
       throw Error(std::string(f) + " does not apply with --tolerance-table (it tabulates, it does not train)");
   o.budget.check(general::estimate_memory(e), "train --tolerance-table");
   const general::ToleranceReport r = general::run_tolerance_table(e, tolerances);
-  if (o.output.json) {
-    std::cout << general::to_json(r).dump() << '\n';
-    return;
-  }
+  if (o.output.json) return print_result(general::to_json(r), true);
   std::cout << "bilevel hypergradient vs lower-level tolerance: " << r.op << ", " << r.regularizer << ", n = " << r.n
             << ", " << r.frames << " frames, " << r.parameters << " parameters, lower solver " << r.lower_solver
             << "\nreference (tightest tolerance) vs central differences: " << format_general(r.reference_fd_error, 3)

@@ -141,3 +141,27 @@ TEST(GeneralCli, BadInputIsOneLineExitTwoAndNothingWritten) {
     EXPECT_FALSE(fs::exists(t.path / "out.json")) << args;
   }
 }
+
+// --tolerance-table: the hypergradient's error falls with the lower-level tolerance (the
+// tightest row is the reference, 0), its cost grows, and the reference agrees with central
+// differences; float32 and momentum train the unrolled model and say so in the JSON.
+TEST(GeneralCli, ToleranceTableAndTheUnrolledVariants) {
+  const json t = run_json("train --regularizer analysis --filters 8 --potential charbonnier --method bilevel "
+                          "--tolerance-table 1e-2,1e-5,1e-8,1e-11" + kData);
+  ASSERT_TRUE(t.contains("table") && t["table"].size() == 4) << t.dump(1);
+  const json& rows = t["table"];
+  EXPECT_EQ(rows[3]["relative_error"].get<double>(), 0.0);
+  for (size_t i = 0; i + 1 < rows.size(); ++i) {
+    EXPECT_GE(rows[i]["relative_error"].get<double>(), rows[i + 1]["relative_error"].get<double>()) << i;
+    EXPECT_LE(rows[i]["hessian_products"].get<long>(), rows[i + 1]["hessian_products"].get<long>()) << i;
+    EXPECT_LE(rows[i]["relative_error"].get<double>(), 10 * rows[i]["tolerance"].get<double>()) << i;
+  }
+  EXPECT_LT(t["reference_fd_error"].get<double>(), 1e-5);
+  const json f = run_json("train --regularizer analysis --filters 8 --potential charbonnier --depth 4 --iterations 10 "
+                          "--precision float32 --momentum --stepsize 0.2" + kData);
+  EXPECT_EQ(f["precision"], "float32");
+  EXPECT_EQ(f["momentum"], true);
+  EXPECT_EQ(f["stepsize"].get<double>(), 0.2);
+  EXPECT_EQ(f["parameters"], 8 * 16 + 8);  // K and weights: a fixed omega is not a parameter
+  EXPECT_TRUE(finite_number(f["test_mse"]));
+}
