@@ -26,6 +26,7 @@
 #include "varlearn/theory/data_model.hpp"
 #include "varlearn/theory/optimal.hpp"
 #include "varlearn/theory/risk.hpp"
+#include "problems.hpp"
 
 namespace varlearn {
 namespace {
@@ -36,50 +37,10 @@ using general::Energy;
 using general::LowerSolver;
 using reg::Potential;
 
-constexpr Index kN = 8;
-constexpr Index kB = 3;
+using namespace general_problems;
 
 double relative(const Vector& a, const Vector& b) { return (a - b).norm() / std::max(b.norm(), 1e-300); }
 double relative(double a, double b) { return std::abs(a - b) / std::max(std::abs(b), 1e-300); }
-
-ops::Operator make_operator(const std::string& kind) {
-  if (kind == "identity") return ops::Identity(kN);
-  if (kind == "mask") {
-    ops::MaskPattern observed = ops::MaskPattern::Constant(kN, kB, true);
-    observed(1, 0) = observed(4, 0) = observed(2, 1) = observed(7, 2) = observed(3, 2) = false;
-    return ops::Mask(observed);
-  }
-  Vector kernel(3);
-  kernel << 0.25, 0.5, 0.25;
-  return ops::Conv(kN, kernel);
-}
-
-std::unique_ptr<reg::Regularizer<double>> make_regularizer(const std::string& kind) {
-  Rng rng(7);
-  if (kind == "quadratic") return std::make_unique<reg::Quadratic<double>>(gaussian_matrix(kN, kN, 0.3, rng));
-  if (kind == "huber")
-    return std::make_unique<reg::Analysis<double>>(gaussian_matrix(6, kN, 0.4, rng), Vector::Constant(6, 0.7),
-                                                   Potential::huber(0.3));
-  if (kind == "charbonnier")
-    return std::make_unique<reg::Analysis<double>>(gaussian_matrix(6, kN, 0.4, rng), Vector::Constant(6, 0.7),
-                                                   Potential::charbonnier(0.2, true));
-  if (kind == "tv") return std::make_unique<reg::Tv<double>>(kN, 0.5, Potential::charbonnier(0.1));
-  return std::make_unique<reg::Foe<double>>(
-      reg::Foe<double>::random(kN, 2, 3, reg::Boundary::Same, Potential::huber(0.5, true), 0.5, 0.8, 3));
-}
-
-struct Problem {
-  Energy energy;
-  Matrix target;
-};
-
-Problem make_problem(const std::string& op, const std::string& regularizer) {
-  Rng rng(11);
-  const ops::Operator a = make_operator(op);
-  const Matrix target = gaussian_matrix(kN, kB, 1.0, rng);
-  const Matrix g = ops::observe(a, target, 0.2, rng);
-  return {Energy(a, *make_regularizer(regularizer), g), target};
-}
 
 // ---------------------------------------------------------------------------------------------
 // L-BFGS lower level

@@ -17,6 +17,7 @@
 #include "varlearn/ops/ops.hpp"
 #include "varlearn/optim/gradient_check.hpp"
 #include "varlearn/reg/reg.hpp"
+#include "problems.hpp"
 
 namespace varlearn {
 namespace {
@@ -29,56 +30,7 @@ using general::UnrolledObjective;
 using general::UnrolledOptions;
 using reg::Potential;
 
-constexpr Index kN = 8;
-constexpr Index kB = 3;
-
-ops::Operator make_operator(const std::string& kind) {
-  if (kind == "identity") return ops::Identity(kN);
-  if (kind == "mask") {
-    ops::MaskPattern observed = ops::MaskPattern::Constant(kN, kB, true);
-    observed(1, 0) = observed(4, 0) = observed(2, 1) = observed(7, 2) = false;
-    return ops::Mask(observed);
-  }
-  Vector kernel(3);
-  kernel << 0.25, 0.5, 0.25;
-  return ops::Conv(kN, kernel);
-}
-
-template <class T>
-std::unique_ptr<reg::Regularizer<T>> make_regularizer(const std::string& kind) {
-  Rng rng(7);
-  const MatrixT<T> k = gaussian_matrix(6, kN, 0.4, rng).cast<T>();
-  const VectorT<T> a = VectorT<T>::Constant(6, T(0.7));
-  if (kind == "quadratic")
-    return std::make_unique<reg::Quadratic<T>>(MatrixT<T>(gaussian_matrix(kN, kN, 0.3, rng).cast<T>()));
-  if (kind == "huber") return std::make_unique<reg::Analysis<T>>(k, a, Potential::huber(0.3));
-  if (kind == "charbonnier") return std::make_unique<reg::Analysis<T>>(k, a, Potential::charbonnier(0.2, true));
-  if (kind == "student") return std::make_unique<reg::Analysis<T>>(k, a, Potential::student(0.5, true));
-  if (kind == "tv") return std::make_unique<reg::Tv<T>>(kN, 0.5, Potential::charbonnier(0.1));
-  return std::make_unique<reg::Foe<T>>(
-      reg::Foe<T>::random(kN, 2, 3, reg::Boundary::Same, Potential::huber(0.5, true), 0.5, 0.8, 3));
-}
-
-template <class T>
-struct Problem {
-  BasicEnergy<T> energy;
-  MatrixT<T> target;
-};
-
-/// The same problem in float and double (drawn in double, then rounded).
-template <class T>
-Problem<T> make_problem(const std::string& op, const std::string& regularizer) {
-  Rng rng(11);
-  const ops::Operator a = make_operator(op);
-  const Matrix target = gaussian_matrix(kN, kB, 1.0, rng);
-  const Matrix g = ops::observe(a, target, 0.2, rng);
-  return {BasicEnergy<T>(a, *make_regularizer<T>(regularizer), g.cast<T>()), target.cast<T>()};
-}
-
-template <class T>
-double safe_step(const BasicEnergy<T>& e) {
-  return 0.9 / (e.op().norm_squared_bound() + e.regularizer().hessian_bound().value_or(4.0));
-}
+using namespace general_problems;
 
 /// alpha for options (empty when fixed): softplus(alpha_t) = safe step, slowly decreasing.
 Vector make_alpha(const UnrolledOptions& options, double omega) {
