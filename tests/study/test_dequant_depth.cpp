@@ -19,6 +19,7 @@
 #include "varlearn/study/dequant_study.hpp"
 #include "varlearn/study/journal.hpp"
 #include "../support/temp_dir.hpp"
+#include "dequant_fixture.hpp"
 
 namespace fs = std::filesystem;
 using namespace varlearn;
@@ -26,30 +27,7 @@ using namespace varlearn::study;
 
 namespace {
 
-Vector tone(Index len, double f, double phase) {
-  Vector x(len);
-  for (Index t = 0; t < len; ++t)
-    x[t] = 0.5 * std::sin(2 * std::numbers::pi * f * double(t) / 8000 + phase) +
-           0.2 * std::sin(2 * std::numbers::pi * 3.1 * f * double(t) / 8000);
-  return x;
-}
-
-DequantOptions small_options(const varlearn::testing::TempDir& d) {
-  DequantOptions o;
-  for (int i = 0; i < 3; ++i) {
-    const fs::path p = d.path / (std::string("t") + std::to_string(i) + ".wav");
-    audio::write_wav(p, tone(4000, 150 + 60 * i, 0.3 * i), 8000);
-    (i < 2 ? o.train_files : o.test_files).push_back(p);
-  }
-  o.frame_length = 16;
-  o.bits = {3};
-  o.depths = {1, 3};
-  o.tau_grid = {0.05, 0.5};
-  o.train_steps = 20;
-  o.batch_size = 32;
-  o.converged_max_iter = 2000;
-  return o;
-}
+using dequant_fixture::small_options;
 
 // A trained-looking shallower network: the DCT start with K perturbed and distinct step sizes.
 Vector perturbed(const dequant::UnrolledSpec& us) {
