@@ -22,6 +22,7 @@
 #include "varlearn/core/random.hpp"
 #include "varlearn/core/range.hpp"
 #include "varlearn/core/signals.hpp"
+#include "varlearn/core/spectral.hpp"
 #include "varlearn/core/threads.hpp"
 #include "varlearn/core/timer.hpp"
 #include "varlearn/core/types.hpp"

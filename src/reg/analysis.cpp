@@ -2,15 +2,16 @@
 
 #include <omp.h>
 
-#include <Eigen/SVD>
 #include <cmath>
 #include <numbers>
 #include <vector>
 
 #include "varlearn/core/error.hpp"
+#include "varlearn/core/threads.hpp"
 #include "varlearn/core/format.hpp"
 #include "varlearn/core/numerics.hpp"
 #include "varlearn/core/random.hpp"
+#include "varlearn/core/spectral.hpp"
 
 namespace varlearn::reg {
 
@@ -110,6 +111,13 @@ void gradient_column(const K k, Index rows, const T* __restrict a, const T* __re
 
 // Threads for an elementwise pass over `entries` values: one below ~64k (the team costs more).
 int pass_threads(Index entries) { return entries >= 65536 ? omp_get_max_threads() : 1; }
+
+// Threads of one m x n by n x B GEMM with K: one below kMinParallelFlops (minibatches of 64
+// frames in the bilevel lower level: Eigen's two-thread GEMM waits at its barriers there).
+template <class M>
+int gemm_threads(const M& k, Index frames) {
+  return threads_for_flops(2.0 * double(k.rows()) * double(k.cols()) * double(frames));
+}
 
 }  // namespace
 
@@ -428,26 +436,30 @@ void Analysis<T>::set_operator_parameters(const Eigen::Ref<const Vec>& k) {
 }
 template <class T>
 typename Analysis<T>::Vec Analysis<T>::operator_gradient(const Mat& p, const Mat& f) const {
+  const ScopedThreads threads(gemm_threads(k_, f.cols()));
   const Mat g = p * f.transpose();
   return Eigen::Map<const Vec>(g.data(), g.size());
 }
 template <class T>
 void Analysis<T>::apply_to(const Mat& f, Mat& u) const {
   u.resize(k_.rows(), f.cols());
+  const ScopedThreads threads(gemm_threads(k_, f.cols()));
   u.noalias() = k_ * f;
 }
 template <class T>
 void Analysis<T>::add_adjoint(const Mat& p, Mat& out) const {
+  const ScopedThreads threads(gemm_threads(k_, p.cols()));
   out.noalias() += k_.transpose() * p;
 }
 template <class T>
 void Analysis<T>::add_operator_gradient(const Mat& p, const Mat& f, Eigen::Ref<Vec> g) const {
   Eigen::Map<Mat> gk(g.data(), k_.rows(), k_.cols());
+  const ScopedThreads threads(gemm_threads(k_, f.cols()));
   gk.noalias() += p * f.transpose();
 }
 template <class T>
 double Analysis<T>::operator_norm_bound() const {
-  return Eigen::JacobiSVD<Matrix>(k_.template cast<double>()).singularValues()(0);
+  return spectral_norm(k_.template cast<double>());
 }
 
 template <class T>

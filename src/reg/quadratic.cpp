@@ -1,10 +1,20 @@
 #include "varlearn/reg/quadratic.hpp"
 
-#include <Eigen/SVD>
-
 #include "varlearn/core/error.hpp"
+#include "varlearn/core/spectral.hpp"
+#include "varlearn/core/threads.hpp"
 
 namespace varlearn::reg {
+
+namespace {
+// One thread below kMinParallelFlops (2 GEMMs of k x n by n x B): the bilevel lower level
+// works on minibatches of 64 frames, where Eigen's two-thread GEMM waits at its barriers and,
+// on a loaded machine, ran ~10x slower than one thread.
+template <class M>
+ScopedThreads threads_for(const M& r, Index frames) {
+  return ScopedThreads(threads_for_flops(4.0 * double(r.rows()) * double(r.cols()) * double(frames)));
+}
+}  // namespace
 
 template <class T>
 Quadratic<T>::Quadratic(Mat r) : r_(std::move(r)) {
@@ -15,27 +25,32 @@ Quadratic<T>::Quadratic(Mat r) : r_(std::move(r)) {
 template <class T>
 T Quadratic<T>::value(const Mat& f) const {
   this->check_frames(f, "reg::Quadratic::value");
+  const ScopedThreads threads = threads_for(r_, f.cols());
   return T(0.5) * (r_ * f).squaredNorm();
 }
 template <class T>
 typename Quadratic<T>::Mat Quadratic<T>::gradient(const Mat& f) const {
   this->check_frames(f, "reg::Quadratic::gradient");
+  const ScopedThreads threads = threads_for(r_, f.cols());
   return r_.transpose() * (r_ * f);
 }
 template <class T>
 typename Quadratic<T>::Mat Quadratic<T>::hessian_product(const Mat& f, const Mat& v) const {
   this->check_frames(f, "reg::Quadratic::hessian_product", &v);
+  const ScopedThreads threads = threads_for(r_, f.cols());
   return r_.transpose() * (r_ * v);
 }
 template <class T>
 typename Quadratic<T>::Vec Quadratic<T>::parameter_gradient(const Mat& f) const {
   this->check_frames(f, "reg::Quadratic::parameter_gradient");
+  const ScopedThreads threads = threads_for(r_, f.cols());
   const Mat g = (r_ * f) * f.transpose();
   return Eigen::Map<const Vec>(g.data(), g.size());
 }
 template <class T>
 typename Quadratic<T>::Vec Quadratic<T>::mixed_product(const Mat& f, const Mat& w) const {
   this->check_frames(f, "reg::Quadratic::mixed_product", &w);
+  const ScopedThreads threads = threads_for(r_, f.cols());
   const Mat g = (r_ * w) * f.transpose() + (r_ * f) * w.transpose();
   return Eigen::Map<const Vec>(g.data(), g.size());
 }
@@ -56,7 +71,7 @@ std::string Quadratic<T>::describe() const {
 }
 template <class T>
 std::optional<double> Quadratic<T>::hessian_bound() const {
-  const double s = Eigen::JacobiSVD<Matrix>(r_.template cast<double>()).singularValues()(0);
+  const double s = spectral_norm(r_.template cast<double>());
   return s * s;
 }
 

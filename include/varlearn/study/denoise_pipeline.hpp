@@ -84,8 +84,6 @@ struct Job {
 /// at every depth; each from DenoiseInit::Shrink at omega = options.fixed_stepsize.
 std::vector<Job> make_jobs(const DenoiseOptions& options, const theory::DataModel& data);
 
-/// \f$\|R\|_2\f$, the largest singular value (0 for an empty R).
-double spectral_norm(const Matrix& r);
 
 /// The optimizer settings of the study (L-BFGS on the exact objective, Adam on sampled noise).
 learn::TrainOptions train_options(const DenoiseOptions& options);

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <random>
 
+#include "varlearn/core/spectral.hpp"
 #include "varlearn/core/parallel.hpp"
 #include "varlearn/audio/noise.hpp"
 #include "varlearn/core/format.hpp"

@@ -9,6 +9,7 @@
 #include <exception>
 #include <numeric>
 
+#include "varlearn/core/spectral.hpp"
 #include "varlearn/core/parallel.hpp"
 #include "varlearn/core/error.hpp"
 #include "varlearn/core/format.hpp"
@@ -72,13 +73,6 @@ void parallel_jobs(const std::vector<size_t>& order, Body body) {
 }
 
 }  // namespace
-
-double spectral_norm(const Matrix& r) {
-  if (r.size() == 0) return 0;
-  const Matrix g = r.rows() <= r.cols() ? Matrix(r * r.transpose()) : Matrix(r.transpose() * r);
-  Eigen::SelfAdjointEigenSolver<Matrix> es(g, Eigen::EigenvaluesOnly);
-  return std::sqrt(std::max(0.0, es.eigenvalues().maxCoeff()));
-}
 
 learn::TrainOptions train_options(const DenoiseOptions& opt) {
   learn::TrainOptions topt;
