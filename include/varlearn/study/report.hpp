@@ -15,6 +15,8 @@ namespace varlearn::study {
 /// A study's log: one short human line per step (the library never prints). Iterative
 /// methods report through optim::Progress instead; this is the studies' line of text.
 using Log = std::function<void(const std::string&)>;
+/// The same log, one line at a time: for studies that log from worker threads (empty stays empty).
+Log serialized_log(const Log& log);
 
 struct ReportContext {
   std::filesystem::path dir;  ///< report folder (exists, writable)

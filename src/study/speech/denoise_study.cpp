@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <mutex>
 #include <set>
 
 #include "varlearn/core/error.hpp"
@@ -83,16 +82,6 @@ double exact_mse(const Matrix& t, const Matrix& s, double sigma) {
 
 namespace {
 
-// The log is called from worker threads: one line at a time.
-Log serialized(const Log& log) {
-  if (!log) return {};
-  auto mu = std::make_shared<std::mutex>();
-  return [log, mu](const std::string& line) {
-    std::lock_guard<std::mutex> lock(*mu);
-    log(line);
-  };
-}
-
 std::vector<DenoiseConfig> configs_of(const std::vector<denoise::Job>& jobs) {
   std::vector<DenoiseConfig> out;
   for (const auto& j : jobs) out.push_back(j.config);
@@ -153,7 +142,7 @@ DenoiseResults run_denoise_study(const DenoiseOptions& options_in, const Log& lo
   using namespace denoise;
   const Stopwatch clock;
   const DenoiseOptions opt = options_in.resolved();
-  const Log log = serialized(log_in);
+  const Log log = serialized_log(log_in);  // called from worker threads
   DenoiseResults res;
   res.options = opt;
 

@@ -256,9 +256,9 @@ RestoreConfig run_job(const Job& job, const RestoreOptions& o, const Data& d, co
   try {
     optim::Observer observer;
     if (log)
-      observer = [&log](const optim::Progress& p) {
+      observer = [&log, &c](const optim::Progress& p) {
         if (p.iteration > 0 && p.iteration % kProgressEvery == 0)
-          log(std::string("      step ") + std::to_string(p.iteration) + "/" + std::to_string(p.max_iterations) + ", minibatch loss " +
+          log(std::string("      ") + c.name() + " step " + std::to_string(p.iteration) + "/" + std::to_string(p.max_iterations) + ", minibatch loss " +
               format_general(p.loss, 4) + ", " + format_fixed(p.elapsed_s, 1) + " s");
         return true;
       };
