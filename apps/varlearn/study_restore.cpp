@@ -67,6 +67,11 @@ void add_study_restore(CLI::App& study) {
   add_number(sub, "--lr", a->o.learning_rate, "Adam learning rate")->default_val(study::RestoreOptions::kLearningRate);
   add_number(sub, "--patience", a->o.patience, "early stopping: validations (every 25 steps) without improvement; 0 = off")
       ->default_val(study::RestoreOptions::kPatience);
+  add_number(sub, "--test-seconds", a->o.test_seconds,
+             "cap on each test set's length in seconds (evenly spaced files are kept; the asterisk test language has "
+             "about 25 min); 0 = no cap")
+      ->default_val(study::RestoreOptions::kMaxTestSeconds)
+      ->check(number_range(0, 1e9, "0 <= seconds"));
   add_number(sub, "--seed", a->o.seed, "seed of noise, masks, minibatches and initializations")->default_val(1);
   sub->add_flag("--quick", a->o.quick, "3 corpus files, n = 64, tv and analysis, depths 1,3,10, 100 steps: about a minute");
   sub->callback([a] {
@@ -82,6 +87,11 @@ void add_study_restore(CLI::App& study) {
     const audio::CorpusSpec files = a->corpus.study_files(o.quick);  // codec2: as given (empty = its default)
     o.train_files.assign(files.train.begin(), files.train.end());
     o.test_files.assign(files.test.begin(), files.test.end());
+    o.rate = files.rate;
+    o.corpus = files.name.empty() && o.train_files.empty() ? "codec2" : files.name;
+    o.test_name = files.test_name;
+    if (a->corpus.kind() == audio::CorpusKind::Asterisk && a->corpus.test.empty())
+      o.extra_tests = a->corpus.resolve(o.quick, true).extra_tests;  // codec2's test files as a second test set
     o.validate();
     a->corpus.check_given(false);  // every given file readable, before any progress line
     a->output.check();

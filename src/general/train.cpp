@@ -54,6 +54,7 @@ void GeneralTrainOptions::validate() const {
   adam.validate();
   lbfgs.validate();
   require(batch_size >= 0, "--batch", "must be >= 0");
+  require(loss_frames >= 0, "loss_frames", "must be >= 0 (0 = all training frames)");
   require(optimizer == Optimizer::Adam || batch_size == 0, "--batch", "minibatches need the Adam optimizer");
   require(patience >= 0, "--patience", "must be >= 0");
   require(validate_every >= 1, w, "validate_every must be >= 1");
@@ -260,6 +261,7 @@ std::map<std::string, std::string> fingerprint(const ops::OperatorModel& op, con
                  " loss_tolerance " + text(l.loss_tolerance) + " past " + std::to_string(l.past);
   }
   f["batch_size"] = std::to_string(o.batch_size);
+  if (o.loss_frames > 0) f["loss_frames"] = std::to_string(o.loss_frames);  // (absent when off: older checkpoints still match)
   f["patience"] = std::to_string(o.patience) + " every " + std::to_string(o.validate_every);
   f["seed"] = std::to_string(o.seed);
   f["data"] = std::to_string(clean.rows()) + "x" + std::to_string(clean.cols()) + " checksum " + checksum(clean) +
@@ -351,7 +353,15 @@ GeneralTrainResult train_general(const ops::OperatorModel& op, const reg::Regula
 
   Learner learner(init, o);
   // Fixed draws: the training set (L-BFGS, train_loss) and the validation set.
-  const Observation train_obs = observe_fixed(op, clean, o.noise_std, draw_seed(o.seed, DrawSet::Training));
+  // Adam with loss_frames: the fixed training draw (train_loss only) on evenly spaced frames.
+  const bool spaced = o.optimizer == Optimizer::Adam && o.loss_frames > 0 && clean.cols() > o.loss_frames;
+  Matrix spaced_clean;
+  if (spaced) {
+    spaced_clean.resize(n, o.loss_frames);
+    for (Index j = 0; j < o.loss_frames; ++j) spaced_clean.col(j) = clean.col(j * clean.cols() / o.loss_frames);
+  }
+  const Matrix& loss_clean = spaced ? spaced_clean : clean;
+  const Observation train_obs = observe_fixed(op, loss_clean, o.noise_std, draw_seed(o.seed, DrawSet::Training));
   Observation val_obs;
   if (val.cols() > 0) val_obs = observe_fixed(op, val, o.noise_std, draw_seed(o.seed, DrawSet::Validation));
   Vector x = learner.initial(train_obs.a);
@@ -465,7 +475,7 @@ GeneralTrainResult train_general(const ops::OperatorModel& op, const reg::Regula
   res.stopped_early = stopped_early;
   res.parameters = x;
   res.model = learner.model(x);
-  res.train_loss = learner.loss(train_obs.a, train_obs.g, clean, x, nullptr);
+  res.train_loss = learner.loss(train_obs.a, train_obs.g, loss_clean, x, nullptr);
   std::string why = res.optim.message;
   if (stopped_early)
     why = "early stopping: the validation loss did not improve for " + std::to_string(o.patience) + " validations";

@@ -235,6 +235,7 @@ const std::map<std::string, Range>& ranges() {
       {"--steps/study restore", {1, 1e9}},
       {"--lr/study restore", {1e-300, 1}},
       {"--patience/study restore", {0, kInf}},
+      {"--test-seconds/study restore", {0, 1e9}},
       // The general model's numbers: the quadratic base has no --operator/--regularizer, so
       // every value is an error there (general-only flags); their ranges in the general
       // model are tried in section 5.

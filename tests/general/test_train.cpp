@@ -269,3 +269,36 @@ TEST(GeneralTraining, ANonFiniteLossStopsTheRunWithTheReason) {
     EXPECT_TRUE(r.parameters.allFinite());
   }
 }
+
+TEST(GeneralTraining, LossFramesOnlyThinTheFinalTrainLoss) {
+  // Adam with loss_frames: the training itself is unchanged (same parameters, bit for bit) and
+  // train_loss is the model's loss on the evenly spaced frames under the documented fixed draw.
+  const Index n = 10, b = 90, kept = 25;
+  const Matrix clean = ar1_frames(n, b, 21);
+  const auto op = ops::parse_operator("mask:0.2", n);
+  const auto init = make_regularizer(spec("analysis"), n, 3, 1.0);
+  auto run = [&](Index loss_frames) {
+    GeneralTrainOptions o;
+    o.depth = 4;
+    o.noise_std = 0.2;
+    o.optimizer = Optimizer::Adam;
+    o.adam.max_iterations = 15;
+    o.batch_size = 30;
+    o.loss_frames = loss_frames;
+    return std::make_pair(train_general(op, *init, clean, Matrix(), o), o);
+  };
+  const auto [all, o_all] = run(0);
+  const auto [same, o_same] = run(b);  // >= the frames: no thinning
+  const auto [thin, o_thin] = run(kept);
+  EXPECT_EQ(same.parameters, all.parameters);
+  EXPECT_EQ(same.train_loss, all.train_loss);
+  EXPECT_EQ(thin.parameters, all.parameters);
+  Matrix spaced(n, kept);
+  for (Index j = 0; j < kept; ++j) spaced.col(j) = clean.col(j * b / kept);
+  const Observation t = observe_fixed(op, spaced, o_thin.noise_std, draw_seed(o_thin.seed, DrawSet::Training));
+  EXPECT_LT(rel(thin.train_loss, model_loss(thin.model, t, spaced)), 1e-12);
+  EXPECT_NE(thin.train_loss, all.train_loss);
+  GeneralTrainOptions bad;
+  bad.loss_frames = -1;
+  EXPECT_THROW(bad.validate(), Error);
+}

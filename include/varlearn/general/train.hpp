@@ -77,6 +77,9 @@ struct GeneralTrainOptions {
   optim::AdamOptions adam;                       ///< max_iterations = Adam steps
   optim::LbfgsOptions lbfgs;                     ///< max_iterations = L-BFGS iterations
   Index batch_size = 0;                          ///< Adam: frames per step (0 = all training frames)
+  /// Adam: train_loss on at most this many evenly spaced training frames (0 = all): on a large
+  /// corpus (10^5 frames) the final pass and its fixed noise draw would cost more than training.
+  Index loss_frames = 0;
   int patience = 0;                              ///< early stopping: validations without improvement (0 = off)
   int validate_every = 10;                       ///< iterations between validations (>= 1)
   std::uint64_t seed = 1;                        ///< minibatch order, noise and operator draws

@@ -34,6 +34,10 @@ struct Data {
   Matrix test_frames;                           ///< the same frames of the clean signals
   ops::MaskPattern test_pattern;                ///< inpaint: n x B, frames of test_observed (the pad missing)
   std::vector<Index> test_frame_counts;         ///< frames of each test file, in order
+  std::string name;                             ///< the test set's name ("" = the main one)
+  /// Further test sets: the same fields for their test part (fit / validation empty; moment,
+  /// signal_rms, n, hop, sigma, mask copied), degraded with their own seeded draws.
+  std::vector<Data> extra_tests;
 };
 
 /// Reads the corpus (default codec2 split, or the given files).
@@ -41,7 +45,16 @@ struct Signals {
   int rate = 0;
   std::vector<std::string> train_files, test_files;
   std::vector<Vector> train, test;
+  struct Extra {
+    std::string name;
+    std::vector<std::string> files;
+    std::vector<Vector> test;
+  };
+  std::vector<Extra> extra_tests;
 };
+/// Keeps evenly spaced signals (every s-th, from the first) so that their total duration is
+/// about `seconds` at `rate` or less; all when they fit or seconds <= 0. Returns the kept indices.
+std::vector<size_t> cap_duration(const std::vector<Vector>& signals, int rate, double seconds);
 Signals load_signals(const RestoreOptions& resolved, const Log& log = {});
 
 /// Frames, held-out split and the seeded test degradation (signal level: noise at every
@@ -58,6 +71,9 @@ struct Score {
 };
 Score score(const Data& data, const std::vector<Vector>& restored);
 
+/// Scores of a model's restored test frames (n x B, columns as data.test_g): per-sample MSE and SNR.
+Score score_frames(const Data& data, const Matrix& frames);
+
 /// Stage 3: the exact linear estimators and no restoration, each scored on the test signals.
 struct Linear {
   Score noisy, linear;               ///< degraded itself; Wiener / exact LMMSE
@@ -68,6 +84,8 @@ struct Linear {
 /// Taper widths tried for the local LMMSE (infinity = the exact one).
 std::vector<double> taper_grid();
 Linear linear_baselines(const Data& data, std::uint64_t seed);
+/// The same on a further test set, with the taper width chosen on the main run's held-out frames.
+Linear linear_baselines_at(const Data& tests, double local_width);
 
 /// One configuration to train.
 struct Job {

@@ -17,6 +17,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "varlearn/audio/corpus.hpp"
 #include "varlearn/core/types.hpp"
 #include "varlearn/general/model.hpp"
 #include "varlearn/study/journal.hpp"
@@ -39,6 +40,7 @@ struct RestoreOptions {
   static constexpr int kPatience = 20;                ///< validations without improvement before stopping
   static constexpr double kValidationFraction = 0.2;  ///< training frames held out (the last ones)
   static constexpr Index kMaxValidationFrames = 1024; ///< early stopping uses at most this many (evenly spaced)
+  static constexpr Index kMaxTrainLossFrames = 4096;  ///< train_loss on at most this many (evenly spaced)
   static constexpr Index kConvergenceFrames = 256;    ///< test frames of question 2(b)
   static constexpr int kMaxDepth = 200;
   static constexpr int kFixedControlMaxDepth = 10;    ///< the fixed-stepsize control runs at depths <= this
@@ -47,6 +49,10 @@ struct RestoreOptions {
   static constexpr double kTrainTolerance = 1e-3;
   /// Evaluation: ||grad E||_F <= this x sqrt(n B) (an RMS gradient of 1e-6 per sample).
   static constexpr double kEvaluationTolerance = 1e-6;
+  /// Test sets longer than this (seconds) are cut to about it by keeping evenly spaced files
+  /// (--test-seconds): the asterisk test language has ~25 min, and every model, its exact
+  /// minimizer (2(c)) included, is evaluated on each test set.
+  static constexpr double kMaxTestSeconds = 120;
 
   std::string task = "denoise";       ///< denoise | inpaint (--task)
   double sigma = 0;                   ///< (--sigma); 0 = 0.1 (denoise) or 0.01 (inpaint)
@@ -58,6 +64,12 @@ struct RestoreOptions {
   std::vector<std::string> methods{"bilevel", "unrolled"};  ///< (--methods)
   std::vector<int> depths;            ///< unrolled N (--depths); empty = 1,2,3,5,10,20,50 (--quick: 1,3,10)
   std::vector<std::filesystem::path> train_files, test_files;  ///< (--train, --test); empty: codec2 default split
+  /// Further test sets, scored like the test files (--corpus asterisk: codec2's test files).
+  std::vector<audio::TestSet> extra_tests;
+  std::string test_name;              ///< what the test files are (e.g. "ru (...)"); "" = not known
+  std::string corpus;                 ///< "codec2", "asterisk" or "" (the caller's files): for the record
+  int rate = 0;                       ///< read every file at this rate f_s (0: their own; codec2 default split: 8000)
+  double test_seconds = kMaxTestSeconds;  ///< cap per test set (--test-seconds; 0 = no cap)
   Index n = 0, hop = 0;               ///< (--n, --hop); 0 = 320 (64 with --quick), n/2
   int steps = 0;                      ///< Adam steps per configuration (--steps); 0 = default
   std::uint64_t seed = 1;             ///< (--seed)
@@ -102,6 +114,12 @@ struct RestoreConfig {
   std::optional<double> test_snr_db;  ///< pooled SNR of the same
   /// 2(c): test MSE of the exact lower-level minimizer of this theta (unrolled, learned)
   std::optional<double> exact_test_mse;
+  /// Scores on the further test sets, in the order of RestoreOptions::extra_tests.
+  struct ExtraScore {
+    std::string name;
+    std::optional<double> test_mse, test_snr_db;
+  };
+  std::vector<ExtraScore> extra_tests;
   int iterations = 0;
   double seconds = 0;
   std::string status;                 ///< converged | max_iterations | stopped | diverged | failed
@@ -124,6 +142,16 @@ struct BilevelOfUnrolled {
   std::optional<double> test_mse;
 };
 
+/// A further test set: its files and the baselines on it (the linear ones from the same
+/// training second moment; inpaint: the taper width chosen once, on the held-out frames).
+struct RestoreExtraTest {
+  std::string name;
+  std::vector<std::string> files;
+  Index frames = 0;
+  double noisy_mse = 0, noisy_snr_db = 0, linear_mse = 0, linear_snr_db = 0;
+  std::optional<double> zero_fill_mse, zero_fill_snr_db, linear_local_mse, linear_local_snr_db;
+};
+
 struct RestoreResults {
   RestoreOptions options;             ///< resolved
   int rate = 0;
@@ -135,6 +163,7 @@ struct RestoreResults {
   std::optional<double> zero_fill_mse, zero_fill_snr_db;        ///< inpaint
   std::optional<double> linear_local_mse, linear_local_snr_db;  ///< inpaint: tapered LMMSE
   std::optional<double> linear_local_width;                     ///< its w (chosen on held-out training frames)
+  std::vector<RestoreExtraTest> extra_tests;  ///< further test sets (RestoreConfig::extra_tests has the models' scores)
   std::vector<RestoreConfig> configs;
   std::vector<ConvergencePoint> convergence;
   std::vector<BilevelOfUnrolled> bilevel_of_unrolled;

@@ -40,23 +40,52 @@ Matrix spaced_columns(const Matrix& m, Index count) {
 }
 
 ops::Mask test_mask(const Data& d) { return ops::Mask(d.test_pattern); }
+
+// The test part of d from whole clean signals: noise at every sample (and, inpaint, bursts
+// drawn on consecutive blocks of n samples, zeros at the gaps), framed with a zero-padded tail.
+void set_tests(Data& d, const std::vector<Vector>& test, const RestoreOptions& o, std::uint64_t seed);
 }  // namespace
+
+std::vector<size_t> cap_duration(const std::vector<Vector>& signals, int rate, double seconds) {
+  double total = 0;
+  for (const Vector& x : signals) total += double(x.size());
+  total /= double(std::max(rate, 1));
+  const size_t every = seconds > 0 && total > seconds ? size_t(std::ceil(total / seconds)) : 1;
+  std::vector<size_t> kept;
+  for (size_t i = 0; i < signals.size(); i += every) kept.push_back(i);
+  return kept;
+}
 
 Signals load_signals(const RestoreOptions& o, const Log& log) {
   const bool default_corpus = o.train_files.empty();
   const audio::CorpusSpec spec =
       default_corpus ? audio::default_corpus(o.quick) : audio::CorpusSpec{o.train_files, o.test_files};
   audio::ReadOptions ro;
-  ro.rate = default_corpus ? kDefaultCorpusRate : 0;
+  ro.rate = default_corpus ? kDefaultCorpusRate : o.rate;
   ro.min_samples = o.n;
+  size_t extra_files = 0;
+  for (const auto& t : o.extra_tests) extra_files += t.files.size();
   if (log)
-    log(std::string("reading ") + std::to_string(spec.train.size()) + " training and " + std::to_string(spec.test.size()) +
-        " test files");
+    log(std::string("reading ") + std::to_string(spec.train.size()) + " training and " +
+        std::to_string(spec.test.size() + extra_files) + " test files");
   const audio::LoadedCorpus loaded = audio::load_corpus(spec, ro);
   Signals s;
   s.rate = loaded.rate;
   for (const auto& x : loaded.train) s.train_files.push_back(x.source), s.train.push_back(x.samples);
-  for (const auto& x : loaded.test) s.test_files.push_back(x.source), s.test.push_back(x.samples);
+  std::vector<Vector> test;
+  for (const auto& x : loaded.test) test.push_back(x.samples);
+  for (size_t i : cap_duration(test, s.rate, o.test_seconds))
+    s.test_files.push_back(loaded.test[i].source), s.test.push_back(test[i]);
+  for (const audio::TestSet& t : o.extra_tests) {
+    audio::ReadOptions er = ro;
+    er.rate = s.rate;  // every set at the training rate
+    const std::vector<audio::Signal> sig = audio::read_many(t.files, er);
+    std::vector<Vector> x;
+    for (const auto& g : sig) x.push_back(g.samples);
+    Signals::Extra e{t.name, {}, {}};
+    for (size_t i : cap_duration(x, s.rate, o.test_seconds)) e.files.push_back(sig[i].source), e.test.push_back(x[i]);
+    s.extra_tests.push_back(std::move(e));
+  }
   return s;
 }
 
@@ -76,9 +105,24 @@ Data make_data(const Signals& s, const RestoreOptions& o) {
   d.moment_fit = d.fit * d.fit.transpose() / double(d.fit.cols());
   d.signal_rms = std::sqrt(all.squaredNorm() / double(all.size()));
 
-  Rng rng(o.seed ^ kTestDrawSalt);
+  set_tests(d, s.test, o, o.seed ^ kTestDrawSalt);
+  for (size_t k = 0; k < s.extra_tests.size(); ++k) {
+    Data e;
+    e.n = d.n, e.hop = d.hop, e.sigma = d.sigma, e.rate = d.rate, e.inpaint = d.inpaint, e.mask = d.mask;
+    e.moment = d.moment, e.moment_fit = d.moment_fit, e.signal_rms = d.signal_rms;
+    e.name = s.extra_tests[k].name;
+    e.test_files = s.extra_tests[k].files;
+    set_tests(e, s.extra_tests[k].test, o, o.seed ^ (kTestDrawSalt + 1 + k));
+    d.extra_tests.push_back(std::move(e));
+  }
+  return d;
+}
+
+namespace {
+void set_tests(Data& d, const std::vector<Vector>& test, const RestoreOptions& o, std::uint64_t seed) {
+  Rng rng(seed);
   std::normal_distribution<double> normal;
-  for (const Vector& y : s.test) {
+  for (const Vector& y : test) {
     Vector g = y;
     for (Index t = 0; t < g.size(); ++t) g[t] += o.sigma * normal(rng);
     if (d.inpaint) {
@@ -99,8 +143,8 @@ Data make_data(const Signals& s, const RestoreOptions& o) {
     const Matrix obs = audio::frame_all(d.test_observed, o.n, o.hop, audio::Tail::ZeroPad);
     d.test_pattern = obs.array() > 0.5;
   }
-  return d;
 }
+}  // namespace
 
 ops::Operator test_operator(const Data& d) {
   if (d.inpaint) return ops::Operator(test_mask(d));
@@ -118,6 +162,8 @@ std::vector<Vector> to_signals(const Data& d, const Matrix& frames) {
   }
   return out;
 }
+
+Score score_frames(const Data& d, const Matrix& frames) { return score(d, to_signals(d, frames)); }
 
 Score score(const Data& d, const std::vector<Vector>& restored) {
   require(restored.size() == d.test_clean.size(), "study restore", "one restored signal per test file");
@@ -137,6 +183,14 @@ std::vector<double> taper_grid() {
 }
 
 Linear linear_baselines(const Data& d, std::uint64_t seed) {
+  if (!d.inpaint) return linear_baselines_at(d, 0);
+  Rng rng(seed ^ kValidationMaskSalt);
+  const ops::Mask val_mask = ops::draw_mask(d.n, d.validation.cols(), d.mask, rng);
+  const general::ParameterChoice w = general::choose_taper(d.moment_fit, d.sigma, d.validation, val_mask, taper_grid());
+  return linear_baselines_at(d, w.value);
+}
+
+Linear linear_baselines_at(const Data& d, double local_width) {
   Linear l;
   l.noisy = score(d, d.test_degraded);
   if (!d.inpaint) {
@@ -149,12 +203,9 @@ Linear linear_baselines(const Data& d, std::uint64_t seed) {
   l.zero_fill = score(d, to_signals(d, general::zero_fill(d.test_g, mask)));
   l.linear_signals = to_signals(d, general::lmmse_inpaint(d.moment, d.sigma, d.test_g, mask));
   l.linear = score(d, l.linear_signals);
-  Rng rng(seed ^ kValidationMaskSalt);
-  const ops::Mask val_mask = ops::draw_mask(d.n, d.validation.cols(), d.mask, rng);
-  const general::ParameterChoice w = general::choose_taper(d.moment_fit, d.sigma, d.validation, val_mask, taper_grid());
-  l.local_width = w.value;
+  l.local_width = local_width;
   l.local_signals =
-      to_signals(d, general::lmmse_inpaint(general::taper_second_moment(d.moment, w.value), d.sigma, d.test_g, mask));
+      to_signals(d, general::lmmse_inpaint(general::taper_second_moment(d.moment, local_width), d.sigma, d.test_g, mask));
   l.local = score(d, l.local_signals);
   return l;
 }
@@ -198,6 +249,7 @@ general::GeneralTrainOptions train_options(const Job& job, const RestoreOptions&
   t.batch_size = std::min<Index>(job.method == general::LearningMethod::Bilevel ? RestoreOptions::kBilevelBatch
                                                                                : RestoreOptions::kBatch,
                                  d.fit.cols());
+  t.loss_frames = RestoreOptions::kMaxTrainLossFrames;
   t.patience = o.patience;
   t.validate_every = RestoreOptions::kValidateEvery;
   t.seed = o.seed;
@@ -234,6 +286,17 @@ void score_model(const general::GeneralModel& m, const Data& d, RestoreConfig& c
   c.test_mse = s.mse;
   c.test_snr_db = s.snr_db;
   c.demo = signals.front();
+  c.extra_tests.clear();
+  for (const Data& e : d.extra_tests) {
+    RestoreConfig::ExtraScore x{e.name, std::nullopt, std::nullopt};
+    try {
+      const Score se = score_frames(e, m.output(test_operator(e), e.test_g));
+      x.test_mse = se.mse, x.test_snr_db = se.snr_db;
+    } catch (const Error&) {
+      // A test set the model cannot restore (e.g. a lower-level solve that fails there) reads null.
+    }
+    c.extra_tests.push_back(std::move(x));
+  }
 }
 }  // namespace
 

@@ -34,6 +34,13 @@ Vector vec_from(const json& j) {
   return Eigen::Map<const Vector>(x.data(), Index(x.size()));
 }
 
+json extra_json(const RestoreConfig& c) {
+  json a = json::array();
+  for (const auto& x : c.extra_tests)
+    a.push_back({{"name", x.name}, {"test_mse", opt(x.test_mse)}, {"test_snr_db", opt(x.test_snr_db)}});
+  return a;
+}
+
 json config_entry(const RestoreConfig& c) {
   return {{"regularizer", c.regularizer},   {"method", c.method},
           {"depth", c.depth},               {"stepsize_mode", c.stepsize_mode},
@@ -42,7 +49,7 @@ json config_entry(const RestoreConfig& c) {
           {"test_snr_db", opt(c.test_snr_db)}, {"exact_test_mse", opt(c.exact_test_mse)},
           {"iterations", c.iterations},     {"seconds", c.seconds},
           {"status", c.status},             {"message", c.message},
-          {"alpha", vec_json(c.alpha)}};
+          {"alpha", vec_json(c.alpha)},             {"extra_tests", extra_json(c)}};
 }
 RestoreConfig config_from(const json& j) {
   RestoreConfig c;
@@ -61,6 +68,8 @@ RestoreConfig config_from(const json& j) {
   c.status = j.at("status");
   c.message = j.at("message");
   c.alpha = vec_from(j.at("alpha"));
+  for (const json& x : j.at("extra_tests"))
+    c.extra_tests.push_back({x.at("name"), opt_from(x.at("test_mse")), opt_from(x.at("test_snr_db"))});
   return c;
 }
 
@@ -144,6 +153,10 @@ void RestoreOptions::validate() const {
   if (steps < 0) bad("--steps", "must be >= 0 (0 = default)");
   if (!(learning_rate > 0) || !(learning_rate <= 1)) bad("--lr", "must be in (0, 1]");
   if (patience < 0) bad("--patience", "must be >= 0");
+  if (!(test_seconds >= 0) || !std::isfinite(test_seconds)) bad("--test-seconds", "must be >= 0 (0 = no cap)");
+  if (rate < 0) bad("--rate", "must be >= 0");
+  for (const auto& t : extra_tests)
+    if (t.name.empty() || t.files.empty()) bad("--corpus", "a further test set needs a name and files");
   if (!fixed_control.empty() && fixed_control != "none") restore_regularizer_spec(fixed_control);
   if (task == "inpaint") {
     ops::MaskOptions m;
@@ -177,11 +190,14 @@ RestoreOptions RestoreOptions::resolved() const {
 
 json restore_fingerprint(const RestoreOptions& options) {
   const RestoreOptions o = options.resolved();
+  json extra = json::array();
+  for (const auto& t : o.extra_tests) extra.push_back({{"name", t.name}, {"files", input_fingerprint(t.files)}});
   return {{"study", "restore"}, {"task", o.task}, {"sigma", o.sigma}, {"missing", o.missing},
           {"burst", o.burst}, {"regularizers", o.regularizers}, {"methods", o.methods},
           {"depths", o.depths}, {"train_files", input_fingerprint(o.train_files)},
           {"test_files", input_fingerprint(o.test_files)}, {"n", o.n}, {"hop", o.hop},
-          {"steps", o.steps}, {"seed", o.seed}, {"lr", o.learning_rate}, {"patience", o.patience}, {"quick", o.quick}, {"fixed_control", o.fixed_control}};
+          {"steps", o.steps}, {"seed", o.seed}, {"lr", o.learning_rate}, {"patience", o.patience}, {"quick", o.quick}, {"fixed_control", o.fixed_control},
+          {"rate", o.rate}, {"test_seconds", o.test_seconds}, {"extra_tests", extra}};
 }
 
 RestoreResults run_restore_study(const RestoreOptions& options_in, const Log& log, const Journal& journal) {
@@ -191,8 +207,7 @@ RestoreResults run_restore_study(const RestoreOptions& options_in, const Log& lo
   const RestoreOptions o = options_in.resolved();
   RestoreResults res;
   res.options = o;
-  const Signals signals = load_signals(o, log);
-  const Data d = make_data(signals, o);
+  const Data d = make_data(load_signals(o, log), o);  // (the whole signals are not kept)
   res.rate = d.rate;
   res.train_files = d.train_files, res.test_files = d.test_files;
   res.train_frames = d.fit.cols(), res.validation_frames = d.validation.cols(), res.test_frames = d.test_g.cols();
@@ -214,6 +229,23 @@ RestoreResults run_restore_study(const RestoreOptions& options_in, const Log& lo
     res.linear_local_mse = lin.local.mse, res.linear_local_snr_db = lin.local.snr_db;
     res.linear_local_width = lin.local_width;
     res.demo_linear.push_back({"linear_local.wav", lin.local_signals.front()});
+  }
+  for (const Data& e : d.extra_tests) {
+    const Linear le = linear_baselines_at(e, lin.local_width);
+    RestoreExtraTest x;
+    x.name = e.name;
+    x.files = e.test_files;
+    x.frames = e.test_g.cols();
+    x.noisy_mse = le.noisy.mse, x.noisy_snr_db = le.noisy.snr_db;
+    x.linear_mse = le.linear.mse, x.linear_snr_db = le.linear.snr_db;
+    if (o.inpaint()) {
+      x.zero_fill_mse = le.zero_fill.mse, x.zero_fill_snr_db = le.zero_fill.snr_db;
+      x.linear_local_mse = le.local.mse, x.linear_local_snr_db = le.local.snr_db;
+    }
+    if (log)
+      log("test set " + e.name + ": " + std::to_string(x.frames) + " frames, no restoration " +
+          format_fixed(x.noisy_snr_db, 2) + " dB, linear " + format_fixed(x.linear_snr_db, 2) + " dB");
+    res.extra_tests.push_back(std::move(x));
   }
   if (log)
     log(std::string("baselines: no restoration ") + format_fixed(res.noisy_snr_db, 2) + " dB, linear " +
@@ -307,8 +339,11 @@ json restore_results_json(const RestoreResults& r) {
   j["hop"] = o.hop;
   if (o.inpaint()) j["missing"] = o.missing, j["burst"] = o.burst;
   j["rate"] = r.rate;
+  j["corpus"] = o.corpus;
+  j["test_name"] = o.test_name;
   j["train_files"] = r.train_files;
   j["test_files"] = r.test_files;
+  j["test_seconds"] = o.test_seconds;
   j["train_frames"] = r.train_frames;
   j["validation_frames"] = r.validation_frames;
   j["test_frames"] = r.test_frames;
@@ -343,9 +378,24 @@ json restore_results_json(const RestoreResults& r) {
               {"iterations", c.iterations},
               {"seconds", c.seconds},
               {"status", c.status},
-              {"message", c.message}};
+              {"message", c.message},
+              {"extra_tests", extra_json(c)}};
     configs.push_back(e);
   }
+  json extra = json::array();
+  for (const RestoreExtraTest& x : r.extra_tests) {
+    json e = {{"name", x.name},           {"test_files", x.files},         {"test_frames", x.frames},
+              {"noisy_mse", x.noisy_mse}, {"noisy_snr_db", x.noisy_snr_db}, {"linear_mse", x.linear_mse},
+              {"linear_snr_db", x.linear_snr_db}};
+    if (o.inpaint()) {
+      e["zero_fill_mse"] = opt(x.zero_fill_mse);
+      e["zero_fill_snr_db"] = opt(x.zero_fill_snr_db);
+      e["linear_local_mse"] = opt(x.linear_local_mse);
+      e["linear_local_snr_db"] = opt(x.linear_local_snr_db);
+    }
+    extra.push_back(e);
+  }
+  j["extra_tests"] = extra;
   j["configs"] = configs;
   json conv = json::array();
   for (const auto& p : r.convergence) conv.push_back({{"regularizer", p.regularizer}, {"depth", p.depth}, {"distance", p.distance}});
@@ -361,13 +411,20 @@ json restore_results_json(const RestoreResults& r) {
 std::string restore_results_csv(const RestoreResults& r) {
   std::ostringstream s;
   s << "regularizer,method,depth,stepsize_mode,stepsize,train_loss,validation_mse,test_mse,test_snr_db,"
-       "exact_test_mse,iterations,seconds,status\n";
+       "exact_test_mse,iterations,seconds,status";
+  for (const RestoreExtraTest& x : r.extra_tests) s << "," << x.name << "_test_mse," << x.name << "_test_snr_db";
+  s << "\n";
   auto num = [](const std::optional<double>& v) { return v && std::isfinite(*v) ? format_exact(*v) : std::string(); };
   for (const RestoreConfig& c : r.configs) {
     s << c.regularizer << "," << c.method << "," << (c.method == "unrolled" ? std::to_string(c.depth) : "") << ","
       << c.stepsize_mode << "," << (c.method == "unrolled" ? format_exact(c.stepsize) : "") << "," << num(c.train_loss)
       << "," << num(c.validation_mse) << "," << num(c.test_mse) << "," << num(c.test_snr_db) << ","
-      << num(c.exact_test_mse) << "," << c.iterations << "," << format_exact(c.seconds) << "," << c.status << "\n";
+      << num(c.exact_test_mse) << "," << c.iterations << "," << format_exact(c.seconds) << "," << c.status;
+    for (size_t k = 0; k < r.extra_tests.size(); ++k) {
+      const bool has = k < c.extra_tests.size();
+      s << "," << (has ? num(c.extra_tests[k].test_mse) : "") << "," << (has ? num(c.extra_tests[k].test_snr_db) : "");
+    }
+    s << "\n";
   }
   return s.str();
 }
@@ -405,23 +462,40 @@ std::vector<fs::path> write_restore_outputs(const RestoreResults& r, const fs::p
 
 std::string restore_table(const RestoreResults& r) {
   std::ostringstream s;
-  s << "| model | train MSE | test MSE | test SNR (dB) | vs linear (dB) | steps | status | s |\n"
-       "|---|---|---|---|---|---|---|---|\n";
+  s << "| model | train MSE | test MSE | test SNR (dB) | vs linear (dB) | steps | status | s |";
+  for (const RestoreExtraTest& x : r.extra_tests) s << " " << x.name << " SNR (dB) |";
+  s << "\n|---|---|---|---|---|---|---|---|";
+  for (size_t k = 0; k < r.extra_tests.size(); ++k) s << "---|";
+  s << "\n";
+  // extra: the SNR on each further test set (nullopt: "-").
   auto row = [&](const std::string& name, std::optional<double> train, std::optional<double> mse,
-                 std::optional<double> snr, const std::string& steps, const std::string& status, const std::string& secs) {
+                 std::optional<double> snr, const std::string& steps, const std::string& status, const std::string& secs,
+                 const std::vector<std::optional<double>>& extra) {
     s << "| " << name << " | " << fmt(train ? std::optional<double>(*train) : std::nullopt, 6) << " | " << fmt(mse, 6)
       << " | " << fmt(snr, 2) << " | " << (snr ? format_fixed(*snr - r.linear_snr_db, 2) : std::string("-")) << " | "
-      << steps << " | " << status << " | " << secs << " |\n";
+      << steps << " | " << status << " | " << secs << " |";
+    for (size_t k = 0; k < r.extra_tests.size(); ++k) s << " " << fmt(k < extra.size() ? extra[k] : std::nullopt, 2) << " |";
+    s << "\n";
   };
-  row("no restoration", std::nullopt, r.noisy_mse, r.noisy_snr_db, "", "", "");
+  auto baseline = [&](auto field) {
+    std::vector<std::optional<double>> v;
+    for (const RestoreExtraTest& x : r.extra_tests) v.push_back(field(x));
+    return v;
+  };
+  row("no restoration", std::nullopt, r.noisy_mse, r.noisy_snr_db, "", "", "",
+      baseline([](const RestoreExtraTest& x) { return std::optional<double>(x.noisy_snr_db); }));
   row(r.options.inpaint() ? "linear MMSE (exact)" : "Wiener (exact)", std::nullopt, r.linear_mse, r.linear_snr_db, "", "",
-      "");
+      "", baseline([](const RestoreExtraTest& x) { return std::optional<double>(x.linear_snr_db); }));
   if (r.options.inpaint())
-    row(std::string("linear MMSE, tapered w = ") + format_general(r.linear_local_width.value_or(0)), std::nullopt, r.linear_local_mse,
-        r.linear_local_snr_db, "", "", "");
-  for (const RestoreConfig& c : r.configs)
+    row(std::string("linear MMSE, tapered w = ") + format_general(r.linear_local_width.value_or(0)), std::nullopt,
+        r.linear_local_mse, r.linear_local_snr_db, "", "", "",
+        baseline([](const RestoreExtraTest& x) { return x.linear_local_snr_db; }));
+  for (const RestoreConfig& c : r.configs) {
+    std::vector<std::optional<double>> extra;
+    for (const auto& x : c.extra_tests) extra.push_back(x.test_snr_db);
     row(c.name(), c.train_loss, c.test_mse, c.test_snr_db, std::to_string(c.iterations), c.status,
-        format_fixed(c.seconds, 1));
+        format_fixed(c.seconds, 1), extra);
+  }
   return s.str();
 }
 
