@@ -19,8 +19,13 @@ void add_reproduce(CLI::App& app) {
                 "Record each finished section (and each configuration of the speech studies) in OUT.partial, and "
                 "reuse what an interrupted run with the same options recorded there; removed once OUT is complete");
   sub->add_flag("--quick", opts->quick, "Reduced grids and corpora: a fast look, not the full study");
-  sub->add_option("--sections", opts->sections, "Sections to run, in order: theory denoise dequant (default), restore (learned nonlinear regularizers on speech: about 20 min more, not in the default)")
+  sub->add_option("--sections", opts->sections,
+                  "Sections to run, in order (default all four): theory, denoise, dequant, restore (learned nonlinear "
+                  "regularizers on the asterisk speech corpus; needs asterisk-core-sounds-*-wav and codec2-examples)")
       ->capture_default_str();
+  sub->add_flag("--full", opts->full,
+                "Bigger sweeps: restore runs the study's whole default grid (five regularizers, N up to 50; about "
+                "20 min per task on 2 cores) instead of the report's reduced one");
   budget->add(sub);
   sub->callback([opts, budget] {
     opts->validate();

@@ -25,6 +25,7 @@ struct ReportContext {
   /// The section's own journal (reproduce --resume; disabled otherwise): a study section
   /// journals its configurations there (Journal::nested).
   Journal journal;
+  bool full = false;          ///< the bigger sweeps (restore: the study's whole default grid)
   void say(const std::string& line) const {
     if (log) log(line);
   }
@@ -47,7 +48,8 @@ std::string restore_findings(const std::filesystem::path& run, const std::filesy
 struct ReproduceOptions {
   std::filesystem::path out = "report";            ///< report folder (--out)
   bool quick = false;                              ///< see ReportContext::quick (--quick)
-  std::vector<std::string> sections{"theory", "denoise", "dequant"};  ///< which, in order (--sections)
+  std::vector<std::string> sections{"theory", "denoise", "dequant", "restore"};  ///< which, in order (--sections)
+  bool full = false;    ///< the bigger sweeps (--full; ReportContext::full)
   bool force = false;   ///< replace an existing report folder as a whole (--force)
   /// Journal finished sections (markdown and files) and the study sections' configurations
   /// in `out.partial`, and reuse what an interrupted run left there (--resume).

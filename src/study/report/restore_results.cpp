@@ -120,6 +120,12 @@ std::string Config::label() const {
          (fixed() ? " (fixed stepsize)" : "");
 }
 
+const Baseline* ExtraTest::baseline(const std::string& key) const {
+  for (const auto& b : baselines)
+    if (b.key == key) return &b;
+  return nullptr;
+}
+
 const Baseline* Run::baseline(const std::string& key) const {
   for (const auto& b : baselines)
     if (b.key == key) return &b;
@@ -166,6 +172,11 @@ Run load_run(const fs::path& dir) {
   r.burst = number(j, "burst");
   r.steps = number(j, "steps");
   r.baselines = baselines(j, r.task);
+  r.corpus = text(j, "corpus");
+  r.test_name = text(j, "test_name");
+  if (j.contains("extra_tests") && j["extra_tests"].is_array())
+    for (const json& e : j["extra_tests"])
+      if (e.is_object()) r.extra_tests.push_back({text(e, "name"), count(e, "test_files"), baselines(e, r.task)});
   for (const json& c : j["configs"]) {
     if (!c.is_object()) continue;
     Config k;
@@ -178,6 +189,13 @@ Run load_run(const fs::path& dir) {
     k.test_mse = number(c, "test_mse");
     k.test_snr_db = number(c, "test_snr_db");
     k.seconds = number(c, "seconds");
+    for (const ExtraTest& e : r.extra_tests) {
+      std::pair<double, double> v{kNaN, kNaN};
+      if (c.contains("extra_tests") && c["extra_tests"].is_array())
+        for (const json& x : c["extra_tests"])
+          if (x.is_object() && text(x, "name") == e.name) v = {number(x, "test_mse"), number(x, "test_snr_db")};
+      k.extra.push_back(v);
+    }
     r.configs.push_back(k);
   }
   r.convergence = depth_values(j, "convergence", "distance");

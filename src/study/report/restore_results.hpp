@@ -20,6 +20,8 @@ struct Config {
   std::string regularizer, method, stepsize_mode, status;  ///< stepsize_mode "" when null
   int depth = 0;                                           ///< N; 0 for bilevel
   double train_loss = 0, test_mse = 0, test_snr_db = 0, seconds = 0;  ///< NaN when missing/null
+  /// (test MSE, test SNR) on each further test set, in the order of Run::extra_tests (NaN when missing).
+  std::vector<std::pair<double, double>> extra;
   bool bilevel() const { return method == "bilevel"; }
   bool fixed() const { return stepsize_mode == "fixed"; }
   /// Finite test MSE and SNR and no failure status.
@@ -45,8 +47,18 @@ struct Baseline {
   double mse = 0, snr_db = 0;
 };
 
+/// A further test set (results.json `extra_tests`): its name, file count and baselines.
+struct ExtraTest {
+  std::string name;
+  std::size_t files = 0;
+  std::vector<Baseline> baselines;
+  const Baseline* baseline(const std::string& key) const;
+};
+
 struct Run {
   std::filesystem::path dir;
+  std::string corpus, test_name;  ///< "asterisk" / "codec2" / ""; what the test files are ("" = not known)
+  std::vector<ExtraTest> extra_tests;
   std::string task;  ///< "denoise" | "inpaint" (other words are reported as given)
   double sigma = 0;  ///< NaN when missing
   int n = 0, hop = 0;

@@ -40,7 +40,8 @@ std::string setting(const Run& r) {
   std::ostringstream md;
   auto size = [](int v) { return v > 0 ? std::to_string(v) : std::string("n/a"); };
   auto files = [](std::size_t k) { return std::to_string(k) + (k == 1 ? " file" : " files"); };
-  md << "Setting: training " << files(r.train_files) << ", test " << files(r.test_files) << "; n = " << size(r.n)
+  md << "Setting: " << (r.corpus.empty() ? std::string() : "corpus " + r.corpus + ", ") << "training " << files(r.train_files)
+     << ", test " << files(r.test_files) << (r.test_name.empty() ? std::string() : " (" + r.test_name + ")") << "; n = " << size(r.n)
      << ", hop = " << size(r.hop);
   if (std::isfinite(r.missing)) md << "; " << format_percent(r.missing, 0) << " of the samples missing";
   if (std::isfinite(r.burst)) md << " in bursts of " << format_general(r.burst, 4) << " samples";
@@ -49,7 +50,14 @@ std::string setting(const Run& r) {
   for (std::size_t i = 0; i < r.baselines.size(); ++i)
     md << (i ? "; " : " ") << r.baselines[i].label << " MSE " << num(r.baselines[i].mse) << " (SNR "
        << db(r.baselines[i].snr_db) << ")";
-  md << (r.baselines.empty() ? " none in the results" : "") << ".\n\n";
+  md << (r.baselines.empty() ? " none in the results" : "") << ".";
+  for (const ExtraTest& e : r.extra_tests) {
+    md << " Further test set **" << e.name << "** (" << files(e.files) << "):";
+    for (std::size_t i = 0; i < e.baselines.size(); ++i)
+      md << (i ? "; " : " ") << e.baselines[i].label << " SNR " << db(e.baselines[i].snr_db);
+    md << ".";
+  }
+  md << "\n\n";
   return md.str();
 }
 
@@ -134,6 +142,19 @@ std::string best_model(const Run& r) {
            << " is " << signed_db(g) << " over Wiener.\n";
     }
   }
+  for (std::size_t k = 0; k < r.extra_tests.size(); ++k) {
+    const ExtraTest& e = r.extra_tests[k];
+    const Baseline* elin = e.baseline("linear");
+    const auto& [mse, snr] = best->extra[k];
+    md << "- On the further test set " << e.name << " (never used for any choice) the same model has SNR " << db(snr);
+    for (const auto& b : e.baselines) md << "; " << versus(gain_db(snr, mse, b.snr_db, b.mse), b.label);
+    if (elin && lin) {
+      const double here = gain(*best, *lin), there = gain_db(snr, mse, elin->snr_db, elin->mse);
+      if (std::isfinite(here) && std::isfinite(there))
+        md << " (on the main test files: " << signed_db(here) << " against the " << lin->label << ")";
+    }
+    md << ".\n";
+  }
   if (r.task == "inpaint") {
     const Baseline* zero = r.baseline("zero_fill") ? r.baseline("zero_fill") : r.baseline("noisy");
     if (lin && zero)
@@ -182,7 +203,11 @@ std::string table(const Run& r) {
   const Baseline* lin = r.baseline("linear");
   std::ostringstream md;
   md << "| regularizer | method | N | stepsize | train loss | test MSE | test SNR | vs " << (lin ? lin->label : "linear")
-     << " | seconds | status |\n|---|---|---|---|---|---|---|---|---|---|\n";
+     << " | seconds | status |";
+  for (const ExtraTest& e : r.extra_tests) md << " " << e.name << " SNR | " << e.name << " vs linear |";
+  md << "\n|---|---|---|---|---|---|---|---|---|---|";
+  for (std::size_t k = 0; k < r.extra_tests.size(); ++k) md << "---|---|";
+  md << "\n";
   std::vector<const Config*> rows;
   for (const auto& c : r.configs) rows.push_back(&c);
   const auto regs = r.regularizers();
@@ -190,12 +215,19 @@ std::string table(const Run& r) {
   std::stable_sort(rows.begin(), rows.end(), [&](const Config* a, const Config* b) {
     return std::make_tuple(rank(a), a->fixed(), a->depth) < std::make_tuple(rank(b), b->fixed(), b->depth);
   });
-  for (const Config* c : rows)
+  for (const Config* c : rows) {
     md << "| " << c->regularizer << " | " << c->method << " | " << (c->bilevel() ? "-" : std::to_string(c->depth)) << " | "
        << (c->stepsize_mode.empty() ? "-" : c->stepsize_mode) << " | " << num(c->train_loss) << " | " << num(c->test_mse)
        << " | " << db(c->test_snr_db) << " | " << (lin && c->usable() ? signed_db(gain(*c, *lin)) : "-") << " | "
        << (std::isfinite(c->seconds) ? format_general(c->seconds, 3) : "n/a") << " | "
-       << (c->status.empty() ? "-" : c->status) << " |\n";
+       << (c->status.empty() ? "-" : c->status) << " |";
+    for (std::size_t k = 0; k < r.extra_tests.size(); ++k) {
+      const Baseline* elin = r.extra_tests[k].baseline("linear");
+      const auto& [mse, snr] = c->extra[k];
+      md << " " << db(snr) << " | " << (elin ? signed_db(gain_db(snr, mse, elin->snr_db, elin->mse)) : "-") << " |";
+    }
+    md << "\n";
+  }
   return md.str() + "\n";
 }
 
