@@ -32,7 +32,8 @@ compare its exact population risk with the theory optimum of its class.
 Returns train_loss, population_risk, optimal_risk, risk_ratio, stepsize, ... and .model, the
 trained QuadraticModel (GeneralModel for the general model).""")
 eval = command("eval", summary="Evaluate a trained checkpoint: exact population risk, frame losses.")
-reproduce = command("reproduce", summary="Run the whole study and write the report into out.")
+reproduce = command("reproduce", summary="""Run the whole study and write the report into out (report.md, one folder per
+section). Returns a Result with out and files (relative paths).""")
 
 from . import audio, dequant, ops, reg, study, theory  # noqa: E402  (after the names they use)
 

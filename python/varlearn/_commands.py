@@ -7,6 +7,7 @@ library call — and returns a Result whose fields are the keys of the command's
 """
 
 import inspect
+import json
 import keyword
 import os
 import tempfile
@@ -144,6 +145,17 @@ def run(path, options, kwargs, fname, has_json):
         for p in temporary:
             os.unlink(p)
     result = Result(_arrays(out["json"] if out["json"] is not None else {}))
+    if out["json"] is None and kwargs.get("out") is not None and os.path.isdir(kwargs["out"]):
+        # The studies and reproduce print a report, not a JSON object: their result is the
+        # folder, its files and its results.json.
+        folder = os.fspath(kwargs["out"])
+        result["out"] = folder
+        result["files"] = sorted(os.path.relpath(os.path.join(d, f), folder)
+                                 for d, _, names in os.walk(folder) for f in names)
+        summary = os.path.join(folder, "results.json")
+        if os.path.isfile(summary):
+            with open(summary) as f:
+                result["results"] = json.load(f)
     if out["model"] is not None:
         # The trained model object (the general model's JSON has "model": "general" here: the
         # object's type, GeneralModel, says the same).

@@ -1,6 +1,7 @@
 """The speech studies (`varlearn study ...`): each writes its results into the folder `out`
-(all or nothing) and returns what the command reports. Long: minutes with the defaults;
-quick=True for a fast look."""
+(all or nothing), prints its summary as the command does, and returns a Result with `out`,
+`files` (relative paths) and `results` (the folder's results.json). Long: minutes with the
+defaults; quick=True for a fast look."""
 
 from ._commands import command
 

@@ -73,6 +73,19 @@ def test_theory_map_matches_cli_and_returns_arrays(cli):
     assert py.grid[1, 2] == pytest.approx(ratio, rel=1e-12)
 
 
+def test_sweep_writes_its_files(tmp_path):
+    prefix = tmp_path / "maps" / "bu"
+    (tmp_path / "maps").mkdir()
+    r = varlearn.theory.map(x="k=1:20:5", value="bilevel/unrolled:2", n=20, out=prefix, no_figures=True)
+    assert r.files == [str(prefix) + ".csv"]
+    rows = (tmp_path / "maps" / "bu.csv").read_text().splitlines()
+    assert len(rows) == 1 + 5 and rows[0].endswith(",value")
+    with pytest.raises(ValueError, match="exist"):  # the set exists: refused without force, as the CLI does
+        varlearn.theory.map(x="k=1:20:5", value="bilevel/unrolled:2", n=20, out=prefix, no_figures=True)
+    assert varlearn.theory.map(x="k=1:20:5", value="bilevel/unrolled:2", n=20, out=prefix, no_figures=True,
+                               force=True).files == r.files
+
+
 def test_theory_depth_matches_cli(cli):
     py = varlearn.theory.depth(data="iid", n=50, k=5, theta=1, nmax=4, stepsizes="0.5,1")
     want = cli("theory", "depth", "--data", "iid", "--n", 50, "--k", 5, "--theta", 1, "--nmax", 4,
@@ -128,3 +141,4 @@ def test_version_is_the_cli_version():
     from conftest import BINARY
     out = subprocess.run([str(BINARY), "--version"], capture_output=True, text=True).stdout
     assert out.strip() == "varlearn " + varlearn.__version__
+

@@ -57,3 +57,45 @@ def test_ctrl_c_stops_chambolle_pock():
 
 def test_the_module_works_after_an_interrupt():
     assert varlearn.theory.cmin(depth=3, stepsize=0.5).cmin > 0
+
+
+def test_ctrl_c_stops_a_general_model_training_run():
+    timer = interrupt_after(0.5)
+    try:
+        varlearn.train(regularizer="tv", data="ar1", mu=0, theta=1, rho=0.9, n=32, samples=400, sigma=0.1, depth=5,
+                       optimizer="adam", lr=1e-4, iterations=1_000_000)
+    except KeyboardInterrupt as e:
+        result = e.result
+    else:
+        raise AssertionError("not interrupted")
+    finally:
+        timer.cancel()
+    assert result.status == "stopped" and 0 < result.iterations < 1_000_000
+    assert isinstance(result.model, varlearn.GeneralModel)
+    assert np.all(np.isfinite(result.model.denoise(np.ones((2, 32)))))
+
+
+def test_the_gil_is_released_during_a_command():
+    # A sweep runs in a worker thread; the main thread keeps ticking. Were the GIL held for the
+    # whole computation, the main thread would stall for about its duration.
+    done = threading.Event()
+    took = []
+
+    def work():
+        start = time.monotonic()
+        varlearn.theory.map(x="k=1:500:100", y="theta=0:1:51", value="bilevel/unrolled:3", n=500)
+        took.append(time.monotonic() - start)
+        done.set()
+
+    worker = threading.Thread(target=work)
+    last = time.monotonic()
+    worst = 0.0
+    worker.start()
+    while not done.is_set():
+        time.sleep(0.001)
+        now = time.monotonic()
+        worst = max(worst, now - last)
+        last = now
+    worker.join()
+    assert took[0] > 0.1, "the sweep was too short to tell"
+    assert worst < 0.5 * took[0], f"the main thread stalled {worst:.3f} s of the command's {took[0]:.3f} s"
