@@ -37,5 +37,6 @@ section). Returns a Result with out and files (relative paths).""")
 
 from . import audio, dequant, ops, reg, study, theory  # noqa: E402  (after the names they use)
 
-__all__ = ["train", "eval", "reproduce", "theory", "study", "ops", "reg", "dequant", "audio", "Result",
+# Not "eval": `from varlearn import *` must not replace the builtin (use varlearn.eval).
+__all__ = ["train", "reproduce", "theory", "study", "ops", "reg", "dequant", "audio", "Result",
            "DataModel", "Family", "QuadraticModel", "GeneralModel", "Operator", "Regularizer", "__version__"]

@@ -59,5 +59,6 @@ def denoiser_risk(data, sigma, t):
     return _varlearn._risk_of_denoiser(data, float(sigma), t)
 
 
-__all__ = ["optimal", "cmin", "risk", "expressivity", "map", "depth", "landscape", "best_linear", "best_bilevel",
+# Not "map": a star import must not replace the builtin (use varlearn.theory.map).
+__all__ = ["optimal", "cmin", "risk", "expressivity", "depth", "landscape", "best_linear", "best_bilevel",
            "best_unrolled", "denoiser_risk", "DataModel", "Family"]
