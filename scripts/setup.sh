@@ -13,6 +13,10 @@ packages=(
   libsamplerate0-dev                        # resampling
   libboost-dev                              # Boost.Math brent_find_minima (the 1-D minimizer; headers only)
   libfftw3-dev                              # FFTW: DCT-II/III (REDFT10/01) for frames of n >= 320 in dequant
+  pybind11-dev                              # the Python module varlearn (VARLEARN_PYTHON; docs/python.md)
+  python3-dev                               #   Python headers for the extension module
+  python3-numpy                             #   arrays in and out of the module
+  python3-pytest                            #   the module's test suite (tests/python, under CTest)
   gnuplot-nox                               # figures (PNG via pngcairo, SVG)
   codec2-examples                           # real speech recordings (8 kHz raw)
   asterisk-core-sounds-en-wav               # telephony prompts, 8 kHz WAV, one speaker per language:

@@ -662,7 +662,18 @@ void check_audio_files(const std::vector<std::string>& files, bool mixdown) {
   for (const std::string& f : files) audio::read_audio(f, r);
 }
 
+namespace {
+thread_local const Embedding* current_embedding = nullptr;
+}  // namespace
+
+const Embedding* embedding() { return current_embedding; }
+
+EmbeddingScope::EmbeddingScope(const Embedding* e) : previous_(current_embedding) { current_embedding = e; }
+
+EmbeddingScope::~EmbeddingScope() { current_embedding = previous_; }
+
 void print_result(const nlohmann::json& j, bool json) {
+  if (const Embedding* e = embedding(); e && e->result) return e->result(j);
   if (json) {
     std::cout << j.dump(2) << '\n';
     return;

@@ -24,6 +24,7 @@
 //                    --momentum --lower-tolerance --test
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
+#include <functional>
 #include <limits>
 #include <string>
 #include <vector>
@@ -34,6 +35,7 @@
 #include "varlearn/general/experiment.hpp"
 #include "varlearn/learn/data.hpp"
 #include "varlearn/learn/experiment.hpp"
+#include "varlearn/optim/progress.hpp"
 #include "varlearn/study/theory_study.hpp"
 #include "varlearn/theory/data_model.hpp"
 #include "varlearn/theory/family.hpp"
@@ -306,8 +308,33 @@ void check_output_path(const std::string& flag, const std::string& path, bool op
 /// prints its first progress line): a missing, empty, truncated or non-audio file is one error.
 void check_audio_files(const std::vector<std::string>& files, bool mixdown);
 
-/// Prints `j` as one JSON object (json = true) or as aligned "key: value" lines.
+/// Prints `j` as one JSON object (json = true) or as aligned "key: value" lines; with an
+/// embedding that takes results (below), hands `j` to it instead and prints nothing.
 void print_result(const nlohmann::json& j, bool json);
+
+/// The commands run inside another program (the Python module runs them in-process with the
+/// same parsing, checks and library calls as the command line): where their results go and
+/// what watches a training run. Set per thread for the duration of one command (EmbeddingScope).
+struct Embedding {
+  std::function<void(const nlohmann::json&)> result;  ///< each result object, instead of stdout
+  optim::Observer observer;  ///< sees every training iteration (and may stop the run)
+  std::function<void(const learn::TrainReport&)> trained;                   ///< the trained quadratic model
+  std::function<void(const general::GeneralTrainReport&)> trained_general;  ///< the trained general model
+  bool arrays = false;  ///< sweeps also return their grids (theory map: "grid")
+};
+/// This thread's embedding, or nullptr (the command line).
+const Embedding* embedding();
+/// Installs `e` for this thread while in scope.
+class EmbeddingScope {
+public:
+  explicit EmbeddingScope(const Embedding* e);
+  ~EmbeddingScope();
+  EmbeddingScope(const EmbeddingScope&) = delete;
+  EmbeddingScope& operator=(const EmbeddingScope&) = delete;
+
+private:
+  const Embedding* previous_;
+};
 
 /// "0.1,0.5,1" -> numbers; throws Error naming `flag` on a bad item.
 std::vector<double> parse_list(const std::string& s, const std::string& flag);

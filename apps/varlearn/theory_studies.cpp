@@ -124,6 +124,19 @@ json map_json(const MapCli& o) {
   if (!o.output.out.empty()) {
     j["files"] = paths_json(study::write_map(r, o.output.out, !o.no_figures, existing(o.force)));
   }
+  if (const Embedding* e = embedding(); e && e->arrays) {
+    // The grid itself (not printed by the command line): values row-major over (y, x) and the
+    // parameter values along each axis.
+    json grid{{"values", r.values}, {"nx", r.nx}, {"ny", r.ny}};
+    std::vector<double> xs, ys;
+    for (Index i = 0; i < r.nx; ++i) xs.push_back(m.x.value(i));
+    grid["x_values"] = xs;
+    if (m.y) {
+      for (Index i = 0; i < r.ny; ++i) ys.push_back(m.y->value(i));
+      grid["y_values"] = ys;
+    }
+    j["grid"] = grid;
+  }
   return j;
 }
 

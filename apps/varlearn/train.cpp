@@ -20,6 +20,7 @@ namespace {
 
 /// One-line progress on a terminal: iteration, loss, time left (at most every 0.2 s).
 optim::Observer progress_line(bool enabled) {
+  if (const Embedding* e = embedding()) return e->observer;  // the embedding watches, nothing printed
   if (!enabled) return {};
   struct State {
     Stopwatch since_print;
@@ -73,7 +74,7 @@ void print_tolerance_table(const general::GeneralTrainExperiment& e, const std::
       throw Error(std::string(f) + " does not apply with --tolerance-table (it tabulates, it does not train)");
   o.budget.check(general::estimate_memory(e), "train --tolerance-table");
   const general::ToleranceReport r = general::run_tolerance_table(e, tolerances);
-  if (o.output.json) return print_result(general::to_json(r), true);
+  if (o.output.json || embedding()) return print_result(general::to_json(r), true);
   std::cout << "bilevel hypergradient vs lower-level tolerance: " << r.op << ", " << r.regularizer << ", n = " << r.n
             << ", " << r.frames << " frames, " << r.parameters << " parameters, lower solver " << r.lower_solver
             << "\nreference (tightest tolerance) vs central differences: " << format_general(r.reference_fd_error, 3)
@@ -99,7 +100,8 @@ void run_general(const TrainCli& o) {
   o.budget.check(general::estimate_memory(e), "train");
   const optim::Observer obs = progress_line(!o.output.json && ::isatty(::fileno(stderr)));
   const general::GeneralTrainReport r = general::run_general_train(e, obs);
-  if (obs) std::cerr << '\n';
+  if (const Embedding* em = embedding(); em && em->trained_general) em->trained_general(r);
+  else if (obs) std::cerr << '\n';
   if (r.diverged) std::cerr << "warning: " << r.message << '\n';
   print_result(general::to_json(r), o.output.json);
 }
@@ -142,7 +144,8 @@ void add_train(CLI::App& app) {
     o->budget.check(learn::estimate_memory(e), "train");
     const optim::Observer obs = progress_line(!o->output.json && ::isatty(::fileno(stderr)));
     const learn::TrainReport r = learn::run_train_experiment(e, obs);
-    if (obs) std::cerr << '\n';
+    if (const Embedding* em = embedding(); em && em->trained) em->trained(r);
+    else if (obs) std::cerr << '\n';
     if (r.diverged) std::cerr << "warning: " << r.message << '\n';
     print_result(learn::to_json(r), o->output.json);
   });

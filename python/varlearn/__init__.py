@@ -1,0 +1,42 @@
+"""varlearn: learn variational regularizers by bilevel optimization and algorithm unrolling.
+
+The command line's subcommands as functions (the same options, checks and numbers):
+
+    varlearn.theory.optimal(data="iid", n=500, k=10, mu=1, theta=0.5, sigma=0.9,
+                            method="unrolled", depth=4, stepsize="learned").risk
+    varlearn.theory.cmin(depth=5, stepsize=0.5).cmin
+    varlearn.theory.map(x="k=1:500:50", value="bilevel/unrolled:2").grid     # NumPy
+    varlearn.train(data="iid", n=20, depth=3, iterations=200).model            # + train_loss, ...
+    varlearn.eval(model="model.json"), varlearn.study.denoise(out=...), varlearn.reproduce(out=...)
+
+and the library's objects: DataModel, Family, QuadraticModel (.denoise(X) on frames as rows,
+shape (B, n), without copying X), GeneralModel, Operator (varlearn.ops), Regularizer
+(varlearn.reg), Chambolle-Pock and the learned primal-dual network (varlearn.dequant), audio
+files and framing (varlearn.audio), checkpoints (QuadraticModel.save / .load).
+
+Bad input raises ValueError with the library's message; an internal failure RuntimeError;
+Ctrl-C stops a training run at its current (valid) iterate and raises KeyboardInterrupt, whose
+.result holds what the run reached. See docs/python.md.
+"""
+
+from . import _varlearn
+from ._commands import Result, command
+from ._varlearn import DataModel, Family, GeneralModel, Operator, QuadraticModel, Regularizer
+
+__version__ = _varlearn.__version__
+
+train = command("train", summary="""Learn the regularizer R (k x n) and the stepsize omega of the quadratic model
+(or, with operator= / regularizer=, a general model) by bilevel optimization or unrolling, and
+compare its exact population risk with the theory optimum of its class.
+
+Returns train_loss, population_risk, optimal_risk, risk_ratio, stepsize, ... and .model, the
+trained QuadraticModel (GeneralModel for the general model).""")
+eval = command("eval", summary="Evaluate a trained checkpoint: exact population risk, frame losses.")
+reproduce = command("reproduce", summary="""Run the whole study and write the report into out (report.md, one folder per
+section). Returns a Result with out and files (relative paths).""")
+
+from . import audio, dequant, ops, reg, study, theory  # noqa: E402  (after the names they use)
+
+# Not "eval": `from varlearn import *` must not replace the builtin (use varlearn.eval).
+__all__ = ["train", "reproduce", "theory", "study", "ops", "reg", "dequant", "audio", "Result",
+           "DataModel", "Family", "QuadraticModel", "GeneralModel", "Operator", "Regularizer", "__version__"]
