@@ -14,6 +14,7 @@ packages=(
   libboost-dev                              # Boost.Math brent_find_minima (the 1-D minimizer; headers only)
   libfftw3-dev                              # FFTW: DCT-II/III (REDFT10/01) for frames of n >= 320 in dequant
   gnuplot-nox                               # figures (PNG via pngcairo, SVG)
+  libopenmpi-dev openmpi-bin                # MPI: data-parallel train under mpirun (optional: VARLEARN_MPI)
   codec2-examples                           # real speech recordings (8 kHz raw)
   asterisk-core-sounds-en-wav               # telephony prompts, 8 kHz WAV, one speaker per language:
   asterisk-core-sounds-fr-wav               #   about two hours of speech (--corpus asterisk)

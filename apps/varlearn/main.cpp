@@ -1,5 +1,6 @@
 // varlearn: a thin shell over the library. Errors: one line "error: ..." on stderr,
-// exit 2 for bad input (including unparsable flags), 1 for internal failures.
+// exit 2 for bad input (including unparsable flags), 1 for internal failures. Under mpirun /
+// srun every rank runs this; rank 0 prints, and an error on any rank ends the whole job.
 #include <iostream>
 #include <string>
 
@@ -10,11 +11,19 @@
 #include "varlearn/core/error.hpp"
 #include "varlearn/core/format.hpp"
 #include "varlearn/core/signals.hpp"
+#include "varlearn/dist/dist.hpp"
 #include "varlearn/version.hpp"
 
 int main(int argc, char** argv) {
   // First, before OpenMP starts threads: SIGINT/SIGTERM remove temporary files, exit 130/143.
   varlearn::install_interrupt_cleanup();
+  varlearn::dist::Session mpi(argc, argv);  // MPI under a launcher (docs/scale-out.md), else nothing
+  // `train` runs data-parallel over the ranks; every other command runs on rank 0 alone.
+  {
+    int first = 1;
+    while (first < argc && argv[first][0] == '-') ++first;
+    if ((first == argc || std::string(argv[first]) != "train") && varlearn::dist::root_only()) return 0;
+  }
   CLI::App app{
       "varlearn: learn variational regularizers by bilevel optimization and algorithm unrolling.\n"
       "Exact theory for the toy denoising model, training engines, and speech studies."};
@@ -27,7 +36,9 @@ int main(int argc, char** argv) {
   varlearn::cli::add_reproduce(app);
   varlearn::cli::enforce_strict_numbers(app);  // every numeric flag parsed strictly
   // One line, no raw bytes: a message may quote a file name, a token or an argument.
+  // Several ranks: said once (a bad input by rank 0) and the whole job ends (no rank waits).
   const auto fail = [](const std::string& message, int code) {
+    if (varlearn::dist::size() > 1) varlearn::dist::fail(varlearn::escape_for_message(message), code, code == 2);
     std::cerr << "error: " << varlearn::escape_for_message(message) << '\n';
     return code;
   };
