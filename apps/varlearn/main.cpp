@@ -18,11 +18,17 @@ int main(int argc, char** argv) {
   // First, before OpenMP starts threads: SIGINT/SIGTERM remove temporary files, exit 130/143.
   varlearn::install_interrupt_cleanup();
   varlearn::dist::Session mpi(argc, argv);  // MPI under a launcher (docs/scale-out.md), else nothing
-  // `train` runs data-parallel over the ranks; every other command runs on rank 0 alone.
+  // `train` runs data-parallel over the ranks and `study denoise` spreads its configurations;
+  // every other command runs on rank 0 alone.
   {
-    int first = 1;
-    while (first < argc && argv[first][0] == '-') ++first;
-    if ((first == argc || std::string(argv[first]) != "train") && varlearn::dist::root_only()) return 0;
+    std::string words;  // the subcommand words, e.g. "study denoise"
+    for (int i = 1, taken = 0; i < argc && taken < 2; ++i)
+      if (argv[i][0] != '-') {
+        if (taken++ > 0) words += ' ';
+        words += argv[i];
+      }
+    const bool distributed = words.rfind("train", 0) == 0 || words == "study denoise";
+    if (!distributed && varlearn::dist::root_only()) return 0;
   }
   CLI::App app{
       "varlearn: learn variational regularizers by bilevel optimization and algorithm unrolling.\n"

@@ -35,6 +35,7 @@ double now() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
+#ifdef VARLEARN_HAVE_MPI
 /// The launchers' variables: Open MPI's mpirun, PMIx (Open MPI, Slurm's srun --mpi=pmix),
 /// PMI-1/2 (MPICH, Intel MPI, srun --mpi=pmi2).
 bool launched_by_mpi() {
@@ -42,6 +43,7 @@ bool launched_by_mpi() {
     if (std::getenv(v) != nullptr) return true;
   return false;
 }
+#endif
 
 void write_all(int fd, const std::string& s) {
   const char* p = s.data();
@@ -218,6 +220,44 @@ void broadcast([[maybe_unused]] std::string& text, [[maybe_unused]] int root) {
     MPI_Bcast(text.data(), checked_int(Index(n), "a broadcast"), MPI_CHAR, root, MPI_COMM_WORLD);
   }
 #endif
+}
+
+std::vector<std::string> all_gather(const std::string& text) {
+  std::vector<std::string> out(static_cast<size_t>(g.size));
+  if (g.size == 1) {
+    out[0] = text;
+    return out;
+  }
+#ifdef VARLEARN_HAVE_MPI
+  const int p = g.size;
+  const int mine = checked_int(Index(text.size()), "a gather");
+  std::vector<int> counts(p), displs(p);
+  MPI_Allgather(&mine, 1, MPI_INT, counts.data(), 1, MPI_INT, MPI_COMM_WORLD);
+  Index total = 0;
+  for (int q = 0; q < p; ++q) {
+    displs[q] = checked_int(total, "a gather");
+    total += counts[q];
+  }
+  std::string all(static_cast<size_t>(total), '\0');
+  MPI_Allgatherv(text.data(), mine, MPI_CHAR, all.data(), counts.data(), displs.data(), MPI_CHAR, MPI_COMM_WORLD);
+  for (int q = 0; q < p; ++q) out[size_t(q)] = all.substr(size_t(displs[q]), size_t(counts[q]));
+#endif
+  return out;
+}
+
+std::vector<int> assign_largest_first(const std::vector<double>& costs, int p) {
+  require(p >= 1, "dist::assign_largest_first", "needs at least one rank");
+  std::vector<size_t> order(costs.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return costs[a] > costs[b]; });
+  std::vector<double> load(static_cast<size_t>(p), 0.0);
+  std::vector<int> owner(costs.size(), 0);
+  for (size_t i : order) {
+    const int r = int(std::min_element(load.begin(), load.end()) - load.begin());  // first least loaded
+    owner[i] = r;
+    load[size_t(r)] += costs[i];
+  }
+  return owner;
 }
 
 void barrier() {

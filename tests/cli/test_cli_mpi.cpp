@@ -122,6 +122,33 @@ TEST(Mpi, OnlyRankZeroWritesTheCheckpointAndAnyRankCountResumesIt) {
   EXPECT_EQ(json::parse(resumed.out)["train_loss"], json::parse(two.out)["train_loss"]);
 }
 
+namespace {
+json without_times(json j) {  // the study's timings, at any depth
+  if (j.is_object()) {
+    for (const char* k : {"seconds", "train_seconds", "elapsed", "saved", "files"}) j.erase(k);
+    for (auto& v : j) v = without_times(v);
+  } else if (j.is_array()) {
+    for (auto& v : j) v = without_times(v);
+  }
+  return j;
+}
+}  // namespace
+
+TEST(Mpi, TheDenoisingStudySpreadOverRanksGivesTheSameResults) {
+  if (!fs::exists("/usr/share/codec2/raw")) GTEST_SKIP() << "codec2-examples not installed";
+  TempDir t;
+  const std::string study = "study denoise --quick --depths 1..3 --no-audio --no-strategy --out ";
+  const fs::path one = t.path / "one", two = t.path / "two";
+  const CliResult a = run_cli(study + one.string(), "OMP_NUM_THREADS=1 ");
+  const CliResult b = run_ranks(2, study + two.string() + " --resume");
+  ASSERT_EQ(a.code, 0) << a.err;
+  ASSERT_EQ(b.code, 0) << b.err;
+  EXPECT_EQ(without_times(json::parse(slurp((one / "results.json").string()))),
+            without_times(json::parse(slurp((two / "results.json").string()))));
+  EXPECT_FALSE(fs::exists(t.path / "two.partial"));  // the journal, removed once the results are in place
+  EXPECT_EQ(t.count(), 2u);
+}
+
 TEST(Mpi, AFailingRankEndsTheJobWithOneErrorLine) {
   const CliResult r = run_ranks(2, kTrain + " --iterations 5", "VARLEARN_FAIL_RANK=1 ");
   EXPECT_NE(r.code, 0);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <string>
+#include <vector>
 
 #include "varlearn/core/error.hpp"
 #include "varlearn/dist/dist.hpp"
@@ -56,3 +57,29 @@ TEST(Dist, FailWithOneRankReturnsToTheCaller) {
   dist::fail("nothing to end", 2, true);  // one rank: the caller prints and exits
   SUCCEED();
 }
+
+TEST(Dist, LargestFirstGoesToTheLeastLoadedRank) {
+  // costs 5 3 8 1 4 onto 2 ranks: 8 -> 0, 5 -> 1, 4 -> 1 (5 < 8), 3 -> 0 (8 < 9), 1 -> 1 (9 < 11)
+  const std::vector<int> owner = dist::assign_largest_first({5, 3, 8, 1, 4}, 2);
+  EXPECT_EQ(owner, (std::vector<int>{1, 0, 0, 1, 1}));
+  std::vector<double> load(2, 0);
+  const std::vector<double> costs{5, 3, 8, 1, 4};
+  for (size_t i = 0; i < costs.size(); ++i) load[size_t(owner[i])] += costs[i];
+  EXPECT_EQ(load[0], 11);
+  EXPECT_EQ(load[1], 10);
+  EXPECT_EQ(dist::assign_largest_first({2, 2, 2}, 1), (std::vector<int>{0, 0, 0}));
+  EXPECT_EQ(dist::assign_largest_first({1, 1, 1}, 4), (std::vector<int>{0, 1, 2}));  // ties: the lower rank
+  EXPECT_TRUE(dist::assign_largest_first({}, 3).empty());
+  EXPECT_THROW(dist::assign_largest_first({1}, 0), Error);
+}
+
+TEST(Dist, OneRankGathersItsOwnText) {
+  EXPECT_EQ(dist::all_gather("abc"), (std::vector<std::string>{"abc"}));
+  Matrix parts(2, 3);
+  parts << 1, 2, 3, 10, 20, 30;
+  const Vector s = dist::sum_parts(parts, 3);  // one process holds all 3 parts: added in order
+  EXPECT_EQ(s(0), 6);
+  EXPECT_EQ(s(1), 60);
+  EXPECT_THROW(dist::sum_parts(parts, 2), Error);  // 3 columns but a share of 2
+}
+

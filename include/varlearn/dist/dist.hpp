@@ -12,6 +12,7 @@
 ///     dist::sum(partial);                              // sum over ranks, rank order, same bits on every rank
 ///   }
 #include <string>
+#include <vector>
 
 #include "varlearn/core/types.hpp"
 
@@ -71,6 +72,13 @@ Vector sum_parts(const Matrix& parts, Index total_parts);
 void broadcast(double* data, Index len, int root = 0);
 /// The root's text on every rank.
 void broadcast(std::string& text, int root = 0);
+
+/// Every rank's text, in rank order, on every rank.
+std::vector<std::string> all_gather(const std::string& text);
+
+/// A static work queue: items (costs in any order) go largest first to the least loaded of p
+/// ranks (ties: the lower rank). Returns each item's rank; the same on every rank.
+std::vector<int> assign_largest_first(const std::vector<double>& costs, int p);
 
 /// Waits until every rank arrives.
 void barrier();
