@@ -17,9 +17,12 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 using varlearn::testing::TempDir;
 
+#ifndef VARLEARN_MPIEXEC
+TEST(Mpi, BuiltWithoutMpi) { GTEST_SKIP() << "varlearn built without MPI (VARLEARN_MPI=OFF)"; }
+#else
+
 namespace {
 
-#ifdef VARLEARN_MPIEXEC
 // CI runs as root (Open MPI refuses root without both variables); shared memory and self
 // transports only (no network probing); one OpenMP thread per rank on the 2-core machine.
 const std::string kEnv = "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl=self,vader "
@@ -28,7 +31,6 @@ CliResult run_ranks(int ranks, const std::string& args, const std::string& env =
   return run_cli(args, kEnv + env + VARLEARN_MPIEXEC + " -np " + std::to_string(ranks) +
                            " --oversubscribe --bind-to none ");
 }
-#endif
 
 int error_lines(const std::string& err) {
   std::istringstream in(err);
@@ -50,10 +52,6 @@ const std::string kTrain =
     "--rho 0.9 --n 12 --samples 160 --sigma 0.1 --depth 5 --seed 3 --json";
 
 }  // namespace
-
-#ifndef VARLEARN_MPIEXEC
-TEST(Mpi, BuiltWithoutMpi) { GTEST_SKIP() << "varlearn built without MPI (VARLEARN_MPI=OFF)"; }
-#else
 
 namespace {
 json without_timing(json j) {
