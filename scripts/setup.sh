@@ -18,6 +18,7 @@ packages=(
   python3-numpy                             #   arrays in and out of the module
   python3-pytest                            #   the module's test suite (tests/python, under CTest)
   gnuplot-nox                               # figures (PNG via pngcairo, SVG)
+  libopenmpi-dev openmpi-bin                # MPI: data-parallel train under mpirun (optional: VARLEARN_MPI)
   codec2-examples                           # real speech recordings (8 kHz raw)
   asterisk-core-sounds-en-wav               # telephony prompts, 8 kHz WAV, one speaker per language:
   asterisk-core-sounds-fr-wav               #   about two hours of speech (--corpus asterisk)

@@ -1,5 +1,6 @@
 // varlearn: a thin shell over the library. Errors: one line "error: ..." on stderr,
-// exit 2 for bad input (including unparsable flags), 1 for internal failures.
+// exit 2 for bad input (including unparsable flags), 1 for internal failures. Under mpirun /
+// srun every rank runs this; rank 0 prints, and an error on any rank ends the whole job.
 #include <iostream>
 #include <string>
 
@@ -10,11 +11,25 @@
 #include "varlearn/core/error.hpp"
 #include "varlearn/core/format.hpp"
 #include "varlearn/core/signals.hpp"
+#include "varlearn/dist/dist.hpp"
 #include "varlearn/version.hpp"
 
 int main(int argc, char** argv) {
   // First, before OpenMP starts threads: SIGINT/SIGTERM remove temporary files, exit 130/143.
   varlearn::install_interrupt_cleanup();
+  varlearn::dist::Session mpi(argc, argv);  // MPI under a launcher (docs/scale-out.md), else nothing
+  // `train` runs data-parallel over the ranks and `study denoise` spreads its configurations;
+  // every other command runs on rank 0 alone.
+  {
+    std::string words;  // the subcommand words, e.g. "study denoise"
+    for (int i = 1, taken = 0; i < argc && taken < 2; ++i)
+      if (argv[i][0] != '-') {
+        if (taken++ > 0) words += ' ';
+        words += argv[i];
+      }
+    const bool distributed = words.rfind("train", 0) == 0 || words == "study denoise";
+    if (!distributed && varlearn::dist::root_only()) return 0;
+  }
   CLI::App app{
       "varlearn: learn variational regularizers by bilevel optimization and algorithm unrolling.\n"
       "Exact theory for the toy denoising model, training engines, and speech studies."};
@@ -27,7 +42,9 @@ int main(int argc, char** argv) {
   varlearn::cli::add_reproduce(app);
   varlearn::cli::enforce_strict_numbers(app);  // every numeric flag parsed strictly
   // One line, no raw bytes: a message may quote a file name, a token or an argument.
+  // Several ranks: said once (a bad input by rank 0) and the whole job ends (no rank waits).
   const auto fail = [](const std::string& message, int code) {
+    if (varlearn::dist::size() > 1) varlearn::dist::fail(varlearn::escape_for_message(message), code, code == 2);
     std::cerr << "error: " << varlearn::escape_for_message(message) << '\n';
     return code;
   };

@@ -543,8 +543,14 @@ void GeneralModelOptions::add(CLI::App* app) {
   test_ = app->add_option("--test", test,
                           "General model: clean test frames (text n x B, one frame per column, or an audio file cut "
                           "into frames of n samples) for test_mse; generated data draws its own test frames");
+  shards_ = add_number(app, "--shards", shards,
+                       "Split every batch into S shards whose loss and gradient sums are added in shard order "
+                       "(0 = one per MPI rank under mpirun, the whole batch in one process); the numbers depend on "
+                       "S only, so one process with --shards S reproduces S ranks (docs/scale-out.md)")
+                ->check(number_range(0, double(general::kMaxShards), "0 <= S <= 4096"))
+                ->capture_default_str();
   options_ = {op_,      reg_,   filters_, length_,       potential_, epsilon_, learn_eps_,
-              start_,   momentum_, lower_, lower_solver_, table_,     test_};
+              start_,   momentum_, lower_, lower_solver_, table_,     test_, shards_};
 }
 
 std::vector<double> GeneralModelOptions::tolerances() const {
@@ -604,6 +610,7 @@ general::GeneralTrainExperiment GeneralModelOptions::experiment(const learn::Tra
   e.start = start;
   e.momentum = momentum;
   e.lower_tolerance = lower_tolerance;
+  e.shards = shards;
   e.lower_solver = general::parse_lower_solver(lower_solver);
   e.float32 = q.precision == learn::Precision::Float32;
   e.noise_std = q.noise_std;

@@ -21,7 +21,7 @@
 //   CorpusOptions    --corpus --train --test                            study denoise, study dequant
 //   GeneralModelOptions --operator --regularizer --filters --filter-length  train (the general model:
 //                    --potential --epsilon --learn-epsilon --start       given --operator or --regularizer)
-//                    --momentum --lower-tolerance --test
+//                    --momentum --lower-tolerance --test --shards
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 #include <functional>
@@ -279,6 +279,7 @@ struct GeneralModelOptions {
   double lower_tolerance = general::GeneralTrainExperiment{}.lower_tolerance;
   std::string lower_solver = "newton-cg";
   std::string tolerance_table;  ///< --tolerance-table LIST ("" = train)
+  Index shards = 0;             ///< --shards S (0 = one per MPI rank)
   void add(CLI::App* app);
   /// --tolerance-table as numbers (empty when not given).
   std::vector<double> tolerances() const;
@@ -296,7 +297,7 @@ private:
   std::vector<CLI::Option*> options_;
   CLI::Option *op_ = nullptr, *reg_ = nullptr, *filters_ = nullptr, *length_ = nullptr, *potential_ = nullptr,
               *epsilon_ = nullptr, *learn_eps_ = nullptr, *start_ = nullptr, *momentum_ = nullptr, *lower_ = nullptr,
-              *test_ = nullptr, *lower_solver_ = nullptr, *table_ = nullptr;
+              *test_ = nullptr, *lower_solver_ = nullptr, *table_ = nullptr, *shards_ = nullptr;
 };
 
 /// An output file or prefix given by `flag`, checked before any work: not empty, not a device

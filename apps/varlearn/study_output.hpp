@@ -12,6 +12,7 @@
 #include "varlearn/core/format.hpp"
 #include "varlearn/core/io.hpp"
 #include "varlearn/core/timer.hpp"
+#include "varlearn/dist/dist.hpp"
 #include "varlearn/study/journal.hpp"
 #include "varlearn/study/report.hpp"
 
@@ -43,8 +44,10 @@ struct StudyOutput {
     if (!resume) return {};
     return study::Journal(study::Journal::partial_path(out), std::move(fingerprint));
   }
-  /// Writes into a temporary folder, renames it into place, then drops the journal.
+  /// Writes into a temporary folder, renames it into place, then drops the journal (under
+  /// mpirun: rank 0 alone).
   void write(const std::function<void(const std::filesystem::path&)>& writer, const study::Journal& journal) const {
+    if (!dist::is_root()) return;
     io::StagedDir staged(out, existing());
     writer(staged.path());
     staged.commit();

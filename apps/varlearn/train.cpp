@@ -12,6 +12,7 @@
 #include "options.hpp"
 #include "varlearn/core/format.hpp"
 #include "varlearn/core/timer.hpp"
+#include "varlearn/dist/dist.hpp"
 #include "varlearn/general/experiment.hpp"
 #include "varlearn/learn/experiment.hpp"
 
@@ -31,12 +32,22 @@ optim::Observer progress_line(bool enabled) {
     if (p.iteration == p.max_iterations || !s->printed || s->since_print.seconds() > 0.2) {
       s->printed = true;
       s->since_print.restart();
-      std::cerr << "\r  iter " << p.iteration << '/' << p.max_iterations << "  loss " << format_general(p.loss, 6)
+      const std::string rank = dist::rank_label();  // "rank 0/P" under mpirun
+      std::cerr << "\r  " << (rank.empty() ? "" : rank + "  ") << "iter " << p.iteration << '/' << p.max_iterations << "  loss " << format_general(p.loss, 6)
                 << "  |grad| " << format_general(p.grad_norm, 3) << "  " << format_fixed(p.eta_s(), 1)
                 << "s left   " << std::flush;
     }
     return true;
   };
+}
+
+/// Under mpirun: one note on stderr with the ranks and the time spent in reductions.
+void note_reductions() {
+  if (dist::size() <= 1) return;
+  const dist::ReduceStats s = dist::reduce_stats();
+  std::cerr << "note: " << dist::size() << " ranks, " << s.calls << " reductions of "
+            << format_general(s.calls > 0 ? s.values / double(s.calls) : 0.0, 6) << " values, "
+            << format_general(s.seconds, 3) << " s in reductions (rank 0)\n";
 }
 
 FamilyOptions::Config train_family() {
@@ -102,6 +113,7 @@ void run_general(const TrainCli& o) {
   const general::GeneralTrainReport r = general::run_general_train(e, obs);
   if (const Embedding* em = embedding(); em && em->trained_general) em->trained_general(r);
   else if (obs) std::cerr << '\n';
+  note_reductions();
   if (r.diverged) std::cerr << "warning: " << r.message << '\n';
   print_result(general::to_json(r), o.output.json);
 }
@@ -146,6 +158,7 @@ void add_train(CLI::App& app) {
     const learn::TrainReport r = learn::run_train_experiment(e, obs);
     if (const Embedding* em = embedding(); em && em->trained) em->trained(r);
     else if (obs) std::cerr << '\n';
+    note_reductions();
     if (r.diverged) std::cerr << "warning: " << r.message << '\n';
     print_result(learn::to_json(r), o->output.json);
   });

@@ -30,6 +30,7 @@
 #include "varlearn/dequant/dct.hpp"
 #include "varlearn/dequant/signal.hpp"
 #include "varlearn/dequant/unrolled.hpp"
+#include "varlearn/dist/dist.hpp"
 #include "varlearn/general/bilevel.hpp"
 #include "varlearn/general/energy.hpp"
 #include "varlearn/general/general.hpp"

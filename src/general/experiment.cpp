@@ -18,6 +18,7 @@
 #include "varlearn/core/random.hpp"
 #include "varlearn/core/range.hpp"
 #include "varlearn/core/timer.hpp"
+#include "varlearn/dist/dist.hpp"
 #include "varlearn/ops/model.hpp"
 #include "varlearn/theory/risk.hpp"
 
@@ -178,6 +179,7 @@ GeneralTrainOptions GeneralTrainExperiment::train_options() const {
   o.patience = patience;
   o.seed = seed;
   o.checkpoint_every = checkpoint_every;
+  o.shards = shards;
   return o;
 }
 
@@ -300,7 +302,7 @@ GeneralTrainReport run_general_train(const GeneralTrainExperiment& e, const opti
   if (resumed) cp.resume = &*resumed;
   if (!target.empty())
     cp.sink = [target, last](const GeneralCheckpoint& c) {
-      save_general_checkpoint(target, c);
+      if (dist::is_root()) save_general_checkpoint(target, c);  // every rank holds the same state
       *last = c;
     };
   GeneralTrainResult r = train_general(op, *init, sp.train, sp.val, o, observer, cp);
@@ -354,7 +356,7 @@ GeneralTrainReport run_general_train(const GeneralTrainExperiment& e, const opti
   rep.diverged = r.optim.status == optim::Status::Diverged;
   rep.model = r.model;
   rep.final_parameters = r.parameters;
-  if (!target.empty()) {
+  if (!target.empty() && dist::is_root()) {
     json report = to_json(rep);
     report["saved"] = target;
     report["final_parameters"] = std::vector<double>(r.parameters.data(), r.parameters.data() + r.parameters.size());
@@ -364,8 +366,8 @@ GeneralTrainReport run_general_train(const GeneralTrainExperiment& e, const opti
       json j{{"format", "varlearn-general-checkpoint"}, {"version", 1}, {"report", report}};
       io::write_atomic(target, j.dump(1) + "\n");
     }
-    rep.saved = target;
   }
+  if (!target.empty()) rep.saved = target;
   return rep;
 }
 

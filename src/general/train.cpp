@@ -14,6 +14,7 @@
 #include "varlearn/core/names.hpp"
 #include "varlearn/core/numerics.hpp"
 #include "varlearn/core/random.hpp"
+#include "varlearn/dist/dist.hpp"
 
 namespace varlearn::general {
 using nlohmann::json;
@@ -59,6 +60,7 @@ void GeneralTrainOptions::validate() const {
   require(patience >= 0, "--patience", "must be >= 0");
   require(validate_every >= 1, w, "validate_every must be >= 1");
   require(checkpoint_every >= 0, "--checkpoint-every", "must be >= 0");
+  require(shards >= 0 && shards <= kMaxShards, "--shards", "must be in 0 … " + std::to_string(kMaxShards));
 }
 
 UnrolledOptions unrolled_options(const GeneralTrainOptions& o) {
@@ -366,6 +368,33 @@ GeneralTrainResult train_general(const ops::OperatorModel& op, const reg::Regula
   if (val.cols() > 0) val_obs = observe_fixed(op, val, o.noise_std, draw_seed(o.seed, DrawSet::Validation));
   Vector x = learner.initial(train_obs.a);
 
+  // Data parallelism (docs/scale-out.md): every rank draws the same batches, noise and operators
+  // (the generators are replicated) and computes the loss and gradient sums over its shards of
+  // the frames; dist::sum_parts adds the S shards in shard order, so every rank takes the same
+  // step, and the numbers depend on S alone. One shard in one process: the whole batch, as always.
+  const Index shards = o.shards > 0 ? o.shards : Index(dist::size());
+  BilevelResult first_shard;  // bilevel diagnostics with shards: those of shard 0 (on rank 0)
+  const auto loss_on = [&](const ops::Operator& a, const Matrix& g, const Matrix& target, const Vector& t,
+                           Vector* grad) -> double {
+    if (shards == 1 && dist::size() == 1) return learner.loss(a, g, target, t, grad);
+    const Index frames = target.cols(), len = 1 + (grad ? learner.size() : 0);
+    const dist::Share mine = dist::share(shards);
+    Matrix parts = Matrix::Zero(len, mine.count);  // per shard s: [B_s l_s, B_s grad_s]
+    for (Index j = 0; j < mine.count; ++j) {
+      const dist::Share s = dist::share(frames, int(mine.begin + j), int(shards));
+      if (s.count == 0) continue;
+      Vector gr;
+      const double l = learner.loss(a.columns(s.begin, s.count), g.middleCols(s.begin, s.count),
+                                    target.middleCols(s.begin, s.count), t, grad ? &gr : nullptr);
+      if (grad && mine.begin + j == 0) first_shard = learner.last_bilevel();
+      parts(0, j) = double(s.count) * l;
+      if (grad) parts.col(j).tail(learner.size()) = double(s.count) * gr;
+    }
+    const Vector sums = dist::sum_parts(parts, shards);
+    if (grad) *grad = sums.tail(learner.size()) / double(frames);
+    return sums(0) / double(frames);
+  };
+
   const bool adam = o.optimizer == Optimizer::Adam;
   const Index b = clean.cols();
   const Index bs = (adam && o.batch_size > 0 && o.batch_size < b) ? o.batch_size : b;
@@ -379,15 +408,15 @@ GeneralTrainResult train_general(const ops::OperatorModel& op, const reg::Regula
       const Matrix yb = bs == b ? clean : gather(clean, batches->next());
       const ops::Operator a = op.draw(yb.cols(), *op_rng);
       const Matrix obs = ops::observe(a, yb, o.noise_std, *noise_rng);
-      return learner.loss(a, obs, yb, t, &g);
+      return loss_on(a, obs, yb, t, &g);
     });
   } else {
     f = optim::Function<double>(
-        [&](const Vector& t, Vector& g) { return learner.loss(train_obs.a, train_obs.g, clean, t, &g); },
-        [&](const Vector& t) { return learner.loss(train_obs.a, train_obs.g, clean, t, nullptr); });
+        [&](const Vector& t, Vector& g) { return loss_on(train_obs.a, train_obs.g, clean, t, &g); },
+        [&](const Vector& t) { return loss_on(train_obs.a, train_obs.g, clean, t, nullptr); });
   }
   auto validation = [&](const Vector& t) {
-    const double v = learner.loss(val_obs.a, val_obs.g, val, t, nullptr);
+    const double v = loss_on(val_obs.a, val_obs.g, val, t, nullptr);
     return std::isfinite(v) ? v : std::numeric_limits<double>::infinity();
   };
 
@@ -457,7 +486,7 @@ GeneralTrainResult train_general(const ops::OperatorModel& op, const reg::Regula
   }
   if (!x.allFinite()) x = best_x;
   if (o.method == LearningMethod::Bilevel) {
-    const BilevelResult& l = learner.last_bilevel();
+    const BilevelResult& l = shards == 1 && dist::size() == 1 ? learner.last_bilevel() : first_shard;
     res.lower_gradient_norm = l.lower_gradient_norm;
     res.cg_residual = l.cg_residual;
     res.lower_iterations = l.lower_iterations;
@@ -475,7 +504,7 @@ GeneralTrainResult train_general(const ops::OperatorModel& op, const reg::Regula
   res.stopped_early = stopped_early;
   res.parameters = x;
   res.model = learner.model(x);
-  res.train_loss = learner.loss(train_obs.a, train_obs.g, loss_clean, x, nullptr);
+  res.train_loss = loss_on(train_obs.a, train_obs.g, loss_clean, x, nullptr);
   std::string why = res.optim.message;
   if (stopped_early)
     why = "early stopping: the validation loss did not improve for " + std::to_string(o.patience) + " validations";

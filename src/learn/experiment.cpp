@@ -11,6 +11,7 @@
 #include "varlearn/core/range.hpp"
 #include "varlearn/core/io.hpp"
 #include "varlearn/core/limits.hpp"
+#include "varlearn/dist/dist.hpp"
 #include "varlearn/learn/checkpoint.hpp"
 #include "varlearn/learn/evaluate.hpp"
 #include "varlearn/learn/objective.hpp"
@@ -302,7 +303,7 @@ TrainReport run_train_experiment(const TrainExperiment& e, const optim::Observer
   if (resumed) cp.resume = &*resumed;
   if (!target.empty())
     cp.sink = [target, last](const TrainingCheckpoint& c) {
-      save_training_checkpoint(target, c);
+      if (dist::is_root()) save_training_checkpoint(target, c);  // every rank holds the same state
       *last = c;
     };
   TrainResult r;
@@ -316,8 +317,10 @@ TrainReport run_train_experiment(const TrainExperiment& e, const optim::Observer
   if (e.hessian) add_hessian(rep, spec, d, e.noise_std);
   if (!target.empty()) {
     // The final file: the training state at the end (if the run reached one) plus the report.
-    if (*last) save_training_checkpoint(target, **last, to_json(rep));
-    else save_model(target, rep.model, to_json(rep));
+    if (dist::is_root()) {  // only rank 0 writes (docs/scale-out.md)
+      if (*last) save_training_checkpoint(target, **last, to_json(rep));
+      else save_model(target, rep.model, to_json(rep));
+    }
     rep.saved = target;
   }
   return rep;
@@ -436,7 +439,7 @@ EvalReport run_eval_experiment(const EvalExperiment& e) {
   rep.linear_risk = theory::best_linear(truth, e.noise_std).risk;
   if (clean.size() > 0) add_frames_loss(rep, e, m, clean);
   if (!e.denoiser_out.empty()) {
-    io::write_atomic(e.denoiser_out, io::format_matrix(m.denoiser()));
+    if (dist::is_root()) io::write_atomic(e.denoiser_out, io::format_matrix(m.denoiser()));
     rep.denoiser = e.denoiser_out;
   }
   return rep;

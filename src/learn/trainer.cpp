@@ -12,6 +12,7 @@
 #include "varlearn/core/error.hpp"
 #include "varlearn/core/names.hpp"
 #include "varlearn/core/random.hpp"
+#include "varlearn/dist/dist.hpp"
 #include "varlearn/learn/data.hpp"
 
 namespace varlearn::learn {
@@ -38,12 +39,38 @@ void TrainOptions::validate() const {
 
 namespace {
 
+/// The moments of frames spread over the ranks (docs/scale-out.md): each rank forms the sums
+/// over its share of the frames, dist::sum adds them in rank order, so every rank holds the
+/// same sufficient statistics after one pass. One rank: Moments::from_frames itself.
+template <class Real>
+Moments<Real> moments_of(const MatrixT<Real>& x, const MatrixT<Real>& y) {
+  if (dist::size() == 1) return Moments<Real>::from_frames(x, y);
+  const Index n = x.rows(), b = x.cols(), nn = n * n;
+  require(b >= 1 && y.rows() == n && y.cols() == b, "moments", "no frames, or noisy and clean frames differ in shape");
+  const dist::Share s = dist::share(b);
+  Vector sums = Vector::Zero(2 * nn + 1);  // [B_r xx_r, B_r xy_r, B_r yy_r]
+  if (s.count > 0) {
+    const Moments<Real> m = Moments<Real>::from_frames(x.middleCols(s.begin, s.count), y.middleCols(s.begin, s.count));
+    const double c = double(s.count);
+    Eigen::Map<Matrix>(sums.data(), n, n) = c * m.xx.template cast<double>();
+    Eigen::Map<Matrix>(sums.data() + nn, n, n) = c * m.xy.template cast<double>();
+    sums(2 * nn) = c * m.yy;
+  }
+  dist::sum(sums);
+  Moments<Real> m;
+  m.xx = (Eigen::Map<const Matrix>(sums.data(), n, n) / double(b)).template cast<Real>();
+  m.xy = (Eigen::Map<const Matrix>(sums.data() + nn, n, n) / double(b)).template cast<Real>();
+  m.yy = sums(2 * nn) / double(b);
+  m.frames = b;
+  return m;
+}
+
 /// Loss and gradient on one minibatch, by the path the options choose (the structured path
 /// forms the batch's moments first).
 template <class Real>
 double batch_loss(const ModelSpec& spec, const VectorT<Real>& t, const std::vector<double>& w, const MatrixT<Real>& xb,
                   const MatrixT<Real>& yb, VectorT<Real>& g, const TrainOptions& o) {
-  if (o.path == DataPath::Structured) return loss_structured<Real>(spec, t, w, Moments<Real>::from_frames(xb, yb), &g);
+  if (o.path == DataPath::Structured) return loss_structured<Real>(spec, t, w, moments_of<Real>(xb, yb), &g);
   return loss_direct<Real>(spec, t, w, xb, yb, &g, o.unroll);
 }
 
@@ -285,12 +312,12 @@ TrainResult frames_impl(const QuadraticModel& init, const MatrixT<TData>& xin, c
   const MatrixT<Real> y = gather(yin, sp.train).template cast<Real>();
   const Index b = x.cols();
   const auto w = init.stepsizes();
-  const Moments<double> train_m = Moments<double>::from_frames(x.template cast<double>(), y.template cast<double>());
+  const Moments<double> train_m = moments_of<double>(x.template cast<double>(), y.template cast<double>());
   std::function<double(const Vector&)> validation;
   std::shared_ptr<Moments<double>> val_m;
   if (!sp.val.empty()) {
-    val_m = std::make_shared<Moments<double>>(Moments<double>::from_frames(
-        gather(xin, sp.val).template cast<double>(), gather(yin, sp.val).template cast<double>()));
+    val_m = std::make_shared<Moments<double>>(
+        moments_of<double>(gather(xin, sp.val).template cast<double>(), gather(yin, sp.val).template cast<double>()));
     validation = [&spec, w, val_m](const Vector& t) { return loss_structured<double>(spec, t, w, *val_m, nullptr); };
   }
   auto train_loss = [&](const Vector& t) { return loss_structured<double>(spec, t, w, train_m, nullptr); };
@@ -300,7 +327,7 @@ TrainResult frames_impl(const QuadraticModel& init, const MatrixT<TData>& xin, c
   if (!minibatch) {
     if (o.path == DataPath::Direct)
       return run<Real>(init, DirectLoss<Real>(spec, w, x, y, o.unroll), validation, train_loss, o, user, ctx);
-    return run<Real>(init, StructuredLoss<Real>(spec, w, Moments<Real>::from_frames(x, y)), validation, train_loss, o,
+    return run<Real>(init, StructuredLoss<Real>(spec, w, moments_of<Real>(x, y)), validation, train_loss, o,
                      user, ctx);
   }
   auto batches = std::make_shared<MinibatchOrder>(b, o.batch_size, o.seed);

@@ -66,6 +66,14 @@ double Mask::norm_squared_bound() const { return observed_.any() ? 1.0 : 0.0; }
 
 Index Mask::missing_count() const { return observed_.size() - observed_.count(); }
 
+Mask Mask::columns(Index begin, Index count) const {
+  if (observed_.cols() == 1) return *this;
+  require(begin >= 0 && count >= 1 && begin + count <= observed_.cols(), "ops::Mask::columns",
+          "frames [" + std::to_string(begin) + ", " + std::to_string(begin + count) + ") outside a batch of " +
+              std::to_string(observed_.cols()));
+  return Mask(observed_.middleCols(begin, count));
+}
+
 std::string Mask::describe() const {
   std::string s = "mask (n = ";
   s.append(std::to_string(observed_.rows()));

@@ -71,6 +71,19 @@ Index Operator::batch_size() const { return impl("ops::Operator::batch_size").ba
 double Operator::norm_squared_bound() const { return impl("ops::Operator::norm_squared_bound").norm_squared_bound(); }
 std::string Operator::describe() const { return impl("ops::Operator::describe").describe(); }
 
+Operator Operator::columns(Index begin, Index count) const {
+  const Concept& a = impl("ops::Operator::columns");
+  const Index b = a.batch_size();
+  if (b == 0) return *this;
+  require(begin >= 0 && count >= 0 && begin + count <= b, "ops::Operator::columns",
+          "frames [" + std::to_string(begin) + ", " + std::to_string(begin + count) + ") outside a batch of " +
+              std::to_string(b));
+  Operator out;
+  if (!a.columns(begin, count, out))
+    throw Error("ops::Operator::columns: " + a.describe() + " cannot be split by frames");
+  return out;
+}
+
 template <class T>
 double check_adjoint(const Operator& op, Rng& rng, int trials, Index batch) {
   require(trials >= 1, "ops::check_adjoint", std::string("trials = ") + std::to_string(trials) + " must be >= 1");

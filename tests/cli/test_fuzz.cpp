@@ -243,6 +243,7 @@ const std::map<std::string, Range>& ranges() {
       {"train/--filter-length", {1, -1}},
       {"train/--epsilon", {1, -1}},
       {"train/--lower-tolerance", {1, -1}},
+      {"train/--shards", {1, -1}},
   };
   return r;
 }
@@ -478,6 +479,8 @@ TEST(CliFuzz, EveryBadInputIsOneErrorLineExitTwoAndNothingWritten) {
     cases.push_back({"general:number", with(general, "--epsilon", v)});
     cases.push_back({"general:number", with(bilevel, "--lower-tolerance", v)});
   }
+  for (const std::string v : {"", "abc", "-1", "4097", "1e400", "nan", "2.5"})
+    cases.push_back({"general:number", with(general, "--shards", v)});
   for (const std::string v : {"", "blur", "mask", "mask:1", "mask:-0.1", "mask:nan", "mask:0.1:2", "burst:0.2",
                               "burst:0.2:0", "burst:1:2", "conv:", "identity:1"})
     cases.push_back({"general:operator", with(general, "--operator", v)});

@@ -466,3 +466,24 @@ TEST(Ops, DocsExample) {
   EXPECT_LE(a.norm_squared_bound(), 1.0 + 1e-12 + std::numbers::pi / 256 * 0.5);
   EXPECT_GE(a.norm_squared_bound(), 1.0);  // |H(0)| = 1
 }
+
+TEST(Operator, ColumnsOfAPerFrameMaskAreTheFramesOwnPatterns) {
+  // A data-parallel rank's share of a batch: the operator of frames [begin, begin + count).
+  Rng rng(4);
+  const Index n = 7, b = 9;
+  MaskOptions random;
+  random.missing_probability = 0.4;
+  const Operator a = ops::draw_mask(n, b, random, rng);
+  const Matrix f = Matrix::Random(n, b);
+  const Operator part = a.columns(3, 4);
+  EXPECT_EQ(part.batch_size(), 4);
+  EXPECT_EQ(part.apply(Matrix(f.middleCols(3, 4))), a.apply(f).middleCols(3, 4));
+  EXPECT_EQ(part.adjoint(Matrix(f.middleCols(3, 4))), a.adjoint(f).middleCols(3, 4));
+  EXPECT_THROW(a.columns(6, 4), Error);
+  EXPECT_THROW(a.columns(-1, 2), Error);
+  // Operators that take any B are their own share.
+  const Operator id = Identity(n);
+  EXPECT_EQ(id.columns(2, 3).batch_size(), 0);
+  EXPECT_EQ(id.columns(2, 3).apply(Matrix(f.middleCols(2, 3))), f.middleCols(2, 3));
+}
+

@@ -158,6 +158,67 @@ TEST(RestoreStudy, LinearBaselinesEqualIndependentRecomputation) {
   }
 }
 
+TEST(RestoreStudy, FurtherTestSetsAreScoredLikeTheTestFiles) {
+  TempDir d;
+  const fs::path extra = d.path / "other.wav";
+  audio::write_wav(extra, voice(3000, 8000, 260.0, 9u), 8000);
+  for (const std::string task : {"denoise", "inpaint"}) {
+    RestoreOptions o = tiny(d, task);
+    o.extra_tests = {{"other", {extra}}};
+    o = o.resolved();
+    const restore::Data data = restore::make_data(restore::load_signals(o), o);
+    ASSERT_EQ(data.extra_tests.size(), 1u);
+    const restore::Data& e = data.extra_tests.front();
+    EXPECT_EQ(e.name, "other");
+    ASSERT_EQ(e.test_clean.size(), 1u);
+    EXPECT_EQ(e.test_clean.front().size(), 3000);
+    // Its own degradation draw: not the test files' noise.
+    EXPECT_NE((e.test_degraded.front() - e.test_clean.front()).head(16), (data.test_degraded.front() - data.test_clean.front()).head(16));
+    // Baselines against the independent recomputation, with the width chosen on the held-out frames.
+    const restore::Linear main = restore::linear_baselines(data, o.seed);
+    const restore::Linear lin = restore::linear_baselines_at(e, main.local_width);
+    std::vector<Vector> train;
+    for (const auto& f : o.train_files) train.push_back(audio::read_audio(f).samples);
+    const Matrix frames = audio::frame_all(train, o.n, o.hop);
+    const Matrix s = frames * frames.transpose() / double(frames.cols());
+    const double noisy = own_mse(e, [](const Vector& g, const Vector&) { return g; });
+    EXPECT_NEAR(lin.noisy.mse, noisy, 1e-12 * noisy) << task;
+    if (task == "denoise") {
+      const Matrix w = Matrix(Eigen::LLT<Matrix>(s + o.sigma * o.sigma * Matrix::Identity(o.n, o.n)).solve(s)).transpose();
+      const double mse = own_mse(e, [&](const Vector& g, const Vector&) { return Vector(w * g); });
+      EXPECT_NEAR(lin.linear.mse, mse, 1e-10 * mse);
+    } else {
+      const double mse = own_mse(e, [&](const Vector& g, const Vector& obs) { return own_lmmse(s, o.sigma, g, obs); });
+      EXPECT_NEAR(lin.linear.mse, mse, 1e-10 * mse);
+      EXPECT_EQ(lin.local_width, main.local_width);
+    }
+  }
+  // The whole run: every configuration has a finite score on the further set, in JSON and CSV.
+  RestoreOptions o = tiny(d);
+  o.extra_tests = {{"other", {extra}}};
+  o.depths = {2};
+  o.regularizers = {"tv"};
+  const RestoreResults r = run_restore_study(o);
+  ASSERT_EQ(r.extra_tests.size(), 1u);
+  EXPECT_GT(r.extra_tests[0].noisy_mse, r.extra_tests[0].linear_mse);
+  for (const RestoreConfig& c : r.configs) {
+    ASSERT_EQ(c.extra_tests.size(), 1u) << c.name();
+    ASSERT_TRUE(c.extra_tests[0].test_mse && std::isfinite(*c.extra_tests[0].test_mse)) << c.name();
+  }
+  const nlohmann::json j = restore_results_json(r);
+  EXPECT_EQ(j["extra_tests"][0]["name"], "other");
+  EXPECT_EQ(j["configs"][0]["extra_tests"][0]["test_mse"].get<double>(), *r.configs[0].extra_tests[0].test_mse);
+  EXPECT_NE(restore_results_csv(r).find(",other_test_mse,other_test_snr_db\n"), std::string::npos);
+}
+
+TEST(RestoreStudy, CapDurationKeepsEvenlySpacedSignals) {
+  std::vector<Vector> x(10, Vector::Zero(8000));  // ten signals of 1 s at 8 kHz
+  EXPECT_EQ(restore::cap_duration(x, 8000, 0).size(), 10u);   // no cap
+  EXPECT_EQ(restore::cap_duration(x, 8000, 20).size(), 10u);  // they fit
+  EXPECT_EQ(restore::cap_duration(x, 8000, 5), (std::vector<size_t>{0, 2, 4, 6, 8}));
+  EXPECT_EQ(restore::cap_duration(x, 8000, 3), (std::vector<size_t>{0, 4, 8}));  // every ceil(10/3) = 4th
+}
+
 TEST(RestoreStudy, UnrolledOutputApproachesTheMinimizerOnAConvexModel) {
   TempDir d;
   for (const std::string task : {"denoise", "inpaint"}) {

@@ -244,3 +244,34 @@ TEST(RestoreSection, BudgetStatusSummaryAndAnUnderTrainedBilevel) {
   EXPECT_TRUE(contains(md, "The exact minimizer of theta_10 is better than that of the bilevel-trained theta* (" +
                                format_percent(0.002 / 0.0025 - 1, 1, true) + ")")) << md;
 }
+
+TEST(RestoreSection, FurtherTestSetsGetTheirBaselinesAColumnAndASentence) {
+  varlearn::testing::TempDir d;
+  write_denoise(d.path, 0.1, 0.0024, false);
+  json j = json::parse(io::read_text(d.path / "results.json"));
+  j["corpus"] = "asterisk";
+  j["test_name"] = "ru (unseen)";
+  j["extra_tests"] = json::array({{{"name", "codec2"}, {"test_files", {"x.raw", "y.raw"}}, {"test_frames", 600},
+                                   {"noisy_mse", 0.012}, {"noisy_snr_db", snr(0.012)}, {"linear_mse", 0.005},
+                                   {"linear_snr_db", snr(0.005)}}});
+  // Every model scores 1.5x its test MSE on codec2; one row has no codec2 score (null).
+  for (auto& c : j["configs"])
+    if (c["test_mse"].is_number())
+      c["extra_tests"] = json::array({{{"name", "codec2"},
+                                       {"test_mse", 1.5 * c["test_mse"].get<double>()},
+                                       {"test_snr_db", snr(1.5 * c["test_mse"].get<double>())}}});
+  j["configs"][0]["extra_tests"] = json::array({{{"name", "codec2"}, {"test_mse", nullptr}, {"test_snr_db", nullptr}}});
+  io::write_atomic(d.path / "results.json", j.dump());
+  const std::string md = restore_findings(d.path, d.path);
+  EXPECT_TRUE(contains(md, "Setting: corpus asterisk, training 2 files, test 1 file (ru (unseen))")) << md;
+  EXPECT_TRUE(contains(md, "Further test set **codec2** (2 files): no restoration SNR " + format_fixed(snr(0.012), 2) +
+                               " dB; Wiener filter SNR " + format_fixed(snr(0.005), 2) + " dB.")) << md;
+  // The best model (huber unrolled N=10, MSE 0.0024) on codec2: 0.0036 against Wiener's 0.005 there.
+  const double there = snr(1.5 * 0.0024) - snr(0.005), here = snr(0.0024) - snr(0.004);
+  EXPECT_TRUE(contains(md, "- On the further test set codec2 (never used for any choice) the same model has SNR " +
+                               format_fixed(snr(1.5 * 0.0024), 2) + " dB")) << md;
+  EXPECT_TRUE(contains(md, signed_db(there) + " over Wiener filter (on the main test files: " + signed_db(here) +
+                               " against the Wiener filter).")) << md;
+  EXPECT_TRUE(contains(md, " codec2 SNR | codec2 vs linear |")) << md;
+  EXPECT_TRUE(contains(md, "| n/a | n/a |")) << md;  // the row without a codec2 score
+}

@@ -58,6 +58,7 @@ struct GeneralTrainExperiment {
   std::string save;                         ///< checkpoint file ("" = none)
   int checkpoint_every = 0;                 ///< also write `save` every K iterations
   std::string resume;                       ///< continue this checkpoint's run
+  Index shards = 0;                         ///< S shards of every batch (0 = one per MPI rank; docs/scale-out.md)
 
   /// Throws Error naming the flag for values out of range (files are checked when read).
   void validate() const;

@@ -55,6 +55,9 @@ enum class StepsizeKind {
   Fixed,         ///< \f$\omega_t = \f$ stepsize for all t, not trained
 };
 
+/// The most shards of a batch (GeneralTrainOptions::shards).
+inline constexpr Index kMaxShards = 4096;
+
 struct GeneralTrainOptions {
   LearningMethod method = LearningMethod::Unrolled;
   int depth = 10;                                ///< N >= 1 (unrolled)
@@ -84,6 +87,11 @@ struct GeneralTrainOptions {
   int validate_every = 10;                       ///< iterations between validations (>= 1)
   std::uint64_t seed = 1;                        ///< minibatch order, noise and operator draws
   int checkpoint_every = 0;                      ///< K: a checkpoint after every K-th iteration (0 = end only)
+  /// S: every loss and gradient is the in-order sum of S contiguous shards of the batch's frames
+  /// (dist::sum_parts), spread over the MPI ranks; 0 = one shard per rank (the whole batch in one
+  /// process). The numbers depend on S, not on the number of ranks: `--shards S` in one process
+  /// gives the bits of S ranks (docs/scale-out.md). Not part of the run's fingerprint.
+  Index shards = 0;
   /// Throws Error naming the field (or its flag).
   void validate() const;
 };

@@ -38,6 +38,8 @@ public:
   double norm_squared_bound() const;
   std::string describe() const;  ///< "mask (n = 7, B = 5, 12 of 35 samples missing)"
 
+  /// The mask of frames [begin, begin + count) (a shared pattern: itself); Error when out of range.
+  Mask columns(Index begin, Index count) const;
   const MaskPattern& observed() const { return observed_; }
   Index missing_count() const;
 

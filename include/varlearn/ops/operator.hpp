@@ -79,6 +79,10 @@ public:
   Index batch_size() const;   ///< B the operator takes, 0 = any
   double norm_squared_bound() const;  ///< \f$L_A \ge \|A\|_2^2\f$
   std::string describe() const;
+  /// The operator of frames [begin, begin + count) of its batch (a data-parallel rank's share):
+  /// itself when it takes any B, else the wrapped type's `columns(begin, count)` (a mask's
+  /// per-frame patterns); Error when out of range or the type cannot be split by frames.
+  Operator columns(Index begin, Index count) const;
   explicit operator bool() const { return static_cast<bool>(impl_); }
 
 private:
@@ -93,6 +97,7 @@ private:
     virtual Index batch_size() const = 0;
     virtual double norm_squared_bound() const = 0;
     virtual std::string describe() const = 0;
+    virtual bool columns(Index begin, Index count, Operator& out) const = 0;
   };
   template <class A>
   struct Model final : Concept {
@@ -106,6 +111,14 @@ private:
     Index batch_size() const override { return op.batch_size(); }
     double norm_squared_bound() const override { return op.norm_squared_bound(); }
     std::string describe() const override { return op.describe(); }
+    bool columns(Index begin, Index count, Operator& out) const override {
+      if constexpr (requires { op.columns(begin, count); }) {
+        out = Operator(op.columns(begin, count));
+        return true;
+      } else {
+        return false;
+      }
+    }
     A op;
   };
   const Concept& impl(const char* where) const;

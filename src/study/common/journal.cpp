@@ -7,6 +7,7 @@
 
 #include "varlearn/core/error.hpp"
 #include "varlearn/core/io.hpp"
+#include "varlearn/dist/dist.hpp"
 #include "varlearn/version.hpp"
 
 namespace varlearn::study {
@@ -120,7 +121,7 @@ std::optional<nlohmann::json> Journal::find(const std::string& key) const {
 }
 
 void Journal::record(const std::string& key, const nlohmann::json& value) const {
-  if (!enabled()) return;
+  if (!enabled() || !dist::is_root()) return;  // under mpirun rank 0 writes (docs/scale-out.md)
   check_key(key);
   const std::lock_guard<std::mutex> lock(record_mutex());
   ensure_created();
@@ -141,7 +142,7 @@ std::optional<Vector> Journal::find_signal(const std::string& key, const std::st
 }
 
 void Journal::record_signal(const std::string& key, const std::string& name, const Vector& signal) const {
-  if (!enabled()) return;
+  if (!enabled() || !dist::is_root()) return;
   check_key(key + "." + name);
   const std::lock_guard<std::mutex> lock(record_mutex());
   ensure_created();
@@ -159,7 +160,7 @@ Journal Journal::nested(const std::string& name, nlohmann::json fingerprint) con
 }
 
 void Journal::remove() const {
-  if (!enabled()) return;
+  if (!enabled() || !dist::is_root()) return;
   std::error_code ec;
   fs::remove_all(dir_, ec);
 }

@@ -15,6 +15,7 @@
 #include "varlearn/core/format.hpp"
 #include "varlearn/core/numerics.hpp"
 #include "varlearn/core/timer.hpp"
+#include "varlearn/dist/dist.hpp"
 #include "varlearn/study/denoise_pipeline.hpp"
 #include "varlearn/theory/family.hpp"
 #include "varlearn/theory/optimal.hpp"
@@ -130,27 +131,25 @@ std::string job_key(const Job& j, const std::string& prefix) {
   return prefix + "-N" + std::to_string(c.depth) + "-" + learn::to_string(c.stepsize_mode) + "-" + to_string(c.init);
 }
 
-void record_job(const Journal& journal, const std::string& key, const Job& j) {
-  if (!journal.enabled()) return;
+namespace {
+
+/// A finished job's numbers (the journal entry's fields; R and the stepsizes apart).
+nlohmann::json job_values(const Job& j) {
   const DenoiseConfig& c = j.config;
   const Matrix& r = j.model.regularizer();
-  journal.record_signal(key, "R", Eigen::Map<const Vector>(r.data(), r.size()));
-  journal.record(key, {{"stepsize", c.stepsize}, {"train_mse", c.train_mse}, {"test_mse", c.test_mse},
-                       {"test_mse_sampled", c.test_mse_sampled}, {"test_snr_db", c.test_snr_db},
-                       {"theory_mse", c.theory_mse}, {"theory_attained", c.theory_attained},
-                       {"shortfall", c.shortfall}, {"regularizer_norm", c.regularizer_norm},
-                       {"iterations", c.iterations}, {"seconds", c.seconds}, {"status", c.status},
-                       {"rows", r.rows()}, {"cols", r.cols()}, {"stepsizes", j.model.stepsizes()},
-                       {"omega0", j.omega0}});
+  return {{"stepsize", c.stepsize}, {"train_mse", c.train_mse}, {"test_mse", c.test_mse},
+          {"test_mse_sampled", c.test_mse_sampled}, {"test_snr_db", c.test_snr_db},
+          {"theory_mse", c.theory_mse}, {"theory_attained", c.theory_attained},
+          {"shortfall", c.shortfall}, {"regularizer_norm", c.regularizer_norm},
+          {"iterations", c.iterations}, {"seconds", c.seconds}, {"status", c.status},
+          {"rows", r.rows()}, {"cols", r.cols()}, {"stepsizes", j.model.stepsizes()},
+          {"omega0", j.omega0}};
 }
 
-bool load_job(const Journal& journal, const std::string& key, Job& j) {
-  const auto found = journal.find(key);
-  if (!found) return false;
-  const auto r = journal.find_signal(key, "R");
-  const nlohmann::json& v = *found;
+/// The job as recorded by job_values and its R; false when R does not fit the job's spec.
+bool set_job(Job& j, const nlohmann::json& v, const Vector& r) {
   const Index rows = v.at("rows").get<Index>(), cols = v.at("cols").get<Index>();
-  if (!r || r->size() != rows * cols || rows != j.spec.rank || cols != j.spec.n) return false;
+  if (r.size() != rows * cols || rows != j.spec.rank || cols != j.spec.n) return false;
   DenoiseConfig& c = j.config;
   c.stepsize = v.at("stepsize").get<double>(), c.train_mse = v.at("train_mse").get<double>();
   c.test_mse = v.at("test_mse").get<double>(), c.test_mse_sampled = v.at("test_mse_sampled").get<double>();
@@ -160,9 +159,48 @@ bool load_job(const Journal& journal, const std::string& key, Job& j) {
   c.seconds = v.at("seconds").get<double>(), c.status = v.at("status").get<std::string>();
   j.omega0 = v.at("omega0").get<double>();
   j.seconds = c.seconds;
-  j.model = learn::QuadraticModel::from_regularizer(j.spec, Eigen::Map<const Matrix>(r->data(), rows, cols),
+  j.model = learn::QuadraticModel::from_regularizer(j.spec, Eigen::Map<const Matrix>(r.data(), rows, cols),
                                                     v.at("stepsizes").get<std::vector<double>>());
   return true;
+}
+
+/// Under mpirun (docs/scale-out.md): every rank sends the jobs it trained (numbers and R, exact
+/// doubles through JSON) and takes the others' jobs, so that every rank holds all of them.
+void exchange_jobs(std::vector<Job>& jobs, const std::vector<size_t>& mine) {
+  nlohmann::json sent = nlohmann::json::array();
+  for (size_t i : mine) {
+    nlohmann::json v = job_values(jobs[i]);
+    const Matrix& r = jobs[i].model.regularizer();
+    v["index"] = i;
+    v["R"] = std::vector<double>(r.data(), r.data() + r.size());
+    sent.push_back(std::move(v));
+  }
+  const std::vector<std::string> all = dist::all_gather(sent.dump());
+  for (int q = 0; q < dist::size(); ++q) {
+    if (q == dist::rank()) continue;
+    for (const nlohmann::json& v : nlohmann::json::parse(all[size_t(q)])) {
+      const std::vector<double> r = v.at("R").get<std::vector<double>>();
+      if (!set_job(jobs.at(v.at("index").get<size_t>()), v, Eigen::Map<const Vector>(r.data(), Index(r.size()))))
+        throw Error("study: a trained configuration from rank " + std::to_string(q) + " does not fit", Error::Kind::Internal);
+    }
+  }
+}
+
+}  // namespace
+
+void record_job(const Journal& journal, const std::string& key, const Job& j) {
+  if (!journal.enabled()) return;
+  const Matrix& r = j.model.regularizer();
+  journal.record_signal(key, "R", Eigen::Map<const Vector>(r.data(), r.size()));
+  journal.record(key, job_values(j));
+}
+
+bool load_job(const Journal& journal, const std::string& key, Job& j) {
+  const auto found = journal.find(key);
+  if (!found) return false;
+  const auto r = journal.find_signal(key, "R");
+  if (!r) return false;
+  return set_job(j, *found, *r);
 }
 
 void train_all(std::vector<Job>& jobs, const Frames& frames, const DenoiseOptions& opt, const Log& log,
@@ -182,8 +220,19 @@ void train_all(std::vector<Job>& jobs, const Frames& frames, const DenoiseOption
     log("training " + total + " configurations (" +
         (opt.objective == DenoiseOptions::Objective::Exact ? "exact noise expectation, L-BFGS" : "sampled noise, Adam") +
         ", " + std::to_string(opt.iterations) + " iterations max, " + std::to_string(omp_get_max_threads()) + " threads)");
+  // Under mpirun the configurations go to the ranks, largest first onto the least loaded (each is
+  // seeded by itself, never by its rank); then every rank takes the others' trained jobs.
+  std::vector<size_t> mine = order;
+  if (dist::size() > 1) {
+    std::vector<double> costs;
+    for (size_t i : order) costs.push_back(double(cost(i)));
+    const std::vector<int> owner = dist::assign_largest_first(costs, dist::size());
+    mine.clear();
+    for (size_t k = 0; k < order.size(); ++k)
+      if (owner[k] == dist::rank()) mine.push_back(order[k]);
+  }
   std::atomic<int> done{int(jobs.size() - order.size())};
-  parallel_jobs(order, [&](size_t i) {
+  parallel_jobs(mine, [&](size_t i) {
     train(jobs[i], frames, opt, opt.iterations);
     evaluate(jobs[i], frames);
     record_job(journal, job_key(jobs[i], prefix), jobs[i]);
@@ -195,6 +244,10 @@ void train_all(std::vector<Job>& jobs, const Frames& frames, const DenoiseOption
           format_general(c.test_mse, 4) + ", " + std::to_string(c.iterations) + " its, " +
           format_general(c.seconds, 3) + " s, " + c.status);
   });
+  if (dist::size() > 1) {
+    exchange_jobs(jobs, mine);
+    for (size_t i : order) record_job(journal, job_key(jobs[i], prefix), jobs[i]);  // rank 0 writes
+  }
 }
 
 std::vector<DenoiseRankConfig> run_ranks(const DenoiseOptions& opt, const theory::DataModel& data,
@@ -322,8 +375,19 @@ void run_strategy(std::vector<Job>& jobs, const Frames& frames, const DenoiseOpt
   std::vector<size_t> order;
   for (size_t i = 0; i < jobs.size(); ++i)
     if (!load_job(journal, job_key(jobs[i], "strategy"), jobs[i])) order.push_back(i);
+  // Under mpirun the configurations go to the ranks, largest first onto the least loaded (each is
+  // seeded by itself, never by its rank); then every rank takes the others' trained jobs.
+  std::vector<size_t> mine = order;
+  if (dist::size() > 1) {
+    std::vector<double> costs;
+    for (size_t i : order) costs.push_back(double(jobs[i].spec.depth));  // continuation + training ~ N
+    const std::vector<int> owner = dist::assign_largest_first(costs, dist::size());
+    mine.clear();
+    for (size_t k = 0; k < order.size(); ++k)
+      if (owner[k] == dist::rank()) mine.push_back(order[k]);
+  }
   std::atomic<int> done{int(jobs.size() - order.size())};
-  parallel_jobs(order, [&](size_t i) {
+  parallel_jobs(mine, [&](size_t i) {
     Job& j = jobs[i];
     const Stopwatch clock;
     const int extra = j.config.init == DenoiseInit::Continuation ? continuation(j, frames, opt, data, log) : 0;
@@ -340,6 +404,10 @@ void run_strategy(std::vector<Job>& jobs, const Frames& frames, const DenoiseOpt
           format_percent(c.shortfall, 2, true) + "), omega " + format_general(c.stepsize, 3) + ", ||R|| " +
           format_general(c.regularizer_norm, 3));
   });
+  if (dist::size() > 1) {
+    exchange_jobs(jobs, mine);
+    for (size_t i : order) record_job(journal, job_key(jobs[i], "strategy"), jobs[i]);  // rank 0 writes
+  }
 }
 
 }  // namespace varlearn::study::denoise

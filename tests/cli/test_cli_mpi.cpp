@@ -1,0 +1,166 @@
+// varlearn under mpirun (docs/scale-out.md): two ranks on localhost give the numbers of one
+// process, only rank 0 prints and writes, a failing rank ends the job with one error line, and
+// a bad input is reported once. Skipped when varlearn was built without MPI.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+
+#include "../support/temp_dir.hpp"
+#include "cli_run.hpp"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using varlearn::testing::TempDir;
+
+#ifndef VARLEARN_MPIEXEC
+TEST(Mpi, BuiltWithoutMpi) { GTEST_SKIP() << "varlearn built without MPI (VARLEARN_MPI=OFF)"; }
+#else
+
+namespace {
+
+// CI runs as root (Open MPI refuses root without both variables); shared memory and self
+// transports only (no network probing); one OpenMP thread per rank on the 2-core machine.
+const std::string kEnv = "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl=self,vader "
+                         "OMPI_MCA_rmaps_base_oversubscribe=1 OMP_NUM_THREADS=1 ";
+CliResult run_ranks(int ranks, const std::string& args, const std::string& env = "") {
+  return run_cli(args, kEnv + env + VARLEARN_MPIEXEC + " -np " + std::to_string(ranks) +
+                           " --oversubscribe --bind-to none ");
+}
+
+int error_lines(const std::string& err) {
+  std::istringstream in(err);
+  int n = 0;
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("error:", 0) == 0) ++n;
+  return n;
+}
+
+void expect_close(const json& a, const json& b, const char* key, double rel) {
+  ASSERT_TRUE(a.contains(key) && b.contains(key)) << key;
+  const double x = a[key].get<double>(), y = b[key].get<double>();
+  EXPECT_LE(std::abs(x - y), rel * std::max(std::abs(x), std::abs(y))) << key << ": " << x << " vs " << y;
+}
+
+// A small general training: mask drawn per batch (split by frames), dense analysis regularizer.
+const std::string kTrain =
+    "train --operator mask:0.3 --regularizer analysis --potential charbonnier --data ar1 --mu 0 --theta 1 "
+    "--rho 0.9 --n 12 --samples 160 --sigma 0.1 --depth 5 --seed 3 --json";
+
+}  // namespace
+
+namespace {
+json without_timing(json j) {
+  j.erase("seconds");
+  return j;
+}
+}  // namespace
+
+TEST(Mpi, TwoRanksGiveTheBitsOfOneProcessWithTwoShards) {
+  // L-BFGS on the whole set, Adam on minibatches with fresh noise and masks, bilevel: every
+  // number of 2 ranks equals one process's with --shards 2 (the sum order is the same).
+  const std::string bilevel = "train --operator mask:0.3 --regularizer analysis --potential charbonnier --method bilevel "
+                              "--data ar1 --n 8 --samples 60 --sigma 0.1 --seed 3 --iterations 4 --json";
+  for (const std::string& run : {kTrain + " --iterations 15", kTrain + " --optimizer adam --batch 40 --iterations 25",
+                                bilevel}) {
+    const CliResult one = run_cli(run + " --shards 2", "OMP_NUM_THREADS=1 ");
+    const CliResult two = run_ranks(2, run);
+    ASSERT_EQ(one.code, 0) << one.err;
+    ASSERT_EQ(two.code, 0) << two.err;
+    const json a = json::parse(one.out), b = json::parse(two.out);  // rank 0 alone printed: one JSON
+    EXPECT_EQ(without_timing(a), without_timing(b)) << run;
+    EXPECT_NE(two.err.find("note: 2 ranks"), std::string::npos) << two.err;
+  }
+}
+
+TEST(Mpi, TwoRanksAgreeWithTheWholeBatchToRounding) {
+  // Against one process without shards the sums differ in their last bits only: after a few
+  // L-BFGS iterations the numbers agree to 1e-10 (docs/scale-out.md: long nonconvex runs can
+  // amplify the difference; --shards makes them bitwise equal).
+  const CliResult one = run_cli(kTrain + " --iterations 5", "OMP_NUM_THREADS=1 ");
+  const CliResult two = run_ranks(2, kTrain + " --iterations 5");
+  ASSERT_EQ(one.code, 0) << one.err;
+  ASSERT_EQ(two.code, 0) << two.err;
+  const json a = json::parse(one.out), b = json::parse(two.out);
+  EXPECT_EQ(a["iterations"], b["iterations"]);
+  for (const char* k : {"train_loss", "validation_loss", "test_mse", "stepsize"}) expect_close(a, b, k, 1e-10);
+}
+
+TEST(Mpi, TheQuadraticModelReducesItsMomentsOnce) {
+  // Frames (structured path): the moments are sums over frames reduced across the ranks.
+  const std::string q = "train --n 10 --k 10 --depth 3 --samples 300 --iterations 20 --json";
+  const CliResult one = run_cli(q, "OMP_NUM_THREADS=1 ");
+  const CliResult two = run_ranks(2, q);
+  ASSERT_EQ(one.code, 0) << one.err;
+  ASSERT_EQ(two.code, 0) << two.err;
+  const json a = json::parse(one.out), b = json::parse(two.out);
+  for (const char* k : {"train_loss", "population_risk"}) expect_close(a, b, k, 1e-10);
+}
+
+TEST(Mpi, OnlyRankZeroWritesTheCheckpointAndAnyRankCountResumesIt) {
+  TempDir t;
+  const std::string save = (t.path / "run.json").string();
+  const CliResult two = run_ranks(2, kTrain + " --iterations 12 --checkpoint-every 4 --save " + save);
+  ASSERT_EQ(two.code, 0) << two.err;
+  ASSERT_TRUE(fs::exists(save));
+  EXPECT_EQ(t.count(), 1u);  // one file, no temporary files of other ranks left behind
+  const json saved = json::parse(slurp(save));
+  EXPECT_EQ(saved["report"]["train_loss"], json::parse(two.out)["train_loss"]);
+  // Resumed by one process with the same shards from the checkpoint of iteration 8: the numbers
+  // of the uninterrupted run (any P resumes; --shards keeps the sum order).
+  const std::string at8 = (t.path / "at8.json").string();
+  const CliResult part = run_ranks(2, kTrain + " --iterations 8 --checkpoint-every 4 --save " + at8);
+  ASSERT_EQ(part.code, 0) << part.err;
+  const CliResult resumed = run_cli(kTrain + " --iterations 12 --shards 2 --resume " + at8, "OMP_NUM_THREADS=1 ");
+  ASSERT_EQ(resumed.code, 0) << resumed.err;
+  EXPECT_EQ(json::parse(resumed.out)["train_loss"], json::parse(two.out)["train_loss"]);
+}
+
+namespace {
+json without_times(json j) {  // the study's timings, at any depth
+  if (j.is_object()) {
+    for (const char* k : {"seconds", "train_seconds", "elapsed", "saved", "files"}) j.erase(k);
+    for (auto& v : j) v = without_times(v);
+  } else if (j.is_array()) {
+    for (auto& v : j) v = without_times(v);
+  }
+  return j;
+}
+}  // namespace
+
+TEST(Mpi, TheDenoisingStudySpreadOverRanksGivesTheSameResults) {
+  if (!fs::exists("/usr/share/codec2/raw")) GTEST_SKIP() << "codec2-examples not installed";
+  TempDir t;
+  const std::string study = "study denoise --quick --depths 1..3 --no-audio --no-strategy --out ";
+  const fs::path one = t.path / "one", two = t.path / "two";
+  const CliResult a = run_cli(study + one.string(), "OMP_NUM_THREADS=1 ");
+  const CliResult b = run_ranks(2, study + two.string() + " --resume");
+  ASSERT_EQ(a.code, 0) << a.err;
+  ASSERT_EQ(b.code, 0) << b.err;
+  EXPECT_EQ(without_times(json::parse(slurp((one / "results.json").string()))),
+            without_times(json::parse(slurp((two / "results.json").string()))));
+  EXPECT_FALSE(fs::exists(t.path / "two.partial"));  // the journal, removed once the results are in place
+  EXPECT_EQ(t.count(), 2u);
+}
+
+TEST(Mpi, AFailingRankEndsTheJobWithOneErrorLine) {
+  const CliResult r = run_ranks(2, kTrain + " --iterations 5", "VARLEARN_FAIL_RANK=1 ");
+  EXPECT_NE(r.code, 0);
+  EXPECT_EQ(error_lines(r.err), 1) << r.err;
+  EXPECT_NE(r.err.find("error: rank 1/2: fault injection"), std::string::npos) << r.err;
+  EXPECT_EQ(r.out, "");  // rank 0 was ended before it printed a result
+}
+
+TEST(Mpi, ABadInputIsReportedOnce) {
+  const CliResult r = run_ranks(2, kTrain + " --depth 0");
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_EQ(error_lines(r.err), 1) << r.err;
+  EXPECT_NE(r.err.find("--depth"), std::string::npos) << r.err;
+  EXPECT_EQ(r.out, "");
+}
+
+#endif
