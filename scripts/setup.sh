@@ -13,6 +13,8 @@ packages=(
   libsamplerate0-dev                        # resampling
   libboost-dev                              # Boost.Math brent_find_minima (the 1-D minimizer; headers only)
   libfftw3-dev                              # FFTW: DCT-II/III (REDFT10/01) for frames of n >= 320 in dequant
+  libopenblas-dev                            # OpenBLAS: the optional second GEMM backend (cblas.h; VARLEARN_BLAS)
+  libopenblas0-openmp                       # its OpenMP build, linked by path: one thread pool with OpenMP's
   gnuplot-nox                               # figures (PNG via pngcairo, SVG)
   codec2-examples                           # real speech recordings (8 kHz raw)
   asterisk-core-sounds-en-wav               # telephony prompts, 8 kHz WAV, one speaker per language:
