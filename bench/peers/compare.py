@@ -17,6 +17,7 @@ peer (optional; never used by the tests).
   bench/peers/compare.py                          # build/bench_learn, 3 repeats
   bench/peers/compare.py --coretype SkylakeX      # OpenBLAS's AVX-512 kernels for both
   bench/peers/compare.py --json                   # the raw numbers
+  bench/peers/compare.py --general                # the nonlinear unrolled step (dense analysis, huber)
 """
 import argparse
 import json
@@ -70,6 +71,18 @@ def run_torch(args, env):
     return rows
 
 
+def run_general(args, env):
+    """bench_general's UnrolledStep/plain (float32, B = 4096) and torch_analysis.py."""
+    out = subprocess.run([str(Path(args.bench).parent / "bench_general"), "--benchmark_filter=UnrolledStep/plain",
+                          "--benchmark_format=json"], env=env, check=True, capture_output=True, text=True).stdout
+    v = json.loads(out)["benchmarks"][0]
+    cmd = [args.python, str(HERE / "torch_analysis.py")]
+    if args.threads:
+        cmd += ["--threads", str(args.threads)]
+    t = json.loads(subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout.splitlines()[0])
+    return v, t
+
+
 def rng(values, fmt="{:.0f}"):
     lo, hi = min(values), max(values)
     return fmt.format(lo) if fmt.format(lo) == fmt.format(hi) else fmt.format(lo) + "-" + fmt.format(hi)
@@ -86,6 +99,8 @@ def main():
     ap.add_argument("--threads", type=int, default=0, help="torch.set_num_threads for the peer (0: torch's default)")
     ap.add_argument("--coretype", default="", help="set OPENBLAS_CORETYPE for both contenders")
     ap.add_argument("--keep-env", action="store_true", help="keep OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE as they are")
+    ap.add_argument("--general", action="store_true",
+                    help="the general engine's unrolled dense-analysis step instead (bench_general, torch_analysis.py)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     args.dtypes = args.dtype.split(",")
@@ -93,6 +108,23 @@ def main():
     if not Path(args.bench).exists():
         sys.exit(f"error: {args.bench} not found (build with VARLEARN_BENCH=ON)")
     env = env_for(args)
+    if args.general:
+        res = [run_general(args, env) for _ in range(args.repeat)]
+        if args.json:
+            print(json.dumps([{"varlearn": v, "torch": t} for v, t in res], indent=1))
+            return
+        print(f"environment: OPENBLAS_CORETYPE={env.get('OPENBLAS_CORETYPE', '(unset)')}, "
+              f"OMP_NUM_THREADS={env.get('OMP_NUM_THREADS', '(unset)')}; {args.repeat} repeats (ranges)")
+        print("general unrolled step, dense analysis K 320 x 320 (huber), identity A, B = 4096, N = 10, float32, "
+              "loss + gradient")
+        print(f"  varlearn {rng([v['step_ms'] for v, _ in res], '{:.0f}')} ms "
+              f"({rng([v['pct_of_gemm'] for v, _ in res])} % of its best GEMM, "
+              f"eigen {rng([v['gemm_eigen_GFLOPs'] for v, _ in res])} / blas "
+              f"{rng([v.get('gemm_blas_GFLOPs', float('nan')) for v, _ in res])} GFLOP/s)")
+        print(f"  torch autograd {rng([t['step_ms'] for _, t in res], '{:.0f}')} ms "
+              f"(its GEMM {rng([t['gemm_gflops'] for _, t in res])} GFLOP/s)")
+        print(f"  speedup {rng([t['step_ms'] / v['step_ms'] for v, t in res], '{:.2f}x')}")
+        return
     runs = []
     for _ in range(args.repeat):
         runs.append((run_varlearn(args, env), run_torch(args, env)))
