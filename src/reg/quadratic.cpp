@@ -3,6 +3,7 @@
 #include <Eigen/SVD>
 
 #include "varlearn/core/error.hpp"
+#include "varlearn/core/gemm.hpp"
 
 namespace varlearn::reg {
 
@@ -12,31 +13,47 @@ Quadratic<T>::Quadratic(Mat r) : r_(std::move(r)) {
   require(r_.allFinite(), "reg::Quadratic", "R has a non-finite entry");
 }
 
+// R^T (R v): the gradient and the Hessian-vector product (core/gemm.hpp's backend choice).
+template <class T>
+typename Quadratic<T>::Mat Quadratic<T>::normal_product(const Mat& v) const {
+  Mat u, out;
+  gemm(T(1), r_, false, v, false, T(0), u);
+  gemm(T(1), r_, true, u, false, T(0), out);
+  return out;
+}
 template <class T>
 T Quadratic<T>::value(const Mat& f) const {
   this->check_frames(f, "reg::Quadratic::value");
-  return T(0.5) * (r_ * f).squaredNorm();
+  Mat u;
+  gemm(T(1), r_, false, f, false, T(0), u);
+  return T(0.5) * u.squaredNorm();
 }
 template <class T>
 typename Quadratic<T>::Mat Quadratic<T>::gradient(const Mat& f) const {
   this->check_frames(f, "reg::Quadratic::gradient");
-  return r_.transpose() * (r_ * f);
+  return normal_product(f);
 }
 template <class T>
 typename Quadratic<T>::Mat Quadratic<T>::hessian_product(const Mat& f, const Mat& v) const {
   this->check_frames(f, "reg::Quadratic::hessian_product", &v);
-  return r_.transpose() * (r_ * v);
+  return normal_product(v);
 }
 template <class T>
 typename Quadratic<T>::Vec Quadratic<T>::parameter_gradient(const Mat& f) const {
   this->check_frames(f, "reg::Quadratic::parameter_gradient");
-  const Mat g = (r_ * f) * f.transpose();
+  Mat u, g;
+  gemm(T(1), r_, false, f, false, T(0), u);
+  gemm(T(1), u, false, f, true, T(0), g);
   return Eigen::Map<const Vec>(g.data(), g.size());
 }
 template <class T>
 typename Quadratic<T>::Vec Quadratic<T>::mixed_product(const Mat& f, const Mat& w) const {
   this->check_frames(f, "reg::Quadratic::mixed_product", &w);
-  const Mat g = (r_ * w) * f.transpose() + (r_ * f) * w.transpose();
+  Mat u, g;
+  gemm(T(1), r_, false, w, false, T(0), u);
+  gemm(T(1), u, false, f, true, T(0), g);
+  gemm(T(1), r_, false, f, false, T(0), u);
+  gemm(T(1), u, false, w, true, T(1), g);
   return Eigen::Map<const Vec>(g.data(), g.size());
 }
 template <class T>
