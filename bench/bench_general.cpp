@@ -1,7 +1,8 @@
 // General engine speed: one unrolled training step (loss + gradient by reverse mode) with a
 // dense analysis K (m = n = 320, huber), identity A, B = 4096 frames, N = 10 steps, float32,
 // against the float GEMM throughput (U = K F, 320 x 320 times 320 x 4096) measured in the same
-// run, interleaved with the step so that machine load hits both alike.
+// run with each GEMM backend (core/gemm.hpp; the best counts: gemm_GFLOPs, pct_of_gemm),
+// interleaved with the step so that machine load hits both alike.
 //
 // FLOPs counted: the step's GEMMs only, each 2 m n B = 0.839 GFLOP. Per forward step K f and
 // K^T Psi (2); per backward step the Hessian-vector product's K lambda and K^T(a phi'' Z) and
@@ -30,6 +31,7 @@
 #include <chrono>
 #include <vector>
 
+#include "varlearn/core/gemm.hpp"
 #include "varlearn/core/numerics.hpp"
 #include "varlearn/core/random.hpp"
 #include "varlearn/general/general.hpp"
@@ -80,29 +82,39 @@ void unrolled_step(benchmark::State& state) {
   const MatrixT<float>& f = p.g;
   MatrixT<float> u(kN, kB);
   constexpr int kGemms = 8;
-  auto gemms = [&] {
+  // The reference: U = K F with each GEMM backend (core/gemm.hpp); the best counts.
+  std::vector<GemmBackend> backends{GemmBackend::Eigen};
+  if (blas_available()) backends.push_back(GemmBackend::Blas);
+  auto gemms = [&](GemmBackend be) {
     for (int j = 0; j < kGemms; ++j) {
-      u.noalias() = k * f;
+      gemm_with(be, 1.0f, k, false, f, false, 0.0f, u);
       benchmark::ClobberMemory();
     }
   };
-  objective.evaluate_with_gradient(x, grad);  // warm up (allocations, pages)
-  gemms();
-  std::vector<double> ts, tg;
+  objective.evaluate_with_gradient(x, grad);  // warm up (allocations, pages, the auto backend's probes)
+  for (const auto be : backends) gemms(be);
+  std::vector<double> ts, tg[2];
   for (auto _ : state) {
     const auto t0 = std::chrono::steady_clock::now();
     const float loss = objective.evaluate_with_gradient(x, grad);
     const auto t1 = std::chrono::steady_clock::now();
-    gemms();
-    const auto t2 = std::chrono::steady_clock::now();
     benchmark::DoNotOptimize(loss);
     ts.push_back(std::chrono::duration<double>(t1 - t0).count());
-    tg.push_back(std::chrono::duration<double>(t2 - t1).count() / kGemms);
+    for (size_t i = 0; i < backends.size(); ++i) {
+      const auto g0 = std::chrono::steady_clock::now();
+      gemms(backends[i]);
+      tg[i].push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - g0).count() / kGemms);
+    }
     state.SetIterationTime(ts.back());
   }
   std::sort(ts.begin(), ts.end());
-  std::sort(tg.begin(), tg.end());
-  const double s = ts[ts.size() / 2], gm = tg[tg.size() / 2];
+  double gm = 1e300;
+  for (size_t i = 0; i < backends.size(); ++i) {
+    std::sort(tg[i].begin(), tg[i].end());
+    gm = std::min(gm, tg[i][tg[i].size() / 2]);
+    state.counters[i == 0 ? "gemm_eigen_GFLOPs" : "gemm_blas_GFLOPs"] = gemm_flops() / tg[i][tg[i].size() / 2] / 1e9;
+  }
+  const double s = ts[ts.size() / 2];
   const double step_rate = step_flops() / s / 1e9, gemm_rate = gemm_flops() / gm / 1e9;
   state.counters["GFLOP"] = step_flops() / 1e9;
   state.counters["step_ms"] = s * 1e3;

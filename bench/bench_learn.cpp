@@ -1,27 +1,33 @@
 // Learning engine speed: one direct unrolled training step (forward, reverse mode, Adam update)
-// at n = k = 320, B = 4096, N = 10, float32, against the GEMM throughput for the same shapes
-// measured in the same run; and the structured-path step (moments, O(n^3)).
+// at n = k = 320, N = 10, B = 256 and 4096, float32 and float64, against the best GEMM
+// throughput for the same products measured in the same run (both backends of core/gemm.hpp,
+// Eigen and the linked BLAS, interleaved with the step); and the structured-path step
+// (moments, O(n^3)).
 //
 // FLOPs are counted honestly: only the matrix products the step really performs (elementwise
 // work is excluded and is < 1% here). Factored step: forward N-1 steps x 2 GEMMs, backward
-// N-1 steps x 4 GEMMs (z^0 = 0 makes step 0 free): 6(N-1) x 2nkB = 45.3 GFLOP.
+// N-1 steps x 4 GEMMs (z^0 = 0 makes step 0 free): 6(N-1) x 2nkB = 45.3 GFLOP at B = 4096.
 //
-//   ./build-learn/bench_learn --benchmark_counters_tabular=true
+//   ./build/bench_learn --benchmark_counters_tabular=true
+//   VARLEARN_GEMM=eigen|blas ./build/bench_learn ...       (force the step's backend)
+//   bench/peers/compare.py                                  (side by side with PyTorch)
 //
-// Measured 2026-11-29 on the 2-core AVX-512 EPYC VM (OpenMP 2 threads, quiet moment; under the
-// other engineers' compiles the numbers drop 3-10x and the ratios become noise):
-//   GEMM same shapes 221-233 GFLOP/s; factored direct step 206-220 GFLOP/s (205-219 ms) =
-//   91-93% of GEMM; Gram direct step 122-123 ms (75-78% of its GEMMs); structured step
-//   7.5 ms = 27-29x faster than the factored direct step (16x than the Gram one).
+// Counters of the direct steps: step_ms (median), step_GFLOPs, gemm_eigen_GFLOPs and
+// gemm_blas_GFLOPs (the step's products alone with each backend, medians), best_gemm_GFLOPs,
+// pct_of_best_gemm = best GEMM time / step time, step_blas (1 when the step ran on the BLAS).
+// Measured numbers: docs/performance.md.
 #include <benchmark/benchmark.h>
 #include <omp.h>
 
 #include <algorithm>
 #include <chrono>
 #include <functional>
+#include <map>
+#include <memory>
 #include <random>
 #include <vector>
 
+#include "varlearn/core/gemm.hpp"
 #include "varlearn/learn/learn.hpp"
 
 using namespace varlearn;
@@ -31,94 +37,114 @@ namespace {
 constexpr Index kN = 320, kK = 320, kB = 4096;
 constexpr int kDepth = 10;
 
+template <class Real>
 struct Problem {
   ModelSpec spec{kN, kK, Method::Unrolled, kDepth, StepsizeMode::Learned};
-  MatrixT<float> x, y;
-  VectorT<float> theta;
-  Problem() {
+  MatrixT<Real> x, y;
+  VectorT<Real> theta;
+  explicit Problem(Index b) {
     const SampleModel sm = SampleModel::iid(kN, 0.0, 1.0);
     Rng rng(1);
-    const Matrix yc = sm.sample(kB, rng);
-    y = yc.cast<float>();
-    x = add_noise(yc, 0.1, rng).cast<float>();
+    const Matrix yc = sm.sample(b, rng);
+    y = yc.cast<Real>();
+    x = add_noise(yc, 0.1, rng).cast<Real>();
     InitOptions io;
     io.scale = 1.0;
     io.stepsize = 0.5;
-    theta = QuadraticModel::random(spec, io).parameters().cast<float>();
+    theta = QuadraticModel::random(spec, io).parameters().cast<Real>();
   }
 };
-Problem& problem() {
-  static Problem p;
-  return p;
+template <class Real>
+Problem<Real>& problem(Index b) {
+  static std::map<Index, std::unique_ptr<Problem<Real>>> cache;
+  auto& p = cache[b];
+  if (!p) p = std::make_unique<Problem<Real>>(b);
+  return *p;
 }
 
-double g_direct_step_s = 0;  // median factored direct step of this run
+double g_direct_step_s = 0;  // median factored direct step of this run (float32, B = 4096)
 
-double direct_flops() { return 6.0 * (kDepth - 1) * 2.0 * kN * kK * kB; }
-double gram_flops() {
-  return 3.0 * (kDepth - 1) * 2.0 * kN * kN * kB + 2.0 * kK * kN * kN + 2.0 * kK * kN * kN;
+double direct_flops(Index b) { return 6.0 * (kDepth - 1) * 2.0 * kN * kK * static_cast<double>(b); }
+double gram_flops(Index b) {
+  return 3.0 * (kDepth - 1) * 2.0 * kN * kN * static_cast<double>(b) + 2.0 * kK * kN * kN + 2.0 * kK * kN * kN;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
 }
 
 /// One direct step (forward, reverse mode, Adam update) timed interleaved with the same
-/// GEMMs alone (the step's 6(N-1) products, same shapes), so that machine load hits both
-/// alike; reports both medians and their ratio pct_of_gemm = GEMM time / step time.
+/// products alone (the step's 6(N-1) GEMMs, same shapes) with each GEMM backend, so that
+/// machine load hits all alike; reports the medians and pct_of_best_gemm = best GEMM time /
+/// step time.
+template <class Real>
 void direct_step(benchmark::State& state, int use_gram) {
-  Problem& p = problem();
+  const Index b = state.range(0);
+  Problem<Real>& p = problem<Real>(b);
   UnrollOptions uo;
   uo.use_gram = use_gram;
   varlearn::optim::AdamOptions ao;
   ao.learning_rate = 1e-4;
-  varlearn::optim::AdamState<float> adam(ao, p.theta.size());
-  VectorT<float> theta = p.theta, grad;
-  const MatrixT<float> r = MatrixT<float>::Random(kK, kN), mm = MatrixT<float>::Random(kN, kN);
-  const MatrixT<float>& z = p.x;
-  const MatrixT<float>& g = p.y;
-  MatrixT<float> u(kK, kB), out = MatrixT<float>::Zero(kN, kB), dr = MatrixT<float>::Zero(kK, kN),
-                 dm = MatrixT<float>::Zero(kN, kN);
-  auto gemms = [&] {  // the products of one step, nothing else
+  varlearn::optim::AdamState<Real> adam(ao, p.theta.size());
+  VectorT<Real> theta = p.theta, grad;
+  const MatrixT<Real> r = MatrixT<Real>::Random(kK, kN), mm = MatrixT<Real>::Random(kN, kN);
+  const MatrixT<Real>& z = p.x;
+  const MatrixT<Real>& g = p.y;
+  MatrixT<Real> u(kK, b), out = MatrixT<Real>::Zero(kN, b), dr = MatrixT<Real>::Zero(kK, kN),
+                 dm = MatrixT<Real>::Zero(kN, kN);
+  const Real h(0.5);
+  auto gemms = [&](GemmBackend be) {  // the products of one step, nothing else
     for (int j = 0; j < kDepth - 1; ++j) {
       if (use_gram == 1) {
-        out.noalias() -= 0.5f * mm * z;              // forward M z
-        out.noalias() -= 0.5f * mm * g;              // backward M g
-        dm.noalias() -= 0.5f * g * z.transpose();    // dM
+        gemm_with(be, -h, mm, false, z, false, Real(1), out);  // forward M z
+        gemm_with(be, -h, mm, false, g, false, Real(1), out);  // backward M g
+        gemm_with(be, -h, g, false, z, true, Real(1), dm);     // dM
       } else {
-        u.noalias() = r * z;                         // forward R z
-        out.noalias() -= 0.5f * r.transpose() * u;   // forward R^T u
-        u.noalias() = r * g;                         // backward R g
-        out.noalias() -= 0.5f * r.transpose() * u;   // backward R^T v
-        dr.noalias() -= 0.5f * u * g.transpose();    // dR
-        dr.noalias() -= 0.5f * u * z.transpose();    // dR
+        gemm_with(be, Real(1), r, false, z, false, Real(0), u);  // forward R z
+        gemm_with(be, -h, r, true, u, false, Real(1), out);      // forward R^T u
+        gemm_with(be, Real(1), r, false, g, false, Real(0), u);  // backward R g
+        gemm_with(be, -h, r, true, u, false, Real(1), out);      // backward R^T v
+        gemm_with(be, -h, u, false, g, true, Real(1), dr);       // dR
+        gemm_with(be, -h, u, false, z, true, Real(1), dr);       // dR
       }
     }
   };
   auto step = [&] {
-    const float l = loss_direct<float>(p.spec, theta, {}, p.x, p.y, &grad, uo);
+    const Real l = loss_direct<Real>(p.spec, theta, {}, p.x, p.y, &grad, uo);
     adam.step(theta, grad);
     benchmark::DoNotOptimize(l);
   };
-  gemms();
-  std::vector<double> ts, tg;
+  std::vector<GemmBackend> backends{GemmBackend::Eigen};
+  if (blas_available()) backends.push_back(GemmBackend::Blas);
+  step();  // warm-up: buffers, and the auto backend's probes of the step's shapes
+  for (const auto be : backends) gemms(be);
+  std::vector<double> ts, tg[2] = {{}, {}};
   for (auto _ : state) {
     auto t0 = std::chrono::steady_clock::now();
     step();
     auto t1 = std::chrono::steady_clock::now();
-    gemms();
-    auto t2 = std::chrono::steady_clock::now();
     ts.push_back(std::chrono::duration<double>(t1 - t0).count());
-    tg.push_back(std::chrono::duration<double>(t2 - t1).count());
+    for (size_t i = 0; i < backends.size(); ++i) {
+      const auto g0 = std::chrono::steady_clock::now();
+      gemms(backends[i]);
+      tg[i].push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - g0).count());
+    }
     state.SetIterationTime(ts.back());
   }
-  std::sort(ts.begin(), ts.end());
-  std::sort(tg.begin(), tg.end());
-  const double s = ts[ts.size() / 2], gm = tg[tg.size() / 2];
-  const double flops = use_gram == 1 ? gram_flops() : direct_flops();
+  const double s = median(ts), ge = median(tg[0]), gb = blas_available() ? median(tg[1]) : 0;
+  const double best = blas_available() ? std::min(ge, gb) : ge;
+  const double flops = use_gram == 1 ? gram_flops(b) : direct_flops(b);
   state.counters["GFLOP"] = flops / 1e9;
   state.counters["step_ms"] = s * 1e3;
   state.counters["step_GFLOPs"] = flops / s / 1e9;
-  state.counters["gemm_GFLOPs"] = flops / gm / 1e9;
-  state.counters["pct_of_gemm"] = 100.0 * gm / s;
+  state.counters["gemm_eigen_GFLOPs"] = flops / ge / 1e9;
+  if (blas_available()) state.counters["gemm_blas_GFLOPs"] = flops / gb / 1e9;
+  state.counters["best_gemm_GFLOPs"] = flops / best / 1e9;
+  state.counters["pct_of_best_gemm"] = 100.0 * best / s;
+  state.counters["step_blas"] = gemm_backend_for<Real>(r, false, z, false) == GemmBackend::Blas ? 1 : 0;
   state.counters["threads"] = omp_get_max_threads();
-  if (use_gram != 1) g_direct_step_s = s;
+  if (use_gram != 1 && std::is_same_v<Real, float> && b == kB) g_direct_step_s = s;
 }
 
 void BM_GemmSameShapes(benchmark::State& state) {
@@ -137,14 +163,20 @@ void BM_GemmSameShapes(benchmark::State& state) {
 }
 BENCHMARK(BM_GemmSameShapes)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2.0);
 
-void BM_DirectUnrolledStep_Factored(benchmark::State& state) { direct_step(state, -1); }
-BENCHMARK(BM_DirectUnrolledStep_Factored)->Unit(benchmark::kMillisecond)->UseManualTime()->Iterations(7);
+template <class Real>
+void BM_DirectUnrolledStep_Factored(benchmark::State& state) {
+  direct_step<Real>(state, -1);
+}
+BENCHMARK_TEMPLATE(BM_DirectUnrolledStep_Factored, float)->Arg(4096)->Unit(benchmark::kMillisecond)->UseManualTime()->Iterations(7);
+BENCHMARK_TEMPLATE(BM_DirectUnrolledStep_Factored, float)->Arg(256)->Unit(benchmark::kMillisecond)->UseManualTime()->Iterations(41);
+BENCHMARK_TEMPLATE(BM_DirectUnrolledStep_Factored, double)->Arg(4096)->Unit(benchmark::kMillisecond)->UseManualTime()->Iterations(5);
+BENCHMARK_TEMPLATE(BM_DirectUnrolledStep_Factored, double)->Arg(256)->Unit(benchmark::kMillisecond)->UseManualTime()->Iterations(31);
 
-void BM_DirectUnrolledStep_Gram(benchmark::State& state) { direct_step(state, 1); }
-BENCHMARK(BM_DirectUnrolledStep_Gram)->Unit(benchmark::kMillisecond)->UseManualTime()->Iterations(7);
+void BM_DirectUnrolledStep_Gram(benchmark::State& state) { direct_step<float>(state, 1); }
+BENCHMARK(BM_DirectUnrolledStep_Gram)->Arg(4096)->Unit(benchmark::kMillisecond)->UseManualTime()->Iterations(7);
 
 void BM_StructuredStep(benchmark::State& state) {
-  Problem& p = problem();
+  Problem<float>& p = problem<float>(kB);
   const Moments<float> mo = Moments<float>::from_frames(p.x, p.y);
   varlearn::optim::AdamOptions ao;
   ao.learning_rate = 1e-4;
@@ -172,7 +204,7 @@ void BM_StructuredStep(benchmark::State& state) {
 BENCHMARK(BM_StructuredStep)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(1.0);
 
 void BM_Moments(benchmark::State& state) {  // once per training: C_xx, C_xy, tr(YY^T)
-  Problem& p = problem();
+  Problem<float>& p = problem<float>(kB);
   for (auto _ : state) {
     auto mo = Moments<float>::from_frames(p.x, p.y);
     benchmark::DoNotOptimize(mo.yy);

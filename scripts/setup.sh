@@ -17,6 +17,8 @@ packages=(
   python3-dev                               #   Python headers for the extension module
   python3-numpy                             #   arrays in and out of the module
   python3-pytest                            #   the module's test suite (tests/python, under CTest)
+  libopenblas-dev                            # OpenBLAS: the optional second GEMM backend (cblas.h; VARLEARN_BLAS)
+  libopenblas0-openmp                       # its OpenMP build, linked by path: one thread pool with OpenMP's
   gnuplot-nox                               # figures (PNG via pngcairo, SVG)
   libopenmpi-dev openmpi-bin                # MPI: data-parallel train under mpirun (optional: VARLEARN_MPI)
   codec2-examples                           # real speech recordings (8 kHz raw)

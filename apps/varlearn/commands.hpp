@@ -13,4 +13,5 @@ void add_study_denoise(CLI::App& study);
 void add_study_dequant(CLI::App& study);
 void add_study_restore(CLI::App& study);  // study_restore.cpp
 void add_reproduce(CLI::App& app);
+void add_info(CLI::App& app);  // info.cpp: backends, BLAS kernel, threads, GEMM probes
 }  // namespace varlearn::cli

@@ -10,6 +10,7 @@
 #include "options.hpp"
 #include "varlearn/core/error.hpp"
 #include "varlearn/core/format.hpp"
+#include "varlearn/core/gemm.hpp"
 #include "varlearn/core/signals.hpp"
 #include "varlearn/dist/dist.hpp"
 #include "varlearn/version.hpp"
@@ -40,6 +41,14 @@ int main(int argc, char** argv) {
   varlearn::cli::add_eval(app);
   varlearn::cli::add_study(app);
   varlearn::cli::add_reproduce(app);
+  varlearn::cli::add_info(app);
+  // Global, before the subcommand: which kernels run the matrix products (core/gemm.hpp).
+  app.add_option("--gemm", "GEMM backend for the matrix products: auto (the faster per shape, timed at first use), "
+                           "eigen, or blas (the linked OpenBLAS); overrides VARLEARN_GEMM. Default: auto")
+      ->check(CLI::IsMember({"auto", "eigen", "blas"}))
+      ->each([](const std::string& s) { varlearn::set_gemm_backend(varlearn::parse_gemm_backend(s, "--gemm")); });
+  // A bad VARLEARN_GEMM is an input error before any work (unless --gemm overrides it).
+  app.parse_complete_callback([] { varlearn::gemm_backend(); });
   varlearn::cli::enforce_strict_numbers(app);  // every numeric flag parsed strictly
   // One line, no raw bytes: a message may quote a file name, a token or an argument.
   // Several ranks: said once (a bad input by rank 0) and the whole job ends (no rank waits).

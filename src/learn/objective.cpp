@@ -10,6 +10,7 @@
 #include "detail.hpp"
 #include "unroller.hpp"
 #include "varlearn/core/error.hpp"
+#include "varlearn/core/gemm.hpp"
 #include "varlearn/core/numerics.hpp"
 #include "varlearn/core/range.hpp"
 #include "varlearn/theory/ranges.hpp"
@@ -135,7 +136,7 @@ Real loss_direct(const ModelSpec& spec, const VectorT<Real>& theta, const std::v
   double loss = 0;
   if (spec.method == Method::Bilevel) {
     MatrixT<Real> a = MatrixT<Real>::Identity(spec.n, spec.n);
-    a.noalias() += u.r.transpose() * u.r;
+    gemm(Real(1), u.r, true, u.r, false, Real(1), a);
     Eigen::LLT<MatrixT<Real>> llt(a);
     require(llt.info() == Eigen::Success, where, "I + R^T R is not positive definite (NaN in R?)");
     MatrixT<Real> z = llt.solve(x);
@@ -145,8 +146,9 @@ Real loss_direct(const ModelSpec& spec, const VectorT<Real>& theta, const std::v
       e *= invb;
       MatrixT<Real> p = llt.solve(e);
       MatrixT<Real> wz;
-      wz.noalias() = z * p.transpose();
-      dr.noalias() = -(u.r * (wz + wz.transpose()));
+      gemm(Real(1), z, false, p, true, Real(0), wz);
+      const MatrixT<Real> sym = wz + wz.transpose();
+      gemm(Real(-1), u.r, false, sym, false, Real(0), dr);
     }
   } else {
     const FlushDenormals guard(std::is_same_v<Real, float> && grad != nullptr);

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "varlearn/core/gemm.hpp"
 #include "varlearn/core/types.hpp"
 
 namespace varlearn::learn::detail {
@@ -107,7 +108,7 @@ public:
   static constexpr int kNoCheckpoints = 1 << 30;
   Unroller(const MatrixT<Real>& r, const std::vector<Real>& omega, bool gram, int every)
       : r_(r), w_(omega), gram_(gram), every_(std::max(1, every)) {
-    if (gram_) m_.noalias() = r_.transpose() * r_;
+    if (gram_) gemm(Real(1), r_, true, r_, false, Real(0), m_);
   }
   ~Unroller() {
     for (auto& z : z_) Pool<Real>::put(z);
@@ -155,19 +156,19 @@ public:
           auto& u = u_[static_cast<size_t>(j)];
           if (u.size() == 0) {
             u = Pool<Real>::get(r_.rows(), z0.cols());
-            u.noalias() = r_ * z0;
+            gemm(Real(1), r_, false, z0, false, Real(0), u);
           }
-          v.noalias() = r_ * g;
-          dr.noalias() -= w * u * g.transpose();
-          dr.noalias() -= w * v * z0.transpose();
+          gemm(Real(1), r_, false, g, false, Real(0), v);
+          gemm(-w, u, false, g, true, Real(1), dr);
+          gemm(-w, v, false, z0, true, Real(1), dr);
           gw[static_cast<size_t>(j)] += dot_diff_scale(g, z1, z0, Real(1) - w) / static_cast<double>(w);
-          g.noalias() -= w * r_.transpose() * v;
+          gemm(-w, r_, true, v, false, Real(1), g);
           continue;
         }
         gw[static_cast<size_t>(j)] += (dot(g, z1) - dot(g, z0)) / static_cast<double>(w);
         {  // Gram form
-          dm.noalias() -= w * g * z0.transpose();
-          v.noalias() = m_ * g;
+          gemm(-w, g, false, z0, true, Real(1), dm);
+          gemm(Real(1), m_, false, g, false, Real(0), v);
           g = (Real(1) - w) * g - w * v;
         }
       }
@@ -178,7 +179,10 @@ public:
       if (s == 0) break;
     }
     Pool<Real>::put(v);
-    if (gram_) dr.noalias() += r_ * (dm + dm.transpose());
+    if (gram_) {
+      const MatrixT<Real> sym = dm + dm.transpose();
+      gemm(Real(1), r_, false, sym, false, Real(1), dr);
+    }
   }
 
 private:
@@ -197,12 +201,12 @@ private:
     const auto& z = z_[static_cast<size_t>(j)];
     axpby(Real(1) - w, z, w, x, zn);
     if (gram_) {
-      zn.noalias() -= w * m_ * z;
+      gemm(-w, m_, false, z, false, Real(1), zn);
     } else {
       auto& u = u_[static_cast<size_t>(j)];
       if (u.size() == 0) u = Pool<Real>::get(r_.rows(), z.cols());
-      u.noalias() = r_ * z;
-      zn.noalias() -= w * r_.transpose() * u;
+      gemm(Real(1), r_, false, z, false, Real(0), u);
+      gemm(-w, r_, true, u, false, Real(1), zn);
     }
   }
 

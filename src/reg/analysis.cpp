@@ -9,6 +9,7 @@
 #include "varlearn/core/error.hpp"
 #include "varlearn/core/threads.hpp"
 #include "varlearn/core/format.hpp"
+#include "varlearn/core/gemm.hpp"
 #include "varlearn/core/numerics.hpp"
 #include "varlearn/core/random.hpp"
 #include "varlearn/core/spectral.hpp"
@@ -436,26 +437,26 @@ void Analysis<T>::set_operator_parameters(const Eigen::Ref<const Vec>& k) {
 }
 template <class T>
 typename Analysis<T>::Vec Analysis<T>::operator_gradient(const Mat& p, const Mat& f) const {
+  Mat g;
   const ScopedThreads threads(gemm_threads(k_, f.cols()));
-  const Mat g = p * f.transpose();
+  gemm(T(1), p, false, f, true, T(0), g);
   return Eigen::Map<const Vec>(g.data(), g.size());
 }
 template <class T>
 void Analysis<T>::apply_to(const Mat& f, Mat& u) const {
-  u.resize(k_.rows(), f.cols());
   const ScopedThreads threads(gemm_threads(k_, f.cols()));
-  u.noalias() = k_ * f;
+  gemm(T(1), k_, false, f, false, T(0), u);
 }
 template <class T>
 void Analysis<T>::add_adjoint(const Mat& p, Mat& out) const {
   const ScopedThreads threads(gemm_threads(k_, p.cols()));
-  out.noalias() += k_.transpose() * p;
+  gemm(T(1), k_, true, p, false, T(1), out);
 }
 template <class T>
 void Analysis<T>::add_operator_gradient(const Mat& p, const Mat& f, Eigen::Ref<Vec> g) const {
   Eigen::Map<Mat> gk(g.data(), k_.rows(), k_.cols());
   const ScopedThreads threads(gemm_threads(k_, f.cols()));
-  gk.noalias() += p * f.transpose();
+  gemm(T(1), p, false, f, true, T(1), gk);
 }
 template <class T>
 double Analysis<T>::operator_norm_bound() const {

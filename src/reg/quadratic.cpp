@@ -1,6 +1,7 @@
 #include "varlearn/reg/quadratic.hpp"
 
 #include "varlearn/core/error.hpp"
+#include "varlearn/core/gemm.hpp"
 #include "varlearn/core/spectral.hpp"
 #include "varlearn/core/threads.hpp"
 
@@ -8,8 +9,8 @@ namespace varlearn::reg {
 
 namespace {
 // One thread below kMinParallelFlops (2 GEMMs of k x n by n x B): the bilevel lower level
-// works on minibatches of 64 frames, where Eigen's two-thread GEMM waits at its barriers and,
-// on a loaded machine, ran ~10x slower than one thread.
+// works on minibatches of 64 frames, where a two-thread GEMM waits at its barriers and, on a
+// loaded machine, ran ~10x slower than one thread.
 template <class M>
 ScopedThreads threads_for(const M& r, Index frames) {
   return ScopedThreads(threads_for_flops(4.0 * double(r.rows()) * double(r.cols()) * double(frames)));
@@ -22,36 +23,52 @@ Quadratic<T>::Quadratic(Mat r) : r_(std::move(r)) {
   require(r_.allFinite(), "reg::Quadratic", "R has a non-finite entry");
 }
 
+// R^T (R v): the gradient and the Hessian-vector product (core/gemm.hpp's backend choice).
+template <class T>
+typename Quadratic<T>::Mat Quadratic<T>::normal_product(const Mat& v) const {
+  Mat u, out;
+  gemm(T(1), r_, false, v, false, T(0), u);
+  gemm(T(1), r_, true, u, false, T(0), out);
+  return out;
+}
 template <class T>
 T Quadratic<T>::value(const Mat& f) const {
   this->check_frames(f, "reg::Quadratic::value");
   const ScopedThreads threads = threads_for(r_, f.cols());
-  return T(0.5) * (r_ * f).squaredNorm();
+  Mat u;
+  gemm(T(1), r_, false, f, false, T(0), u);
+  return T(0.5) * u.squaredNorm();
 }
 template <class T>
 typename Quadratic<T>::Mat Quadratic<T>::gradient(const Mat& f) const {
   this->check_frames(f, "reg::Quadratic::gradient");
   const ScopedThreads threads = threads_for(r_, f.cols());
-  return r_.transpose() * (r_ * f);
+  return normal_product(f);
 }
 template <class T>
 typename Quadratic<T>::Mat Quadratic<T>::hessian_product(const Mat& f, const Mat& v) const {
   this->check_frames(f, "reg::Quadratic::hessian_product", &v);
   const ScopedThreads threads = threads_for(r_, f.cols());
-  return r_.transpose() * (r_ * v);
+  return normal_product(v);
 }
 template <class T>
 typename Quadratic<T>::Vec Quadratic<T>::parameter_gradient(const Mat& f) const {
   this->check_frames(f, "reg::Quadratic::parameter_gradient");
   const ScopedThreads threads = threads_for(r_, f.cols());
-  const Mat g = (r_ * f) * f.transpose();
+  Mat u, g;
+  gemm(T(1), r_, false, f, false, T(0), u);
+  gemm(T(1), u, false, f, true, T(0), g);
   return Eigen::Map<const Vec>(g.data(), g.size());
 }
 template <class T>
 typename Quadratic<T>::Vec Quadratic<T>::mixed_product(const Mat& f, const Mat& w) const {
   this->check_frames(f, "reg::Quadratic::mixed_product", &w);
   const ScopedThreads threads = threads_for(r_, f.cols());
-  const Mat g = (r_ * w) * f.transpose() + (r_ * f) * w.transpose();
+  Mat u, g;
+  gemm(T(1), r_, false, w, false, T(0), u);
+  gemm(T(1), u, false, f, true, T(0), g);
+  gemm(T(1), r_, false, f, false, T(0), u);
+  gemm(T(1), u, false, w, true, T(1), g);
   return Eigen::Map<const Vec>(g.data(), g.size());
 }
 template <class T>

@@ -31,6 +31,7 @@ public:
   std::unique_ptr<Regularizer<T>> clone() const override { return std::make_unique<Quadratic>(*this); }
 
 private:
+  Mat normal_product(const Mat& v) const;  ///< R^T (R v)
   Mat r_;
 };
 

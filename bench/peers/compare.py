@@ -1,0 +1,163 @@
+#!/usr/bin/env python3
+"""varlearn against PyTorch, side by side in one run: the quadratic model's direct unrolled
+training step (n = k = 320, N = 10; B = 256 and 4096; float32 and float64).
+
+Runs build/bench_learn (its BM_DirectUnrolledStep_Factored cases: the step and the same products
+alone with each GEMM backend, interleaved) and bench/peers/torch_quadratic.py (a hand-written and
+an autograd step, and torch's own products), alternately, --repeat times, and prints per case the
+ranges over the repeats: step times, the speedup over the faster PyTorch step, varlearn's share of
+the best GEMM of its run, and the GEMM throughputs (Eigen, BLAS, torch).
+
+Environment: by default both contenders run with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE removed
+from the environment (OpenBLAS then picks its kernels by its own CPU detection); --coretype X sets
+OPENBLAS_CORETYPE=X for both instead, --keep-env passes the caller's environment unchanged. Every
+other variable (OMP_NUM_THREADS, VARLEARN_GEMM, ...) passes through. Needs python3-torch for the
+peer (optional; never used by the tests).
+
+  bench/peers/compare.py                          # build/bench_learn, 3 repeats
+  bench/peers/compare.py --coretype SkylakeX      # OpenBLAS's AVX-512 kernels for both
+  bench/peers/compare.py --json                   # the raw numbers
+  bench/peers/compare.py --general                # the nonlinear unrolled step (dense analysis, huber)
+"""
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+
+
+def env_for(args):
+    env = dict(os.environ)
+    if not args.keep_env:
+        env.pop("OPENBLAS_CORETYPE", None)
+        env.pop("OPENBLAS_L2_SIZE", None)
+    if args.coretype:
+        env["OPENBLAS_CORETYPE"] = args.coretype
+    return env
+
+
+def run_varlearn(args, env):
+    flt = "BM_DirectUnrolledStep_Factored<(" + "|".join(
+        {"float32": "float", "float64": "double"}[d] for d in args.dtypes) + ")>/(" + "|".join(
+        str(b) for b in args.batches) + ")/"
+    out = subprocess.run([str(args.bench), "--benchmark_filter=" + flt, "--benchmark_format=json"],
+                         env=env, check=True, capture_output=True, text=True).stdout
+    rows = {}
+    for b in json.loads(out)["benchmarks"]:
+        name = b["name"]
+        dtype = "float32" if "<float>" in name else "float64"
+        batch = int(name.split("/")[1])
+        rows[(dtype, batch)] = {k: b[k] for k in ("step_ms", "step_GFLOPs", "gemm_eigen_GFLOPs", "best_gemm_GFLOPs",
+                                                   "pct_of_best_gemm", "step_blas", "threads") if k in b}
+        rows[(dtype, batch)]["gemm_blas_GFLOPs"] = b.get("gemm_blas_GFLOPs", float("nan"))
+    return rows
+
+
+def run_torch(args, env):
+    cmd = [args.python, str(HERE / "torch_quadratic.py"), "--dtype", ",".join(args.dtypes), "--batch",
+           ",".join(str(b) for b in args.batches)]
+    if args.threads:
+        cmd += ["--threads", str(args.threads)]
+    out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
+    rows = {}
+    for line in out.splitlines():
+        r = json.loads(line)
+        rows.setdefault((r["dtype"], r["batch"]), {})[r["impl"]] = r
+    return rows
+
+
+def run_general(args, env):
+    """bench_general's UnrolledStep/plain (float32, B = 4096) and torch_analysis.py."""
+    out = subprocess.run([str(Path(args.bench).parent / "bench_general"), "--benchmark_filter=UnrolledStep/plain",
+                          "--benchmark_format=json"], env=env, check=True, capture_output=True, text=True).stdout
+    v = json.loads(out)["benchmarks"][0]
+    cmd = [args.python, str(HERE / "torch_analysis.py")]
+    if args.threads:
+        cmd += ["--threads", str(args.threads)]
+    t = json.loads(subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout.splitlines()[0])
+    return v, t
+
+
+def rng(values, fmt="{:.0f}"):
+    lo, hi = min(values), max(values)
+    return fmt.format(lo) if fmt.format(lo) == fmt.format(hi) else fmt.format(lo) + "-" + fmt.format(hi)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--bench", default=str(ROOT / "build" / "bench_learn"), help="the bench_learn binary")
+    ap.add_argument("--python", default="/usr/bin/python3" if Path("/usr/bin/python3").exists() else sys.executable,
+                    help="the Python with torch (Debian's python3-torch lives in /usr/bin/python3)")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--dtype", default="float32,float64")
+    ap.add_argument("--batch", default="256,4096")
+    ap.add_argument("--threads", type=int, default=0, help="torch.set_num_threads for the peer (0: torch's default)")
+    ap.add_argument("--coretype", default="", help="set OPENBLAS_CORETYPE for both contenders")
+    ap.add_argument("--keep-env", action="store_true", help="keep OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE as they are")
+    ap.add_argument("--general", action="store_true",
+                    help="the general engine's unrolled dense-analysis step instead (bench_general, torch_analysis.py)")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    args.dtypes = args.dtype.split(",")
+    args.batches = [int(b) for b in args.batch.split(",")]
+    if not Path(args.bench).exists():
+        sys.exit(f"error: {args.bench} not found (build with VARLEARN_BENCH=ON)")
+    env = env_for(args)
+    if args.general:
+        res = [run_general(args, env) for _ in range(args.repeat)]
+        if args.json:
+            print(json.dumps([{"varlearn": v, "torch": t} for v, t in res], indent=1))
+            return
+        print(f"environment: OPENBLAS_CORETYPE={env.get('OPENBLAS_CORETYPE', '(unset)')}, "
+              f"OMP_NUM_THREADS={env.get('OMP_NUM_THREADS', '(unset)')}; {args.repeat} repeats (ranges)")
+        print("general unrolled step, dense analysis K 320 x 320 (huber), identity A, B = 4096, N = 10, float32, "
+              "loss + gradient")
+        print(f"  varlearn {rng([v['step_ms'] for v, _ in res], '{:.0f}')} ms "
+              f"({rng([v['pct_of_gemm'] for v, _ in res])} % of its best GEMM, "
+              f"eigen {rng([v['gemm_eigen_GFLOPs'] for v, _ in res])} / blas "
+              f"{rng([v.get('gemm_blas_GFLOPs', float('nan')) for v, _ in res])} GFLOP/s)")
+        print(f"  torch autograd {rng([t['step_ms'] for _, t in res], '{:.0f}')} ms "
+              f"(its GEMM {rng([t['gemm_gflops'] for _, t in res])} GFLOP/s)")
+        print(f"  speedup {rng([t['step_ms'] / v['step_ms'] for v, t in res], '{:.2f}x')}")
+        return
+    runs = []
+    for _ in range(args.repeat):
+        runs.append((run_varlearn(args, env), run_torch(args, env)))
+    if args.json:
+        print(json.dumps([{"case": f"{d}/B={b}", "varlearn": v.get((d, b)), "torch": t.get((d, b))}
+                          for v, t in runs for d in args.dtypes for b in args.batches], indent=1))
+        return
+    print(f"environment: OPENBLAS_CORETYPE={env.get('OPENBLAS_CORETYPE', '(unset)')}, "
+          f"OPENBLAS_L2_SIZE={env.get('OPENBLAS_L2_SIZE', '(unset)')}, "
+          f"OMP_NUM_THREADS={env.get('OMP_NUM_THREADS', '(unset)')}, VARLEARN_GEMM={env.get('VARLEARN_GEMM', '(unset)')}")
+    print(f"{args.repeat} repeats; ranges over the repeats; step = forward + reverse mode + Adam, n = k = 320, N = 10\n")
+    head = ("case", "varlearn ms", "backend", "% best GEMM", "torch hand ms", "torch autograd ms", "speedup",
+            "GEMM GF/s eigen", "blas", "torch")
+    rows = []
+    for d in args.dtypes:
+        for b in args.batches:
+            vs = [v[(d, b)] for v, _ in runs]
+            ts = [t[(d, b)] for _, t in runs]
+            best_torch = [min(t["handwritten"]["step_ms"], t["autograd"]["step_ms"]) for t in ts]
+            rows.append((f"{d} B={b}", rng([v["step_ms"] for v in vs], "{:.1f}"),
+                         "/".join(sorted({"blas" if v["step_blas"] else "eigen" for v in vs})),
+                         rng([v["pct_of_best_gemm"] for v in vs]),
+                         rng([t["handwritten"]["step_ms"] for t in ts], "{:.1f}"),
+                         rng([t["autograd"]["step_ms"] for t in ts], "{:.1f}"),
+                         rng([bt / v["step_ms"] for bt, v in zip(best_torch, vs)], "{:.2f}x"),
+                         rng([v["gemm_eigen_GFLOPs"] for v in vs]), rng([v["gemm_blas_GFLOPs"] for v in vs]),
+                         rng([t["handwritten"]["gemm_gflops"] for t in ts])))
+    widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(len(head))]
+    for r in [head] + rows:
+        print("  ".join(str(c).rjust(w) for c, w in zip(r, widths)))
+    print("\nspeedup = the faster PyTorch step / varlearn's step (> 1: varlearn is faster); % best GEMM = the "
+          "step's products alone with the faster backend / the step")
+
+
+if __name__ == "__main__":
+    main()

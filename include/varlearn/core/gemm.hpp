@@ -1,0 +1,113 @@
+#pragma once
+/// \file gemm.hpp
+/// The matrix products of the hot paths, C = alpha op(A) op(B) + beta C, run by one of two
+/// backends: Eigen's own kernels or an optimized BLAS (OpenBLAS, linked when the build found it;
+/// CMake option VARLEARN_BLAS). Which one is fastest depends on the CPU and on the BLAS's kernel
+/// for it (OpenBLAS 0.3.21 falls back to SSE3 kernels on CPUs newer than it knows unless
+/// OPENBLAS_CORETYPE names one), so the default, `auto`, times both on each product shape at its
+/// first use and keeps the faster for the rest of the process. `--gemm` (the CLI) or the
+/// environment variable VARLEARN_GEMM=eigen|blas|auto force one. docs/performance.md.
+///
+/// Both backends use OpenMP's thread pool (the BLAS is OpenBLAS's OpenMP build) and follow
+/// ScopedThreads; inside a parallel region a product runs on the calling thread. Results are
+/// deterministic for a fixed backend and thread count; the two backends agree to rounding.
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "varlearn/core/types.hpp"
+
+namespace varlearn {
+
+/// Which kernels run the products.
+enum class GemmBackend {
+  Auto,   ///< the faster of the two per product shape, timed at first use (the default)
+  Eigen,  ///< Eigen's kernels
+  Blas,   ///< the linked BLAS (cblas_sgemm / cblas_dgemm); only where blas_available()
+};
+
+/// "auto", "eigen" or "blas".
+const char* to_string(GemmBackend backend);
+
+/// Parses "auto", "eigen" or "blas"; otherwise throws Error (BadInput) naming `where`
+/// (e.g. "--gemm" or "VARLEARN_GEMM"). "blas" in a build without a BLAS is an error too.
+GemmBackend parse_gemm_backend(const std::string& text, const std::string& where);
+
+/// Whether this build links a BLAS.
+bool blas_available() noexcept;
+
+/// The process-wide setting: the last set_gemm_backend() if any (the CLI's --gemm), else the
+/// environment variable VARLEARN_GEMM read once (throws Error on a bad value), else Auto.
+GemmBackend gemm_backend();
+/// Forces the setting for the rest of the process (a BLAS choice needs blas_available(), else
+/// Error); clears the decisions of earlier `auto` probes.
+void set_gemm_backend(GemmBackend backend);
+/// Where the setting came from: "--gemm" (set_gemm_backend), "VARLEARN_GEMM" or "default".
+std::string gemm_backend_source();
+
+/// What the linked BLAS reports about itself (OpenBLAS: openblas_get_config/_corename).
+struct BlasInfo {
+  bool available = false;  ///< built with a BLAS
+  std::string library;     ///< e.g. "/usr/lib/x86_64-linux-gnu/openblas-openmp/libopenblas.so.0"
+  std::string config;      ///< openblas_get_config(): version and build options
+  std::string kernel;      ///< openblas_get_corename(): the kernel set chosen for this CPU
+  std::string threading;   ///< "openmp", "pthread" or "serial"
+  int threads = 0;         ///< openblas_get_num_threads()
+  /// False when the kernel set does not use this CPU's widest vector unit (OpenBLAS 0.3.21 picks
+  /// its SSE3 "Prescott" kernels on CPUs newer than it knows): `auto` then keeps Eigen without
+  /// probing, so that the choice does not depend on timing noise where the outcome is known.
+  bool kernel_matches_cpu = true;
+  /// Non-empty when the kernel set does not use this CPU's widest vector unit (e.g. "Prescott"
+  /// on an AVX-512 CPU): what to set before starting the program to use it.
+  std::string hint;
+};
+BlasInfo blas_info();
+
+/// One `auto` decision: the shape, the thread count it ran with, both times (best of a few
+/// repetitions) and the backend kept.
+struct GemmDecision {
+  const char* scalar = "";  ///< "float32" or "float64"
+  Index m = 0, n = 0, k = 0;
+  bool trans_a = false, trans_b = false;
+  int threads = 1;
+  double eigen_seconds = 0, blas_seconds = 0;
+  GemmBackend chosen = GemmBackend::Eigen;
+};
+/// The decisions made so far in this process, in the order they were made.
+std::vector<GemmDecision> gemm_decisions();
+
+/// The backend a product of this shape runs with now: the forced one, or for Auto the cached
+/// decision, probing both backends on the operands (into a scratch C) when it is the shape's
+/// first use. Under Auto, products below kGemmProbeMinFlops, and all products when the BLAS's
+/// kernels do not match the CPU (BlasInfo::kernel_matches_cpu), run with Eigen.
+template <class Real>
+GemmBackend gemm_backend_for(const MatrixT<Real>& a, bool trans_a, const MatrixT<Real>& b, bool trans_b);
+
+/// Times both backends on this product into a scratch C (best of a few alternating runs) and
+/// returns what `auto` would keep if the BLAS's kernels match the CPU; caches nothing. Needs
+/// blas_available() (else Error). `varlearn info --probe` prints it.
+template <class Real>
+GemmDecision gemm_probe(const MatrixT<Real>& a, bool trans_a, const MatrixT<Real>& b, bool trans_b);
+
+/// Products smaller than this (2 m n k flops) are not probed: Eigen, without call overhead.
+inline constexpr double kGemmProbeMinFlops = 1e6;
+
+/// C = alpha op(A) op(B) + beta C, op(X) = X or X^T. C is resized when beta = 0 and its shape
+/// differs; otherwise shapes must match (Error). With the Eigen backend this is exactly
+/// `c.noalias() += alpha * op(a) * op(b)` (after `c *= beta` when beta is not 0 or 1).
+/// C must not share memory with A or B.
+template <class Real>
+void gemm(Real alpha, const MatrixT<Real>& a, bool trans_a, const MatrixT<Real>& b, bool trans_b, Real beta,
+          MatrixT<Real>& c);
+
+/// The same into a block or a mapped array (C keeps its shape, which must match).
+template <class Real>
+void gemm(Real alpha, const MatrixT<Real>& a, bool trans_a, const MatrixT<Real>& b, bool trans_b, Real beta,
+          std::type_identity_t<Eigen::Ref<MatrixT<Real>>> c);
+
+/// The same product with a given backend (Auto: as gemm()). For tests and benchmarks.
+template <class Real>
+void gemm_with(GemmBackend backend, Real alpha, const MatrixT<Real>& a, bool trans_a, const MatrixT<Real>& b,
+               bool trans_b, Real beta, MatrixT<Real>& c);
+
+}  // namespace varlearn
