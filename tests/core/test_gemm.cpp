@@ -7,10 +7,12 @@
 
 #include "varlearn/core/error.hpp"
 #include "varlearn/core/gemm.hpp"
+#include "../support/gemm_backend.hpp"
 
 using namespace varlearn;
 
 namespace {
+using varlearn::testing::BackendGuard;
 
 template <class Real>
 MatrixT<Real> random_matrix(Index r, Index c, std::uint64_t seed) {
@@ -37,11 +39,6 @@ Matrix reference(double alpha, const MatrixT<Real>& a, bool ta, const MatrixT<Re
     }
   return r;
 }
-
-// Restores the process-wide setting after a test that changes it.
-struct BackendGuard {
-  ~BackendGuard() { set_gemm_backend(GemmBackend::Auto); }
-};
 
 template <class Real>
 class GemmTyped : public ::testing::Test {};

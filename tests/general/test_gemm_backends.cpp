@@ -10,15 +10,13 @@
 #include "varlearn/core/numerics.hpp"
 #include "varlearn/general/general.hpp"
 #include "problems.hpp"
+#include "../support/gemm_backend.hpp"
 
 using namespace varlearn;
 using namespace varlearn::general_problems;
 
 namespace {
-
-struct BackendGuard {
-  ~BackendGuard() { set_gemm_backend(GemmBackend::Auto); }
-};
+using varlearn::testing::BackendGuard;
 
 template <class T>
 class GeneralBackends : public ::testing::Test {};

@@ -8,15 +8,13 @@
 #include "varlearn/core/gemm.hpp"
 #include "varlearn/learn/model.hpp"
 #include "varlearn/learn/objective.hpp"
+#include "../support/gemm_backend.hpp"
 
 using namespace varlearn;
 using namespace varlearn::learn;
 
 namespace {
-
-struct BackendGuard {
-  ~BackendGuard() { set_gemm_backend(GemmBackend::Auto); }
-};
+using varlearn::testing::BackendGuard;
 
 template <class Real>
 struct Step {
