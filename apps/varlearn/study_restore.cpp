@@ -9,6 +9,7 @@
 #include "varlearn/core/error.hpp"
 #include "varlearn/core/format.hpp"
 #include "varlearn/core/timer.hpp"
+#include "varlearn/study/budget.hpp"
 #include "varlearn/study/restore_study.hpp"
 
 namespace varlearn::cli {
@@ -41,6 +42,7 @@ void add_study_restore(CLI::App& study) {
     StudyOutput output;
     std::vector<std::string> regularizers, methods, depths;
     CorpusOptions corpus;
+    BudgetOptions budget;
     long n = 0, hop = 0, burst = 40;
     double sigma = 0;
   };
@@ -73,6 +75,7 @@ void add_study_restore(CLI::App& study) {
       ->default_val(study::RestoreOptions::kMaxTestSeconds)
       ->check(number_range(0, 1e9, "0 <= seconds"));
   add_number(sub, "--seed", a->o.seed, "seed of noise, masks, minibatches and initializations")->default_val(1);
+  a->budget.add(sub);
   sub->add_flag("--quick", a->o.quick, "3 corpus files, n = 64, tv and analysis, depths 1,3,10, 100 steps: about a minute");
   sub->callback([a] {
     auto& o = a->o;
@@ -93,6 +96,7 @@ void add_study_restore(CLI::App& study) {
     if (a->corpus.kind() == audio::CorpusKind::Asterisk && a->corpus.test.empty())
       o.extra_tests = a->corpus.resolve(o.quick, true).extra_tests;  // codec2's test files as a second test set
     o.validate();
+    a->budget.check(study::estimate_memory(o), "study restore");  // from the files' sizes, before reading them
     a->corpus.check_given(false);  // every given file readable, before any progress line
     a->output.check();
     const study::Journal journal = a->output.journal(study::restore_fingerprint(o));

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "varlearn/audio/corpus.hpp"
+#include "varlearn/core/error.hpp"
 #include "varlearn/core/limits.hpp"
 #include "varlearn/study/dequant_depth.hpp"
 
@@ -153,6 +154,12 @@ constexpr double kDequantFrameCopies = 7;       // all training frames: clean, q
 constexpr double kDequantSubsetCopies = 6;      // the subsampled training / tuning frames in a solve
 constexpr double kDequantTestFrameCopies = 6;   // test frames in a Chambolle-Pock solve
 constexpr double kDequantLayerCopies = 10;      // per unrolled layer and frame of a batch: primal, dual, gradients
+// study restore (measured: reproduce's restore runs on the asterisk corpus, 48 M training
+// samples at n = 320, hop 160, test sets cut to 60 s: 2.45 GB peak; estimate 2.9 GB)
+constexpr double kRestoreSignalCopies = 1;      // the training signals while framing
+constexpr double kRestoreFrameCopies = 3;       // all training frames, then the fit / held-out copies
+constexpr double kRestoreTestCopies = 12;       // test signals: clean, degraded, observed, frames, restorations
+constexpr double kRestorePassCopies = 2;        // per thread: the unrolled passes' float32 iterates and adjoints
 // reproduce: the theory section, measured (39 MB --quick, 51 MB full)
 constexpr double kTheorySectionQuick = 60e6;
 constexpr double kTheorySectionFull = 100e6;
@@ -191,6 +198,21 @@ double estimate_memory(const DequantOptions& options) {
   return kBase + 8.0 * values;
 }
 
+double estimate_memory(const RestoreOptions& options) {
+  const RestoreOptions o = options.resolved();
+  // Each test set is cut to about test_seconds (at the corpus' rate; 8 kHz when not known).
+  const double cap = o.test_seconds > 0 ? o.test_seconds * (o.rate > 0 ? o.rate : 8000) : 1e300;
+  auto [train, test] = corpus_samples(o.train_files, o.test_files, o.quick);
+  test = std::min(test, cap);
+  for (const auto& t : o.extra_tests) test += std::min(estimate_audio_samples(t.files), cap);
+  const double n = double(o.n), per_sample = n / double(o.hop);
+  const int deepest = o.depths.empty() ? 1 : *std::max_element(o.depths.begin(), o.depths.end());
+  const double passes = threads() * kRestorePassCopies * double(deepest) * double(RestoreOptions::kBatch) * n;
+  const double values = kRestoreSignalCopies * train + kRestoreFrameCopies * train * per_sample +
+                        kRestoreTestCopies * test * per_sample + passes;
+  return kBase + 8.0 * values;
+}
+
 double estimate_memory(const ReproduceOptions& options) {
   double most = kBase;
   for (const std::string& s : options.sections) {
@@ -205,6 +227,12 @@ double estimate_memory(const ReproduceOptions& options) {
       o.quick = options.quick;
       most = std::max(most, estimate_memory(o));
       most = std::max(most, estimate_memory(depth_analysis_options(options.quick)));
+    } else if (s == "restore") {
+      try {  // the runs differ only in task and sigma: the inpaint one stands for all
+        most = std::max(most, estimate_memory(report_restore_options("inpaint", 0.01, options.quick, options.full)));
+      } catch (const Error&) {
+        // a corpus not installed: the section itself reports it
+      }
     }
   }
   return most;

@@ -63,6 +63,7 @@ TEST_F(CliBudget, EveryRemainingCommandRefusesOverTheLimitBeforeAnyWork) {
       {"study denoise", "study denoise --out {D}/out/s"},  // the default corpus (or 0 samples without it)
       {"study dequant", "study dequant --quick --out {D}/out/s " + wavs},
       {"study dequant", "study dequant --out {D}/out/s"},
+      {"study restore", "study restore --task denoise --quick --out {D}/out/s " + wavs},
       {"reproduce", "reproduce --quick --out {D}/out/r"},
       {"reproduce", "reproduce --sections theory --out {D}/out/r"},
       {"theory optimal", "theory optimal --n 5"},

@@ -195,3 +195,28 @@ TEST_F(Budget, PointQueriesDenseOnlyWhereTheyBuildMatrices) {
 }
 
 }  // namespace
+
+TEST_F(Budget, RestoreGrowsWithItsSizesAndCountsTheFurtherTestSets) {
+  study::RestoreOptions base;
+  base.train_files = {big_train_};
+  base.test_files = {big_test_};
+  const double e = estimate_memory(base);
+  // 9.6 M training samples at n = 320, hop 160: three copies of 19.2 M frame values dominate.
+  EXPECT_GT(e, 8.0 * 3 * 19.2e6);
+  EXPECT_LT(e, 8.0 * 6 * 19.2e6);
+  auto smaller_hop = base;
+  smaller_hop.hop = 80;
+  EXPECT_GT(estimate_memory(smaller_hop), e);
+  auto deeper = base;
+  deeper.depths = {200};
+  EXPECT_GT(estimate_memory(deeper), e);
+  auto extra = base;
+  extra.extra_tests = {{"more", {big_train_}}};
+  // Its samples, cut to the default 120 s at 8 kHz, x n/hop x the test copies.
+  EXPECT_NEAR(estimate_memory(extra) - e, 8.0 * 12 * (120 * 8000.0) * 2, 1e-6 * e);
+  study::ReproduceOptions r;
+  r.sections = {"theory"};
+  const double theory_only = estimate_memory(r);
+  r.sections = {"theory", "restore"};
+  EXPECT_GE(estimate_memory(r), theory_only);  // (equal only where the asterisk prompts are not installed)
+}

@@ -13,6 +13,7 @@
 #include "varlearn/study/denoise_study.hpp"
 #include "varlearn/study/dequant_study.hpp"
 #include "varlearn/study/report.hpp"
+#include "varlearn/study/restore_study.hpp"
 #include "varlearn/study/theory_study.hpp"
 
 namespace varlearn::study {
@@ -30,6 +31,10 @@ double estimate_memory(const DenoiseOptions& options);
 /// their quantization cells, the subsampled training frames, the unrolled network's
 /// activations (batch x n per layer of the deepest N).
 double estimate_memory(const DequantOptions& options);
+/// `study restore`: the training signals, all training frames of length n and hop h with their
+/// fit / held-out split (about three copies of samples * n / h values), the test sets, and per
+/// training thread the unrolled passes' iterates (deepest N x batch x n).
+double estimate_memory(const RestoreOptions& options);
 /// `reproduce`: the largest of its sections (each runs after the previous one has finished).
 double estimate_memory(const ReproduceOptions& options);
 

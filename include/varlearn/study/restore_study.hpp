@@ -87,6 +87,12 @@ struct RestoreOptions {
   bool inpaint() const { return task == "inpaint"; }
 };
 
+/// The options of `varlearn reproduce`'s restore runs: trained on the asterisk prompts, tested
+/// on the unseen language (cut to 60 s) with codec2's test files as a further set; analysis and
+/// analysis-student, bilevel and unrolled N in {1, 3, 10} (full: the study's default grid;
+/// quick: its quick grid on the corpus' quick subsets). Throws Error when a corpus is missing.
+RestoreOptions report_restore_options(const std::string& task, double sigma, bool quick, bool full);
+
 /// The regularizer names of the study.
 const std::vector<std::string>& restore_regularizer_names();
 /// Initial weight a of the potentials (analysis, tv, foe) and epsilon relative to the RMS of the

@@ -19,9 +19,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-/// Test seconds per test set in the report's restore runs (the study's default is 120 s).
-constexpr double kReportTestSeconds = 60;
-
 // ---- the restore section ------------------------------------------------------------------
 // Each run writes the `study restore` outputs (results.json, wav/, filters/) into
 // ctx.dir / "restore" / <label>, where restore_section() reads them and draws its figures.
@@ -37,35 +34,12 @@ struct RestoreRun {
 };
 constexpr RestoreRun kRestoreRuns[] = {{"denoise", "denoise", 0.1}, {"denoise_sigma0.05", "denoise", 0.05}, {"inpaint", "inpaint", 0.01}};
 
-/// The report's grid: the two dense-analysis regularizers (huber and student), bilevel and
-/// unrolled N in {1, 3, 10}, the study's default steps, test sets cut to 60 s; --full: the
-/// study's defaults; --quick: the study's quick grid (on the corpus' quick subset).
-RestoreOptions report_restore_options(const RestoreRun& run, bool quick, bool full) {
-  RestoreOptions o;
-  o.task = run.task;
-  o.sigma = run.sigma;
-  o.quick = quick;
-  const audio::CorpusSpec spec = audio::asterisk_corpus(quick);
-  o.train_files = spec.train;
-  o.test_files = spec.test;
-  o.extra_tests = spec.extra_tests;
-  o.rate = spec.rate;
-  o.corpus = spec.name;
-  o.test_name = spec.test_name;
-  if (!quick && !full) {
-    o.regularizers = {"analysis", "analysis-student"};
-    o.depths = {1, 3, 10};
-    o.test_seconds = kReportTestSeconds;
-  }
-  return o;
-}
-
 /// Runs the restore study for every task of kRestoreRuns; returns the result folders.
 std::vector<fs::path> restore_step(const ReportContext& ctx) {
   std::vector<fs::path> runs;
   for (const RestoreRun& run : kRestoreRuns) {
     const fs::path out = ctx.dir / "restore" / run.label;
-    const RestoreOptions o = report_restore_options(run, ctx.quick, ctx.full);
+    const RestoreOptions o = report_restore_options(run.task, run.sigma, ctx.quick, ctx.full);
     ctx.say(std::string("restore: ") + run.label);
     const RestoreResults r =
         run_restore_study(o, ctx.log, ctx.journal.nested(std::string("restore-") + run.label, restore_fingerprint(o)));
@@ -123,6 +97,27 @@ void record_section(const Journal& journal, const std::string& name, const fs::p
 }
 
 }  // namespace
+
+RestoreOptions report_restore_options(const std::string& task, double sigma, bool quick, bool full) {
+  constexpr double kReportTestSeconds = 60;  // per test set (the study's default is 120 s)
+  RestoreOptions o;
+  o.task = task;
+  o.sigma = sigma;
+  o.quick = quick;
+  const audio::CorpusSpec spec = audio::asterisk_corpus(quick);
+  o.train_files = spec.train;
+  o.test_files = spec.test;
+  o.extra_tests = spec.extra_tests;
+  o.rate = spec.rate;
+  o.corpus = spec.name;
+  o.test_name = spec.test_name;
+  if (!quick && !full) {
+    o.regularizers = {"analysis", "analysis-student"};
+    o.depths = {1, 3, 10};
+    o.test_seconds = kReportTestSeconds;
+  }
+  return o;
+}
 
 void ReproduceOptions::validate() const {
   std::set<std::string> seen;
