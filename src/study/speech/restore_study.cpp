@@ -68,7 +68,7 @@ RestoreConfig config_from(const json& j) {
   c.status = j.at("status");
   c.message = j.at("message");
   c.alpha = vec_from(j.at("alpha"));
-  for (const json& x : j.at("extra_tests"))
+  for (const json& x : j.value("extra_tests", json::array()))
     c.extra_tests.push_back({x.at("name"), opt_from(x.at("test_mse")), opt_from(x.at("test_snr_db"))});
   return c;
 }
@@ -154,7 +154,7 @@ void RestoreOptions::validate() const {
   if (!(learning_rate > 0) || !(learning_rate <= 1)) bad("--lr", "must be in (0, 1]");
   if (patience < 0) bad("--patience", "must be >= 0");
   if (!(test_seconds >= 0) || !std::isfinite(test_seconds)) bad("--test-seconds", "must be >= 0 (0 = no cap)");
-  if (rate < 0) bad("--rate", "must be >= 0");
+  if (rate < 0) bad("rate", "must be >= 0 (0 = the files' own rate)");
   for (const auto& t : extra_tests)
     if (t.name.empty() || t.files.empty()) bad("--corpus", "a further test set needs a name and files");
   if (!fixed_control.empty() && fixed_control != "none") restore_regularizer_spec(fixed_control);
