@@ -13,8 +13,10 @@
 //   bench/peers/compare.py                                  (side by side with PyTorch)
 //
 // Counters of the direct steps: step_ms (median), step_GFLOPs, gemm_eigen_GFLOPs and
-// gemm_blas_GFLOPs (the step's products alone with each backend, medians), best_gemm_GFLOPs,
-// pct_of_best_gemm = best GEMM time / step time, step_blas (1 when the step ran on the BLAS).
+// gemm_blas_GFLOPs (the step's products alone with each backend, medians: the products of its
+// column blocks of block_columns frames, run on the threads as the step runs them),
+// best_gemm_GFLOPs, pct_of_best_gemm = best GEMM time / step time, step_blas (1 when the step
+// ran on the BLAS).
 // Measured numbers: docs/performance.md.
 #include <benchmark/benchmark.h>
 #include <omp.h>
@@ -28,6 +30,7 @@
 #include <vector>
 
 #include "varlearn/core/gemm.hpp"
+#include "varlearn/core/threads.hpp"
 #include "varlearn/learn/learn.hpp"
 
 using namespace varlearn;
@@ -89,12 +92,15 @@ void direct_step(benchmark::State& state, int use_gram) {
   varlearn::optim::AdamState<Real> adam(ao, p.theta.size());
   VectorT<Real> theta = p.theta, grad;
   const MatrixT<Real> r = MatrixT<Real>::Random(kK, kN), mm = MatrixT<Real>::Random(kN, kN);
-  const MatrixT<Real>& z = p.x;
-  const MatrixT<Real>& g = p.y;
-  MatrixT<Real> u(kK, b), out = MatrixT<Real>::Zero(kN, b), dr = MatrixT<Real>::Zero(kK, kN),
-                 dm = MatrixT<Real>::Zero(kN, kN);
-  const Real h(0.5);
-  auto gemms = [&](GemmBackend be) {  // the products of one step, nothing else
+  // The step runs its frames in blocks of bc columns (one thread per block): the same products
+  // alone are the products of b / bc blocks (b a multiple of bc here), on the same threads.
+  const Index bc = direct_block_columns(kN, b), nb = b / bc;
+  const MatrixT<Real> z = p.x.leftCols(bc), g = p.y.leftCols(bc);
+  const int threads = omp_get_max_threads();
+  // The products of one block, nothing else.
+  auto block_products = [&](GemmBackend be, MatrixT<Real>& u, MatrixT<Real>& out, MatrixT<Real>& dr,
+                            MatrixT<Real>& dm) {
+    const Real h(0.5);
     for (int j = 0; j < kDepth - 1; ++j) {
       if (use_gram == 1) {
         gemm_with(be, -h, mm, false, z, false, Real(1), out);  // forward M z
@@ -108,6 +114,17 @@ void direct_step(benchmark::State& state, int use_gram) {
         gemm_with(be, -h, u, false, g, true, Real(1), dr);       // dR
         gemm_with(be, -h, u, false, z, true, Real(1), dr);       // dR
       }
+    }
+  };
+  // The products of one step: the blocks on the threads, as the step runs them.
+  auto gemms = [&](GemmBackend be) {
+    const bool parallel = nb > 1 && threads > 1;
+#pragma omp parallel num_threads(static_cast<int>(std::min<Index>(threads, nb))) if (parallel)
+    {
+      MatrixT<Real> u(kK, bc), out = MatrixT<Real>::Zero(kN, bc), dr = MatrixT<Real>::Zero(kK, kN),
+                     dm = MatrixT<Real>::Zero(kN, kN);
+#pragma omp for schedule(static, 1)
+      for (Index blk = 0; blk < nb; ++blk) block_products(be, u, out, dr, dm);
     }
   };
   auto step = [&] {
@@ -142,8 +159,12 @@ void direct_step(benchmark::State& state, int use_gram) {
   if (blas_available()) state.counters["gemm_blas_GFLOPs"] = flops / gb / 1e9;
   state.counters["best_gemm_GFLOPs"] = flops / best / 1e9;
   state.counters["pct_of_best_gemm"] = 100.0 * best / s;
-  state.counters["step_blas"] = gemm_backend_for<Real>(r, false, z, false) == GemmBackend::Blas ? 1 : 0;
+  state.counters["step_blas"] = [&] {  // the step's shapes are decided on one thread per block
+    const ScopedThreads one(nb > 1 ? 1 : 0);
+    return gemm_backend_for<Real>(r, false, z, false) == GemmBackend::Blas ? 1 : 0;
+  }();
   state.counters["threads"] = omp_get_max_threads();
+  state.counters["block_columns"] = static_cast<double>(bc);
   if (use_gram != 1 && std::is_same_v<Real, float> && b == kB) g_direct_step_s = s;
 }
 

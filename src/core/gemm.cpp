@@ -60,6 +60,34 @@ std::vector<GemmDecision>& decision_list() {
   static std::vector<GemmDecision> l;
   return l;
 }
+// Bumped whenever the decisions are cleared: invalidates the per-thread caches below.
+std::atomic<unsigned> g_generation{0};
+
+// The last decisions of this thread: a hot loop repeats a handful of shapes, and the shared
+// map's lock and lookup cost ~2% of a step of 128-column products.
+struct CachedDecision {
+  Key key;
+  GemmBackend backend = GemmBackend::Eigen;
+  unsigned generation = ~0u;
+};
+struct DecisionCache {
+  static constexpr int kSize = 8;
+  CachedDecision entry[kSize];
+  int next = 0;
+  const CachedDecision* find(const Key& key, unsigned generation) const {
+    for (const auto& e : entry)
+      if (e.generation == generation && e.key == key) return &e;
+    return nullptr;
+  }
+  void put(const Key& key, GemmBackend backend, unsigned generation) {
+    entry[next] = {key, backend, generation};
+    next = (next + 1) % kSize;
+  }
+};
+DecisionCache& thread_cache() {
+  thread_local DecisionCache c;
+  return c;
+}
 
 // The destination: a matrix, a block or a mapped array (non-deduced, so a matrix converts).
 template <class Real>
@@ -195,6 +223,7 @@ void set_gemm_backend(GemmBackend backend) {
   g_forced.store(static_cast<int>(backend), std::memory_order_relaxed);
   decision_map().clear();
   decision_list().clear();
+  g_generation.fetch_add(1, std::memory_order_release);
 }
 
 std::string gemm_backend_source() {
@@ -258,13 +287,22 @@ GemmBackend gemm_backend_for(const MatrixT<Real>& a, bool ta, const MatrixT<Real
   static const bool matches = blas_info().kernel_matches_cpu;
   if (!matches) return GemmBackend::Eigen;
   const Key key{static_cast<int>(sizeof(Real)), m, n, k, ta, tb, current_threads()};
+  const unsigned generation = g_generation.load(std::memory_order_acquire);
+  DecisionCache& cache = thread_cache();
+  if (const CachedDecision* c = cache.find(key, generation)) return c->backend;
   std::lock_guard<std::mutex> lock(g_decisions_mutex);  // the first user of a shape probes it
   auto& map = decision_map();
-  if (auto it = map.find(key); it != map.end()) return it->second;
-  const GemmDecision d = probe<Real>(a, ta, b, tb, m, n, k);
-  map.emplace(key, d.chosen);
-  decision_list().push_back(d);
-  return d.chosen;
+  GemmBackend chosen;
+  if (auto it = map.find(key); it != map.end()) {
+    chosen = it->second;
+  } else {
+    const GemmDecision d = probe<Real>(a, ta, b, tb, m, n, k);
+    map.emplace(key, d.chosen);
+    decision_list().push_back(d);
+    chosen = d.chosen;
+  }
+  cache.put(key, chosen, g_generation.load(std::memory_order_relaxed));
+  return chosen;
 }
 
 namespace {

@@ -2,7 +2,9 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <cmath>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -10,6 +12,8 @@
 #include "varlearn/core/error.hpp"
 #include "varlearn/core/format.hpp"
 #include "varlearn/core/numerics.hpp"
+#include "varlearn/core/parallel.hpp"
+#include "varlearn/core/threads.hpp"
 
 namespace varlearn::general {
 
@@ -257,14 +261,56 @@ void check_target(const BasicEnergy<T>& energy, const MatrixT<T>& target, const 
                 std::to_string(energy.batch()));
 }
 
+
+// Frames are independent through the iteration (E(f) = sum_b E_b(f_b)): the batch runs in
+// column blocks (frame_block_columns), each with the energy of its frames, in parallel on the
+// threads; a block's iterates stay in cache. The blocks' sums (loss, dl/dtheta, dl/domega) are
+// added in block order, so the result does not depend on the thread count.
+struct Blocks {
+  Index columns = 0, count = 0;
+  int threads = 1;  // blocks at once (1: in order, the products on all threads)
+};
+
+template <class T>
+Blocks blocks_of(const BasicEnergy<T>& energy) {
+  Blocks b;
+  const Index batch = energy.batch();
+  b.columns = frame_block_columns(energy.dimension(), batch);
+  b.count = (batch + b.columns - 1) / b.columns;
+  const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+  b.threads = static_cast<int>(std::min<Index>(std::max(threads, 1), b.count));
+  return b;
+}
+
+template <class T>
+BasicEnergy<T> block_energy(const BasicEnergy<T>& energy, Index begin, Index count) {
+  return BasicEnergy<T>(energy.op().columns(begin, count), energy.regularizer(),
+                        energy.observations().middleCols(begin, count));
+}
+
 }  // namespace
 
 template <class T>
 MatrixT<T> unrolled_output(const BasicEnergy<T>& energy, const std::type_identity_t<VectorT<T>>& alpha,
                            const UnrolledOptions& options) {
   const char* where = "general::unrolled_output";
-  Unroller<T> unroller(energy, options, step_sizes<T>(alpha, options, where), where);
-  return unroller.forward(false);
+  const std::vector<double> omega = step_sizes<T>(alpha, options, where);
+  const Blocks bl = blocks_of(energy);
+  if (bl.count == 1) {
+    Unroller<T> unroller(energy, options, omega, where);
+    return unroller.forward(false);
+  }
+  MatrixT<T> out(energy.dimension(), energy.batch());
+  parallel_for(
+      bl.count,
+      [&](Index i) {
+        const Index c0 = i * bl.columns, w = std::min(bl.columns, energy.batch() - c0);
+        const BasicEnergy<T> sub = block_energy(energy, c0, w);
+        Unroller<T> unroller(sub, options, omega, where);
+        out.middleCols(c0, w) = unroller.forward(false);
+      },
+      Schedule::Static, 1, bl.threads > 1);
+  return out;
 }
 
 template <class T>
@@ -274,19 +320,67 @@ BasicUnrolledResult<T> unrolled_loss(const BasicEnergy<T>& energy, const std::ty
   const char* where = "general::unrolled_loss";
   check_target(energy, target, where);
   std::vector<double> omega = step_sizes<T>(alpha, options, where);
-  // float32 reverse passes decay into denormals, slow on x86: flush them (restored on return).
-  const FlushDenormals guard(std::is_same_v<T, float>);
-  Unroller<T> unroller(energy, options, omega, where);
   const double inv_b = 1.0 / static_cast<double>(energy.batch());
+  const Blocks bl = blocks_of(energy);
   BasicUnrolledResult<T> result;
-  result.output = unroller.forward(with_gradient);
-  MatrixT<T> residual = result.output - target;
-  result.loss = static_cast<T>(0.5 * static_cast<double>(residual.squaredNorm()) * inv_b);
+  result.output.resize(energy.dimension(), energy.batch());
+  VectorT<T> theta_gradient = VectorT<T>::Zero(with_gradient ? energy.num_parameters() : 0);
+  std::vector<double> omega_gradient(static_cast<std::size_t>(options.steps), 0.0);
+  double loss = 0;
+  // One block: its output columns, 1/2 |residual|^2, and (with_gradient) its gradients.
+  auto block = [&](Index i, VectorT<T>& tg, std::vector<double>& og) {
+    // float32 reverse passes decay into denormals, slow on x86: flush them (per thread).
+    const FlushDenormals guard(std::is_same_v<T, float>);
+    const Index c0 = i * bl.columns, w = std::min(bl.columns, energy.batch() - c0);
+    std::optional<BasicEnergy<T>> own;  // the whole batch: the energy itself, no copy
+    const BasicEnergy<T>& sub = bl.count == 1 ? energy : own.emplace(block_energy(energy, c0, w));
+    Unroller<T> unroller(sub, options, omega, where);
+    auto out = result.output.middleCols(c0, w);
+    out = unroller.forward(with_gradient);
+    MatrixT<T> residual = out - target.middleCols(c0, w);
+    const double l = 0.5 * static_cast<double>(residual.squaredNorm());
+    if (with_gradient) {
+      residual *= static_cast<T>(inv_b);  // lambda^N
+      unroller.backward(std::move(residual), tg, og);
+    }
+    return l;
+  };
+  if (bl.count == 1 || bl.threads == 1) {
+    VectorT<T> tg;
+    std::vector<double> og;
+    for (Index i = 0; i < bl.count; ++i) {
+      loss += block(i, tg, og);
+      if (with_gradient) {
+        theta_gradient += tg;
+        for (std::size_t t = 0; t < og.size(); ++t) omega_gradient[t] += og[t];
+      }
+    }
+  } else {
+    std::vector<VectorT<T>> tgs(static_cast<std::size_t>(bl.threads));
+    std::vector<std::vector<double>> ogs(static_cast<std::size_t>(bl.threads));
+    ExceptionCapture capture;
+#pragma omp parallel num_threads(bl.threads)
+    {
+      const auto th = static_cast<std::size_t>(omp_get_thread_num());
+#pragma omp for schedule(static, 1) ordered
+      for (Index i = 0; i < bl.count; ++i) {
+        double l = 0;
+        capture.run(i, [&] { l = block(i, tgs[th], ogs[th]); });
+#pragma omp ordered
+        if (!capture.failed()) {  // block order: the same sums for every thread count
+          loss += l;
+          if (with_gradient) {
+            theta_gradient += tgs[th];
+            for (std::size_t t = 0; t < ogs[th].size(); ++t) omega_gradient[t] += ogs[th][t];
+          }
+        }
+      }
+    }
+    capture.rethrow_if_failed();
+  }
+  result.loss = static_cast<T>(loss * inv_b);
   if (!with_gradient) return result;
-
-  residual *= static_cast<T>(inv_b);  // lambda^N
-  std::vector<double> omega_gradient;
-  unroller.backward(std::move(residual), result.theta_gradient, omega_gradient);
+  result.theta_gradient = std::move(theta_gradient);
   result.alpha_gradient = VectorT<T>::Zero(options.num_step_parameters());
   if (options.sharing != StepSharing::Fixed) {
     for (int t = 0; t < options.steps; ++t) {

@@ -1,5 +1,7 @@
 #include "varlearn/learn/objective.hpp"
 
+#include <omp.h>
+
 #include <Eigen/Cholesky>
 #include <Eigen/Eigenvalues>
 #include <algorithm>
@@ -12,12 +14,16 @@
 #include "varlearn/core/error.hpp"
 #include "varlearn/core/gemm.hpp"
 #include "varlearn/core/numerics.hpp"
+#include "varlearn/core/parallel.hpp"
 #include "varlearn/core/range.hpp"
 #include "varlearn/theory/ranges.hpp"
 #include "varlearn/theory/risk.hpp"
 #include "varlearn/core/threads.hpp"
 
 namespace varlearn::learn {
+
+Index direct_block_columns(Index n, Index frames) { return frame_block_columns(n, frames); }
+
 namespace detail {
 
 template <class Real>
@@ -114,6 +120,100 @@ bool choose_gram(const UnrollOptions& o, Index n, Index k) {
   return o.use_gram == 1 || (o.use_gram == 0 && 2 * k > n);
 }
 
+// The unrolled branch of loss_direct, column block by column block (direct_block_columns):
+// every frame runs through the N steps on its own, so a block's iterates stay in cache through
+// the forward and the reverse pass, and the blocks run in parallel, each on one thread with
+// single-threaded GEMMs (one join per call instead of one per product). The partial sums of
+// the blocks (loss, dL/domega, dL/dR or dL/dM) are added in block order, so the result does not
+// depend on the thread count. Returns the loss; fills dr and gw when `grad`.
+template <class Real>
+double unrolled_blocks(const ModelSpec& spec, const detail::Unpacked<Real>& u, const UnrollOptions& options,
+                       const MatrixT<Real>& x, const MatrixT<Real>& y, bool grad, MatrixT<Real>& dr,
+                       std::vector<double>& gw) {
+  const Index n = spec.n, k = spec.rank, B = x.cols();
+  const bool gram = choose_gram(options, n, k);
+  const Index bc = direct_block_columns(n, B), nb = (B + bc - 1) / bc;
+  const int threads = std::max(1, omp_in_parallel() ? 1 : omp_get_max_threads());
+  const bool by_blocks = nb >= 2 && threads >= 2;
+  const int concurrent = by_blocks ? static_cast<int>(std::min<Index>(threads, nb)) : 1;
+  MatrixT<Real> m;
+  if (gram) gemm(Real(1), u.r, true, u.r, false, Real(0), m);
+  int every = options.checkpoint_every;
+  if (every == 0) {
+    const double bytes = static_cast<double>(spec.depth + 1) * static_cast<double>(n) * static_cast<double>(bc) *
+                         sizeof(Real) * (gram ? 1.0 : 1.0 + static_cast<double>(k) / n) * concurrent;
+    every = bytes <= options.memory_budget_bytes ? 1 : static_cast<int>(std::ceil(std::sqrt(static_cast<double>(spec.depth))));
+  }
+  const Real invb = Real(1) / static_cast<Real>(B);
+  const Index prow = gram ? n : k;
+  // One block: its loss sum; adds its adjoints into dp and gwb.
+  auto block = [&](Index i, MatrixT<Real>& dp, std::vector<double>& gwb) {
+    const FlushDenormals guard(std::is_same_v<Real, float> && grad);  // per thread (MXCSR)
+    const Index c0 = i * bc, w = std::min(bc, B - c0);
+    MatrixT<Real> xb = detail::Pool<Real>::get(n, w), yb = detail::Pool<Real>::get(n, w), e = detail::Pool<Real>::get(n, w);
+    xb = x.middleCols(c0, w);
+    yb = y.middleCols(c0, w);
+    double l = 0;
+    {
+      detail::Unroller<Real> un(u.r, u.omega, gram, grad ? every : detail::Unroller<Real>::kNoCheckpoints, gram ? &m : nullptr);
+      const MatrixT<Real>& zn = un.forward(xb);
+      l = detail::residual(zn, yb, invb, e);
+      if (grad) un.backward(e, dp, gwb);
+    }
+    detail::Pool<Real>::put(xb);
+    detail::Pool<Real>::put(yb);
+    detail::Pool<Real>::put(e);
+    return l;
+  };
+  double loss = 0;
+  MatrixT<Real> dp = MatrixT<Real>::Zero(grad ? prow : 0, grad ? n : 0);
+  if (!by_blocks) {
+    // One block, or one thread: the blocks in order, the GEMMs on all threads.
+    MatrixT<Real> dpb = MatrixT<Real>::Zero(dp.rows(), dp.cols());
+    std::vector<double> gwb(gw.size());
+    for (Index i = 0; i < nb; ++i) {
+      dpb.setZero();
+      std::fill(gwb.begin(), gwb.end(), 0.0);
+      loss += block(i, dpb, gwb);
+      if (grad) {
+        dp += dpb;
+        for (size_t j = 0; j < gw.size(); ++j) gw[j] += gwb[j];
+      }
+    }
+  } else {
+    std::vector<MatrixT<Real>> dps(static_cast<size_t>(concurrent), MatrixT<Real>::Zero(dp.rows(), dp.cols()));
+    std::vector<std::vector<double>> gws(static_cast<size_t>(concurrent), std::vector<double>(gw.size()));
+    ExceptionCapture capture;
+#pragma omp parallel num_threads(concurrent)
+    {
+      const auto t = static_cast<size_t>(omp_get_thread_num());
+#pragma omp for schedule(static, 1) ordered
+      for (Index i = 0; i < nb; ++i) {
+        double l = 0;
+        capture.run(i, [&] {
+          dps[t].setZero();
+          std::fill(gws[t].begin(), gws[t].end(), 0.0);
+          l = block(i, dps[t], gws[t]);
+        });
+#pragma omp ordered
+        if (!capture.failed()) {  // block order: the same sums for every thread count
+          loss += l;
+          if (grad) {
+            dp += dps[t];
+            for (size_t j = 0; j < gw.size(); ++j) gw[j] += gws[t][j];
+          }
+        }
+      }
+    }
+    capture.rethrow_if_failed();
+  }
+  if (grad) {
+    if (gram) detail::Unroller<Real>::gram_to_r(u.r, dp, dr);
+    else dr += dp;
+  }
+  return loss / (2.0 * static_cast<double>(B));
+}
+
 }  // namespace
 
 template <class Real>
@@ -151,23 +251,7 @@ Real loss_direct(const ModelSpec& spec, const VectorT<Real>& theta, const std::v
       gemm(Real(-1), u.r, false, sym, false, Real(0), dr);
     }
   } else {
-    const FlushDenormals guard(std::is_same_v<Real, float> && grad != nullptr);
-    const bool gram = choose_gram(options, spec.n, spec.rank);
-    int every = options.checkpoint_every;
-    if (every == 0) {
-      const double bytes = static_cast<double>(spec.depth + 1) * static_cast<double>(spec.n) *
-                           static_cast<double>(B) * sizeof(Real) *
-                           (gram ? 1.0 : 1.0 + static_cast<double>(spec.rank) / spec.n);
-      every = bytes <= options.memory_budget_bytes
-                  ? 1
-                  : static_cast<int>(std::ceil(std::sqrt(static_cast<double>(spec.depth))));
-    }
-    detail::Unroller<Real> un(u.r, u.omega, gram, grad ? every : detail::Unroller<Real>::kNoCheckpoints);
-    const MatrixT<Real>& zn = un.forward(x);
-    MatrixT<Real> e = detail::Pool<Real>::get(x.rows(), B);
-    loss = detail::residual(zn, y, invb, e) / (2.0 * static_cast<double>(B));
-    if (grad) un.backward(e, dr, gw);
-    detail::Pool<Real>::put(e);
+    loss = unrolled_blocks(spec, u, options, x, y, grad != nullptr, dr, gw);
   }
   if (grad) pack_gradient(spec, u, dr, gw, *grad);
   return static_cast<Real>(loss);

@@ -17,7 +17,7 @@ namespace varlearn::learn::detail {
 // Elementwise passes of the direct path, split over the OpenMP threads (Eigen runs them on one
 // thread while the GEMMs use all: on 2 cores that idled a core for ~10% of the step).
 constexpr Index kParallelMin = 1 << 16;
-// The three loops below are the library's only OpenMP loops outside src/study that do not use
+// The four loops below are the library's only OpenMP loops outside src/study that do not use
 // core/parallel.hpp: their bodies are arithmetic on raw pointers and cannot throw, and the
 // per-iteration check of ExceptionCapture would stop their vectorization.
 
@@ -44,6 +44,24 @@ double dot_diff_scale(MatrixT<Real>& g, const MatrixT<Real>& z1, const MatrixT<R
   for (Index i = 0; i < n; ++i) {
     acc += static_cast<double>(gp[i]) * static_cast<double>(ap[i] - bp[i]);
     gp[i] *= scale;
+  }
+  return acc;
+}
+
+/// out = g * scale; returns <g, z1 - z0> (one pass for the Gram form's backward step).
+template <class Real>
+double scaled_copy_dot_diff(const MatrixT<Real>& g, const MatrixT<Real>& z1, const MatrixT<Real>& z0, Real scale,
+                            MatrixT<Real>& out) {
+  const Index n = g.size();
+  const Real* gp = g.data();
+  const Real* ap = z1.data();
+  const Real* bp = z0.data();
+  Real* op = out.data();
+  double acc = 0;
+#pragma omp parallel for schedule(static) reduction(+ : acc) if (n >= kParallelMin)
+  for (Index i = 0; i < n; ++i) {
+    acc += static_cast<double>(gp[i]) * static_cast<double>(ap[i] - bp[i]);
+    op[i] = gp[i] * scale;
   }
   return acc;
 }
@@ -106,9 +124,15 @@ class Unroller {
 public:
   /// `every` for a forward pass that keeps no iterates (no backward pass follows).
   static constexpr int kNoCheckpoints = 1 << 30;
-  Unroller(const MatrixT<Real>& r, const std::vector<Real>& omega, bool gram, int every)
-      : r_(r), w_(omega), gram_(gram), every_(std::max(1, every)) {
-    if (gram_) gemm(Real(1), r_, true, r_, false, Real(0), m_);
+  /// `m`: the Gram matrix R^T R when the caller shares one between column blocks (Gram form);
+  /// null: computed here.
+  Unroller(const MatrixT<Real>& r, const std::vector<Real>& omega, bool gram, int every,
+           const MatrixT<Real>* m = nullptr)
+      : r_(r), w_(omega), gram_(gram), every_(std::max(1, every)), m_(m) {
+    if (gram_ && !m_) {
+      gemm(Real(1), r_, true, r_, false, Real(0), own_m_);
+      m_ = &own_m_;
+    }
   }
   ~Unroller() {
     for (auto& z : z_) Pool<Real>::put(z);
@@ -131,13 +155,15 @@ public:
     return z_[static_cast<size_t>(N)];
   }
 
-  /// g = dL/dz^N on entry. Adds dL/dR into dr (k x n) and dL/domega_j into gw[j].
-  void backward(MatrixT<Real>& g, MatrixT<Real>& dr, std::vector<double>& gw) {
+  /// g = dL/dz^N on entry. Adds dL/domega_j into gw[j] and the operator's adjoint into dp:
+  /// dL/dR (k x n) in the factored form, dL/dM (n x n, not symmetrized) in the Gram form, which
+  /// gram_to_r turns into dL/dR once the column blocks are summed.
+  void backward(MatrixT<Real>& g, MatrixT<Real>& dp, std::vector<double>& gw) {
     const int N = static_cast<int>(w_.size());
     const MatrixT<Real>& x = *x_;
-    MatrixT<Real> dm;
+    MatrixT<Real>& dr = dp;
+    MatrixT<Real>& dm = dp;
     MatrixT<Real> v = Pool<Real>::get(gram_ ? r_.cols() : r_.rows(), x.cols());
-    if (gram_) dm = MatrixT<Real>::Zero(r_.cols(), r_.cols());
     const int last_start = ((N - 1) / every_) * every_;
     for (int s = last_start; s >= 0; s -= every_) {
       const int e = std::min(s + every_, N);
@@ -165,12 +191,11 @@ public:
           gemm(-w, r_, true, v, false, Real(1), g);
           continue;
         }
-        gw[static_cast<size_t>(j)] += (dot(g, z1) - dot(g, z0)) / static_cast<double>(w);
-        {  // Gram form
-          gemm(-w, g, false, z0, true, Real(1), dm);
-          gemm(Real(1), m_, false, g, false, Real(0), v);
-          g = (Real(1) - w) * g - w * v;
-        }
+        // Gram form: dM -= w g z^j^T; g <- (1 - w) g - w M g (through v, then swapped).
+        gemm(-w, g, false, z0, true, Real(1), dm);
+        gw[static_cast<size_t>(j)] += scaled_copy_dot_diff(g, z1, z0, Real(1) - w, v) / static_cast<double>(w);
+        gemm(-w, *m_, false, g, false, Real(1), v);
+        g.swap(v);
       }
       for (int j = s + 1; j <= e; ++j) {
         Pool<Real>::put(z_[static_cast<size_t>(j)]);
@@ -179,10 +204,12 @@ public:
       if (s == 0) break;
     }
     Pool<Real>::put(v);
-    if (gram_) {
-      const MatrixT<Real> sym = dm + dm.transpose();
-      gemm(Real(1), r_, false, sym, false, Real(1), dr);
-    }
+  }
+
+  /// dL/dR += R (dM + dM^T): the chain rule through M = R^T R.
+  static void gram_to_r(const MatrixT<Real>& r, const MatrixT<Real>& dm, MatrixT<Real>& dr) {
+    const MatrixT<Real> sym = dm + dm.transpose();
+    gemm(Real(1), r, false, sym, false, Real(1), dr);
   }
 
 private:
@@ -201,7 +228,7 @@ private:
     const auto& z = z_[static_cast<size_t>(j)];
     axpby(Real(1) - w, z, w, x, zn);
     if (gram_) {
-      gemm(-w, m_, false, z, false, Real(1), zn);
+      gemm(-w, *m_, false, z, false, Real(1), zn);
     } else {
       auto& u = u_[static_cast<size_t>(j)];
       if (u.size() == 0) u = Pool<Real>::get(r_.rows(), z.cols());
@@ -214,7 +241,8 @@ private:
   std::vector<Real> w_;
   bool gram_;
   int every_;
-  MatrixT<Real> m_;
+  const MatrixT<Real>* m_;
+  MatrixT<Real> own_m_;
   const MatrixT<Real>* x_ = nullptr;
   std::vector<MatrixT<Real>> z_, u_;
 };

@@ -13,6 +13,7 @@
 #include "varlearn/core/error.hpp"
 #include "varlearn/core/numerics.hpp"
 #include "varlearn/core/random.hpp"
+#include "varlearn/core/threads.hpp"
 #include "varlearn/general/general.hpp"
 #include "varlearn/ops/ops.hpp"
 #include "varlearn/optim/gradient_check.hpp"
@@ -354,6 +355,69 @@ TEST(UnrolledOptions, ValidateNamesTheField) {
   o.sharing = StepSharing::Fixed;
   o.stepsize = 10.0;
   EXPECT_THROW(general::unrolled_output(p.energy, Vector(), o), Error);
+}
+
+}  // namespace
+}  // namespace varlearn
+
+namespace varlearn {
+namespace {
+
+// Frames run through the unrolled iteration in column blocks (frame_block_columns), in
+// parallel on the threads, their sums added in block order. n = 64: 640-column blocks; B = 1500
+// frames with a per-frame mask: two full blocks and a partial one.
+TEST(UnrolledBlocks, ManyBlocksEqualTheBlocksOneByOneForEveryThreadCount) {
+  const Index n = 64, b = 1500, bc = frame_block_columns(n, b);
+  ASSERT_EQ(bc, 640);
+  Rng rng(5);
+  ops::MaskOptions mo;
+  mo.missing_probability = 0.2;
+  const ops::Operator a = ops::Operator(ops::draw_mask(n, b, mo, rng));
+  const Matrix clean = gaussian_matrix(n, b, 1.0, rng);
+  const Matrix g = ops::observe(a, clean, 0.1, rng);
+  const Matrix k = reg::Analysis<double>::dct_rows(n, n) + gaussian_matrix(n, n, 0.2 / std::sqrt(double(n)), rng);
+  const reg::Analysis<double> r(k, Vector::Constant(n, 0.05), reg::Potential::huber(0.02));
+  const Energy energy(a, r, g);
+  for (bool momentum : {false, true}) {
+    UnrolledOptions options;
+    options.steps = 6;
+    options.momentum = momentum;
+    options.sharing = StepSharing::PerIteration;
+    const Vector alpha = make_alpha(options, 0.3);
+    // Reference: each block on its own (one block each), combined with weights B_i / B.
+    double loss = 0;
+    Vector tg = Vector::Zero(energy.num_parameters()), ag = Vector::Zero(alpha.size());
+    Matrix out(n, b);
+    for (Index c0 = 0; c0 < b; c0 += bc) {
+      const Index w = std::min(bc, b - c0);
+      const Energy sub(a.columns(c0, w), r, g.middleCols(c0, w));
+      const auto part = general::unrolled_loss(sub, clean.middleCols(c0, w), alpha, options);
+      const double share = double(w) / double(b);
+      loss += share * part.loss;
+      tg += share * part.theta_gradient;
+      ag += share * part.alpha_gradient;
+      out.middleCols(c0, w) = part.output;
+    }
+    general::UnrolledResult one, two;
+    {
+      const ScopedThreads t1(1);
+      one = general::unrolled_loss(energy, clean, alpha, options);
+    }
+    {
+      const ScopedThreads t2(2);
+      two = general::unrolled_loss(energy, clean, alpha, options);
+    }
+    SCOPED_TRACE(momentum ? "momentum" : "plain");
+    EXPECT_NEAR(one.loss, loss, 1e-13 * loss);
+    EXPECT_LT(relative(one.theta_gradient, tg), 1e-12);
+    EXPECT_LT(relative(one.alpha_gradient, ag), 1e-12);
+    EXPECT_EQ((one.output - out).cwiseAbs().maxCoeff(), 0.0);
+    // Block order, not thread order: the same bits on one and two threads.
+    EXPECT_EQ(one.loss, two.loss);
+    EXPECT_EQ((one.theta_gradient - two.theta_gradient).cwiseAbs().maxCoeff(), 0.0);
+    EXPECT_EQ((one.alpha_gradient - two.alpha_gradient).cwiseAbs().maxCoeff(), 0.0);
+    EXPECT_EQ((general::unrolled_output(energy, alpha, options) - out).cwiseAbs().maxCoeff(), 0.0);
+  }
 }
 
 }  // namespace

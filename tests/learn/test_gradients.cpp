@@ -7,6 +7,7 @@
 #include <random>
 
 #include "varlearn/core/error.hpp"
+#include "varlearn/core/threads.hpp"
 #include "varlearn/optim/gradient_check.hpp"
 #include "varlearn/learn/model.hpp"
 #include "varlearn/learn/objective.hpp"
@@ -148,3 +149,47 @@ TEST(Objective, BadShapesAreErrors) {
   EXPECT_THROW(Moments<double>::from_frames(xn, yn), Error);
 }
 
+
+// The direct unrolled path runs the frames in column blocks (direct_block_columns), in parallel
+// when there are threads, and adds the blocks' sums in block order.
+TEST(DirectBlocks, BlockSizeDependsOnShapeOnly) {
+  EXPECT_EQ(direct_block_columns(320, 4096), 128);
+  EXPECT_EQ(direct_block_columns(320, 100), 100);  // all frames when fewer
+  EXPECT_EQ(direct_block_columns(64, 5000), 640);  // ~40k scalars per iterate
+  EXPECT_EQ(direct_block_columns(4096, 5000), 128);
+  EXPECT_EQ(direct_block_columns(7, 1), 1);
+}
+
+TEST(DirectBlocks, ManyBlocksAgreeWithStructuredPathForEveryFormAndThreadCount) {
+  // n = 64: 640-column blocks, B = 3000 frames: four full blocks and a partial one (and
+  // enough work, 2 n^2 B > 2e7 flops, for the blocks to run on two threads).
+  const ModelSpec spec = spec_of(Method::Unrolled, 5, StepsizeMode::PerIteration, 64, 48);
+  ASSERT_EQ((3000 + direct_block_columns(64, 3000) - 1) / direct_block_columns(64, 3000), 5);
+  QuadraticModel model = QuadraticModel::random(spec);
+  const Frames fr = make_frames(spec.n, 3000, 11);
+  const auto mo = Moments<double>::from_frames(fr.x, fr.y);
+  Vector gs;
+  const double ls = loss_structured<double>(spec, model.parameters(), {}, mo, &gs);
+  for (int gram : {-1, 1})
+    for (int every : {1, 2}) {
+      UnrollOptions o;
+      o.use_gram = gram;
+      o.checkpoint_every = every;
+      Vector g1, g2;
+      double l1, l2;
+      {
+        const ScopedThreads one(1);
+        l1 = loss_direct<double>(spec, model.parameters(), {}, fr.x, fr.y, &g1, o);
+      }
+      {
+        const ScopedThreads two(2);
+        l2 = loss_direct<double>(spec, model.parameters(), {}, fr.x, fr.y, &g2, o);
+      }
+      SCOPED_TRACE("use_gram " + std::to_string(gram) + ", checkpoint every " + std::to_string(every));
+      EXPECT_NEAR(l1, ls, 1e-10 * std::abs(ls));
+      EXPECT_LE((g1 - gs).norm(), 1e-9 * gs.norm());
+      // Block order, not thread order: one and two threads give the same bits.
+      EXPECT_EQ(l1, l2);
+      EXPECT_EQ((g1 - g2).cwiseAbs().maxCoeff(), 0.0);
+    }
+}

@@ -29,6 +29,20 @@ private:
   int saved_ = 0;
 };
 
+/// Columns per block when a batch of independent frames (the columns of an n x B matrix) runs
+/// through an iterative method block by block: a block's iterates stay in cache across the
+/// iterations, and the blocks run on the threads (one join per call instead of one per
+/// product). About 40k scalars per iterate and at least 128 columns, a multiple of 16; all
+/// frames when fewer. A function of the shape only, so that results do not depend on the
+/// thread count.
+inline long frame_block_columns(long rows, long frames) {
+  const long r = rows > 0 ? rows : 1;
+  long b = ((40960 / r + 15) / 16) * 16;
+  if (b < 128) b = 128;
+  if (b > frames) b = frames;
+  return b > 0 ? b : 1;
+}
+
 /// The one lock around FFTW's planner (plan creation and destruction are not thread-safe; its
 /// execute calls are). Every FFTW user in the library (dequant's DCT, reg's fields of experts)
 /// takes this one, so plans made from different threads and concerns never race.

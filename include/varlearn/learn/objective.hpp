@@ -49,6 +49,13 @@ struct UnrollOptions {
   void validate() const;
 };
 
+/// Columns per block of the direct unrolled path: it runs the frames through the N steps
+/// block by block (a block's iterates stay in cache; blocks run in parallel on the OpenMP
+/// threads and their sums are added in block order, so the result does not depend on the
+/// thread count). A function of n and the frame count only: at least 128 columns, about 40k
+/// scalars per iterate; all frames when fewer.
+Index direct_block_columns(Index n, Index frames);
+
 /// Direct path: returns \f$L(\theta)\f$, writes \f$\nabla_\theta L\f$ into *grad when non-null.
 /// theta has spec.num_parameters() entries; for a fixed stepsize pass it in `fixed_stepsizes`
 /// (ignored otherwise). Throws Error on shape mismatch.
