@@ -193,8 +193,12 @@ BENCHMARK_TEMPLATE(BM_DirectUnrolledStep_Factored, float)->Arg(256)->Unit(benchm
 BENCHMARK_TEMPLATE(BM_DirectUnrolledStep_Factored, double)->Arg(4096)->Unit(benchmark::kMillisecond)->UseManualTime()->Iterations(5);
 BENCHMARK_TEMPLATE(BM_DirectUnrolledStep_Factored, double)->Arg(256)->Unit(benchmark::kMillisecond)->UseManualTime()->Iterations(31);
 
-void BM_DirectUnrolledStep_Gram(benchmark::State& state) { direct_step<float>(state, 1); }
-BENCHMARK(BM_DirectUnrolledStep_Gram)->Arg(4096)->Unit(benchmark::kMillisecond)->UseManualTime()->Iterations(7);
+template <class Real>
+void BM_DirectUnrolledStep_Gram(benchmark::State& state) { direct_step<Real>(state, 1); }
+BENCHMARK_TEMPLATE(BM_DirectUnrolledStep_Gram, float)->Arg(4096)->Unit(benchmark::kMillisecond)->UseManualTime()->Iterations(7);
+BENCHMARK_TEMPLATE(BM_DirectUnrolledStep_Gram, float)->Arg(256)->Unit(benchmark::kMillisecond)->UseManualTime()->Iterations(41);
+BENCHMARK_TEMPLATE(BM_DirectUnrolledStep_Gram, double)->Arg(4096)->Unit(benchmark::kMillisecond)->UseManualTime()->Iterations(5);
+BENCHMARK_TEMPLATE(BM_DirectUnrolledStep_Gram, double)->Arg(256)->Unit(benchmark::kMillisecond)->UseManualTime()->Iterations(31);
 
 void BM_StructuredStep(benchmark::State& state) {
   Problem<float>& p = problem<float>(kB);

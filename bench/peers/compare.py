@@ -2,9 +2,9 @@
 """varlearn against PyTorch, side by side in one run: the quadratic model's direct unrolled
 training step (n = k = 320, N = 10; B = 256 and 4096; float32 and float64).
 
-Runs build/bench_learn (its BM_DirectUnrolledStep_Factored cases: the step and the same products
-alone with each GEMM backend, interleaved) and bench/peers/torch_quadratic.py (a hand-written and
-an autograd step, and torch's own products), alternately, --repeat times, and prints per case the
+Runs build/bench_learn (its BM_DirectUnrolledStep_Factored cases, _Gram with --form gram: the step
+and the same products alone with each GEMM backend, interleaved) and bench/peers/torch_quadratic.py
+(a hand-written and an autograd step of the same form, and torch's own products), alternately, --repeat times, and prints per case the
 ranges over the repeats: step times, the speedup over the faster PyTorch step, varlearn's share of
 the best GEMM of its run, and the GEMM throughputs (Eigen, BLAS, torch).
 
@@ -17,6 +17,7 @@ peer (optional; never used by the tests).
   bench/peers/compare.py                          # build/bench_learn, 3 repeats
   bench/peers/compare.py --coretype SkylakeX      # OpenBLAS's AVX-512 kernels for both
   bench/peers/compare.py --json                   # the raw numbers
+  bench/peers/compare.py --form gram              # the Gram form (M = R^T R) for both
   bench/peers/compare.py --general                # the nonlinear unrolled step (dense analysis, huber)
 """
 import argparse
@@ -42,7 +43,7 @@ def env_for(args):
 
 
 def run_varlearn(args, env):
-    flt = "BM_DirectUnrolledStep_Factored<(" + "|".join(
+    flt = "BM_DirectUnrolledStep_" + args.form.capitalize() + "<(" + "|".join(
         {"float32": "float", "float64": "double"}[d] for d in args.dtypes) + ")>/(" + "|".join(
         str(b) for b in args.batches) + ")/"
     out = subprocess.run([str(args.bench), "--benchmark_filter=" + flt, "--benchmark_format=json"],
@@ -59,15 +60,16 @@ def run_varlearn(args, env):
 
 
 def run_torch(args, env):
+    suffix = "_gram" if args.form == "gram" else ""
     cmd = [args.python, str(HERE / "torch_quadratic.py"), "--dtype", ",".join(args.dtypes), "--batch",
-           ",".join(str(b) for b in args.batches)]
+           ",".join(str(b) for b in args.batches), "--impl", f"handwritten{suffix},autograd{suffix}"]
     if args.threads:
         cmd += ["--threads", str(args.threads)]
     out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
     rows = {}
     for line in out.splitlines():
         r = json.loads(line)
-        rows.setdefault((r["dtype"], r["batch"]), {})[r["impl"]] = r
+        rows.setdefault((r["dtype"], r["batch"]), {})[r["impl"].removesuffix("_gram")] = r
     return rows
 
 
@@ -99,6 +101,9 @@ def main():
     ap.add_argument("--threads", type=int, default=0, help="torch.set_num_threads for the peer (0: torch's default)")
     ap.add_argument("--coretype", default="", help="set OPENBLAS_CORETYPE for both contenders")
     ap.add_argument("--keep-env", action="store_true", help="keep OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE as they are")
+    ap.add_argument("--form", choices=("factored", "gram"), default="factored",
+                    help="the quadratic step's form for both contenders: factored (R, R^T) or gram (M = R^T R, "
+                         "varlearn's default when 2k > n)")
     ap.add_argument("--general", action="store_true",
                     help="the general engine's unrolled dense-analysis step instead (bench_general, torch_analysis.py)")
     ap.add_argument("--json", action="store_true")
@@ -135,7 +140,8 @@ def main():
     print(f"environment: OPENBLAS_CORETYPE={env.get('OPENBLAS_CORETYPE', '(unset)')}, "
           f"OPENBLAS_L2_SIZE={env.get('OPENBLAS_L2_SIZE', '(unset)')}, "
           f"OMP_NUM_THREADS={env.get('OMP_NUM_THREADS', '(unset)')}, VARLEARN_GEMM={env.get('VARLEARN_GEMM', '(unset)')}")
-    print(f"{args.repeat} repeats; ranges over the repeats; step = forward + reverse mode + Adam, n = k = 320, N = 10\n")
+    print(f"{args.repeat} repeats; ranges over the repeats; step = forward + reverse mode + Adam, n = k = 320, N = 10, "
+          f"{args.form} form\n")
     head = ("case", "varlearn ms", "backend", "% best GEMM", "torch hand ms", "torch autograd ms", "speedup",
             "GEMM GF/s eigen", "blas", "torch")
     rows = []

@@ -3,10 +3,13 @@
 
 The step: z^0 = 0, z^{j+1} = z^j - w_j((I + R^T R) z^j - x) for j < N, w_j = softplus(alpha_j),
 loss = ||z^N - y||^2 / (2B), its gradient in (R, alpha) by reverse mode, and one Adam update.
-Two implementations, both timed:
+Implementations (--impl), each timed:
   handwritten  the same reverse mode as varlearn's (factored form, all iterates stored, products
                through addmm_ into preallocated buffers): 6(N-1) GEMMs per step
   autograd     the forward written plainly, loss.backward(), torch.optim.Adam
+  handwritten_gram, autograd_gram
+               the same in the Gram form (M = R^T R formed once per step: 3(N-1) n x n x B
+               products), varlearn's default when 2k > n
 and the step's 6(N-1) products alone (torch.mm / addmm_), interleaved with the steps, as the
 peer's GEMM throughput in the same run.
 
@@ -102,6 +105,84 @@ class Autograd:
         return float(loss)
 
 
+class HandwrittenGram:
+    """varlearn's Unroller in its Gram form (M = R^T R, 3(N-1) n x n x B products), buffers reused."""
+
+    def __init__(self, x, y, r, alpha, lr):
+        self.x, self.y = x, y
+        self.r = r.clone()
+        self.alpha = alpha.clone()
+        n, b = x.shape
+        depth = alpha.numel()
+        self.z = [torch.empty(n, b, dtype=x.dtype) for _ in range(depth + 1)]
+        self.v = torch.empty(n, b, dtype=x.dtype)
+        self.g = torch.empty(n, b, dtype=x.dtype)
+        self.m = torch.empty(n, n, dtype=x.dtype)
+        self.dm = torch.empty(n, n, dtype=x.dtype)
+        self.opt = torch.optim.Adam([self.r, self.alpha], lr=lr)
+
+    def step(self):
+        x, y, r, z, m = self.x, self.y, self.r, self.z, self.m
+        depth = self.alpha.numel()
+        w = F.softplus(self.alpha).tolist()
+        torch.mm(r.t(), r, out=m)
+        torch.mul(x, w[0], out=z[1])
+        for j in range(1, depth):  # z^{j+1} = (1 - w) z^j + w x - w M z^j
+            torch.add(z[j] * (1 - w[j]), x, alpha=w[j], out=z[j + 1])
+            z[j + 1].addmm_(m, z[j], alpha=-w[j])
+        b = x.shape[1]
+        g, v = self.g, self.v
+        torch.sub(z[depth], y, out=g)
+        loss = float(g.double().square().sum()) / (2 * b)
+        g.div_(b)
+        dm = self.dm.zero_()
+        gw = [0.0] * depth
+        for j in range(depth - 1, 0, -1):
+            wj = w[j]
+            dm.addmm_(g, z[j].t(), alpha=-wj)
+            gw[j] = float(torch.dot(g.flatten(), (z[j + 1] - z[j]).flatten())) / wj
+            torch.mul(g, 1 - wj, out=v)
+            v.addmm_(m, g, alpha=-wj)
+            g, v = v, g
+        gw[0] = float(torch.dot(g.flatten(), x.flatten()))
+        self.r.grad = r @ (dm + dm.t())
+        self.alpha.grad = torch.tensor(gw, dtype=x.dtype) * torch.sigmoid(self.alpha)  # softplus'
+        self.opt.step()
+        return loss
+
+
+class AutogradGram:
+    """The forward written with M = R^T R formed first; autograd differentiates through it."""
+
+    def __init__(self, x, y, r, alpha, lr):
+        self.x, self.y = x, y
+        self.r = r.clone().requires_grad_(True)
+        self.alpha = alpha.clone().requires_grad_(True)
+        self.opt = torch.optim.Adam([self.r, self.alpha], lr=lr)
+
+    def step(self):
+        x, y, r = self.x, self.y, self.r
+        w = F.softplus(self.alpha)
+        m = r.t() @ r
+        z = w[0] * x
+        for j in range(1, self.alpha.numel()):
+            z = z - w[j] * (z + m @ z - x)
+        loss = (z - y).square().sum() / (2 * x.shape[1])
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        return float(loss)
+
+
+def gemms_gram(x, m, depth, bufs):
+    """The 3(N-1) products of one Gram step, nothing else."""
+    out, dm = bufs
+    for _ in range(depth - 1):
+        out.addmm_(m, x, alpha=-0.5)
+        out.addmm_(m, x, alpha=-0.5)
+        dm.addmm_(x, x.t(), alpha=-0.5)
+
+
 def gemms(x, r, depth, bufs):
     """The 6(N-1) products of one factored step, nothing else."""
     u, out, dr = bufs
@@ -121,7 +202,8 @@ def main():
     ap.add_argument("--depth", type=int, default=10)
     ap.add_argument("--batch", default="256,4096", help="comma-separated B values")
     ap.add_argument("--dtype", default="float32,float64", help="float32, float64 or both")
-    ap.add_argument("--impl", default="handwritten,autograd")
+    ap.add_argument("--impl", default="handwritten,autograd",
+                    help="handwritten, autograd (factored form), handwritten_gram, autograd_gram (Gram form)")
     ap.add_argument("--iterations", type=int, default=0, help="timed steps (0: 7 at B >= 1024, else 31)")
     ap.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0: leave)")
     args = ap.parse_args()
@@ -132,20 +214,28 @@ def main():
         dtype = {"float32": torch.float32, "float64": torch.float64}[dname]
         for b in (int(s) for s in args.batch.split(",")):
             x, y, r, alpha = problem(args.n, args.k, args.depth, b, dtype)
-            flops = 6.0 * (args.depth - 1) * 2.0 * args.n * args.k * b
-            bufs = (torch.empty(args.k, b, dtype=dtype), torch.zeros(args.n, b, dtype=dtype),
-                    torch.zeros(args.k, args.n, dtype=dtype))
             iters = args.iterations or (7 if b >= 1024 else 31)
             for impl in args.impl.split(","):
-                model = {"handwritten": Handwritten, "autograd": Autograd}[impl](x, y, r, alpha, 1e-4)
+                model = {"handwritten": Handwritten, "autograd": Autograd, "handwritten_gram": HandwrittenGram,
+                         "autograd_gram": AutogradGram}[impl](x, y, r, alpha, 1e-4)
+                if impl.endswith("_gram"):  # as bench_learn's gram_flops
+                    flops = 3.0 * (args.depth - 1) * 2.0 * args.n * args.n * b + 4.0 * args.k * args.n * args.n
+                    m = r.t() @ r
+                    bufs = (torch.zeros(args.n, b, dtype=dtype), torch.zeros(args.n, args.n, dtype=dtype))
+                    products = lambda: gemms_gram(x, m, args.depth, bufs)
+                else:
+                    flops = 6.0 * (args.depth - 1) * 2.0 * args.n * args.k * b
+                    bufs = (torch.empty(args.k, b, dtype=dtype), torch.zeros(args.n, b, dtype=dtype),
+                            torch.zeros(args.k, args.n, dtype=dtype))
+                    products = lambda: gemms(x, r, args.depth, bufs)
                 model.step()  # warm-up
-                gemms(x, r, args.depth, bufs)
+                products()
                 ts, tg = [], []
                 for _ in range(iters):
                     t0 = time.perf_counter()
                     model.step()
                     t1 = time.perf_counter()
-                    gemms(x, r, args.depth, bufs)
+                    products()
                     t2 = time.perf_counter()
                     ts.append(t1 - t0)
                     tg.append(t2 - t1)
