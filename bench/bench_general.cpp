@@ -1,7 +1,8 @@
 // General engine speed: one unrolled training step (loss + gradient by reverse mode) with a
 // dense analysis K (m = n = 320, huber), identity A, B = 4096 frames, N = 10 steps, float32,
-// against the float GEMM throughput (U = K F, 320 x 320 times 320 x 4096) measured in the same
-// run with each GEMM backend (core/gemm.hpp; the best counts: gemm_GFLOPs, pct_of_gemm),
+// against the float GEMM throughput (U = K F, 320 x 320 times 320 x 4096, as the step runs it:
+// in column blocks of frame_block_columns frames, the blocks on the threads) measured in the
+// same run with each GEMM backend (core/gemm.hpp; the best counts: gemm_GFLOPs, pct_of_gemm),
 // interleaved with the step so that machine load hits both alike.
 //
 // FLOPs counted: the step's GEMMs only, each 2 m n B = 0.839 GFLOP. Per forward step K f and
@@ -13,17 +14,8 @@
 //   ./build/bench_general --benchmark_filter=UnrolledStep --benchmark_repetitions=3
 //   (add --benchmark_counters_tabular=true for a table)
 //
-// Measured 2026-11-30 on the 2-core AVX-512 Xeon VM (OpenMP 2 threads, load average ~2.5 from
-// other work; under heavier load the step's many barriers suffer more than one GEMM and the
-// ratio drops to 24-55 %, so compare runs only at a quiet moment), medians of 3 repetitions:
-//   GEMM 254-260 GFLOP/s interleaved (272 alone, BM_Gemm); plain step 254-284 ms =
-//   177-199 GFLOP/s = 72-76 % of the GEMM; momentum 65-74 % (noisier runs); sqrt N
-//   checkpoints (k = 4) 61 % (its 17 recomputed GEMMs are not counted). With the other core busy
-//   with one long process: 2 threads 24 % (GEMM 68 GFLOP/s); OMP_NUM_THREADS=1: GEMM
-//   136 GFLOP/s, plain 77 %, momentum 73 % (69 % before keeping y^t), checkpoints 62 %.
-//   What is left: the data term's copies through the type-erased operator (apply and adjoint
-//   of the identity copy n x B), fresh temporaries (page faults), OpenMP barriers between the
-//   elementwise passes, and packing the B x n right-hand sides of the two pullbacks.
+// Measured numbers, with the PyTorch peer beside them: docs/performance.md
+// (bench/peers/compare.py --general).
 #include <benchmark/benchmark.h>
 #include <omp.h>
 
@@ -34,6 +26,7 @@
 #include "varlearn/core/gemm.hpp"
 #include "varlearn/core/numerics.hpp"
 #include "varlearn/core/random.hpp"
+#include "varlearn/core/threads.hpp"
 #include "varlearn/general/general.hpp"
 #include "varlearn/ops/ops.hpp"
 #include "varlearn/reg/reg.hpp"
@@ -79,16 +72,20 @@ void unrolled_step(benchmark::State& state) {
   const VectorT<float> x = objective.pack(VectorT<float>::Constant(1, static_cast<float>(softplus_inverse(0.5))));
   VectorT<float> grad;
   const MatrixT<float>& k = p.analysis.matrix();
-  const MatrixT<float>& f = p.g;
-  MatrixT<float> u(kN, kB);
   constexpr int kGemms = 8;
-  // The reference: U = K F with each GEMM backend (core/gemm.hpp); the best counts.
+  // The reference: U = K F with each GEMM backend (core/gemm.hpp); the best counts. As the step
+  // runs its frames: in blocks of bc columns, the blocks on the threads (one thread each).
+  const Index bc = frame_block_columns(kN, kB), nb = kB / bc;
+  const MatrixT<float> f = p.g.leftCols(bc);
+  const int threads = omp_get_max_threads();
   std::vector<GemmBackend> backends{GemmBackend::Eigen};
   if (blas_available()) backends.push_back(GemmBackend::Blas);
   auto gemms = [&](GemmBackend be) {
-    for (int j = 0; j < kGemms; ++j) {
-      gemm_with(be, 1.0f, k, false, f, false, 0.0f, u);
-      benchmark::ClobberMemory();
+#pragma omp parallel num_threads(static_cast<int>(std::min<Index>(threads, nb))) if (nb > 1 && threads > 1)
+    {
+      MatrixT<float> u(kN, bc);
+#pragma omp for schedule(static, 1)
+      for (Index blk = 0; blk < kGemms * nb; ++blk) gemm_with(be, 1.0f, k, false, f, false, 0.0f, u);
     }
   };
   objective.evaluate_with_gradient(x, grad);  // warm up (allocations, pages, the auto backend's probes)
@@ -122,6 +119,7 @@ void unrolled_step(benchmark::State& state) {
   state.counters["gemm_GFLOPs"] = gemm_rate;
   state.counters["pct_of_gemm"] = 100.0 * step_rate / gemm_rate;
   state.counters["threads"] = omp_get_max_threads();
+  state.counters["block_columns"] = static_cast<double>(bc);
 }
 BENCHMARK(unrolled_step)->Name("UnrolledStep/plain")->Arg(0)->Unit(benchmark::kMillisecond)
     ->UseManualTime()->Iterations(7);
