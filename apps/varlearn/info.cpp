@@ -9,6 +9,7 @@
 
 #include "commands.hpp"
 #include "options.hpp"
+#include "varlearn/core/eigh.hpp"
 #include "varlearn/core/gemm.hpp"
 #include "varlearn/core/error.hpp"
 #include "varlearn/core/format.hpp"
@@ -80,6 +81,7 @@ void add_info(CLI::App& app) {
     j["eigen"] = {{"version", std::to_string(EIGEN_WORLD_VERSION) + "." + std::to_string(EIGEN_MAJOR_VERSION) + "." +
                                   std::to_string(EIGEN_MINOR_VERSION)},
                   {"simd", simd()}};
+    j["eigensolver"] = to_string(eigh_routine());
     j["threads"] = omp_get_max_threads();
     auto& jp = j["probes"] = nlohmann::json::array();
     for (const auto& d : decisions) {
@@ -104,6 +106,8 @@ void add_info(CLI::App& app) {
       if (!bi.hint.empty()) std::cout << "hint: " << bi.hint << '\n';
     }
     std::cout << "eigen: " << j["eigen"]["version"].get<std::string>() << " (" << simd() << ")\n"
+              << "symmetric eigensolver: " << (eigh_routine() == EighRoutine::Lapack ? "lapack (xSYEVD, in the blas)" : "eigen")
+              << '\n'
               << "openmp threads: " << omp_get_max_threads() << '\n';
     for (const auto& p : jp)
       std::cout << "probe " << p["scalar"].get<std::string>() << ' ' << p["m"] << 'x' << p["n"] << 'x' << p["k"]

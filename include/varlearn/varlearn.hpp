@@ -12,6 +12,7 @@
 #include "varlearn/core/batches.hpp"
 #include "varlearn/core/error.hpp"
 #include "varlearn/core/format.hpp"
+#include "varlearn/core/eigh.hpp"
 #include "varlearn/core/gemm.hpp"
 #include "varlearn/core/io.hpp"
 #include "varlearn/core/limits.hpp"

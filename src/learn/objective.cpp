@@ -3,7 +3,6 @@
 #include <omp.h>
 
 #include <Eigen/Cholesky>
-#include <Eigen/Eigenvalues>
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -11,6 +10,7 @@
 
 #include "detail.hpp"
 #include "unroller.hpp"
+#include "varlearn/core/eigh.hpp"
 #include "varlearn/core/error.hpp"
 #include "varlearn/core/gemm.hpp"
 #include "varlearn/core/numerics.hpp"
@@ -274,12 +274,12 @@ Real loss_structured(const ModelSpec& spec, const VectorT<Real>& theta, const st
           where, "moments are not " + std::to_string(spec.n) + "x" + std::to_string(spec.n));
   const Index n = spec.n;
   const ScopedThreads serial(threads_for_flops(2.0 * n * n * static_cast<double>(n)));
-  MatrixT<Real> m;
-  m.noalias() = u.r.transpose() * u.r;
-  Eigen::SelfAdjointEigenSolver<MatrixT<Real>> es(m);
-  require(es.info() == Eigen::Success, where, "eigendecomposition of R^T R failed (NaN in R?)");
-  const MatrixT<Real>& v = es.eigenvectors();
-  const Eigen::VectorXd sv = es.eigenvalues().template cast<double>();
+  require(u.r.allFinite(), where, "R is not finite (NaN or inf)");
+  MatrixT<Real> m, v;
+  gemm(Real(1), u.r, true, u.r, false, Real(0), m);
+  VectorT<Real> eigenvalues;
+  symmetric_eigen(m, eigenvalues, v, where);
+  const Eigen::VectorXd sv = eigenvalues.template cast<double>();
   const bool bilevel = spec.method == Method::Bilevel;
   const int N = bilevel ? 0 : spec.depth;
   // t^j(s_i) for j = 0..N (column j), in double.
@@ -296,10 +296,10 @@ Real loss_structured(const ModelSpec& spec, const VectorT<Real>& theta, const st
     t = tj.col(N);
   }
   MatrixT<Real> at, ct, tmp;
-  tmp.noalias() = mo.xx * v;
-  at.noalias() = v.transpose() * tmp;
-  tmp.noalias() = mo.xy * v;
-  ct.noalias() = v.transpose() * tmp;
+  gemm(Real(1), mo.xx, false, v, false, Real(0), tmp);
+  gemm(Real(1), v, true, tmp, false, Real(0), at);
+  gemm(Real(1), mo.xy, false, v, false, Real(0), tmp);
+  gemm(Real(1), v, true, tmp, false, Real(0), ct);
   const Eigen::VectorXd ad = at.diagonal().template cast<double>(), cd = ct.diagonal().template cast<double>();
   const double loss = 0.5 * ((t.array().square() * ad.array()).sum() - 2.0 * (t.array() * cd.array()).sum() + mo.yy);
   if (grad) {
@@ -338,9 +338,9 @@ Real loss_structured(const ModelSpec& spec, const VectorT<Real>& theta, const st
         sm(a, b) = static_cast<Real>(gamma(a, b) * g);
       }
     MatrixT<Real> rv, rvs;
-    rv.noalias() = u.r * v;
-    rvs.noalias() = rv * sm;
-    dr.noalias() = rvs * v.transpose();
+    gemm(Real(1), u.r, false, v, false, Real(0), rv);
+    gemm(Real(1), rv, false, sm, false, Real(0), rvs);
+    gemm(Real(1), rvs, false, v, true, Real(0), dr);
     pack_gradient(spec, u, dr, gw, *grad);
   }
   return static_cast<Real>(loss);

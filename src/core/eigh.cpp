@@ -1,0 +1,83 @@
+#include "varlearn/core/eigh.hpp"
+
+#include <Eigen/Eigenvalues>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "varlearn/core/error.hpp"
+#include "varlearn/core/gemm.hpp"
+
+#ifdef VARLEARN_HAVE_BLAS
+// LAPACK in OpenBLAS (Debian's builds bundle it; no LAPACKE header, so the Fortran symbols).
+extern "C" {
+void ssyevd_(const char* jobz, const char* uplo, const int* n, float* a, const int* lda, float* w, float* work,
+             const int* lwork, int* iwork, const int* liwork, int* info);
+void dsyevd_(const char* jobz, const char* uplo, const int* n, double* a, const int* lda, double* w, double* work,
+             const int* lwork, int* iwork, const int* liwork, int* info);
+}
+#endif
+
+namespace varlearn {
+
+EighRoutine eigh_routine() {
+  return blas_available() && gemm_backend() != GemmBackend::Eigen ? EighRoutine::Lapack : EighRoutine::Eigen;
+}
+
+const char* to_string(EighRoutine routine) { return routine == EighRoutine::Lapack ? "lapack" : "eigen"; }
+
+namespace {
+
+#ifdef VARLEARN_HAVE_BLAS
+template <class Real>
+int syevd(int n, Real* a, Real* w, Real* work, int lwork, int* iwork, int liwork) {
+  int info = 0;
+  if constexpr (std::is_same_v<Real, float>) ssyevd_("V", "L", &n, a, &n, w, work, &lwork, iwork, &liwork, &info);
+  else dsyevd_("V", "L", &n, a, &n, w, work, &lwork, iwork, &liwork, &info);
+  return info;
+}
+
+template <class Real>
+void lapack_eigen(const MatrixT<Real>& a, VectorT<Real>& w, MatrixT<Real>& v, const char* where) {
+  const int n = static_cast<int>(a.rows());
+  v = a;
+  w.resize(n);
+  Real query = 0;
+  int iquery = 0;
+  int info = syevd<Real>(n, v.data(), w.data(), &query, -1, &iquery, -1);  // workspace sizes
+  require(info == 0, where, "LAPACK's workspace query failed (info " + std::to_string(info) + ")");
+  std::vector<Real> work(static_cast<std::size_t>(query) + 1);
+  std::vector<int> iwork(static_cast<std::size_t>(iquery) + 1);
+  info = syevd<Real>(n, v.data(), w.data(), work.data(), static_cast<int>(work.size()), iwork.data(),
+                     static_cast<int>(iwork.size()));
+  require(info == 0, where, "the symmetric eigendecomposition did not converge (LAPACK info " + std::to_string(info) + ")");
+}
+#endif
+
+}  // namespace
+
+template <class Real>
+void symmetric_eigen(const MatrixT<Real>& a, VectorT<Real>& w, MatrixT<Real>& v, const char* where) {
+  require(a.rows() == a.cols(), where, "eigendecomposition of a non-square matrix");
+  require(a.allFinite(), where, "eigendecomposition of a matrix that is not finite (NaN or inf)");
+  if (a.rows() == 0) {
+    w.resize(0);
+    v.resize(0, 0);
+    return;
+  }
+#ifdef VARLEARN_HAVE_BLAS
+  if (a.rows() >= kLapackEighMinSize && eigh_routine() == EighRoutine::Lapack) {
+    lapack_eigen(a, w, v, where);
+    return;
+  }
+#endif
+  const Eigen::SelfAdjointEigenSolver<MatrixT<Real>> es(a);
+  require(es.info() == Eigen::Success, where, "the symmetric eigendecomposition did not converge");
+  w = es.eigenvalues();
+  v = es.eigenvectors();
+}
+
+template void symmetric_eigen(const MatrixT<float>&, VectorT<float>&, MatrixT<float>&, const char*);
+template void symmetric_eigen(const MatrixT<double>&, VectorT<double>&, MatrixT<double>&, const char*);
+
+}  // namespace varlearn
