@@ -44,7 +44,7 @@ TEST_F(Eigh, BothRoutinesSatisfyTheDefinitionAndAgree) {
     EXPECT_EQ(eigh_routine(), EighRoutine::Eigen);
     EXPECT_LT(check(a, we, ve), 1e-13) << "eigen, n " << n;
     if (!blas_available()) continue;
-    set_gemm_backend(GemmBackend::Auto);
+    set_gemm_backend(GemmBackend::Blas);
     EXPECT_EQ(eigh_routine(), EighRoutine::Lapack);
     EXPECT_LT(check(a, wl, vl), 1e-13) << "lapack, n " << n;
     EXPECT_LT((we - wl).cwiseAbs().maxCoeff(), 1e-12 * we.cwiseAbs().maxCoeff()) << n;
@@ -58,14 +58,16 @@ TEST_F(Eigh, Float32) {
   const MatrixT<float> a = spd<float>(kLapackEighMinSize + 32);
   VectorT<float> w;
   MatrixT<float> v;
-  for (GemmBackend b : {GemmBackend::Eigen, GemmBackend::Auto}) {
+  for (GemmBackend b : {GemmBackend::Eigen, GemmBackend::Auto, GemmBackend::Blas}) {
+    if (b == GemmBackend::Blas && !blas_available()) continue;
     set_gemm_backend(b);
     EXPECT_LT(check(a, w, v), 2e-4) << to_string(eigh_routine());  // Frobenius norms: ~n eps
   }
 }
 
 TEST_F(Eigh, BadInputIsAnError) {
-  for (GemmBackend b : {GemmBackend::Eigen, GemmBackend::Auto}) {
+  for (GemmBackend b : {GemmBackend::Eigen, GemmBackend::Auto, GemmBackend::Blas}) {
+    if (b == GemmBackend::Blas && !blas_available()) continue;
     set_gemm_backend(b);
     Vector w;
     Matrix v;
