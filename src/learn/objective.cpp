@@ -239,12 +239,19 @@ Real loss_direct(const ModelSpec& spec, const VectorT<Real>& theta, const std::v
     gemm(Real(1), u.r, true, u.r, false, Real(1), a);
     Eigen::LLT<MatrixT<Real>> llt(a);
     require(llt.info() == Eigen::Success, where, "I + R^T R is not positive definite (NaN in R?)");
-    MatrixT<Real> z = llt.solve(x);
-    MatrixT<Real> e = z - y;
+    // A^{-1} explicitly (from the Cholesky factor, O(n^3)), then GEMMs: A >= I, so |A^{-1}| <= 1
+    // and its products are as accurate as the triangular solves, which Eigen runs ~4x slower
+    // than a GEMM on many right-hand sides (n = 320, B = 4096: 45 ms against 3 + 8 ms).
+    MatrixT<Real> ainv = llt.solve(MatrixT<Real>::Identity(spec.n, spec.n));
+    ainv = (Real(0.5) * (ainv + ainv.transpose())).eval();
+    MatrixT<Real> z, e;
+    gemm(Real(1), ainv, false, x, false, Real(0), z);
+    e = z - y;
     loss = e.template cast<double>().squaredNorm() / (2.0 * static_cast<double>(B));
     if (grad) {
       e *= invb;
-      MatrixT<Real> p = llt.solve(e);
+      MatrixT<Real> p;
+      gemm(Real(1), ainv, false, e, false, Real(0), p);
       MatrixT<Real> wz;
       gemm(Real(1), z, false, p, true, Real(0), wz);
       const MatrixT<Real> sym = wz + wz.transpose();
