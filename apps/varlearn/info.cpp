@@ -91,8 +91,8 @@ void add_info(CLI::App& app) {
                     {"faster", to_string(d.chosen)},
                     {"auto", to_string(bi.kernel_matches_cpu ? d.chosen : GemmBackend::Eigen)}});
     }
-    if (*json_out) {
-      std::cout << j.dump(2) << '\n';
+    if (*json_out || embedding()) {  // the Python module takes the object (varlearn.info())
+      print_result(j, true);
       return;
     }
     std::cout << "varlearn " << varlearn::version << '\n'

@@ -115,6 +115,7 @@ std::unique_ptr<CLI::App> make_app() {
   cli::add_eval(*app);
   cli::add_study(*app);
   cli::add_reproduce(*app);
+  cli::add_info(*app);
   cli::enforce_strict_numbers(*app);
   return app;
 }

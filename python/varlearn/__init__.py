@@ -34,9 +34,12 @@ trained QuadraticModel (GeneralModel for the general model).""")
 eval = command("eval", summary="Evaluate a trained checkpoint: exact population risk, frame losses.")
 reproduce = command("reproduce", summary="""Run the whole study and write the report into out (report.md, one folder per
 section). Returns a Result with out and files (relative paths).""")
+info = command("info", summary="""The GEMM backend in use, the BLAS library and kernel set this process loaded, the
+symmetric eigensolver and OpenMP's thread count (probe=["320x4096x320"] times both GEMM
+backends on a shape).""")
 
 from . import audio, dequant, ops, reg, study, theory  # noqa: E402  (after the names they use)
 
 # Not "eval": `from varlearn import *` must not replace the builtin (use varlearn.eval).
-__all__ = ["train", "reproduce", "theory", "study", "ops", "reg", "dequant", "audio", "Result",
+__all__ = ["train", "reproduce", "info", "theory", "study", "ops", "reg", "dequant", "audio", "Result",
            "DataModel", "Family", "QuadraticModel", "GeneralModel", "Operator", "Regularizer", "__version__"]

@@ -1,5 +1,6 @@
 #include "varlearn/core/gemm.hpp"
 
+#include <dlfcn.h>
 #include <omp.h>
 
 #include <algorithm>
@@ -236,7 +237,12 @@ BlasInfo blas_info() {
 #ifdef VARLEARN_HAVE_BLAS
   i.available = true;
 #ifdef VARLEARN_BLAS_LIBRARY
-  i.library = VARLEARN_BLAS_LIBRARY;
+  // The file the loader really mapped: a process that loaded another OpenBLAS first under the
+  // same soname (Python after NumPy) runs that one, not the one linked.
+  Dl_info dl{};
+  i.library = dladdr(reinterpret_cast<void*>(&openblas_get_config), &dl) != 0 && dl.dli_fname != nullptr
+                  ? std::string(dl.dli_fname)
+                  : std::string(VARLEARN_BLAS_LIBRARY);
 #endif
   i.config = openblas_get_config();
   i.kernel = openblas_get_corename();

@@ -1,5 +1,7 @@
 """The command functions give the command line's numbers (same code, same checks)."""
 
+import os
+
 import numpy as np
 import pytest
 
@@ -142,3 +144,19 @@ def test_version_is_the_cli_version():
     out = subprocess.run([str(BINARY), "--version"], capture_output=True, text=True).stdout
     assert out.strip() == "varlearn " + varlearn.__version__
 
+
+
+def test_info_names_what_this_process_loaded(cli):
+    py = varlearn.info()
+    want = cli("info")
+    # The build's choices are the command line's; the BLAS is the one this process mapped (with
+    # NumPy imported first: the OpenBLAS NumPy loaded, which can differ from the linked one).
+    assert py.gemm == want["gemm"] and py.eigen == want["eigen"] and py.version == want["version"]
+    assert py.eigensolver in ("eigen", "lapack")
+    if want["blas"] is None:
+        assert py.blas is None
+        return
+    mapped = {os.path.realpath(line.split()[-1]) for line in open("/proc/self/maps") if "blas" in line}
+    assert os.path.realpath(py.blas["library"]) in mapped, (py.blas["library"], mapped)
+    if py.gemm["backend"] == "auto":  # LAPACK's eigensolver exactly where the BLAS kernels match
+        assert (py.eigensolver == "lapack") == py.blas["kernel_matches_cpu"]

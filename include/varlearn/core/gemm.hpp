@@ -48,7 +48,7 @@ std::string gemm_backend_source();
 /// What the linked BLAS reports about itself (OpenBLAS: openblas_get_config/_corename).
 struct BlasInfo {
   bool available = false;  ///< built with a BLAS
-  std::string library;     ///< e.g. "/usr/lib/x86_64-linux-gnu/openblas-openmp/libopenblas.so.0"
+  std::string library;     ///< the file loaded, e.g. "/usr/lib/x86_64-linux-gnu/openblas-openmp/libopenblas.so.0"
   std::string config;      ///< openblas_get_config(): version and build options
   std::string kernel;      ///< openblas_get_corename(): the kernel set chosen for this CPU
   std::string threading;   ///< "openmp", "pthread" or "serial"
