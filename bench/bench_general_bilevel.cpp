@@ -12,11 +12,12 @@
 // line-search values, the mixed product, vector work). Counters are CPU seconds of this process
 // (run with one thread). Nothing is asserted about time.
 //
-// BM_PeerHypergradient: the analysis-huber case at n = 320, B = 32 and 256, both solvers, as
+// BM_PeerHypergradient: the analysis-huber case at n = 320, B = 32, 256 and 4096, both solvers, as
 // the PyTorch peer bench/peers/torch_general_bilevel.py runs it (bench/peers/compare.py
 // --general-bilevel): hypergrad_ms (CPU), HVPs, ms_per_HVP, HVP_ms (one HVP alone at f*).
-// `--dump=DIR` writes those cases' data and varlearn's hypergradients instead of benchmarking
-// (raw float64, column-major; DIR/cases.json lists them), for the peer to check against.
+// `--dump=DIR [--dump_batches=32,256,4096]` writes those cases' data and varlearn's hypergradients instead of benchmarking
+// (raw float64, column-major; DIR/cases.json lists them, file names relative to DIR), for the
+// peer to check against.
 //
 //   cmake --build build --target bench_general_bilevel
 //   OMP_NUM_THREADS=1 ./build/bench_general_bilevel --benchmark_counters_tabular=true
@@ -27,6 +28,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <fstream>
 #include <map>
@@ -143,6 +145,7 @@ void BM_HessianProduct(benchmark::State& state, int kind) {
   }
   state.SetLabel(kind == 0 ? "analysis-huber" : "foe");
 }
+
 /// The peer comparison: analysis-huber, n = 320, B = range(0), solver range(1) (0 Newton-CG,
 /// 1 L-BFGS); CPU time per hypergradient (median over the iterations).
 void BM_PeerHypergradient(benchmark::State& state) {
@@ -182,12 +185,13 @@ void write_raw(const std::string& path, const double* data, Index size) {
 
 /// --dump=DIR: the peer cases' data (theta = [vec K, beta], observations, targets) and
 /// varlearn's hypergradients and counts, for bench/peers/torch_general_bilevel.py --data DIR.
-int dump_cases(const std::string& dir) {
+int dump_cases(const std::string& dir, const std::vector<Index>& batches) {
   std::string json = "[";
-  for (const Index frames : {Index(32), Index(256)}) {
+  for (const Index frames : batches) {
     const Index n = 320;
     Problem& p = problem(0, n, frames);
-    const std::string stem = dir + "/analysis_n" + std::to_string(n) + "_b" + std::to_string(frames);
+    const std::string name = "analysis_n" + std::to_string(n) + "_b" + std::to_string(frames);
+    const std::string stem = dir + "/" + name;
     const Vector theta = p.energy->parameters();
     write_raw(stem + "_theta.f64", theta.data(), theta.size());
     write_raw(stem + "_g.f64", p.energy->observations().data(), p.energy->observations().size());
@@ -202,21 +206,23 @@ int dump_cases(const std::string& dir) {
                     "%s\n {\"stem\": \"%s\", \"n\": %ld, \"batch\": %ld, \"epsilon\": 0.02, \"solver\": \"%s\", "
                     "\"loss\": %.17g, \"lower_its\": %d, \"HVPs\": %ld, \"lower_HVPs\": %ld, \"CG_its\": %d, "
                     "\"grads\": %ld}",
-                    json.size() > 1 ? "," : "", stem.c_str(), static_cast<long>(n), static_cast<long>(frames),
+                    json.size() > 1 ? "," : "", name.c_str(), static_cast<long>(n), static_cast<long>(frames),
                     general::to_string(solver), r.loss, r.lower_iterations, r.hessian_products,
                     r.lower_hessian_products, r.cg_iterations, r.gradient_evaluations);
       json += line;
     }
   }
   json += "\n]\n";
-  std::ofstream(dir + "/cases.json") << json;
+  std::ofstream out(dir + "/cases.json");
+  out << json;
+  if (!out) throw std::runtime_error("cannot write " + dir + "/cases.json");
   std::printf("%s", json.c_str());
   return 0;
 }
 }  // namespace
 
 BENCHMARK(BM_PeerHypergradient)
-    ->ArgsProduct({{32, 256}, {0, 1}})
+    ->ArgsProduct({{32, 256, 4096}, {0, 1}})
     ->ArgNames({"B", "lbfgs"})
     ->Unit(benchmark::kMillisecond)
     ->Iterations(3);
@@ -236,14 +242,35 @@ BENCHMARK_CAPTURE(BM_HessianProduct, foe, 1)->Arg(320)->Unit(benchmark::kMicrose
 int main(int argc, char** argv) {
   std::vector<char*> args;
   std::string dump;
+  std::vector<Index> batches{32, 256, 4096};
   for (int i = 0; i < argc; ++i) {
     const std::string a = argv[i];
-    if (a.rfind("--dump=", 0) == 0)
+    if (a.rfind("--dump=", 0) == 0) {
       dump = a.substr(7);
-    else
+    } else if (a.rfind("--dump_batches=", 0) == 0) {  // e.g. 32,256
+      batches.clear();
+      for (size_t at = 15; at < a.size();) {
+        const size_t comma = std::min(a.find(',', at), a.size());
+        const long b = std::strtol(a.substr(at, comma - at).c_str(), nullptr, 10);
+        if (b < 1) {
+          std::fprintf(stderr, "error: --dump_batches takes positive integers, got '%s'\n", a.c_str() + 15);
+          return 2;
+        }
+        batches.push_back(b);
+        at = comma + 1;
+      }
+    } else {
       args.push_back(argv[i]);
+    }
   }
-  if (!dump.empty()) return dump_cases(dump);
+  if (!dump.empty()) {
+    try {
+      return dump_cases(dump, batches);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "error: %s\n", e.what());
+      return 1;
+    }
+  }
   int count = static_cast<int>(args.size());
   benchmark::Initialize(&count, args.data());
   if (benchmark::ReportUnrecognizedArguments(count, args.data())) return 1;

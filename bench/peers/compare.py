@@ -20,12 +20,12 @@ peer (optional; never used by the tests).
   bench/peers/compare.py --general                # the nonlinear unrolled step (dense analysis, huber)
   bench/peers/compare.py --bilevel                # the quadratic bilevel step (bench_bilevel_step, torch_bilevel.py)
   bench/peers/compare.py --general-bilevel        # the nonlinear bilevel hypergradient (bench_general_bilevel,
-                                                  # torch_general_bilevel.py; B = 32 and 256, both lower-level solvers)
+                                                  # torch_general_bilevel.py; B = 256 and 4096 (--batch: also 32),
+                                                  # both lower-level solvers)
 """
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -117,7 +117,8 @@ def run_bilevel(args, env, check):
 def run_general_bilevel(args, env, data, check):
     """bench_general_bilevel's BM_PeerHypergradient and torch_general_bilevel.py on the same data."""
     out = subprocess.run([str(Path(args.bench).parent / "bench_general_bilevel"),
-                          "--benchmark_filter=BM_PeerHypergradient", "--benchmark_format=json"],
+                          "--benchmark_filter=BM_PeerHypergradient/B:(" + "|".join(str(b) for b in args.batches) + ")/",
+                          "--benchmark_format=json"],
                          env=env, check=True, capture_output=True, text=True).stdout
     v = {}
     for b in json.loads(out)["benchmarks"]:
@@ -208,7 +209,7 @@ def print_general_bilevel(args, env, runs, dump):
           "largest |grad_torch - grad_varlearn| / |grad_varlearn| over the implementations and repeats, on the data "
           "bench_general_bilevel --dump wrote")
     ref = {(c["batch"], c["solver"]): c for c in json.loads((Path(dump) / "cases.json").read_text())}
-    for key in sorted(ref):
+    for key in sorted(runs[0][1]):
         t = runs[0][1][key]["handwritten"]
         c = ref[key]
         print(f"counts B={key[0]} {key[1]}: varlearn lower its {c['lower_its']}, HVPs {c['HVPs']} (CG {c['CG_its']}), "
@@ -259,7 +260,8 @@ def main():
         return
     if args.general_bilevel:
         with tempfile.TemporaryDirectory(prefix="varlearn-peer-") as dump:
-            subprocess.run([str(Path(args.bench).parent / "bench_general_bilevel"), "--dump=" + dump], env=env,
+            subprocess.run([str(Path(args.bench).parent / "bench_general_bilevel"), "--dump=" + dump,
+                            "--dump_batches=" + ",".join(str(b) for b in args.batches)], env=env,
                            check=True, capture_output=True, text=True)
             runs = [run_general_bilevel(args, env, dump, i == 0) for i in range(args.repeat)]
             if args.json:

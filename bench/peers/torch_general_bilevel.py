@@ -325,7 +325,7 @@ def load_cases(data, batches):
     for c in json.loads((Path(data) / "cases.json").read_text()):
         if c["batch"] not in batches:
             continue
-        n, b, stem = c["n"], c["batch"], c["stem"]
+        n, b, stem = c["n"], c["batch"], str(Path(data) / c["stem"])
 
         def raw(suffix, shape):
             return torch.from_numpy(np.fromfile(stem + suffix, dtype=np.float64).reshape(shape, order="F").copy())
@@ -377,10 +377,11 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default="", help="a directory written by bench_general_bilevel --dump=DIR")
     ap.add_argument("--n", type=int, default=320, help="without --data")
-    ap.add_argument("--batch", default="32,256")
+    ap.add_argument("--batch", default="32,256", help="with --data: B values among 32, 256, 4096")
     ap.add_argument("--solver", default="newton-cg,lbfgs")
     ap.add_argument("--impl", default="handwritten,cached,autograd")
-    ap.add_argument("--iterations", type=int, default=3, help="timed hypergradients per case (median)")
+    ap.add_argument("--iterations", type=int, default=3,
+                    help="timed hypergradients per case (median; a warm-up first below B = 1024)")
     ap.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0: leave)")
     ap.add_argument("--fd", action="store_true", help="also a finite-difference check per case")
     args = ap.parse_args()
@@ -397,12 +398,13 @@ def main():
                 print(json.dumps({"check": "fd", "batch": b, "solver": solver, **fd_check(case, solver)}), flush=True)
             for impl in args.impl.split(","):
                 tc, tw, res, counts = [], [], None, None
-                for it in range(args.iterations + 1):  # the first is a warm-up
+                warm = 0 if b >= 1024 else 1  # a warm-up below B = 1024
+                for it in range(args.iterations + warm):
                     e = make(impl, case["k"], case["beta"], case["g"])
                     c0, w0 = time.process_time(), time.perf_counter()
                     res = hypergradient(e, case["g"], case["target"], solver)
                     c1, w1 = time.process_time(), time.perf_counter()
-                    if it > 0:
+                    if it >= warm:
                         tc.append(c1 - c0)
                         tw.append(w1 - w0)
                     counts = dict(vars(e.c))
