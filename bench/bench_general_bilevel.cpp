@@ -12,17 +12,32 @@
 // line-search values, the mixed product, vector work). Counters are CPU seconds of this process
 // (run with one thread). Nothing is asserted about time.
 //
+// BM_PeerHypergradient: the analysis-huber case at n = 320, B = 32, 256 and 4096, both solvers, as
+// the PyTorch peer bench/peers/torch_general_bilevel.py runs it (bench/peers/compare.py
+// --general-bilevel): hypergrad_ms (CPU), HVPs, ms_per_HVP, HVP_ms (one HVP alone at f*).
+// `--dump=DIR [--dump_batches=32,256,4096]` writes those cases' data and varlearn's hypergradients instead of benchmarking
+// (raw float64, column-major; DIR/cases.json lists them, file names relative to DIR), for the
+// peer to check against.
+//
 //   cmake --build build --target bench_general_bilevel
 //   OMP_NUM_THREADS=1 ./build/bench_general_bilevel --benchmark_counters_tabular=true
 // (one thread: at B = 32 the products are too small for OpenMP to pay, and the per-HVP times
 // are then comparable).
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <ctime>
+#include <fstream>
 #include <map>
 #include <memory>
+#include <stdexcept>
+#include <string>
+#include <tuple>
 #include <utility>
+#include <vector>
 
 #include "varlearn/core/random.hpp"
 #include "varlearn/general/general.hpp"
@@ -49,14 +64,14 @@ Matrix ar1_frames(Index n, Index b, double rho, Rng& rng) {
   return y;
 }
 
-/// kind 0: analysis-huber dense DCT K (n x n); kind 1: foe (n = 320, J = 24, L = 32).
-Problem& problem(int kind, Index n) {
-  static std::map<std::pair<int, Index>, Problem> cache;
-  auto it = cache.find({kind, n});
+/// kind 0: analysis-huber dense DCT K (n x n); kind 1: foe (n = 320, J = 24, L = 32); B frames.
+Problem& problem(int kind, Index n, Index frames = kB) {
+  static std::map<std::tuple<int, Index, Index>, Problem> cache;
+  auto it = cache.find({kind, n, frames});
   if (it != cache.end()) return it->second;
   Rng rng(1);
   Problem p;
-  p.clean = ar1_frames(n, kB, 0.95, rng);
+  p.clean = ar1_frames(n, frames, 0.95, rng);
   const ops::Operator a = ops::Identity(n);
   const Matrix g = ops::observe(a, p.clean, kSigma, rng);
   if (kind == 0) {
@@ -69,7 +84,7 @@ Problem& problem(int kind, Index n) {
     const auto r = reg::Foe<double>::random(n, 24, 32, reg::Boundary::Same, reg::Potential::huber(0.02), 0.05, 1.0, 1);
     p.energy = std::make_unique<general::Energy>(a, r, g);
   }
-  return cache.emplace(std::make_pair(kind, n), std::move(p)).first->second;
+  return cache.emplace(std::make_tuple(kind, n, frames), std::move(p)).first->second;
 }
 
 /// Process CPU seconds (one thread: robust against other processes on a shared machine).
@@ -130,8 +145,87 @@ void BM_HessianProduct(benchmark::State& state, int kind) {
   }
   state.SetLabel(kind == 0 ? "analysis-huber" : "foe");
 }
+
+/// The peer comparison: analysis-huber, n = 320, B = range(0), solver range(1) (0 Newton-CG,
+/// 1 L-BFGS); CPU time per hypergradient (median over the iterations).
+void BM_PeerHypergradient(benchmark::State& state) {
+  const Index n = 320, frames = state.range(0);
+  Problem& p = problem(0, n, frames);
+  general::BilevelOptions o;
+  o.lower_solver = state.range(1) == 0 ? general::LowerSolver::NewtonCg : general::LowerSolver::Lbfgs;
+  general::BilevelResult r;
+  std::vector<double> ts;
+  for (auto _ : state) {
+    const double t0 = cpu_seconds();
+    r = general::bilevel_loss(*p.energy, p.clean, o, true);
+    ts.push_back(cpu_seconds() - t0);
+    benchmark::DoNotOptimize(r.gradient.data());
+  }
+  std::sort(ts.begin(), ts.end());
+  const double per_call = ts[ts.size() / 2];
+  const auto [hvp, grad] = kernel_seconds(*p.energy, r.output);
+  state.SetLabel(std::string("analysis-huber ") + general::to_string(o.lower_solver));
+  state.counters["hypergrad_ms"] = per_call * 1e3;
+  state.counters["lower_its"] = r.lower_iterations;
+  state.counters["HVPs"] = static_cast<double>(r.hessian_products);
+  state.counters["lower_HVPs"] = static_cast<double>(r.lower_hessian_products);
+  state.counters["CG_its"] = r.cg_iterations;
+  state.counters["grads"] = static_cast<double>(r.gradient_evaluations);
+  state.counters["ms_per_HVP"] = per_call * 1e3 / static_cast<double>(r.hessian_products);
+  state.counters["HVP_ms"] = hvp * 1e3;
+  state.counters["grad_ms"] = grad * 1e3;
+  state.counters["loss"] = r.loss;
+}
+
+void write_raw(const std::string& path, const double* data, Index size) {
+  std::ofstream out(path, std::ios::binary);
+  out.write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(size * static_cast<Index>(sizeof(double))));
+  if (!out) throw std::runtime_error("cannot write " + path);
+}
+
+/// --dump=DIR: the peer cases' data (theta = [vec K, beta], observations, targets) and
+/// varlearn's hypergradients and counts, for bench/peers/torch_general_bilevel.py --data DIR.
+int dump_cases(const std::string& dir, const std::vector<Index>& batches) {
+  std::string json = "[";
+  for (const Index frames : batches) {
+    const Index n = 320;
+    Problem& p = problem(0, n, frames);
+    const std::string name = "analysis_n" + std::to_string(n) + "_b" + std::to_string(frames);
+    const std::string stem = dir + "/" + name;
+    const Vector theta = p.energy->parameters();
+    write_raw(stem + "_theta.f64", theta.data(), theta.size());
+    write_raw(stem + "_g.f64", p.energy->observations().data(), p.energy->observations().size());
+    write_raw(stem + "_target.f64", p.clean.data(), p.clean.size());
+    for (const auto solver : {general::LowerSolver::NewtonCg, general::LowerSolver::Lbfgs}) {
+      general::BilevelOptions o;
+      o.lower_solver = solver;
+      const general::BilevelResult r = general::bilevel_loss(*p.energy, p.clean, o, true);
+      write_raw(stem + "_grad_" + general::to_string(solver) + ".f64", r.gradient.data(), r.gradient.size());
+      char line[512];
+      std::snprintf(line, sizeof line,
+                    "%s\n {\"stem\": \"%s\", \"n\": %ld, \"batch\": %ld, \"epsilon\": 0.02, \"solver\": \"%s\", "
+                    "\"loss\": %.17g, \"lower_its\": %d, \"HVPs\": %ld, \"lower_HVPs\": %ld, \"CG_its\": %d, "
+                    "\"grads\": %ld}",
+                    json.size() > 1 ? "," : "", name.c_str(), static_cast<long>(n), static_cast<long>(frames),
+                    general::to_string(solver), r.loss, r.lower_iterations, r.hessian_products,
+                    r.lower_hessian_products, r.cg_iterations, r.gradient_evaluations);
+      json += line;
+    }
+  }
+  json += "\n]\n";
+  std::ofstream out(dir + "/cases.json");
+  out << json;
+  if (!out) throw std::runtime_error("cannot write " + dir + "/cases.json");
+  std::printf("%s", json.c_str());
+  return 0;
+}
 }  // namespace
 
+BENCHMARK(BM_PeerHypergradient)
+    ->ArgsProduct({{32, 256, 4096}, {0, 1}})
+    ->ArgNames({"B", "lbfgs"})
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(3);
 BENCHMARK_CAPTURE(BM_Hypergradient, analysis_huber, 0)
     ->ArgsProduct({{64, 128, 192, 256, 320}, {0, 1}})
     ->ArgNames({"n", "lbfgs"})
@@ -145,4 +239,42 @@ BENCHMARK_CAPTURE(BM_Hypergradient, foe, 1)
 BENCHMARK_CAPTURE(BM_HessianProduct, analysis_huber, 0)->DenseRange(64, 320, 64)->Unit(benchmark::kMicrosecond);
 BENCHMARK_CAPTURE(BM_HessianProduct, foe, 1)->Arg(320)->Unit(benchmark::kMicrosecond);
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  std::vector<char*> args;
+  std::string dump;
+  std::vector<Index> batches{32, 256, 4096};
+  for (int i = 0; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a.rfind("--dump=", 0) == 0) {
+      dump = a.substr(7);
+    } else if (a.rfind("--dump_batches=", 0) == 0) {  // e.g. 32,256
+      batches.clear();
+      for (size_t at = 15; at < a.size();) {
+        const size_t comma = std::min(a.find(',', at), a.size());
+        const long b = std::strtol(a.substr(at, comma - at).c_str(), nullptr, 10);
+        if (b < 1) {
+          std::fprintf(stderr, "error: --dump_batches takes positive integers, got '%s'\n", a.c_str() + 15);
+          return 2;
+        }
+        batches.push_back(b);
+        at = comma + 1;
+      }
+    } else {
+      args.push_back(argv[i]);
+    }
+  }
+  if (!dump.empty()) {
+    try {
+      return dump_cases(dump, batches);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "error: %s\n", e.what());
+      return 1;
+    }
+  }
+  int count = static_cast<int>(args.size());
+  benchmark::Initialize(&count, args.data());
+  if (benchmark::ReportUnrecognizedArguments(count, args.data())) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -19,13 +19,17 @@ peer (optional; never used by the tests).
   bench/peers/compare.py --json                   # the raw numbers
   bench/peers/compare.py --form gram              # the Gram form (M = R^T R) for both
   bench/peers/compare.py --general                # the nonlinear unrolled step (dense analysis, huber)
+  bench/peers/compare.py --bilevel                # the quadratic bilevel step (bench_bilevel_step, torch_bilevel.py)
+  bench/peers/compare.py --general-bilevel        # the nonlinear bilevel hypergradient (bench_general_bilevel,
+                                                  # torch_general_bilevel.py; B = 256 and 4096 (--batch: also 32),
+                                                  # both lower-level solvers)
 """
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -85,6 +89,139 @@ def run_general(args, env):
     return v, t
 
 
+def run_bilevel(args, env, check):
+    """bench_bilevel_step's BM_BilevelStep cases and torch_bilevel.py (with its float64 gradient check when
+    `check`)."""
+    flt = "BM_BilevelStep<(" + "|".join({"float32": "float", "float64": "double"}[d] for d in args.dtypes) + \
+        ")>/(" + "|".join(str(b) for b in args.batches) + ")/"
+    out = subprocess.run([str(Path(args.bench).parent / "bench_bilevel_step"), "--benchmark_filter=" + flt,
+                          "--benchmark_format=json"], env=env, check=True, capture_output=True, text=True).stdout
+    v = {}
+    for b in json.loads(out)["benchmarks"]:
+        name = b["name"]
+        v[("float32" if "<float>" in name else "float64", int(name.split("/")[1]))] = b
+    cmd = [args.python, str(HERE / "torch_bilevel.py"), "--dtype", ",".join(args.dtypes), "--batch",
+           ",".join(str(b) for b in args.batches)]
+    if args.threads:
+        cmd += ["--threads", str(args.threads)]
+    if not check:
+        cmd += ["--no-check"]
+    t, checks = {}, []
+    for line in subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout.splitlines():
+        r = json.loads(line)
+        if "check" in r:
+            checks.append(r)
+        else:
+            t.setdefault((r["dtype"], r["batch"]), {})[r["impl"]] = r
+    return v, t, checks
+
+
+def run_general_bilevel(args, env, data, check):
+    """bench_general_bilevel's BM_PeerHypergradient and torch_general_bilevel.py on the same data."""
+    out = subprocess.run([str(Path(args.bench).parent / "bench_general_bilevel"),
+                          "--benchmark_filter=BM_PeerHypergradient/B:(" + "|".join(str(b) for b in args.batches) + ")/",
+                          "--benchmark_format=json"],
+                         env=env, check=True, capture_output=True, text=True).stdout
+    v = {}
+    for b in json.loads(out)["benchmarks"]:
+        parts = dict(p.split(":") for p in b["name"].split("/")[1:] if ":" in p)
+        v[(int(parts["B"]), "lbfgs" if parts["lbfgs"] == "1" else "newton-cg")] = b
+    cmd = [args.python, str(HERE / "torch_general_bilevel.py"), "--data", data,
+           "--batch", ",".join(str(b) for b in sorted({b for b, _ in v}))]
+    if args.threads:
+        cmd += ["--threads", str(args.threads)]
+    if check:
+        cmd += ["--fd"]
+    t, checks = {}, []
+    for line in subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout.splitlines():
+        r = json.loads(line)
+        if "check" in r:
+            checks.append(r)
+        else:
+            t.setdefault((r["batch"], r["solver"]), {})[r["impl"]] = r
+    return v, t, checks
+
+
+def table(head, rows):
+    widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(len(head))]
+    for r in [head] + rows:
+        print("  ".join(str(c).rjust(w) for c, w in zip(r, widths)))
+
+
+def env_line(env):
+    return (f"environment: OPENBLAS_CORETYPE={env.get('OPENBLAS_CORETYPE', '(unset)')}, "
+            f"OPENBLAS_L2_SIZE={env.get('OPENBLAS_L2_SIZE', '(unset)')}, "
+            f"OMP_NUM_THREADS={env.get('OMP_NUM_THREADS', '(unset)')}, "
+            f"VARLEARN_GEMM={env.get('VARLEARN_GEMM', '(unset)')}")
+
+
+def print_bilevel(args, env, runs):
+    print(env_line(env))
+    print(f"{args.repeat} repeats; ranges over the repeats; quadratic bilevel step = Cholesky of I + R^T R, two "
+          f"solves, gradient in R + Adam, n = k = 320\n")
+    impls = ("handwritten", "autograd_cholesky", "autograd_solve")
+    head = ("case", "varlearn ms", "backend", "% best GEMM", "torch hand ms", "autograd chol ms", "autograd solve ms",
+            "speedup", "GEMM GF/s eigen", "blas", "torch")
+    rows = []
+    for d in args.dtypes:
+        for b in args.batches:
+            vs = [v[(d, b)] for v, _, _ in runs]
+            ts = [t[(d, b)] for _, t, _ in runs]
+            best = [min(t[i]["step_ms"] for i in impls) for t in ts]
+            rows.append((f"{d} B={b}", rng([v["step_ms"] for v in vs], "{:.1f}"),
+                         "/".join(sorted({"blas" if v["step_blas"] else "eigen" for v in vs})),
+                         rng([v["pct_of_best_gemm"] for v in vs]),
+                         *[rng([t[i]["step_ms"] for t in ts], "{:.1f}") for i in impls],
+                         rng([bt / v["step_ms"] for bt, v in zip(best, vs)], "{:.2f}x"),
+                         rng([v["gemm_eigen_GFLOPs"] for v in vs]),
+                         rng([v.get("gemm_blas_GFLOPs", float("nan")) for v in vs]),
+                         rng([t["handwritten"]["gemm_gflops"] for t in ts])))
+    table(head, rows)
+    print("\nspeedup = the fastest PyTorch step / varlearn's step (> 1: varlearn is faster); % best GEMM = GEMMs of "
+          "the step's flop count (6 n^2 B + 4 k n^2 + n^3/3) with the faster backend / the step")
+    for c in runs[0][2]:
+        print(f"gradient check (float64, B={c['batch']}): |dR_hand - dR_autograd| / |dR_autograd| = "
+              f"{c['autograd_cholesky']:.1e} (cholesky), {c['autograd_solve']:.1e} (solve)")
+
+
+def print_general_bilevel(args, env, runs, dump):
+    print(env_line(env))
+    print(f"{args.repeat} repeats; ranges over the repeats; one hypergradient (lower level to |grad E| <= 1e-10, "
+          f"adjoint CG to 1e-12), dense analysis K 320 x 320 (huber), A = I, float64; CPU time of one thread\n")
+    impls = ("handwritten", "cached", "autograd")
+    head = ("case", "varlearn ms", "HVPs", "ms/HVP", "1 HVP ms", "torch hand ms", "cached ms", "autograd ms",
+            "torch HVPs", "1 HVP ms (cached / autograd)", "speedup", "grad rel diff")
+    rows = []
+    for key in sorted(runs[0][0]):
+        b, solver = key
+        vs = [v[key] for v, _, _ in runs]
+        ts = [t[key] for _, t, _ in runs]
+        best = [min(t[i]["hypergrad_ms"] for i in impls) for t in ts]
+        rows.append((f"B={b} {solver}", rng([v["hypergrad_ms"] for v in vs], "{:.1f}"),
+                     rng([v["HVPs"] for v in vs]), rng([v["ms_per_HVP"] for v in vs], "{:.2f}"),
+                     rng([v["HVP_ms"] for v in vs], "{:.2f}"),
+                     *[rng([t[i]["hypergrad_ms"] for t in ts], "{:.1f}") for i in impls],
+                     rng([t["handwritten"]["HVPs"] for t in ts]),
+                     rng([t["cached"]["HVP_ms"] for t in ts], "{:.2f}") + " / " +
+                     rng([t["autograd"]["HVP_ms"] for t in ts], "{:.2f}"),
+                     rng([bt / v["hypergrad_ms"] for bt, v in zip(best, vs)], "{:.2f}x"),
+                     "{:.0e}".format(max(t[i]["grad_rel_diff"] for t in ts for i in impls))))
+    table(head, rows)
+    print("\nspeedup = the fastest PyTorch hypergradient / varlearn's (> 1: varlearn is faster); grad rel diff = the "
+          "largest |grad_torch - grad_varlearn| / |grad_varlearn| over the implementations and repeats, on the data "
+          "bench_general_bilevel --dump wrote")
+    ref = {(c["batch"], c["solver"]): c for c in json.loads((Path(dump) / "cases.json").read_text())}
+    for key in sorted(runs[0][1]):
+        t = runs[0][1][key]["handwritten"]
+        c = ref[key]
+        print(f"counts B={key[0]} {key[1]}: varlearn lower its {c['lower_its']}, HVPs {c['HVPs']} (CG {c['CG_its']}), "
+              f"gradients {c['grads']}; torch lower its {t['lower_its']}, HVPs {t['HVPs']} (CG {t['CG_its']}), "
+              f"gradients {t['grads']}, values {t['values']}")
+    for c in runs[0][2]:
+        print(f"finite differences (B={c['batch']}, {c['solver']} hypergradient, step 1e-6 along a random unit "
+              f"direction): rel diff {c['rel_diff']:.1e}")
+
+
 def rng(values, fmt="{:.0f}"):
     lo, hi = min(values), max(values)
     return fmt.format(lo) if fmt.format(lo) == fmt.format(hi) else fmt.format(lo) + "-" + fmt.format(hi)
@@ -106,6 +243,11 @@ def main():
                          "varlearn's default when 2k > n)")
     ap.add_argument("--general", action="store_true",
                     help="the general engine's unrolled dense-analysis step instead (bench_general, torch_analysis.py)")
+    ap.add_argument("--bilevel", action="store_true",
+                    help="the quadratic bilevel step instead (bench_bilevel_step, torch_bilevel.py)")
+    ap.add_argument("--general-bilevel", action="store_true",
+                    help="the general engine's bilevel hypergradient instead (bench_general_bilevel, "
+                         "torch_general_bilevel.py)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     args.dtypes = args.dtype.split(",")
@@ -113,6 +255,26 @@ def main():
     if not Path(args.bench).exists():
         sys.exit(f"error: {args.bench} not found (build with VARLEARN_BENCH=ON)")
     env = env_for(args)
+    if args.bilevel:
+        runs = [run_bilevel(args, env, i == 0) for i in range(args.repeat)]
+        if args.json:
+            print(json.dumps([{"case": f"{d}/B={b}", "varlearn": v.get((d, b)), "torch": t.get((d, b)), "checks": c}
+                              for v, t, c in runs for d in args.dtypes for b in args.batches], indent=1))
+        else:
+            print_bilevel(args, env, runs)
+        return
+    if args.general_bilevel:
+        with tempfile.TemporaryDirectory(prefix="varlearn-peer-") as dump:
+            subprocess.run([str(Path(args.bench).parent / "bench_general_bilevel"), "--dump=" + dump,
+                            "--dump_batches=" + ",".join(str(b) for b in args.batches)], env=env,
+                           check=True, capture_output=True, text=True)
+            runs = [run_general_bilevel(args, env, dump, i == 0) for i in range(args.repeat)]
+            if args.json:
+                print(json.dumps([{"case": f"B={k[0]}/{k[1]}", "varlearn": v[k], "torch": t.get(k), "checks": c}
+                                  for v, t, c in runs for k in sorted(v)], indent=1))
+            else:
+                print_general_bilevel(args, env, runs, dump)
+        return
     if args.general:
         res = [run_general(args, env) for _ in range(args.repeat)]
         if args.json:
