@@ -1,5 +1,6 @@
 #include "varlearn/core/eigh.hpp"
 
+#include <Eigen/Cholesky>
 #include <Eigen/Eigenvalues>
 #include <string>
 #include <type_traits>
@@ -15,6 +16,14 @@ void ssyevd_(const char* jobz, const char* uplo, const int* n, float* a, const i
              const int* lwork, int* iwork, const int* liwork, int* info);
 void dsyevd_(const char* jobz, const char* uplo, const int* n, double* a, const int* lda, double* w, double* work,
              const int* lwork, int* iwork, const int* liwork, int* info);
+void spotrf_(const char* uplo, const int* n, float* a, const int* lda, int* info);
+void dpotrf_(const char* uplo, const int* n, double* a, const int* lda, int* info);
+void spotri_(const char* uplo, const int* n, float* a, const int* lda, int* info);
+void dpotri_(const char* uplo, const int* n, double* a, const int* lda, int* info);
+void spotrs_(const char* uplo, const int* n, const int* nrhs, const float* a, const int* lda, float* b,
+             const int* ldb, int* info);
+void dpotrs_(const char* uplo, const int* n, const int* nrhs, const double* a, const int* lda, double* b,
+             const int* ldb, int* info);
 }
 #endif
 
@@ -86,6 +95,81 @@ void symmetric_eigen(const MatrixT<Real>& a, VectorT<Real>& w, MatrixT<Real>& v,
   w = es.eigenvalues();
   v = es.eigenvectors();
 }
+
+template <class Real>
+struct SpdFactor<Real>::EigenLlt {
+  Eigen::LLT<MatrixT<Real>> llt;
+};
+
+template <class Real>
+SpdFactor<Real>::SpdFactor(const MatrixT<Real>& a) {
+  require(a.rows() == a.cols(), "SpdFactor", "a non-square matrix");
+  if (!a.allFinite()) return;  // not positive definite
+#ifdef VARLEARN_HAVE_BLAS
+  if (a.rows() >= 1 && eigh_routine() == EighRoutine::Lapack) {
+    lapack_ = true;
+    factor_ = a;
+    const int n = static_cast<int>(a.rows());
+    int info = 0;
+    if constexpr (std::is_same_v<Real, float>) spotrf_("L", &n, factor_.data(), &n, &info);
+    else dpotrf_("L", &n, factor_.data(), &n, &info);
+    ok_ = info == 0;
+    return;
+  }
+#endif
+  llt_ = new EigenLlt{Eigen::LLT<MatrixT<Real>>(a)};
+  ok_ = llt_->llt.info() == Eigen::Success;
+}
+
+template <class Real>
+SpdFactor<Real>::~SpdFactor() {
+  delete llt_;
+}
+
+template <class Real>
+void SpdFactor<Real>::solve(const MatrixT<Real>& rhs, MatrixT<Real>& x) const {
+  require(ok_, "SpdFactor::solve", "the matrix is not positive definite");
+  require(rhs.rows() == factor_.rows() || llt_ != nullptr, "SpdFactor::solve", "right-hand sides of the wrong height");
+#ifdef VARLEARN_HAVE_BLAS
+  if (lapack_) {
+    require(rhs.rows() == factor_.rows(), "SpdFactor::solve", "right-hand sides of the wrong height");
+    x = rhs;
+    const int n = static_cast<int>(factor_.rows()), m = static_cast<int>(rhs.cols());
+    if (m == 0) return;
+    int info = 0;
+    if constexpr (std::is_same_v<Real, float>) spotrs_("L", &n, &m, factor_.data(), &n, x.data(), &n, &info);
+    else dpotrs_("L", &n, &m, factor_.data(), &n, x.data(), &n, &info);
+    require(info == 0, "SpdFactor::solve", "LAPACK info " + std::to_string(info));
+    return;
+  }
+#endif
+  require(rhs.rows() == llt_->llt.rows(), "SpdFactor::solve", "right-hand sides of the wrong height");
+  x = llt_->llt.solve(rhs);
+}
+
+template <class Real>
+MatrixT<Real> SpdFactor<Real>::inverse() const {
+  require(ok_, "SpdFactor::inverse", "the matrix is not positive definite");
+#ifdef VARLEARN_HAVE_BLAS
+  if (lapack_) {  // xPOTRI: L^{-T} L^{-1} into the lower triangle, ~2n^3/3 flops
+    MatrixT<Real> inv = factor_;
+    const int n = static_cast<int>(inv.rows());
+    int info = 0;
+    if constexpr (std::is_same_v<Real, float>) spotri_("L", &n, inv.data(), &n, &info);
+    else dpotri_("L", &n, inv.data(), &n, &info);
+    require(info == 0, "SpdFactor::inverse", "LAPACK info " + std::to_string(info));
+    inv.template triangularView<Eigen::StrictlyUpper>() = inv.transpose();
+    return inv;
+  }
+#endif
+  const Index n = llt_ ? llt_->llt.rows() : 0;
+  MatrixT<Real> inv;
+  solve(MatrixT<Real>::Identity(n, n), inv);
+  return (Real(0.5) * (inv + inv.transpose())).eval();
+}
+
+template class SpdFactor<float>;
+template class SpdFactor<double>;
 
 template void symmetric_eigen(const MatrixT<float>&, VectorT<float>&, MatrixT<float>&, const char*);
 template void symmetric_eigen(const MatrixT<double>&, VectorT<double>&, MatrixT<double>&, const char*);

@@ -26,4 +26,31 @@ const char* to_string(EighRoutine routine);
 template <class Real>
 void symmetric_eigen(const MatrixT<Real>& a, VectorT<Real>& w, MatrixT<Real>& v, const char* where);
 
+/// The Cholesky factor of a symmetric positive definite A (n x n; its lower triangle is read), the
+/// solves and the inverse: LAPACK's xPOTRF / xPOTRS / xPOTRI where symmetric_eigen uses LAPACK,
+/// else Eigen's LLT. (Both ran their triangular solves with many right-hand sides at a fraction
+/// of a GEMM's speed, n = 320: with many, multiplying by inverse() is faster.)
+template <class Real>
+class SpdFactor {
+public:
+  /// Factorizes; positive_definite() says whether it worked (false for NaN too).
+  explicit SpdFactor(const MatrixT<Real>& a);
+  ~SpdFactor();
+  SpdFactor(const SpdFactor&) = delete;
+  SpdFactor& operator=(const SpdFactor&) = delete;
+  bool positive_definite() const { return ok_; }
+  /// X = A^{-1} rhs (n x m). Requires positive_definite().
+  void solve(const MatrixT<Real>& rhs, MatrixT<Real>& x) const;
+  /// A^{-1}, symmetric.
+  MatrixT<Real> inverse() const;
+  /// Whether LAPACK's routines do the work.
+  bool lapack() const { return lapack_; }
+
+private:
+  MatrixT<Real> factor_;  // LAPACK: L in the lower triangle
+  struct EigenLlt;
+  EigenLlt* llt_ = nullptr;
+  bool ok_ = false, lapack_ = false;
+};
+
 }  // namespace varlearn
