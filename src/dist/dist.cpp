@@ -245,6 +245,34 @@ std::vector<std::string> all_gather(const std::string& text) {
   return out;
 }
 
+std::vector<std::string> gather(const std::string& text, [[maybe_unused]] int root) {
+  if (g.size == 1) return {text};
+  std::vector<std::string> out;
+#ifdef VARLEARN_HAVE_MPI
+  if (g.fail_rank >= 0) {
+    // Fault injection: every rank first arrives here (the others' work before the gather is
+    // done, e.g. journaled), then the failing rank ends the job.
+    MPI_Barrier(MPI_COMM_WORLD);
+    if (g.rank == g.fail_rank)
+      throw Error("fault injection (VARLEARN_FAIL_RANK=" + std::to_string(g.fail_rank) + "): this rank fails in a gather",
+                  Error::Kind::Internal);
+  }
+  const int p = g.size;
+  const int mine = checked_int(Index(text.size()), "a gather");
+  std::vector<int> counts(g.rank == root ? p : 0), displs(g.rank == root ? p : 0);
+  MPI_Gather(&mine, 1, MPI_INT, counts.data(), 1, MPI_INT, root, MPI_COMM_WORLD);
+  Index total = 0;
+  for (size_t q = 0; q < counts.size(); ++q) {
+    displs[q] = checked_int(total, "a gather");
+    total += counts[q];
+  }
+  std::string all(static_cast<size_t>(total), '\0');
+  MPI_Gatherv(text.data(), mine, MPI_CHAR, all.data(), counts.data(), displs.data(), MPI_CHAR, root, MPI_COMM_WORLD);
+  for (size_t q = 0; q < counts.size(); ++q) out.push_back(all.substr(size_t(displs[q]), size_t(counts[q])));
+#endif
+  return out;
+}
+
 std::vector<int> assign_largest_first(const std::vector<double>& costs, int p) {
   require(p >= 1, "dist::assign_largest_first", "needs at least one rank");
   std::vector<size_t> order(costs.size());

@@ -75,6 +75,9 @@ void broadcast(std::string& text, int root = 0);
 
 /// Every rank's text, in rank order, on every rank.
 std::vector<std::string> all_gather(const std::string& text);
+/// Every rank's text, in rank order, on the root (elsewhere: an empty list). For results only
+/// the root writes (it saves the other ranks the memory of all_gather).
+std::vector<std::string> gather(const std::string& text, int root = 0);
 
 /// A static work queue: items (costs in any order) go largest first to the least loaded of p
 /// ranks (ties: the lower rank). Returns each item's rank; the same on every rank.
