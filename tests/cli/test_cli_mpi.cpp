@@ -207,6 +207,20 @@ TEST(Mpi, TheRestorationStudySpreadOverRanksGivesTheSameResults) {
   EXPECT_FALSE(fs::exists(t.path / "three.partial"));
 }
 
+TEST(Mpi, ReproduceRunsItsSectionsOnceAndWritesTheReportOfOneProcess) {
+  // The theory section runs on rank 0 alone (dist::Alone) while rank 1 waits for the restore
+  // section, which is not asked for: the report of one process, and no second staged folder.
+  TempDir t;
+  const std::string run = "reproduce --quick --sections theory --out ";
+  const CliResult a = run_cli(run + (t.path / "one").string(), "OMP_NUM_THREADS=1 ");
+  const CliResult b = run_ranks(2, run + (t.path / "two").string());
+  ASSERT_EQ(a.code, 0) << a.err;
+  ASSERT_EQ(b.code, 0) << b.err;
+  EXPECT_EQ(slurp((t.path / "one" / "report.md").string()), slurp((t.path / "two" / "report.md").string()));
+  EXPECT_EQ(t.count(), 2u);
+  EXPECT_EQ(std::count(b.out.begin(), b.out.end(), '\n'), 1) << b.out;  // "wrote …", once
+}
+
 TEST(Mpi, AFailingRankEndsTheJobWithOneErrorLine) {
   const CliResult r = run_ranks(2, kTrain + " --iterations 5", "VARLEARN_FAIL_RANK=1 ");
   EXPECT_NE(r.code, 0);
