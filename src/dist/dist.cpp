@@ -229,6 +229,7 @@ std::vector<std::string> all_gather(const std::string& text) {
     return out;
   }
 #ifdef VARLEARN_HAVE_MPI
+  idle_barrier();  // a rank done early sleeps here instead of spinning in MPI (and slowing the others)
   const int p = g.size;
   const int mine = checked_int(Index(text.size()), "a gather");
   std::vector<int> counts(p), displs(p);
@@ -241,6 +242,33 @@ std::vector<std::string> all_gather(const std::string& text) {
   std::string all(static_cast<size_t>(total), '\0');
   MPI_Allgatherv(text.data(), mine, MPI_CHAR, all.data(), counts.data(), displs.data(), MPI_CHAR, MPI_COMM_WORLD);
   for (int q = 0; q < p; ++q) out[size_t(q)] = all.substr(size_t(displs[q]), size_t(counts[q]));
+#endif
+  return out;
+}
+
+std::vector<std::string> gather(const std::string& text, [[maybe_unused]] int root) {
+  if (g.size == 1) return {text};
+  std::vector<std::string> out;
+#ifdef VARLEARN_HAVE_MPI
+  // Every rank first arrives here (a rank done early sleeps instead of spinning in MPI); with
+  // fault injection the failing rank then ends the job (the others' work before the gather,
+  // e.g. journaled, is done).
+  idle_barrier();
+  if (g.rank == g.fail_rank)
+    throw Error("fault injection (VARLEARN_FAIL_RANK=" + std::to_string(g.fail_rank) + "): this rank fails in a gather",
+                Error::Kind::Internal);
+  const int p = g.size;
+  const int mine = checked_int(Index(text.size()), "a gather");
+  std::vector<int> counts(g.rank == root ? p : 0), displs(g.rank == root ? p : 0);
+  MPI_Gather(&mine, 1, MPI_INT, counts.data(), 1, MPI_INT, root, MPI_COMM_WORLD);
+  Index total = 0;
+  for (size_t q = 0; q < counts.size(); ++q) {
+    displs[q] = checked_int(total, "a gather");
+    total += counts[q];
+  }
+  std::string all(static_cast<size_t>(total), '\0');
+  MPI_Gatherv(text.data(), mine, MPI_CHAR, all.data(), counts.data(), displs.data(), MPI_CHAR, root, MPI_COMM_WORLD);
+  for (size_t q = 0; q < counts.size(); ++q) out.push_back(all.substr(size_t(displs[q]), size_t(counts[q])));
 #endif
   return out;
 }
@@ -265,6 +293,25 @@ void barrier() {
   if (g.size > 1) MPI_Barrier(MPI_COMM_WORLD);
 #endif
 }
+
+void idle_barrier() {
+#ifdef VARLEARN_HAVE_MPI
+  if (g.size <= 1) return;
+  MPI_Request request = MPI_REQUEST_NULL;
+  MPI_Ibarrier(MPI_COMM_WORLD, &request);
+  for (int done = 0;;) {
+    MPI_Test(&request, &done, MPI_STATUS_IGNORE);
+    if (done) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+#endif
+}
+
+Alone::Alone() : size_(g.size) {
+  require(g.rank == 0, "dist::Alone", "only rank 0 works alone");
+  g.size = 1;
+}
+Alone::~Alone() { g.size = size_; }
 
 ReduceStats reduce_stats() { return g.stats; }
 

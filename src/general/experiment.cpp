@@ -338,7 +338,7 @@ GeneralTrainReport run_general_train(const GeneralTrainExperiment& e, const opti
   rep.seed = e.seed;
   rep.train_loss = r.train_loss;
   if (r.validation_loss >= 0) rep.validation_loss = r.validation_loss;
-  if (test.cols() > 0) {
+  if (test.cols() > 0 && dist::is_root()) {  // under mpirun rank 0 alone reports (and so tests)
     const Observation t = observe_fixed(op, test, e.noise_std, e.seed ^ kTestDrawSalt);
     rep.test_frames = test.cols();
     try {

@@ -372,13 +372,15 @@ GeneralTrainResult train_general(const ops::OperatorModel& op, const reg::Regula
   // (the generators are replicated) and computes the loss and gradient sums over its shards of
   // the frames; dist::sum_parts adds the S shards in shard order, so every rank takes the same
   // step, and the numbers depend on S alone. One shard in one process: the whole batch, as always.
-  const Index shards = o.shards > 0 ? o.shards : Index(dist::size());
+  // A run `alone` (a study's configuration on one rank) adds its shards itself, in the same order.
+  const bool alone = o.alone || dist::size() == 1;
+  const Index shards = o.shards > 0 ? o.shards : (alone ? 1 : Index(dist::size()));
   BilevelResult first_shard;  // bilevel diagnostics with shards: those of shard 0 (on rank 0)
   const auto loss_on = [&](const ops::Operator& a, const Matrix& g, const Matrix& target, const Vector& t,
                            Vector* grad) -> double {
-    if (shards == 1 && dist::size() == 1) return learner.loss(a, g, target, t, grad);
+    if (shards == 1 && alone) return learner.loss(a, g, target, t, grad);
     const Index frames = target.cols(), len = 1 + (grad ? learner.size() : 0);
-    const dist::Share mine = dist::share(shards);
+    const dist::Share mine = alone ? dist::Share{0, shards} : dist::share(shards);
     Matrix parts = Matrix::Zero(len, mine.count);  // per shard s: [B_s l_s, B_s grad_s]
     for (Index j = 0; j < mine.count; ++j) {
       const dist::Share s = dist::share(frames, int(mine.begin + j), int(shards));
@@ -390,7 +392,13 @@ GeneralTrainResult train_general(const ops::OperatorModel& op, const reg::Regula
       parts(0, j) = double(s.count) * l;
       if (grad) parts.col(j).tail(learner.size()) = double(s.count) * gr;
     }
-    const Vector sums = dist::sum_parts(parts, shards);
+    Vector sums;
+    if (alone) {
+      sums = parts.col(0);
+      for (Index j = 1; j < shards; ++j) sums += parts.col(j);  // shard order, as dist::sum_parts
+    } else {
+      sums = dist::sum_parts(parts, shards);
+    }
     if (grad) *grad = sums.tail(learner.size()) / double(frames);
     return sums(0) / double(frames);
   };
@@ -486,7 +494,7 @@ GeneralTrainResult train_general(const ops::OperatorModel& op, const reg::Regula
   }
   if (!x.allFinite()) x = best_x;
   if (o.method == LearningMethod::Bilevel) {
-    const BilevelResult& l = shards == 1 && dist::size() == 1 ? learner.last_bilevel() : first_shard;
+    const BilevelResult& l = shards == 1 && alone ? learner.last_bilevel() : first_shard;
     res.lower_gradient_norm = l.lower_gradient_norm;
     res.cg_residual = l.cg_residual;
     res.lower_iterations = l.lower_iterations;

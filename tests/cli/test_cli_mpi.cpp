@@ -6,12 +6,15 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 
 #include "../support/temp_dir.hpp"
+#include "../support/voice.hpp"
 #include "cli_run.hpp"
+#include "varlearn/audio/audio_file.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -145,6 +148,77 @@ TEST(Mpi, TheDenoisingStudySpreadOverRanksGivesTheSameResults) {
             without_times(json::parse(slurp((two / "results.json").string()))));
   EXPECT_FALSE(fs::exists(t.path / "two.partial"));  // the journal, removed once the results are in place
   EXPECT_EQ(t.count(), 2u);
+}
+
+namespace {
+// Three generated voices (two to train, one to test): the restoration study needs no corpus.
+std::string voices(const fs::path& dir) {
+  for (int i = 0; i < 3; ++i)
+    varlearn::audio::write_wav(dir / (std::string("v") + std::to_string(i) + ".wav"),
+                               varlearn::testing::voice(4000, 8000, 110.0 + 37 * i, unsigned(i + 1)), 8000);
+  return std::string("--train ") + (dir / "v0.wav").string() + " " + (dir / "v1.wav").string() + " --test " +
+         (dir / "v2.wav").string();
+}
+
+// Every file under dir/sub (WAVs, filters), by name, byte for byte.
+std::map<std::string, std::string> files_in(const fs::path& dir) {
+  std::map<std::string, std::string> out;
+  for (const char* sub : {"wav", "filters"})
+    for (const auto& e : fs::directory_iterator(dir / sub)) out[std::string(sub) + "/" + e.path().filename().string()] = slurp(e.path().string());
+  return out;
+}
+}  // namespace
+
+TEST(Mpi, TheRestorationStudySpreadOverRanksGivesTheSameResults) {
+  // Three configurations (tv bilevel, unrolled N = 1, 2: the bilevel one to rank 0, the two
+  // unrolled ones to rank 1) and the bilevel model's convergence: every number of results.json
+  // equals one process's exactly (the timings aside), and so do the WAVs and the filters.
+  TempDir t;
+  const std::string study = "study restore " + voices(t.path) +
+                            " --task inpaint --n 16 --burst 4 --regularizers tv --depths 1,2 --steps 20 --out ";
+  const fs::path one = t.path / "one", two = t.path / "two";
+  const CliResult a = run_cli(study + one.string(), "OMP_NUM_THREADS=1 ");
+  const CliResult b = run_ranks(2, study + two.string());
+  ASSERT_EQ(a.code, 0) << a.err;
+  ASSERT_EQ(b.code, 0) << b.err;
+  const json ja = json::parse(slurp((one / "results.json").string()));
+  const json jb = json::parse(slurp((two / "results.json").string()));
+  EXPECT_EQ(ja["configs"].size(), 3u);
+  EXPECT_EQ(ja["convergence"].size(), 2u);  // the bilevel model against N = 1, 2
+  EXPECT_EQ(without_times(ja), without_times(jb));
+  EXPECT_EQ(files_in(one), files_in(two));
+  EXPECT_NE(b.err.find("3 configurations to train over 2 ranks, 1 on rank 0"), std::string::npos) << b.err;
+
+  // A rank that fails after the training: one error line, no OUT; the journal holds what rank 0
+  // trained, and a resumed run (2 ranks again) reuses it and ends with the same numbers.
+  const fs::path three = t.path / "three";
+  const CliResult failed = run_ranks(2, study + three.string() + " --resume", "VARLEARN_FAIL_RANK=1 ");
+  EXPECT_NE(failed.code, 0);
+  EXPECT_EQ(error_lines(failed.err), 1) << failed.err;
+  EXPECT_NE(failed.err.find("error: rank 1/2: fault injection"), std::string::npos) << failed.err;
+  EXPECT_FALSE(fs::exists(three));
+  ASSERT_TRUE(fs::exists(t.path / "three.partial"));
+  const CliResult resumed = run_ranks(2, study + three.string() + " --resume");
+  ASSERT_EQ(resumed.code, 0) << resumed.err;
+  EXPECT_NE(resumed.err.find("tv_bilevel: from the journal"), std::string::npos) << resumed.err;
+  EXPECT_NE(resumed.err.find("2 configurations to train over 2 ranks"), std::string::npos) << resumed.err;
+  EXPECT_EQ(without_times(ja), without_times(json::parse(slurp((three / "results.json").string()))));
+  EXPECT_EQ(files_in(one), files_in(three));
+  EXPECT_FALSE(fs::exists(t.path / "three.partial"));
+}
+
+TEST(Mpi, ReproduceRunsItsSectionsOnceAndWritesTheReportOfOneProcess) {
+  // The theory section runs on rank 0 alone (dist::Alone) while rank 1 waits for the restore
+  // section, which is not asked for: the report of one process, and no second staged folder.
+  TempDir t;
+  const std::string run = "reproduce --quick --sections theory --out ";
+  const CliResult a = run_cli(run + (t.path / "one").string(), "OMP_NUM_THREADS=1 ");
+  const CliResult b = run_ranks(2, run + (t.path / "two").string());
+  ASSERT_EQ(a.code, 0) << a.err;
+  ASSERT_EQ(b.code, 0) << b.err;
+  EXPECT_EQ(slurp((t.path / "one" / "report.md").string()), slurp((t.path / "two" / "report.md").string()));
+  EXPECT_EQ(t.count(), 2u);
+  EXPECT_EQ(std::count(b.out.begin(), b.out.end(), '\n'), 1) << b.out;  // "wrote …", once
 }
 
 TEST(Mpi, AFailingRankEndsTheJobWithOneErrorLine) {

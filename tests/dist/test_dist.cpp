@@ -73,8 +73,19 @@ TEST(Dist, LargestFirstGoesToTheLeastLoadedRank) {
   EXPECT_THROW(dist::assign_largest_first({1}, 0), Error);
 }
 
+TEST(Dist, AloneIsRankZeroOfOneForItsScope) {
+  {
+    const dist::Alone alone;
+    EXPECT_EQ(dist::size(), 1);
+    EXPECT_TRUE(dist::is_root());
+    dist::idle_barrier();  // trivial with one rank
+  }
+  EXPECT_EQ(dist::size(), 1);  // one process: as before
+}
+
 TEST(Dist, OneRankGathersItsOwnText) {
   EXPECT_EQ(dist::all_gather("abc"), (std::vector<std::string>{"abc"}));
+  EXPECT_EQ(dist::gather(std::string("a\0b", 3)), (std::vector<std::string>{std::string("a\0b", 3)}));  // bytes, not C strings
   Matrix parts(2, 3);
   parts << 1, 2, 3, 10, 20, 30;
   const Vector s = dist::sum_parts(parts, 3);  // one process holds all 3 parts: added in order

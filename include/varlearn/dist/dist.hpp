@@ -73,8 +73,12 @@ void broadcast(double* data, Index len, int root = 0);
 /// The root's text on every rank.
 void broadcast(std::string& text, int root = 0);
 
-/// Every rank's text, in rank order, on every rank.
+/// Every rank's text, in rank order, on every rank. Waits for the other ranks in idle_barrier()
+/// first: a rank that finished its share of a study early sleeps instead of spinning.
 std::vector<std::string> all_gather(const std::string& text);
+/// Every rank's text, in rank order, on the root (elsewhere: an empty list). For results only
+/// the root writes (it saves the other ranks the memory of all_gather). Waits as all_gather.
+std::vector<std::string> gather(const std::string& text, int root = 0);
 
 /// A static work queue: items (costs in any order) go largest first to the least loaded of p
 /// ranks (ties: the lower rank). Returns each item's rank; the same on every rank.
@@ -82,6 +86,22 @@ std::vector<int> assign_largest_first(const std::vector<double>& costs, int p);
 
 /// Waits until every rank arrives.
 void barrier();
+/// The same, without keeping a core busy (MPI_Ibarrier, tested every few milliseconds): for
+/// ranks that wait while rank 0 works alone (a section of `reproduce` that is not distributed).
+void idle_barrier();
+
+/// Rank 0 working alone while the other ranks wait (in idle_barrier): within the scope rank 0
+/// is rank 0 of 1 and every call is trivial; at its end, rank 0 of P again. Rank 0 only.
+class Alone {
+public:
+  Alone();
+  ~Alone();
+  Alone(const Alone&) = delete;
+  Alone& operator=(const Alone&) = delete;
+
+private:
+  int size_;
+};
 
 /// Reduction time of this process so far (calls of sum, seconds spent in them, doubles
 /// reduced): for the per-step communication time in docs/scale-out.md.

@@ -92,6 +92,9 @@ struct GeneralTrainOptions {
   /// process). The numbers depend on S, not on the number of ranks: `--shards S` in one process
   /// gives the bits of S ranks (docs/scale-out.md). Not part of the run's fingerprint.
   Index shards = 0;
+  /// True: this process trains alone, whatever the MPI ranks (a study's configuration given to
+  /// one rank); `shards` then splits the sums within the process. Not part of the fingerprint.
+  bool alone = false;
   /// Throws Error naming the field (or its flag).
   void validate() const;
 };

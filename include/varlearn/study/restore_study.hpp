@@ -185,7 +185,10 @@ struct RestoreResults {
 /// Runs the study: corpus → frames and test degradations → linear baselines → every
 /// configuration (journaled with an enabled journal: a resumed run skips finished ones and
 /// ends with the same numbers) → 2(b) convergence of the bilevel models. Progress through
-/// `log`. Throws Error on bad input, before any work.
+/// `log`. Throws Error on bad input, before any work. Under mpirun every rank calls it: the
+/// configurations are spread over the ranks (docs/scale-out.md); every rank returns the
+/// numbers and theta of every configuration, rank 0 alone the demo signals and the
+/// convergence measurements (rank 0 alone writes the journal and the outputs).
 RestoreResults run_restore_study(const RestoreOptions& options, const Log& log = {}, const Journal& journal = {});
 
 /// What determines the results (resolved options, input files): the journal's fingerprint.

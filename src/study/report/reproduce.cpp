@@ -11,6 +11,7 @@
 #include "varlearn/core/error.hpp"
 #include "varlearn/core/io.hpp"
 #include "varlearn/core/timer.hpp"
+#include "varlearn/dist/dist.hpp"
 #include "varlearn/study/report.hpp"
 #include "varlearn/study/restore_study.hpp"
 
@@ -49,6 +50,22 @@ std::vector<fs::path> restore_step(const ReportContext& ctx) {
   return runs;
 }
 
+
+/// Under mpirun, ranks other than 0: they take part in the restore section's studies (their
+/// configurations are spread over the ranks; rank 0 writes every file) and wait, idle, while
+/// rank 0 runs the other sections alone. Rank 0 says at each restore section whether it runs
+/// it ("run") or reloads it from its journal ("skip").
+void help_reproduce(const ReproduceOptions& options) {
+  for (const std::string& name : options.sections) {
+    if (name != "restore") continue;
+    dist::idle_barrier();
+    std::string word;
+    dist::broadcast(word);
+    if (word != "run") continue;
+    for (const RestoreRun& run : kRestoreRuns)
+      run_restore_study(report_restore_options(run.task, run.sigma, options.quick, options.full), {}, Journal());
+  }
+}
 
 const std::vector<std::string> kSections = [] {
   return std::vector<std::string>{"theory", "denoise", "dequant", "restore"};
@@ -132,6 +149,10 @@ void ReproduceOptions::validate() const {
 
 std::filesystem::path reproduce(const ReproduceOptions& options, const Log& log) {
   options.validate();  // before any work: nothing is created on bad input
+  if (!dist::is_root()) {  // under mpirun (docs/scale-out.md): rank 0 writes the report
+    help_reproduce(options);
+    return options.out / "report.md";
+  }
   const io::Existing existing = options.force ? io::Existing::Replace : io::Existing::Refuse;
   const Journal journal = options.resume ? Journal(Journal::partial_path(options.out),
                                                    {{"report", "reproduce"}, {"quick", options.quick}})
@@ -146,14 +167,26 @@ std::filesystem::path reproduce(const ReproduceOptions& options, const Log& log)
      << (options.quick ? " (`--quick`: reduced grids and corpora)" : "") << ".\n\n";
   for (const std::string& name : options.sections) {
     const Stopwatch start;
-    if (auto text = reload_section(journal, name, ctx.dir)) {
+    auto reloaded = reload_section(journal, name, ctx.dir);
+    if (name == "restore") {  // the other ranks train the restore section's configurations with rank 0
+      dist::idle_barrier();
+      std::string word = reloaded ? "skip" : "run";
+      dist::broadcast(word);
+    }
+    if (auto text = reloaded) {
       ctx.say("section " + name + ": reloaded from " + journal.dir().string() + " (resumed)");
       md << *text << "\n";
       continue;
     }
     ctx.say("section " + name + " ...");
     ctx.journal = journal;  // the study sections nest their own journal under it
-    const std::string text = run_section(name, ctx);
+    std::string text;
+    if (name == "restore" || dist::size() == 1) {
+      text = run_section(name, ctx);
+    } else {
+      const dist::Alone alone;  // the other sections: rank 0 alone (the other ranks wait, idle)
+      text = run_section(name, ctx);
+    }
     record_section(journal, name, ctx.dir, text);
     const double secs = start.seconds();
     std::ostringstream t;

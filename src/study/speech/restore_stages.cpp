@@ -256,6 +256,7 @@ general::GeneralTrainOptions train_options(const Job& job, const RestoreOptions&
   t.patience = o.patience;
   t.validate_every = RestoreOptions::kValidateEvery;
   t.seed = o.seed;
+  t.alone = true;  // under mpirun a configuration runs on one rank (the ranks share the configurations)
   t.unrolled_checkpoint_every = 1;
   t.bilevel.lower_solver = general::LowerSolver::Lbfgs;
   t.bilevel.tolerance = RestoreOptions::kTrainTolerance;

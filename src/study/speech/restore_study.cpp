@@ -12,6 +12,7 @@
 #include "varlearn/core/io.hpp"
 #include "varlearn/core/parallel.hpp"
 #include "varlearn/core/timer.hpp"
+#include "varlearn/dist/dist.hpp"
 #include "varlearn/study/restore_pipeline.hpp"
 #include "varlearn/study/restore_study.hpp"
 
@@ -72,6 +73,25 @@ RestoreConfig config_from(const json& j) {
     c.extra_tests.push_back({x.at("name"), opt_from(x.at("test_mse")), opt_from(x.at("test_snr_db"))});
   return c;
 }
+
+// Under mpirun: a configuration's numbers and theta as sent between ranks, exact (CBOR keeps
+// every double's bits, NaN and infinities included); the demo signal stays where it is.
+json record_json(size_t index, const RestoreConfig& c) {
+  return {{"index", index}, {"entry", config_entry(c)}, {"theta", vec_json(c.theta)}};
+}
+void set_record(std::vector<RestoreConfig>& configs, size_t count, const json& r) {
+  const size_t i = r.at("index").get<size_t>();
+  if (i >= count) throw Error("study restore: a configuration from another rank is not in the list", Error::Kind::Internal);
+  Vector demo = std::move(configs[i].demo);
+  configs[i] = config_from(r.at("entry"));
+  configs[i].theta = vec_from(r.at("theta"));
+  configs[i].demo = std::move(demo);
+}
+std::string to_text(const json& j) {
+  const std::vector<std::uint8_t> bytes = json::to_cbor(j);
+  return std::string(bytes.begin(), bytes.end());
+}
+json from_text(const std::string& text) { return json::from_cbor(text); }
 
 // Relative cost for the largest-first order: a bilevel run (a lower-level solve per Adam step)
 // costs about as much as unrolling 40 steps; an unrolled one grows with its depth.
@@ -254,31 +274,60 @@ RestoreResults run_restore_study(const RestoreOptions& options_in, const Log& lo
                            format_fixed(lin.local.snr_db, 2) + " dB"
                      : std::string()));
 
-  // Every configuration is independent and seeded by itself: they run side by side, one
-  // thread each (largest first), which keeps both cores busy without GEMM barriers on the
-  // small minibatches; the results do not depend on the thread count.
+  // Every configuration is independent and seeded by the study's seed and itself, never by
+  // the thread or rank that runs it: they run side by side, one thread each (largest first),
+  // which keeps the cores busy without GEMM barriers on the small minibatches; the results do
+  // not depend on the thread count. Under mpirun (docs/scale-out.md) rank 0 reads the journal
+  // and tells every rank what is left; those configurations go to the ranks largest first,
+  // onto the least loaded; rank 0 gathers the results (and alone writes the journal and OUT).
   const std::vector<Job> jobs = make_jobs(o);
   const std::string total = std::to_string(jobs.size());
   std::vector<RestoreConfig> configs(jobs.size());
   std::vector<size_t> todo;
-  for (size_t i = 0; i < jobs.size(); ++i) {
-    const std::string key = jobs[i].key();
-    if (auto rec = journal.find(key)) {
-      configs[i] = config_from(*rec);
-      configs[i].theta = journal.find_signal(key, "theta").value_or(Vector());
-      configs[i].demo = journal.find_signal(key, "demo").value_or(Vector());
-      if (log) log(std::string("[") + std::to_string(i + 1) + "/" + total + "] " + configs[i].name() + ": from the journal");
-    } else {
-      todo.push_back(i);
+  {
+    json journaled = json::array();  // rank 0: {index, entry, theta} of each journaled configuration
+    if (dist::is_root())
+      for (size_t i = 0; i < jobs.size(); ++i) {
+        const std::string key = jobs[i].key();
+        if (auto rec = journal.find(key)) {
+          configs[i] = config_from(*rec);
+          configs[i].theta = journal.find_signal(key, "theta").value_or(Vector());
+          configs[i].demo = journal.find_signal(key, "demo").value_or(Vector());
+          journaled.push_back(record_json(i, configs[i]));
+          if (log) log(std::string("[") + std::to_string(i + 1) + "/" + total + "] " + configs[i].name() + ": from the journal");
+        }
+      }
+    std::string text = dist::size() > 1 ? to_text(journaled) : std::string();
+    dist::broadcast(text);
+    if (!dist::is_root()) journaled = from_text(text);
+    std::vector<bool> done(jobs.size(), false);
+    for (const json& r : journaled) {
+      const size_t i = r.at("index").get<size_t>();
+      if (!dist::is_root()) set_record(configs, jobs.size(), r);
+      done[i] = true;
     }
+    for (size_t i = 0; i < jobs.size(); ++i)
+      if (!done[i]) todo.push_back(i);
   }
   std::stable_sort(todo.begin(), todo.end(), [&](size_t a, size_t b) { return job_cost(jobs[a]) > job_cost(jobs[b]); });
+  std::vector<size_t> mine = todo;
+  if (dist::size() > 1) {
+    std::vector<double> costs;
+    for (size_t i : todo) costs.push_back(job_cost(jobs[i]));
+    const std::vector<int> owner = dist::assign_largest_first(costs, dist::size());
+    mine.clear();
+    for (size_t k = 0; k < todo.size(); ++k)
+      if (owner[k] == dist::rank()) mine.push_back(todo[k]);
+    if (log)
+      log(std::to_string(todo.size()) + " configurations to train over " + std::to_string(dist::size()) + " ranks, " +
+          std::to_string(mine.size()) + " on rank 0");
+  }
   const Log wlog = serialized_log(log);
   std::atomic<int> done{int(jobs.size() - todo.size())};
   parallel_for(
-      Index(todo.size()),
+      Index(mine.size()),
       [&](Index t) {
-        const size_t i = todo[size_t(t)];
+        const size_t i = mine[size_t(t)];
         const std::string key = jobs[i].key();
         if (wlog) wlog(std::string("[start] ") + key.substr(4));
         RestoreConfig c = run_job(jobs[i], o, d, wlog);
@@ -294,16 +343,50 @@ RestoreResults run_restore_study(const RestoreOptions& options_in, const Log& lo
         configs[i] = std::move(c);
       },
       Schedule::Dynamic, 1);
+  if (dist::size() > 1) {
+    // Every rank takes the others' numbers and theta (the bilevel ones' convergence below);
+    // rank 0 alone takes the demo signals (the WAVs), then journals what the others trained.
+    json sent = json::array(), demos = json::array();
+    for (size_t i : mine) {
+      sent.push_back(record_json(i, configs[i]));
+      if (!dist::is_root()) demos.push_back({{"index", i}, {"demo", vec_json(configs[i].demo)}});
+    }
+    const std::vector<std::string> all = dist::all_gather(to_text(sent));
+    const std::vector<std::string> all_demos = dist::gather(to_text(demos));
+    for (int q = 0; q < dist::size(); ++q) {
+      if (q == dist::rank()) continue;
+      for (const json& r : from_text(all[size_t(q)])) set_record(configs, jobs.size(), r);
+      if (dist::is_root())
+        for (const json& r : from_text(all_demos[size_t(q)]))
+          configs.at(r.at("index").get<size_t>()).demo = vec_from(r.at("demo"));
+    }
+    if (dist::is_root())
+      for (size_t i : todo)
+        if (std::find(mine.begin(), mine.end(), i) == mine.end()) {
+          const std::string key = jobs[i].key();
+          journal.record_signal(key, "theta", configs[i].theta);
+          journal.record_signal(key, "demo", configs[i].demo);
+          journal.record(key, config_entry(configs[i]));
+        }
+  }
 
-  // 2(b) for the bilevel models (journaled ones too), side by side.
+  // 2(b) for the bilevel models (journaled ones too), side by side (under mpirun: spread over
+  // the ranks, gathered by rank 0).
   std::vector<size_t> bilevel;
   for (size_t i = 0; i < jobs.size(); ++i)
     if (jobs[i].method == general::LearningMethod::Bilevel) bilevel.push_back(i);
+  std::vector<size_t> my_bilevel = bilevel;
+  if (dist::size() > 1) {
+    const std::vector<int> owner = dist::assign_largest_first(std::vector<double>(bilevel.size(), 1.0), dist::size());
+    my_bilevel.clear();
+    for (size_t k = 0; k < bilevel.size(); ++k)
+      if (owner[k] == dist::rank()) my_bilevel.push_back(bilevel[k]);
+  }
   std::vector<std::vector<ConvergencePoint>> conv(jobs.size());
   parallel_for(
-      Index(bilevel.size()),
+      Index(my_bilevel.size()),
       [&](Index t) {
-        const size_t i = bilevel[size_t(t)];
+        const size_t i = my_bilevel[size_t(t)];
         try {
           conv[i] = convergence(configs[i], jobs[i], o, d);
         } catch (const Error& e) {
@@ -311,6 +394,23 @@ RestoreResults run_restore_study(const RestoreOptions& options_in, const Log& lo
         }
       },
       Schedule::Dynamic, 1);
+  if (dist::size() > 1) {
+    json sent = json::array();
+    for (size_t i : my_bilevel) {
+      json points = json::array();
+      for (const ConvergencePoint& p : conv[i]) points.push_back({p.regularizer, p.depth, p.distance});
+      sent.push_back({{"index", i}, {"points", points}});
+    }
+    const std::vector<std::string> all = dist::gather(to_text(sent));
+    for (size_t q = 0; q < all.size(); ++q) {
+      if (int(q) == dist::rank()) continue;
+      for (const json& r : from_text(all[q])) {
+        std::vector<ConvergencePoint>& points = conv.at(r.at("index").get<size_t>());
+        for (const json& p : r.at("points"))
+          points.push_back({p.at(0).get<std::string>(), p.at(1).get<int>(), p.at(2).get<double>()});
+      }
+    }
+  }
 
   for (size_t i = 0; i < jobs.size(); ++i) {
     const Job& job = jobs[i];
