@@ -106,7 +106,7 @@ SpdFactor<Real>::SpdFactor(const MatrixT<Real>& a) {
   require(a.rows() == a.cols(), "SpdFactor", "a non-square matrix");
   if (!a.allFinite()) return;  // not positive definite
 #ifdef VARLEARN_HAVE_BLAS
-  if (a.rows() >= 1 && eigh_routine() == EighRoutine::Lapack) {
+  if (a.rows() >= kLapackEighMinSize && eigh_routine() == EighRoutine::Lapack) {
     lapack_ = true;
     factor_ = a;
     const int n = static_cast<int>(a.rows());

@@ -80,5 +80,31 @@ TEST_F(Eigh, BadInputIsAnError) {
   }
 }
 
+TEST_F(Eigh, SpdFactorSolvesAndInvertsWithBothRoutines) {
+  const Matrix a = spd<double>(150);
+  const Matrix b = Matrix::Random(150, 37);
+  for (GemmBackend be : {GemmBackend::Eigen, GemmBackend::Blas}) {
+    if (be == GemmBackend::Blas && !blas_available()) continue;
+    set_gemm_backend(be);
+    const SpdFactor<double> f(a);
+    ASSERT_TRUE(f.positive_definite());
+    EXPECT_EQ(f.lapack(), be == GemmBackend::Blas);
+    Matrix x;
+    f.solve(b, x);
+    EXPECT_LT((a * x - b).norm() / b.norm(), 1e-10) << to_string(be);
+    const Matrix inv = f.inverse();
+    EXPECT_EQ((inv - inv.transpose()).cwiseAbs().maxCoeff(), 0.0);
+    EXPECT_LT((a * inv - Matrix::Identity(150, 150)).norm(), 1e-9) << to_string(be);
+    // Not positive definite: an indefinite matrix and a NaN are reported, not factored.
+    Matrix bad = a;
+    bad(0, 0) = -1;
+    EXPECT_FALSE(SpdFactor<double>(bad).positive_definite());
+    bad = a;
+    bad(3, 1) = std::numeric_limits<double>::quiet_NaN();
+    EXPECT_FALSE(SpdFactor<double>(bad).positive_definite());
+    EXPECT_THROW(SpdFactor<double>(bad).solve(b, x), Error);
+  }
+}
+
 }  // namespace
 }  // namespace varlearn

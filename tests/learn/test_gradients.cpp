@@ -7,6 +7,8 @@
 #include <random>
 
 #include "varlearn/core/error.hpp"
+#include "varlearn/core/eigh.hpp"
+#include "varlearn/core/gemm.hpp"
 #include "varlearn/core/threads.hpp"
 #include "varlearn/optim/gradient_check.hpp"
 #include "varlearn/learn/model.hpp"
@@ -192,4 +194,26 @@ TEST(DirectBlocks, ManyBlocksAgreeWithStructuredPathForEveryFormAndThreadCount) 
       EXPECT_EQ(l1, l2);
       EXPECT_EQ((g1 - g2).cwiseAbs().maxCoeff(), 0.0);
     }
+}
+
+// The bilevel path multiplies by (I + R^T R)^{-1} (LAPACK's inverse with the BLAS backend;
+// Eigen's with more frames than rows) or solves: every way agrees with the structured path.
+TEST(DirectBilevel, EveryFactorizationAgreesWithStructuredPath) {
+  const ModelSpec spec = spec_of(Method::Bilevel, 1, StepsizeMode::Fixed, kLapackEighMinSize + 2, 30);
+  const QuadraticModel model = QuadraticModel::random(spec);
+  const auto mo_of = [](const Frames& f) { return Moments<double>::from_frames(f.x, f.y); };
+  for (Index b : {Index(25), Index(200)}) {  // fewer and more frames than rows
+    const Frames fr = make_frames(spec.n, b, 13);
+    Vector gs;
+    const double ls = loss_structured<double>(spec, model.parameters(), {}, mo_of(fr), &gs);
+    for (GemmBackend be : {GemmBackend::Eigen, GemmBackend::Blas}) {
+      if (be == GemmBackend::Blas && !blas_available()) continue;
+      set_gemm_backend(be);
+      Vector g;
+      const double l = loss_direct<double>(spec, model.parameters(), {}, fr.x, fr.y, &g);
+      set_gemm_backend(GemmBackend::Auto);
+      EXPECT_NEAR(l, ls, 1e-10 * std::abs(ls)) << to_string(be) << " B " << b;
+      EXPECT_LE((g - gs).norm(), 1e-9 * gs.norm()) << to_string(be) << " B " << b;
+    }
+  }
 }

@@ -27,8 +27,8 @@ template <class Real>
 void symmetric_eigen(const MatrixT<Real>& a, VectorT<Real>& w, MatrixT<Real>& v, const char* where);
 
 /// The Cholesky factor of a symmetric positive definite A (n x n; its lower triangle is read), the
-/// solves and the inverse: LAPACK's xPOTRF / xPOTRS / xPOTRI where symmetric_eigen uses LAPACK,
-/// else Eigen's LLT. (Both ran their triangular solves with many right-hand sides at a fraction
+/// solves and the inverse: LAPACK's xPOTRF / xPOTRS / xPOTRI where symmetric_eigen uses LAPACK
+/// (from kLapackEighMinSize rows), else Eigen's LLT. (Both ran their triangular solves with many right-hand sides at a fraction
 /// of a GEMM's speed, n = 320: with many, multiplying by inverse() is faster.)
 template <class Real>
 class SpdFactor {
