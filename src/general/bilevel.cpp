@@ -99,6 +99,14 @@ struct Counted {
     ++out.hessian_products;
     return energy.hessian_product(f, v);
   }
+  /// The Hessian at f for one CG solve (Energy::curvature: keeps what does not depend on v).
+  std::function<Matrix(const Matrix&)> curvature(const Matrix& f) const {
+    auto h = energy.curvature(f);
+    return [this, h = std::move(h)](const Matrix& v) {
+      ++out.hessian_products;
+      return h(v);
+    };
+  }
 };
 
 [[noreturn]] void not_reached(const char* where, const char* solver, const LowerLevelResult& r,
@@ -157,7 +165,7 @@ void newton_cg(const Counted& e, const char* where, const BilevelOptions& o, Low
     // Inexact Newton (forcing term min(0.1, sqrt|g|)) for speed far away, tight near the end.
     const double forcing = std::min(0.1, std::sqrt(r.gradient_norm));
     const Matrix& f = r.f;
-    Cg cg = conjugate_gradients([&](const Matrix& v) { return e.hessian_product(f, v); }, minus_g, forcing, max_cg);
+    Cg cg = conjugate_gradients(e.curvature(f), minus_g, forcing, max_cg);
     Matrix d = cg.iterations > 0 ? cg.x : minus_g;
     double slope = g.cwiseProduct(d).sum();
     if (!(slope < 0)) {
@@ -284,9 +292,10 @@ ImplicitGradient implicit_hypergradient(const Energy& energy, const Matrix& f_st
     out.gradient = Vector::Zero(energy.num_parameters());
     return out;
   }
+  const auto curvature = energy.curvature(f_star);  // keeps what does not depend on v
   const auto h = [&](const Matrix& v) {
     ++out.hessian_products;
-    return energy.hessian_product(f_star, v);
+    return curvature(v);
   };
   const Cg cg = conjugate_gradients(h, b, options.cg_tolerance, cg_limit(energy, options));
   if (cg.negative_curvature)

@@ -62,6 +62,17 @@ typename BasicEnergy<T>::Mat BasicEnergy<T>::gradient(const Mat& f) const {
 }
 
 template <class T>
+std::function<typename BasicEnergy<T>::Mat(const typename BasicEnergy<T>::Mat&)> BasicEnergy<T>::curvature(
+    const Mat& f) const {
+  check(f, "general::Energy::curvature");
+  auto r = regularizer_->curvature_at(f);
+  return [this, r = std::move(r)](const Mat& v) {
+    check(v, "general::Energy::curvature");
+    return Mat(a_.normal(v) + r(v));
+  };
+}
+
+template <class T>
 typename BasicEnergy<T>::Mat BasicEnergy<T>::hessian_product(const Mat& f, const Mat& v) const {
   check(f, "general::Energy::hessian_product", &v);
   return a_.normal(v) + regularizer_->hessian_product(f, v);

@@ -261,6 +261,28 @@ typename AnalysisBase<T>::Mat AnalysisBase<T>::hessian_product(const Mat& f, con
 }
 
 template <class T>
+std::function<typename AnalysisBase<T>::Mat(const typename AnalysisBase<T>::Mat&)> AnalysisBase<T>::curvature_at(
+    const Mat& f) const {
+  this->check_frames(f, "reg::AnalysisBase::curvature_at");
+  Mat d;
+  apply_to(f, d);  // U = K F, then D = a phi''(U) in place
+  const Vec a = row_weights(d.rows());
+  for (Index b = 0; b < d.cols(); ++b)
+    for (Index r = 0; r < d.rows(); ++r) d(r, b) = a(r) * potential_.second<T>(d(r, b));
+  return [this, d = std::move(d)](const Mat& v) {
+    require(v.rows() == this->dimension() && v.cols() == d.cols(), "reg::AnalysisBase::curvature_at",
+            "the direction is " + std::to_string(v.rows()) + " x " + std::to_string(v.cols()) + ", expected " +
+                std::to_string(this->dimension()) + " x " + std::to_string(d.cols()));
+    Mat kv;
+    apply_to(v, kv);
+    kv.array() *= d.array();
+    Mat out = Mat::Zero(v.rows(), v.cols());
+    add_adjoint(kv, out);
+    return out;
+  };
+}
+
+template <class T>
 Index AnalysisBase<T>::num_parameters() const {
   return num_operator_parameters() + beta_.size() + (potential_.learned() ? 1 : 0);
 }

@@ -5,6 +5,7 @@
 /// (ops::Operator), a regularizer \f$R_\theta\f$ (reg::Regularizer<T>) and observations
 /// G (m x B), with the derivative kernels that unrolled and bilevel learning need.
 /// Templated on the scalar T (float for training speed, double for checks; both instantiated).
+#include <functional>
 #include <memory>
 #include <type_traits>
 
@@ -42,6 +43,10 @@ public:
   Mat gradient(const Mat& f) const;
   /// \f$\nabla^2_F E\cdot V = A^TAV + \nabla^2R(F)V\f$ (n x B).
   Mat hessian_product(const Mat& f, const Mat& v) const;
+  /// \f$V \mapsto \nabla^2 E(F)\,V\f$ at a fixed F (the CG solves of the bilevel path): the
+  /// regularizer's curvature_at, which keeps what does not depend on V. Valid while this
+  /// energy lives and its parameters do not change.
+  std::function<Mat(const Mat&)> curvature(const Mat& f) const;
   /// \f$(\partial_\theta\nabla_F E(F))^T W = (\partial_\theta\nabla_F R(F))^T W\f$ (the data
   /// term does not depend on \f$\theta\f$).
   Vec mixed_product(const Mat& f, const Mat& w) const;

@@ -6,6 +6,7 @@
 /// product \f$(\partial_\theta\nabla_F R)^T W\f$. Parameters are one flat vector \f$\theta\f$
 /// (what the optimizers see); each regularizer documents its layout. Templated on the scalar
 /// type T (float or double, both instantiated): float32 for training speed, float64 for checks.
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -32,6 +33,13 @@ public:
   virtual Mat gradient(const Mat& f) const = 0;
   /// \f$\nabla^2_F R(F)\cdot V\f$, frame by frame (n x B).
   virtual Mat hessian_product(const Mat& f, const Mat& v) const = 0;
+  /// \f$V \mapsto \nabla^2_F R(F)\cdot V\f$ at a fixed F, for the many products of one CG
+  /// solve: it keeps what does not depend on V (the analysis regularizers: \f$a\odot
+  /// \varphi''(KF)\f$, one product with K less per call). The default calls hessian_product
+  /// on a copy of F. Valid while the regularizer lives and its parameters do not change.
+  virtual std::function<Mat(const Mat&)> curvature_at(const Mat& f) const {
+    return [this, f](const Mat& v) { return hessian_product(f, v); };
+  }
   /// \f$\partial_\theta R(F)\f$ (num_parameters()).
   virtual Vec parameter_gradient(const Mat& f) const = 0;
   /// \f$(\partial_\theta \nabla_F R(F))^T W = \partial_\theta \langle W, \nabla_F R(F)\rangle\f$
