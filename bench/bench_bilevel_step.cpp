@@ -6,7 +6,9 @@
 // (bench/peers/compare.py --bilevel runs both side by side).
 //
 // FLOPs: A = I + R^T R (2 k n^2, one GEMM), its Cholesky factor (n^3 / 3), two solves with B
-// right-hand sides (2 x 2 n^2 B: forward and back substitution each n^2 B), Z P^T (2 n^2 B) and
+// right-hand sides (2 x 2 n^2 B: forward and back substitution each n^2 B; the step does them as
+// products with the inverse formed from the factor where that is faster, the inverse not
+// counted), Z P^T (2 n^2 B) and
 // R (Z P^T + P Z^T) (2 k n^2): 6 n^2 B + 4 k n^2 + n^3 / 3 = 2.57 GFLOP at B = 4096. The
 // reference GEMMs do the same count with GEMMs of the step's shapes: R^T R, three n x B by
 // B x n / n x n by n x B products standing for the solves and Z P^T, R S, and n/6 x n x n for the
