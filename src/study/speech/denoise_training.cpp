@@ -203,13 +203,54 @@ bool load_job(const Journal& journal, const std::string& key, Job& j) {
   return set_job(j, *found, *r);
 }
 
+namespace {
+
+/// The jobs an interrupted run journaled (keys `prefix`-...), reloaded into `jobs`; true where
+/// reloaded. Under mpirun rank 0 alone reads the journal and sends the jobs it found (numbers
+/// and R, exact doubles through JSON): a rank reading it itself could see an entry rank 0
+/// journaled meanwhile, and the ranks would then split different work.
+std::vector<bool> load_jobs(std::vector<Job>& jobs, const Journal& journal, const std::string& prefix) {
+  std::vector<bool> loaded(jobs.size(), false);
+  if (dist::size() == 1) {
+    for (size_t i = 0; i < jobs.size(); ++i) loaded[i] = load_job(journal, job_key(jobs[i], prefix), jobs[i]);
+    return loaded;
+  }
+  std::string text;
+  if (dist::rank() == 0) {
+    nlohmann::json found = nlohmann::json::array();
+    for (size_t i = 0; i < jobs.size(); ++i) {
+      if (!load_job(journal, job_key(jobs[i], prefix), jobs[i])) continue;
+      nlohmann::json v = job_values(jobs[i]);
+      const Matrix& r = jobs[i].model.regularizer();
+      v["index"] = i;
+      v["R"] = std::vector<double>(r.data(), r.data() + r.size());
+      found.push_back(std::move(v));
+    }
+    text = found.dump();
+  }
+  dist::broadcast(text);
+  for (const nlohmann::json& v : nlohmann::json::parse(text)) {
+    const size_t i = v.at("index").get<size_t>();
+    if (dist::rank() != 0) {
+      const std::vector<double> r = v.at("R").get<std::vector<double>>();
+      if (!set_job(jobs.at(i), v, Eigen::Map<const Vector>(r.data(), Index(r.size()))))
+        throw Error("study: a journaled configuration from rank 0 does not fit", Error::Kind::Internal);
+    }
+    loaded.at(i) = true;
+  }
+  return loaded;
+}
+
+}  // namespace
+
 void train_all(std::vector<Job>& jobs, const Frames& frames, const DenoiseOptions& opt, const Log& log,
                const Journal& journal, const std::string& prefix) {
   // Longest first: deep unrolled models cost the most. Jobs finished by an interrupted run
   // (journal) are reloaded, not trained.
   std::vector<size_t> order;
+  const std::vector<bool> loaded = load_jobs(jobs, journal, prefix);
   for (size_t i = 0; i < jobs.size(); ++i)
-    if (!load_job(journal, job_key(jobs[i], prefix), jobs[i])) order.push_back(i);
+    if (!loaded[i]) order.push_back(i);
   if (log && order.size() < jobs.size())
     log(std::string("resumed: ").append(std::to_string(jobs.size() - order.size())) + " configurations reloaded from " +
         journal.dir().string());
@@ -373,8 +414,9 @@ void run_strategy(std::vector<Job>& jobs, const Frames& frames, const DenoiseOpt
   if (log)
     log("odd-depth strategy: " + std::to_string(jobs.size()) + " runs (theory init / continuation in omega)");
   std::vector<size_t> order;
+  const std::vector<bool> loaded = load_jobs(jobs, journal, "strategy");
   for (size_t i = 0; i < jobs.size(); ++i)
-    if (!load_job(journal, job_key(jobs[i], "strategy"), jobs[i])) order.push_back(i);
+    if (!loaded[i]) order.push_back(i);
   // Under mpirun the configurations go to the ranks, largest first onto the least loaded (each is
   // seeded by itself, never by its rank); then every rank takes the others' trained jobs.
   std::vector<size_t> mine = order;
