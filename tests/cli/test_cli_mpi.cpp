@@ -126,7 +126,7 @@ TEST(Mpi, OnlyRankZeroWritesTheCheckpointAndAnyRankCountResumesIt) {
 namespace {
 json without_times(json j) {  // the study's timings, at any depth
   if (j.is_object()) {
-    for (const char* k : {"seconds", "train_seconds", "elapsed", "saved", "files"}) j.erase(k);
+    for (const char* k : {"seconds", "train_seconds", "rank_seconds", "elapsed", "saved", "files"}) j.erase(k);
     for (auto& v : j) v = without_times(v);
   } else if (j.is_array()) {
     for (auto& v : j) v = without_times(v);
@@ -219,6 +219,29 @@ TEST(Mpi, ReproduceRunsItsSectionsOnceAndWritesTheReportOfOneProcess) {
   EXPECT_EQ(slurp((t.path / "one" / "report.md").string()), slurp((t.path / "two" / "report.md").string()));
   EXPECT_EQ(t.count(), 2u);
   EXPECT_EQ(std::count(b.out.begin(), b.out.end(), '\n'), 1) << b.out;  // "wrote …", once
+}
+
+TEST(Mpi, ReproduceSpreadsTheDenoiseSectionAndWritesTheResultsOfOneProcess) {
+  if (!fs::exists("/usr/share/codec2/raw")) GTEST_SKIP() << "codec2-examples not installed";
+  TempDir t;
+  const std::string run = "reproduce --quick --sections denoise --out ";
+  const CliResult a = run_cli(run + (t.path / "one").string(), "OMP_NUM_THREADS=1 ");
+  const CliResult b = run_ranks(2, run + (t.path / "two").string());
+  ASSERT_EQ(a.code, 0) << a.err;
+  ASSERT_EQ(b.code, 0) << b.err;
+  // The section's configurations go to both ranks (rank 1 must take part in the study's
+  // exchanges, or rank 0 would wait for it forever); its numbers are those of one process.
+  EXPECT_EQ(without_times(json::parse(slurp((t.path / "one" / "denoise" / "results.json").string()))),
+            without_times(json::parse(slurp((t.path / "two" / "denoise" / "results.json").string()))));
+  // The report too, but for the study's total time in its setting line.
+  auto lines = [](const std::string& text) {
+    std::vector<std::string> out;
+    std::istringstream in(text);
+    for (std::string l; std::getline(in, l);) out.push_back(l.substr(0, l.find("; total ")));
+    return out;
+  };
+  EXPECT_EQ(lines(slurp((t.path / "one" / "report.md").string())), lines(slurp((t.path / "two" / "report.md").string())));
+  EXPECT_EQ(t.count(), 2u);
 }
 
 TEST(Mpi, AFailingRankEndsTheJobWithOneErrorLine) {

@@ -166,6 +166,10 @@ struct DenoiseResults {
 /// uninterrupted run's (every run is seeded with the options' seed, whatever the order).
 DenoiseResults run_denoise_study(const DenoiseOptions& options, const Log& log = {}, const Journal& journal = {});
 
+/// The denoising study's options in `reproduce`'s report (the `--quick` grid, and the rank
+/// analysis at k = 1, n/10 and n for depths 1, 2, 3, 4 and 10).
+DenoiseOptions report_denoise_options(bool quick);
+
 /// What determines the results (resolved options and input files): the journal's fingerprint.
 nlohmann::json denoise_fingerprint(const DenoiseOptions& options);
 

@@ -13,6 +13,7 @@
 #include "varlearn/core/timer.hpp"
 #include "varlearn/dist/dist.hpp"
 #include "varlearn/study/report.hpp"
+#include "varlearn/study/denoise_study.hpp"
 #include "varlearn/study/restore_study.hpp"
 
 namespace varlearn::study {
@@ -51,17 +52,24 @@ std::vector<fs::path> restore_step(const ReportContext& ctx) {
 }
 
 
-/// Under mpirun, ranks other than 0: they take part in the restore section's studies (their
+/// The sections whose studies spread their configurations over the ranks under mpirun.
+bool distributed_section(const std::string& name) { return name == "restore" || name == "denoise"; }
+
+/// Under mpirun, ranks other than 0: they take part in the restore and denoise sections' studies (their
 /// configurations are spread over the ranks; rank 0 writes every file) and wait, idle, while
 /// rank 0 runs the other sections alone. Rank 0 says at each restore section whether it runs
-/// it ("run") or reloads it from its journal ("skip").
+/// it ("run") or reloads it from its journal ("skip"); likewise at the denoise section.
 void help_reproduce(const ReproduceOptions& options) {
   for (const std::string& name : options.sections) {
-    if (name != "restore") continue;
+    if (!distributed_section(name)) continue;
     dist::idle_barrier();
     std::string word;
     dist::broadcast(word);
     if (word != "run") continue;
+    if (name == "denoise") {
+      run_denoise_study(report_denoise_options(options.quick), {}, Journal());
+      continue;
+    }
     for (const RestoreRun& run : kRestoreRuns)
       run_restore_study(report_restore_options(run.task, run.sigma, options.quick, options.full), {}, Journal());
   }
@@ -168,7 +176,7 @@ std::filesystem::path reproduce(const ReproduceOptions& options, const Log& log)
   for (const std::string& name : options.sections) {
     const Stopwatch start;
     auto reloaded = reload_section(journal, name, ctx.dir);
-    if (name == "restore") {  // the other ranks train the restore section's configurations with rank 0
+    if (distributed_section(name)) {  // the other ranks train the section's configurations with rank 0
       dist::idle_barrier();
       std::string word = reloaded ? "skip" : "run";
       dist::broadcast(word);
@@ -181,7 +189,7 @@ std::filesystem::path reproduce(const ReproduceOptions& options, const Log& log)
     ctx.say("section " + name + " ...");
     ctx.journal = journal;  // the study sections nest their own journal under it
     std::string text;
-    if (name == "restore" || dist::size() == 1) {
+    if (distributed_section(name) || dist::size() == 1) {
       text = run_section(name, ctx);
     } else {
       const dist::Alone alone;  // the other sections: rank 0 alone (the other ranks wait, idle)

@@ -10,14 +10,19 @@
 namespace varlearn::study {
 namespace fs = std::filesystem;
 
-std::string denoise_section(const ReportContext& ctx) {
+DenoiseOptions report_denoise_options(bool quick) {
   DenoiseOptions o;
-  o.quick = ctx.quick;
+  o.quick = quick;
   // Rank analysis at k = 1, n/10 and n (bilevel vs unrolled below full rank), at depths
   // 1, 2, 3, 4 and 10.
   const Index n = o.resolved().n;
   o.ranks = {1, std::max<Index>(2, n / 10), n};
   o.rank_depths = {1, 2, 3, 4, 10};
+  return o;
+}
+
+std::string denoise_section(const ReportContext& ctx) {
+  const DenoiseOptions o = report_denoise_options(ctx.quick);
   const DenoiseResults r = run_denoise_study(o, ctx.log, ctx.journal.nested("denoise", denoise_fingerprint(o)));
   const fs::path sub = ctx.dir / "denoise";
   write_denoise_outputs(r, sub);
