@@ -288,6 +288,16 @@ std::vector<int> assign_largest_first(const std::vector<double>& costs, int p) {
   return owner;
 }
 
+std::vector<size_t> my_share(const std::vector<size_t>& items, const std::vector<double>& costs) {
+  require(items.size() == costs.size(), "dist::my_share", "one cost per item");
+  if (g.size == 1) return items;
+  const std::vector<int> owner = assign_largest_first(costs, g.size);
+  std::vector<size_t> mine;
+  for (size_t k = 0; k < items.size(); ++k)
+    if (owner[k] == g.rank) mine.push_back(items[k]);
+  return mine;
+}
+
 void barrier() {
 #ifdef VARLEARN_HAVE_MPI
   if (g.size > 1) MPI_Barrier(MPI_COMM_WORLD);

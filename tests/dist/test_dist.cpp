@@ -94,3 +94,9 @@ TEST(Dist, OneRankGathersItsOwnText) {
   EXPECT_THROW(dist::sum_parts(parts, 2), Error);  // 3 columns but a share of 2
 }
 
+
+TEST(Dist, OneRanksShareIsTheWholeListInItsOrder) {
+  EXPECT_EQ(dist::my_share({7, 2, 9}, {1.0, 5.0, 3.0}), (std::vector<size_t>{7, 2, 9}));
+  EXPECT_TRUE(dist::my_share({}, {}).empty());
+  EXPECT_THROW(dist::my_share({1, 2}, {1.0}), Error);
+}

@@ -84,6 +84,10 @@ std::vector<std::string> gather(const std::string& text, int root = 0);
 /// ranks (ties: the lower rank). Returns each item's rank; the same on every rank.
 std::vector<int> assign_largest_first(const std::vector<double>& costs, int p);
 
+/// This rank's items of a work list (costs[k] the cost of items[k]), by assign_largest_first
+/// over size() ranks, in the list's order; the whole list in one process.
+std::vector<size_t> my_share(const std::vector<size_t>& items, const std::vector<double>& costs);
+
 /// Waits until every rank arrives.
 void barrier();
 /// The same, without keeping a core busy (MPI_Ibarrier, tested every few milliseconds): for

@@ -263,15 +263,9 @@ void train_all(std::vector<Job>& jobs, const Frames& frames, const DenoiseOption
         ", " + std::to_string(opt.iterations) + " iterations max, " + std::to_string(omp_get_max_threads()) + " threads)");
   // Under mpirun the configurations go to the ranks, largest first onto the least loaded (each is
   // seeded by itself, never by its rank); then every rank takes the others' trained jobs.
-  std::vector<size_t> mine = order;
-  if (dist::size() > 1) {
-    std::vector<double> costs;
-    for (size_t i : order) costs.push_back(double(cost(i)));
-    const std::vector<int> owner = dist::assign_largest_first(costs, dist::size());
-    mine.clear();
-    for (size_t k = 0; k < order.size(); ++k)
-      if (owner[k] == dist::rank()) mine.push_back(order[k]);
-  }
+  std::vector<double> costs;
+  for (size_t i : order) costs.push_back(double(cost(i)));
+  const std::vector<size_t> mine = dist::my_share(order, costs);
   std::atomic<int> done{int(jobs.size() - order.size())};
   parallel_jobs(mine, [&](size_t i) {
     train(jobs[i], frames, opt, opt.iterations);
@@ -419,15 +413,9 @@ void run_strategy(std::vector<Job>& jobs, const Frames& frames, const DenoiseOpt
     if (!loaded[i]) order.push_back(i);
   // Under mpirun the configurations go to the ranks, largest first onto the least loaded (each is
   // seeded by itself, never by its rank); then every rank takes the others' trained jobs.
-  std::vector<size_t> mine = order;
-  if (dist::size() > 1) {
-    std::vector<double> costs;
-    for (size_t i : order) costs.push_back(double(jobs[i].spec.depth));  // continuation + training ~ N
-    const std::vector<int> owner = dist::assign_largest_first(costs, dist::size());
-    mine.clear();
-    for (size_t k = 0; k < order.size(); ++k)
-      if (owner[k] == dist::rank()) mine.push_back(order[k]);
-  }
+  std::vector<double> costs;
+  for (size_t i : order) costs.push_back(double(jobs[i].spec.depth));  // continuation + training ~ N
+  const std::vector<size_t> mine = dist::my_share(order, costs);
   std::atomic<int> done{int(jobs.size() - order.size())};
   parallel_jobs(mine, [&](size_t i) {
     Job& j = jobs[i];

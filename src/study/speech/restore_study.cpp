@@ -310,14 +310,10 @@ RestoreResults run_restore_study(const RestoreOptions& options_in, const Log& lo
       if (!done[i]) todo.push_back(i);
   }
   std::stable_sort(todo.begin(), todo.end(), [&](size_t a, size_t b) { return job_cost(jobs[a]) > job_cost(jobs[b]); });
-  std::vector<size_t> mine = todo;
+  std::vector<double> costs;
+  for (size_t i : todo) costs.push_back(job_cost(jobs[i]));
+  const std::vector<size_t> mine = dist::my_share(todo, costs);
   if (dist::size() > 1) {
-    std::vector<double> costs;
-    for (size_t i : todo) costs.push_back(job_cost(jobs[i]));
-    const std::vector<int> owner = dist::assign_largest_first(costs, dist::size());
-    mine.clear();
-    for (size_t k = 0; k < todo.size(); ++k)
-      if (owner[k] == dist::rank()) mine.push_back(todo[k]);
     if (log)
       log(std::to_string(todo.size()) + " configurations to train over " + std::to_string(dist::size()) + " ranks, " +
           std::to_string(mine.size()) + " on rank 0");
@@ -375,13 +371,7 @@ RestoreResults run_restore_study(const RestoreOptions& options_in, const Log& lo
   std::vector<size_t> bilevel;
   for (size_t i = 0; i < jobs.size(); ++i)
     if (jobs[i].method == general::LearningMethod::Bilevel) bilevel.push_back(i);
-  std::vector<size_t> my_bilevel = bilevel;
-  if (dist::size() > 1) {
-    const std::vector<int> owner = dist::assign_largest_first(std::vector<double>(bilevel.size(), 1.0), dist::size());
-    my_bilevel.clear();
-    for (size_t k = 0; k < bilevel.size(); ++k)
-      if (owner[k] == dist::rank()) my_bilevel.push_back(bilevel[k]);
-  }
+  const std::vector<size_t> my_bilevel = dist::my_share(bilevel, std::vector<double>(bilevel.size(), 1.0));
   std::vector<std::vector<ConvergencePoint>> conv(jobs.size());
   parallel_for(
       Index(my_bilevel.size()),
