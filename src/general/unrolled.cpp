@@ -345,39 +345,20 @@ BasicUnrolledResult<T> unrolled_loss(const BasicEnergy<T>& energy, const std::ty
     }
     return l;
   };
-  if (bl.count == 1 || bl.threads == 1) {
+  struct Slot {  // one block's sums
+    double loss = 0;
     VectorT<T> tg;
     std::vector<double> og;
-    for (Index i = 0; i < bl.count; ++i) {
-      loss += block(i, tg, og);
-      if (with_gradient) {
-        theta_gradient += tg;
-        for (std::size_t t = 0; t < og.size(); ++t) omega_gradient[t] += og[t];
-      }
-    }
-  } else {
-    std::vector<VectorT<T>> tgs(static_cast<std::size_t>(bl.threads));
-    std::vector<std::vector<double>> ogs(static_cast<std::size_t>(bl.threads));
-    ExceptionCapture capture;
-#pragma omp parallel num_threads(bl.threads)
-    {
-      const auto th = static_cast<std::size_t>(omp_get_thread_num());
-#pragma omp for schedule(static, 1) ordered
-      for (Index i = 0; i < bl.count; ++i) {
-        double l = 0;
-        capture.run(i, [&] { l = block(i, tgs[th], ogs[th]); });
-#pragma omp ordered
-        if (!capture.failed()) {  // block order: the same sums for every thread count
-          loss += l;
-          if (with_gradient) {
-            theta_gradient += tgs[th];
-            for (std::size_t t = 0; t < ogs[th].size(); ++t) omega_gradient[t] += ogs[th][t];
-          }
-        }
-      }
-    }
-    capture.rethrow_if_failed();
-  }
+  };
+  std::vector<Slot> slots(static_cast<std::size_t>(bl.threads));
+  ordered_blocks(
+      bl.count, bl.threads, slots, [&](Index i, Slot& s) { s.loss = block(i, s.tg, s.og); },
+      [&](Index, Slot& s) {
+        loss += s.loss;
+        if (!with_gradient) return;
+        theta_gradient += s.tg;
+        for (std::size_t t = 0; t < s.og.size(); ++t) omega_gradient[t] += s.og[t];
+      });
   result.loss = static_cast<T>(loss * inv_b);
   if (!with_gradient) return result;
   result.theta_gradient = std::move(theta_gradient);

@@ -166,46 +166,27 @@ double unrolled_blocks(const ModelSpec& spec, const detail::Unpacked<Real>& u, c
   };
   double loss = 0;
   MatrixT<Real> dp = MatrixT<Real>::Zero(grad ? prow : 0, grad ? n : 0);
-  if (!by_blocks) {
-    // One block, or one thread: the blocks in order, the GEMMs on all threads.
-    MatrixT<Real> dpb = MatrixT<Real>::Zero(dp.rows(), dp.cols());
-    std::vector<double> gwb(gw.size());
-    for (Index i = 0; i < nb; ++i) {
-      dpb.setZero();
-      std::fill(gwb.begin(), gwb.end(), 0.0);
-      loss += block(i, dpb, gwb);
-      if (grad) {
-        dp += dpb;
-        for (size_t j = 0; j < gw.size(); ++j) gw[j] += gwb[j];
-      }
-    }
-  } else {
-    std::vector<MatrixT<Real>> dps(static_cast<size_t>(concurrent), MatrixT<Real>::Zero(dp.rows(), dp.cols()));
-    std::vector<std::vector<double>> gws(static_cast<size_t>(concurrent), std::vector<double>(gw.size()));
-    ExceptionCapture capture;
-#pragma omp parallel num_threads(concurrent)
-    {
-      const auto t = static_cast<size_t>(omp_get_thread_num());
-#pragma omp for schedule(static, 1) ordered
-      for (Index i = 0; i < nb; ++i) {
-        double l = 0;
-        capture.run(i, [&] {
-          dps[t].setZero();
-          std::fill(gws[t].begin(), gws[t].end(), 0.0);
-          l = block(i, dps[t], gws[t]);
-        });
-#pragma omp ordered
-        if (!capture.failed()) {  // block order: the same sums for every thread count
-          loss += l;
-          if (grad) {
-            dp += dps[t];
-            for (size_t j = 0; j < gw.size(); ++j) gw[j] += gws[t][j];
-          }
-        }
-      }
-    }
-    capture.rethrow_if_failed();
-  }
+  struct Slot {  // one block's sums
+    double loss = 0;
+    MatrixT<Real> dp;
+    std::vector<double> gw;
+  };
+  std::vector<Slot> slots(static_cast<size_t>(concurrent), Slot{0, MatrixT<Real>::Zero(dp.rows(), dp.cols()),
+                                                                 std::vector<double>(gw.size())});
+  // One block, or one thread: the blocks in order on this thread, the GEMMs on all threads.
+  ordered_blocks(
+      nb, by_blocks ? concurrent : 1, slots,
+      [&](Index i, Slot& s) {
+        s.dp.setZero();
+        std::fill(s.gw.begin(), s.gw.end(), 0.0);
+        s.loss = block(i, s.dp, s.gw);
+      },
+      [&](Index, Slot& s) {
+        loss += s.loss;
+        if (!grad) return;
+        dp += s.dp;
+        for (size_t j = 0; j < gw.size(); ++j) gw[j] += s.gw[j];
+      });
   if (grad) {
     if (gram) detail::Unroller<Real>::gram_to_r(u.r, dp, dr);
     else dr += dp;

@@ -96,3 +96,43 @@ TEST(Parallel, SerialWhenAskedAndEmptyLoop) {
   parallel_for(50, [&](Index i) { who[size_t(i)] = omp_get_thread_num(); }, Schedule::Static, 0, false);
   for (int t : who) EXPECT_EQ(t, 0);
 }
+
+// ordered_blocks: blocks computed on the threads, combined in block order (so a floating-point
+// sum is the same for every thread count); the lowest failing block's exception arrives.
+TEST(OrderedBlocks, CombinesInBlockOrderForEveryThreadCount) {
+  const varlearn::Index count = 37;
+  std::vector<double> reference;
+  for (int threads : {1, 2, 3}) {
+    std::vector<double> slots(static_cast<size_t>(threads));
+    std::vector<varlearn::Index> order;
+    double sum = 0;
+    varlearn::ordered_blocks(
+        count, threads, slots, [](varlearn::Index i, double& s) { s = 1.0 / (1.0 + double(i) * double(i)) * 1e-3 + double(i); },
+        [&](varlearn::Index i, double& s) {
+          order.push_back(i);
+          sum = sum * 0.999 + s;  // order-dependent
+        });
+    ASSERT_EQ(order.size(), size_t(count));
+    for (varlearn::Index i = 0; i < count; ++i) EXPECT_EQ(order[size_t(i)], i) << threads << " threads";
+    reference.push_back(sum);
+  }
+  EXPECT_EQ(reference[0], reference[1]);
+  EXPECT_EQ(reference[0], reference[2]);
+}
+
+TEST(OrderedBlocks, RethrowsTheLowestFailingBlocksException) {
+  for (int threads : {1, 2}) {
+    std::vector<int> slots(static_cast<size_t>(threads));
+    try {
+      varlearn::ordered_blocks(
+          20, threads, slots,
+          [](varlearn::Index i, int&) {
+            if (i == 7 || i == 12) throw std::runtime_error("block " + std::to_string(i));
+          },
+          [](varlearn::Index, int&) {});
+      ADD_FAILURE() << "no exception";
+    } catch (const std::runtime_error& e) {
+      EXPECT_STREQ(e.what(), "block 7") << threads << " threads";
+    }
+  }
+}

@@ -13,6 +13,7 @@
 #include <limits>
 #include <mutex>
 #include <utility>
+#include <vector>
 
 #include "varlearn/core/types.hpp"
 
@@ -80,6 +81,36 @@ void parallel_for(Index count, Body&& body, Schedule schedule = Schedule::Static
   } else {
 #pragma omp parallel for schedule(static) if (parallel)
     for (Index i = 0; i < count; ++i) capture.run(i, [&] { body(i); });
+  }
+  capture.rethrow_if_failed();
+}
+
+/// Blocks 0 .. count-1 of a sum, at most `threads` at once (one per thread, in turn), added in
+/// block order, so that the sum is the same for every thread count:
+/// `compute(i, slot)` evaluates block i into the calling thread's slot (slots[0 .. threads-1],
+/// reused from block to block), `combine(i, slot)` then adds it, called for i = 0, 1, ... in
+/// order. With threads <= 1 both run on the calling thread (whose own parallel work, e.g. a
+/// GEMM, may then use every thread). An exception from compute stops the blocks after the
+/// lowest failing one and is rethrown here; combine must not throw.
+template <class Slot, class Compute, class Combine>
+void ordered_blocks(Index count, int threads, std::vector<Slot>& slots, Compute&& compute, Combine&& combine) {
+  if (threads <= 1 || count <= 1) {
+    for (Index i = 0; i < count; ++i) {
+      compute(i, slots.at(0));
+      combine(i, slots[0]);
+    }
+    return;
+  }
+  ExceptionCapture capture;
+#pragma omp parallel num_threads(threads)
+  {
+    Slot& slot = slots[static_cast<std::size_t>(omp_get_thread_num())];
+#pragma omp for schedule(static, 1) ordered
+    for (Index i = 0; i < count; ++i) {
+      capture.run(i, [&] { compute(i, slot); });
+#pragma omp ordered
+      if (!capture.failed()) combine(i, slot);
+    }
   }
   capture.rethrow_if_failed();
 }
