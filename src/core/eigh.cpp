@@ -102,7 +102,7 @@ struct SpdFactor<Real>::EigenLlt {
 };
 
 template <class Real>
-SpdFactor<Real>::SpdFactor(const MatrixT<Real>& a) {
+SpdFactor<Real>::SpdFactor(const MatrixT<Real>& a) : n_(a.rows()) {
   require(a.rows() == a.cols(), "SpdFactor", "a non-square matrix");
   if (!a.allFinite()) return;  // not positive definite
 #ifdef VARLEARN_HAVE_BLAS
@@ -117,24 +117,21 @@ SpdFactor<Real>::SpdFactor(const MatrixT<Real>& a) {
     return;
   }
 #endif
-  llt_ = new EigenLlt{Eigen::LLT<MatrixT<Real>>(a)};
+  llt_ = std::make_unique<EigenLlt>(EigenLlt{Eigen::LLT<MatrixT<Real>>(a)});
   ok_ = llt_->llt.info() == Eigen::Success;
 }
 
 template <class Real>
-SpdFactor<Real>::~SpdFactor() {
-  delete llt_;
-}
+SpdFactor<Real>::~SpdFactor() = default;
 
 template <class Real>
 void SpdFactor<Real>::solve(const MatrixT<Real>& rhs, MatrixT<Real>& x) const {
   require(ok_, "SpdFactor::solve", "the matrix is not positive definite");
-  require(rhs.rows() == factor_.rows() || llt_ != nullptr, "SpdFactor::solve", "right-hand sides of the wrong height");
+  require(rhs.rows() == n_, "SpdFactor::solve", "right-hand sides of the wrong height");
 #ifdef VARLEARN_HAVE_BLAS
   if (lapack_) {
-    require(rhs.rows() == factor_.rows(), "SpdFactor::solve", "right-hand sides of the wrong height");
     x = rhs;
-    const int n = static_cast<int>(factor_.rows()), m = static_cast<int>(rhs.cols());
+    const int n = static_cast<int>(n_), m = static_cast<int>(rhs.cols());
     if (m == 0) return;
     int info = 0;
     if constexpr (std::is_same_v<Real, float>) spotrs_("L", &n, &m, factor_.data(), &n, x.data(), &n, &info);
@@ -143,7 +140,6 @@ void SpdFactor<Real>::solve(const MatrixT<Real>& rhs, MatrixT<Real>& x) const {
     return;
   }
 #endif
-  require(rhs.rows() == llt_->llt.rows(), "SpdFactor::solve", "right-hand sides of the wrong height");
   x = llt_->llt.solve(rhs);
 }
 
@@ -162,9 +158,8 @@ MatrixT<Real> SpdFactor<Real>::inverse() const {
     return inv;
   }
 #endif
-  const Index n = llt_ ? llt_->llt.rows() : 0;
   MatrixT<Real> inv;
-  solve(MatrixT<Real>::Identity(n, n), inv);
+  solve(MatrixT<Real>::Identity(n_, n_), inv);
   return (Real(0.5) * (inv + inv.transpose())).eval();
 }
 

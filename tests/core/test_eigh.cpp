@@ -92,6 +92,7 @@ TEST_F(Eigh, SpdFactorSolvesAndInvertsWithBothRoutines) {
     Matrix x;
     f.solve(b, x);
     EXPECT_LT((a * x - b).norm() / b.norm(), 1e-10) << to_string(be);
+    EXPECT_THROW(f.solve(Matrix::Zero(149, 2), x), Error);  // right-hand sides of the wrong height
     const Matrix inv = f.inverse();
     EXPECT_EQ((inv - inv.transpose()).cwiseAbs().maxCoeff(), 0.0);
     EXPECT_LT((a * inv - Matrix::Identity(150, 150)).norm(), 1e-9) << to_string(be);
