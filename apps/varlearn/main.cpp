@@ -19,8 +19,8 @@ int main(int argc, char** argv) {
   // First, before OpenMP starts threads: SIGINT/SIGTERM remove temporary files, exit 130/143.
   varlearn::install_interrupt_cleanup();
   varlearn::dist::Session mpi(argc, argv);  // MPI under a launcher (docs/scale-out.md), else nothing
-  // `train` runs data-parallel over the ranks, `study denoise` and `study restore` spread their
-  // configurations, `reproduce` its restore section's; every other command runs on rank 0 alone.
+  // `train` runs data-parallel over the ranks, the studies (denoise, dequant, restore) and
+  // `reproduce` spread their configurations; every other command runs on rank 0 alone.
   {
     std::string words;  // the subcommand words, e.g. "study denoise"
     for (int i = 1, taken = 0; i < argc && taken < 2; ++i)
@@ -28,7 +28,8 @@ int main(int argc, char** argv) {
         if (taken++ > 0) words += ' ';
         words += argv[i];
       }
-    const bool distributed = words.rfind("train", 0) == 0 || words == "study denoise" || words == "study restore" ||
+    const bool distributed = words.rfind("train", 0) == 0 || words == "study denoise" || words == "study dequant" ||
+                             words == "study restore" ||
                              words.rfind("reproduce", 0) == 0;
     if (!distributed && varlearn::dist::root_only()) return 0;
   }

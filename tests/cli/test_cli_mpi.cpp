@@ -207,6 +207,43 @@ TEST(Mpi, TheRestorationStudySpreadOverRanksGivesTheSameResults) {
   EXPECT_FALSE(fs::exists(t.path / "three.partial"));
 }
 
+TEST(Mpi, TheDequantizationStudySpreadOverRanksGivesTheSameResults) {
+  // Two bit depths, N = 1, 2 and the warm chains: the 14 rows of the first phase go to both
+  // ranks, then one warm chain to each; results.json and the WAVs equal one process's.
+  TempDir t;
+  const std::string study = "study dequant " + voices(t.path) +
+                            " --n 16 --bits 3,4 --depths 1,2 --steps 30 --batch 32 --max-iter 2000 --warm-start --out ";
+  const fs::path one = t.path / "one", two = t.path / "two";
+  const CliResult a = run_cli(study + one.string(), "OMP_NUM_THREADS=1 ");
+  const CliResult b = run_ranks(2, study + two.string());
+  ASSERT_EQ(a.code, 0) << a.err;
+  ASSERT_EQ(b.code, 0) << b.err;
+  const json ja = json::parse(slurp((one / "results.json").string()));
+  EXPECT_EQ(ja["entries"].size(), 14u);  // per b: quantized, classic 1, 2, converged, learned 1, 2, warm 2
+  EXPECT_EQ(without_times(ja), without_times(json::parse(slurp((two / "results.json").string()))));
+  for (const char* wav : {"example_clean.wav", "example_quantized.wav", "example_classic.wav", "example_learned.wav"})
+    EXPECT_EQ(slurp((one / wav).string()), slurp((two / wav).string())) << wav;
+  EXPECT_NE(b.err.find("12 rows over 2 ranks"), std::string::npos) << b.err;
+  EXPECT_NE(b.err.find("2 warm chains over 2 ranks, 1 on rank 0"), std::string::npos) << b.err;
+
+  // A rank that fails at the first exchange: one error line, no OUT; the journal holds rank 0's
+  // rows, and a resumed run (2 ranks again) reuses them and ends with the same numbers.
+  const fs::path three = t.path / "three";
+  const CliResult failed = run_ranks(2, study + three.string() + " --resume", "VARLEARN_FAIL_RANK=1 ");
+  EXPECT_NE(failed.code, 0);
+  EXPECT_EQ(error_lines(failed.err), 1) << failed.err;
+  EXPECT_NE(failed.err.find("error: rank 1/2: fault injection"), std::string::npos) << failed.err;
+  EXPECT_FALSE(fs::exists(three));
+  ASSERT_TRUE(fs::exists(t.path / "three.partial"));
+  const CliResult resumed = run_ranks(2, study + three.string() + " --resume");
+  ASSERT_EQ(resumed.code, 0) << resumed.err;
+  EXPECT_NE(resumed.err.find("(resumed)"), std::string::npos) << resumed.err;
+  EXPECT_EQ(resumed.err.find("12 rows over 2 ranks"), std::string::npos) << resumed.err;  // fewer: rank 0's were kept
+  EXPECT_EQ(without_times(ja), without_times(json::parse(slurp((three / "results.json").string()))));
+  EXPECT_EQ(slurp((one / "example_learned.wav").string()), slurp((three / "example_learned.wav").string()));
+  EXPECT_FALSE(fs::exists(t.path / "three.partial"));
+}
+
 TEST(Mpi, ReproduceRunsItsSectionsOnceAndWritesTheReportOfOneProcess) {
   // The theory section runs on rank 0 alone (dist::Alone) while rank 1 waits for the restore
   // section, which is not asked for: the report of one process, and no second staged folder.

@@ -12,6 +12,7 @@
 #include "varlearn/audio/audio_file.hpp"
 #include "varlearn/core/error.hpp"
 #include "varlearn/core/io.hpp"
+#include "varlearn/core/threads.hpp"
 #include "varlearn/study/dequant_pipeline.hpp"
 #include "varlearn/study/dequant_study.hpp"
 #include "../support/temp_dir.hpp"
@@ -93,4 +94,53 @@ TEST(DequantStages, RowsPerMethodAndWriters) {
   const auto j = nlohmann::json::parse(io::read_text(d.path / "out" / "results.json"));
   EXPECT_EQ(j["entries"][0]["method"], "quantized");
   EXPECT_EQ(j["entries"][4]["method"], "learned");
+}
+
+namespace {
+// Every number of a row but its time.
+nlohmann::json without_seconds(const DequantEntry& e) {
+  nlohmann::json j = dequantize::entry_json(e);
+  j.erase("seconds");
+  return j;
+}
+}  // namespace
+
+TEST(DequantStudy, RowsRunSideBySideWithTheNumbersOfOneThreadInTheTablesOrder) {
+  // Two bit depths, two depths and the warm chain: the rows run side by side on two threads
+  // (the chains too, one per bit depth) and every row and example equals a one-thread run's
+  // exactly, in the table's order (b, then quantized, classic N, converged, cold, warm).
+  varlearn::testing::TempDir d;
+  DequantOptions o = small_options(d);
+  o.bits = {3, 4};
+  o.example_bits = 4;
+  o.warm_start = true;
+  DequantResults one, two;
+  {
+    const ScopedThreads threads(1);
+    one = run_dequant_study(o);
+  }
+  {
+    const ScopedThreads threads(2);
+    two = run_dequant_study(o);
+  }
+  ASSERT_EQ(one.entries.size(), 14u);  // per b: quantized, classic 1, 3, converged, learned 1, 3, warm 3
+  ASSERT_EQ(two.entries.size(), one.entries.size());
+  for (size_t i = 0; i < one.entries.size(); ++i) {
+    EXPECT_EQ(without_seconds(one.entries[i]), without_seconds(two.entries[i])) << i;
+    EXPECT_EQ(one.entries[i].bits, i < 7 ? 3 : 4) << i;
+  }
+  const DequantMethod order[] = {DequantMethod::Quantized, DequantMethod::Classic, DequantMethod::Classic,
+                                 DequantMethod::Classic,   DequantMethod::Learned, DequantMethod::Learned,
+                                 DequantMethod::Learned};
+  for (size_t i = 0; i < 7; ++i) EXPECT_EQ(one.entries[i].method, order[i]) << i;
+  EXPECT_TRUE(one.entries[6].warm);
+  EXPECT_FALSE(one.entries[5].warm);
+  ASSERT_EQ(one.examples.size(), 4u);  // clean, quantized, classic, learned: at 4 bits
+  ASSERT_EQ(two.examples.size(), 4u);
+  for (size_t i = 0; i < 4; ++i) {
+    EXPECT_EQ(one.examples[i].first, two.examples[i].first);
+    EXPECT_EQ(one.examples[i].second, two.examples[i].second) << one.examples[i].first;
+  }
+  EXPECT_EQ(one.examples[2].first, "example_classic.wav");
+  EXPECT_EQ(one.examples[3].first, "example_learned.wav");
 }

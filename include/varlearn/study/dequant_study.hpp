@@ -120,13 +120,18 @@ struct DequantResults {
   std::optional<double> snr(DequantMethod method, int bits, std::optional<int> depth) const;
 };
 
-/// Runs the study: the stages of dequant_pipeline.hpp in order. One line per step through
-/// `log` (the library never prints). With an enabled `journal` (--resume), each finished
+/// Runs the study: the stages of dequant_pipeline.hpp, the rows of the results table side by
+/// side (one thread each, largest first; under mpirun spread over the ranks, rank 0 gathering
+/// them, docs/scale-out.md). One line per row through `log` (the library never prints). With an enabled `journal` (--resume), each finished
 /// (bits, method, N) entry is recorded as "b<bits>-<method>[-N<N>|-converged]" (with its
 /// example signal where it feeds a WAV), and entries found there are reused instead of
 /// recomputed: the results equal an uninterrupted run's (every seed depends on the
 /// configuration only: subsampling on seed + b, learned training on seed, b and N).
 DequantResults run_dequant_study(const DequantOptions& options, const Log& log = {}, const Journal& journal = {});
+
+/// The dequantization study's options in `reproduce`'s report (the study's defaults, or its
+/// `--quick` grid); its depth analysis is depth_analysis_options() (dequant_depth.hpp).
+DequantOptions report_dequant_options(bool quick);
 
 /// What determines the results (resolved options and input files): the journal's fingerprint.
 nlohmann::json dequant_fingerprint(const DequantOptions& options);

@@ -14,6 +14,8 @@
 #include "varlearn/dist/dist.hpp"
 #include "varlearn/study/report.hpp"
 #include "varlearn/study/denoise_study.hpp"
+#include "varlearn/study/dequant_depth.hpp"
+#include "varlearn/study/dequant_study.hpp"
 #include "varlearn/study/restore_study.hpp"
 
 namespace varlearn::study {
@@ -53,12 +55,12 @@ std::vector<fs::path> restore_step(const ReportContext& ctx) {
 
 
 /// The sections whose studies spread their configurations over the ranks under mpirun.
-bool distributed_section(const std::string& name) { return name == "restore" || name == "denoise"; }
+bool distributed_section(const std::string& name) { return name == "restore" || name == "denoise" || name == "dequant"; }
 
-/// Under mpirun, ranks other than 0: they take part in the restore and denoise sections' studies (their
-/// configurations are spread over the ranks; rank 0 writes every file) and wait, idle, while
-/// rank 0 runs the other sections alone. Rank 0 says at each restore section whether it runs
-/// it ("run") or reloads it from its journal ("skip"); likewise at the denoise section.
+/// Under mpirun, ranks other than 0: they take part in the restore, denoise and dequant
+/// sections' studies (their configurations are spread over the ranks; rank 0 writes every file)
+/// and wait, idle, while rank 0 runs the theory section alone. Rank 0 says at each of those
+/// sections whether it runs it ("run") or reloads it from its journal ("skip").
 void help_reproduce(const ReproduceOptions& options) {
   for (const std::string& name : options.sections) {
     if (!distributed_section(name)) continue;
@@ -68,6 +70,11 @@ void help_reproduce(const ReproduceOptions& options) {
     if (word != "run") continue;
     if (name == "denoise") {
       run_denoise_study(report_denoise_options(options.quick), {}, Journal());
+      continue;
+    }
+    if (name == "dequant") {  // the section's two runs, in dequant_section()'s order
+      run_dequant_study(report_dequant_options(options.quick), {}, Journal());
+      run_dequant_study(depth_analysis_options(options.quick), {}, Journal());
       continue;
     }
     for (const RestoreRun& run : kRestoreRuns)

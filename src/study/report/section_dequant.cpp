@@ -42,9 +42,14 @@ std::string depth_analysis_section(const ReportContext& ctx) {
 
 }  // namespace
 
-std::string dequant_section(const ReportContext& ctx) {
+DequantOptions report_dequant_options(bool quick) {
   DequantOptions opt;
-  opt.quick = ctx.quick;
+  opt.quick = quick;
+  return opt;
+}
+
+std::string dequant_section(const ReportContext& ctx) {
+  const DequantOptions opt = report_dequant_options(ctx.quick);
   const auto res = run_dequant_study(opt, ctx.log, ctx.journal.nested("dequant", dequant_fingerprint(opt)));
   const auto dir = ctx.dir / "dequant";
   write_dequant_outputs(res, dir);

@@ -8,13 +8,17 @@
 #include <cmath>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <set>
 
 #include "varlearn/core/error.hpp"
 #include "varlearn/core/format.hpp"
 #include "varlearn/core/threads.hpp"
+#include "varlearn/core/parallel.hpp"
 #include "varlearn/core/timer.hpp"
+#include "varlearn/dist/dist.hpp"
 #include "varlearn/study/dequant_pipeline.hpp"
+#include "exchange.hpp"
 
 namespace varlearn::study {
 
@@ -127,119 +131,181 @@ std::string entry_key(int bits, DequantMethod m, std::optional<int> depth) {
   return k;
 }
 
-// One bit depth: every requested method, in the order of the results table. Each entry is
-// taken from the journal when it was finished before (with its example signal), else
-// computed and recorded; the classic tuning is computed only when some entry needs it.
-void run_bit_depth(const dequantize::Corpus& corpus, const DequantOptions& opt, int bits, DequantResults& res,
-                   const Log& log, const Journal& journal) {
-  using namespace dequantize;
-  const Stopwatch clock;
-  const BitDepth b = quantize(corpus, opt, bits);
-  res.train_frames = b.train.size();
-  if (b.example) {
-    res.examples.push_back({"example_clean.wav", corpus.test.front()});
-    res.examples.push_back({"example_quantized.wav", b.test.front().quantized});
+// ---- the rows and who computes them ------------------------------------------------------
+// Every row of the results table is a configuration (b, method, N), seeded by the study's seed
+// and itself only. Two phases: (1) the quantized, classic and cold learned rows, independent of
+// each other (a bit depth's classic tuning is computed once per process by the first row that
+// needs it); (2) with --warm-start, each bit depth's warm chain, one task, since every link starts
+// from the network before it. In each phase the rows run side by side, one thread each, largest
+// first; under mpirun (docs/scale-out.md) they are spread over the ranks the same way
+// (dist::my_share), and rank 0 gathers the results and alone writes the journal. Rank 0 reads
+// the journal and tells the others what is finished, so --resume works with any P.
+
+/// One row: which configuration, the WAV its test output feeds ("" = none) and its journal key.
+struct Item {
+  size_t b = 0;  ///< index into the bit depths
+  DequantMethod method = DequantMethod::Quantized;
+  std::optional<int> depth;
+  bool warm = false;
+  std::string example;
+  std::string key;
+};
+
+/// A finished row: its numbers, its example output (rank 0, when it feeds a WAV) and its
+/// trained parameters (learned rows, kept for the warm chain).
+struct Row {
+  bool done = false, computed = false;  ///< finished; finished by this run (not the journal)
+  DequantEntry entry;
+  Vector example, theta;
+};
+
+// Relative cost (about seconds on one core, measured on the quick study) for the largest-first
+// order: a learned row grows with its Adam steps, batch and depth; the classic rows with the
+// test signal.
+double item_cost(const Item& it, const DequantOptions& o, Index test_samples) {
+  const double test = double(test_samples);
+  switch (it.method) {
+    case DequantMethod::Quantized: return 1e-8 * test;
+    case DequantMethod::Classic: return it.depth ? 3e-7 * test * *it.depth : 4e-6 * test;
+    case DequantMethod::Learned: break;
   }
-  // Runs (or reloads) one configuration; `example` names the WAV its outputs feed ("" = none).
-  auto entry = [&](DequantMethod m, std::optional<int> depth, const std::string& example,
-                   const std::function<DequantEntry(Evaluation*)>& compute) {
-    const std::string key = entry_key(bits, m, depth);
-    const bool wants_example = b.example && !example.empty();
-    if (auto done = journal.find(key)) {
-      std::optional<Vector> signal = wants_example ? journal.find_signal(key, "example") : std::nullopt;
-      if (!wants_example || signal) {
-        res.entries.push_back(entry_from_json(*done));
-        if (wants_example) res.examples.push_back({example, std::move(*signal)});
-        if (log) log(describe(res.entries.back()) + " (resumed)");
-        return;
-      }
+  const double steps = it.warm ? o.budget * o.train_steps : double(o.train_steps);
+  return 1.6e-6 * steps * double(o.batch_size) * (*it.depth + 0.3);
+}
+
+// The journal key of each row and the rows in the order of the results table; `warm_chain[b]`
+// lists the rows of b's warm chain (ascending N).
+std::vector<Item> make_items(const DequantOptions& opt, const std::vector<dequantize::BitDepth>& bd,
+                             std::vector<std::vector<size_t>>& warm_chain) {
+  std::vector<Item> items;
+  warm_chain.assign(bd.size(), {});
+  const bool has_headline =
+      std::find(opt.depths.begin(), opt.depths.end(), DequantOptions::kHeadlineDepth) != opt.depths.end();
+  const int example_depth = has_headline ? DequantOptions::kHeadlineDepth : (opt.depths.empty() ? 0 : opt.depths.back());
+  for (size_t bi = 0; bi < bd.size(); ++bi) {
+    const int bits = bd[bi].bits;
+    const bool ex = bd[bi].example;
+    auto add = [&](DequantMethod m, std::optional<int> depth, bool warm, const char* example) {
+      items.push_back({bi, m, depth, warm, ex ? example : "", entry_key(bits, m, depth) + (warm ? "-warm" : "")});
+    };
+    if (has(opt.methods, DequantMethod::Quantized)) add(DequantMethod::Quantized, std::nullopt, false, "");
+    if (has(opt.methods, DequantMethod::Classic)) {
+      for (int d : opt.depths) add(DequantMethod::Classic, d, false, "");
+      add(DequantMethod::Classic, std::nullopt, false, "example_classic.wav");
     }
-    Evaluation ev;
-    const DequantEntry e = compute(&ev);
-    if (wants_example) journal.record_signal(key, "example", ev.outputs.front());
-    journal.record(key, entry_json(e));
-    res.entries.push_back(e);
-    if (wants_example) res.examples.push_back({example, ev.outputs.front()});
-    if (log) log(describe(e));
-  };
-  // A learned network (cold or warm), like `entry`, keeping its trained parameters in `thetas`
-  // (journaled as the signal "theta") when the warm chain needs them.
-  auto learned = [&](bool warm, int depth, const std::string& example, std::map<int, Vector>& thetas,
-                     const std::function<DequantEntry(Evaluation*, Vector*)>& compute) {
-    const std::string key = entry_key(bits, DequantMethod::Learned, depth) + (warm ? "-warm" : "");
-    const bool wants_example = b.example && !example.empty();
-    if (auto done = journal.find(key)) {
-      std::optional<Vector> signal = wants_example ? journal.find_signal(key, "example") : std::nullopt;
-      std::optional<Vector> theta = opt.warm_start ? journal.find_signal(key, "theta") : std::nullopt;
-      if ((!wants_example || signal) && (!opt.warm_start || theta)) {
-        res.entries.push_back(entry_from_json(*done));
-        if (wants_example) res.examples.push_back({example, std::move(*signal)});
-        if (theta) thetas[depth] = std::move(*theta);
-        if (log) log(describe(res.entries.back()) + " (resumed)");
-        return;
-      }
-    }
-    Evaluation ev;
-    Vector theta;
-    const DequantEntry e = compute(&ev, &theta);
-    if (wants_example) journal.record_signal(key, "example", ev.outputs.front());
-    if (opt.warm_start) journal.record_signal(key, "theta", theta);
-    journal.record(key, entry_json(e));
-    res.entries.push_back(e);
-    if (wants_example) res.examples.push_back({example, ev.outputs.front()});
-    if (opt.warm_start) thetas[depth] = std::move(theta);
-    if (log) log(describe(e));
-  };
-  const bool run_c = has(opt.methods, DequantMethod::Classic), run_l = has(opt.methods, DequantMethod::Learned);
-  if (has(opt.methods, DequantMethod::Quantized))
-    entry(DequantMethod::Quantized, std::nullopt, "", [&](Evaluation*) { return quantized_entry(corpus, b, opt); });
-  std::optional<ClassicTuning> tuning;
-  auto tuned = [&]() -> const ClassicTuning& {
-    if (!tuning) tuning = tune(b, opt);
-    return *tuning;
-  };
-  if (run_c) {
-    for (int d : opt.depths)
-      entry(DequantMethod::Classic, d, "", [&](Evaluation*) { return classic_entry(corpus, b, opt, d, tuned()); });
-    entry(DequantMethod::Classic, std::nullopt, "example_classic.wav",
-          [&](Evaluation* ev) { return converged_entry(corpus, b, opt, ev); });
-  }
-  if (run_l) {
-    const int example_depth = std::find(opt.depths.begin(), opt.depths.end(), DequantOptions::kHeadlineDepth) !=
-                                      opt.depths.end()
-                                  ? DequantOptions::kHeadlineDepth
-                                  : opt.depths.back();
-    // The trained parameters by depth (cold, then warm): kept only for the warm chain.
-    std::map<int, Vector> cold_theta, warm_theta;
-    for (int d : opt.depths)
-      learned(false, d, d == example_depth ? "example_learned.wav" : "", cold_theta, [&](Evaluation* ev, Vector* th) {
-        return learned_entry(corpus, b, opt, d, fixed_budget(tuned().best.at(d), d), log, ev, th);
-      });
-    if (opt.warm_start) {
-      std::vector<int> chain = opt.depths;
-      std::sort(chain.begin(), chain.end());
-      // Training SNR of the learned network of depth N (cold or warm) at this b.
-      auto train_snr = [&](int depth, bool warm) {
-        for (const auto& e : res.entries)
-          if (e.method == DequantMethod::Learned && e.bits == bits && e.depth == depth && e.warm == warm)
-            return e.train_snr_db;
-        return -1e300;
-      };
-      for (size_t i = 1; i < chain.size(); ++i) {
-        const int d = chain[i], s = chain[i - 1];
-        // From the better-fitting (training SNR) of the cold and the warm network of depth s, so
-        // that the warm chain's training SNR never falls below any shallower network's.
-        const bool from_warm = i > 1 && train_snr(s, true) > train_snr(s, false);
-        const Vector& from = from_warm ? warm_theta.at(s) : cold_theta.at(s);
-        learned(true, d, "", warm_theta, [&](Evaluation* ev, Vector* th) {
-          DequantEntry e = warm_entry(corpus, b, opt, d, s, from, log, ev, th);
-          e.warm_from_warm = from_warm;
-          return e;
-        });
-      }
+    if (!has(opt.methods, DequantMethod::Learned)) continue;
+    for (int d : opt.depths) add(DequantMethod::Learned, d, false, d == example_depth ? "example_learned.wav" : "");
+    if (!opt.warm_start) continue;
+    std::vector<int> chain = opt.depths;
+    std::sort(chain.begin(), chain.end());
+    for (size_t k = 1; k < chain.size(); ++k) {
+      add(DequantMethod::Learned, chain[k], true, "");
+      warm_chain[bi].push_back(items.size() - 1);
     }
   }
-  if (log) log("dequant: b = " + std::to_string(bits) + " done in " + format_fixed(clock.seconds(), 1) + " s");
+  return items;
+}
+
+// Rank 0 reads the journal; every rank learns which rows are finished (their numbers and
+// theta; the example signals stay on rank 0, the only rank that writes them).
+void load_journal(const std::vector<Item>& items, std::vector<Row>& rows, const DequantOptions& opt,
+                  const Journal& journal, const Log& log) {
+  nlohmann::json found = nlohmann::json::array();
+  if (dist::is_root())
+    for (size_t i = 0; i < items.size(); ++i) {
+      const Item& it = items[i];
+      const auto done = journal.find(it.key);
+      if (!done) continue;
+      const bool learned = it.method == DequantMethod::Learned;
+      std::optional<Vector> example = it.example.empty() ? std::nullopt : journal.find_signal(it.key, "example");
+      std::optional<Vector> theta = learned && opt.warm_start ? journal.find_signal(it.key, "theta") : std::nullopt;
+      if ((!it.example.empty() && !example) || (learned && opt.warm_start && !theta)) continue;  // recomputed
+      Row& r = rows[i];
+      r.done = true;
+      r.entry = entry_from_json(*done);
+      if (example) r.example = std::move(*example);
+      if (theta) r.theta = std::move(*theta);
+      if (log) log(describe(r.entry) + " (resumed)");
+      if (dist::size() > 1) found.push_back({{"index", i}, {"entry", *done}, {"theta", exchange::vec_json(r.theta)}});
+    }
+  if (dist::size() == 1) return;
+  std::string text = dist::is_root() ? exchange::to_text(found) : std::string();
+  dist::idle_barrier();  // the other ranks may wait here while rank 0 writes a previous run's files
+  dist::broadcast(text);
+  if (dist::is_root()) return;
+  for (const nlohmann::json& f : exchange::from_text(text)) {
+    Row& r = rows.at(f.at("index").get<size_t>());
+    r.done = true;
+    r.entry = entry_from_json(f.at("entry"));
+    r.theta = exchange::vec_from(f.at("theta"));
+  }
+}
+
+// Records a row this process finished (rank 0 writes; elsewhere a no-op): signals first, so
+// that a journaled row is always whole.
+void record_row(const Journal& journal, const Item& it, const Row& r, const DequantOptions& opt) {
+  if (!it.example.empty()) journal.record_signal(it.key, "example", r.example);
+  if (it.method == DequantMethod::Learned && opt.warm_start) journal.record_signal(it.key, "theta", r.theta);
+  journal.record(it.key, entry_json(r.entry));
+}
+
+// Under mpirun, after a phase: `to_all` ranks (every rank, or rank 0 alone) take the rows the
+// others computed (numbers and theta); rank 0 also takes their example signals and journals
+// the rows. `mine` are the rows this rank computed in the phase.
+void exchange_rows(const std::vector<Item>& items, std::vector<Row>& rows, const std::vector<size_t>& mine,
+                   bool to_all, const DequantOptions& opt, const Journal& journal) {
+  if (dist::size() == 1) return;
+  nlohmann::json sent = nlohmann::json::array(), examples = nlohmann::json::array();
+  for (size_t i : mine) {
+    sent.push_back({{"index", i}, {"entry", entry_json(rows[i].entry)}, {"theta", exchange::vec_json(rows[i].theta)}});
+    if (!dist::is_root() && !items[i].example.empty())
+      examples.push_back({{"index", i}, {"example", exchange::vec_json(rows[i].example)}});
+  }
+  const std::vector<std::string> all = to_all ? dist::all_gather(exchange::to_text(sent)) : dist::gather(exchange::to_text(sent));
+  const std::vector<std::string> all_examples = dist::gather(exchange::to_text(examples));
+  for (size_t q = 0; q < all.size(); ++q) {
+    if (int(q) == dist::rank()) continue;
+    for (const nlohmann::json& f : exchange::from_text(all[q])) {
+      const size_t i = f.at("index").get<size_t>();
+      if (i >= rows.size()) throw Error("study dequant: a row from another rank is not in the list", Error::Kind::Internal);
+      Row& r = rows[i];
+      r.done = r.computed = true;
+      r.entry = entry_from_json(f.at("entry"));
+      r.theta = exchange::vec_from(f.at("theta"));
+    }
+    if (dist::is_root())
+      for (const nlohmann::json& f : exchange::from_text(all_examples[q]))
+        rows.at(f.at("index").get<size_t>()).example = exchange::vec_from(f.at("example"));
+  }
+  if (dist::is_root())
+    for (size_t q = 0; q < all.size(); ++q)
+      if (int(q) != dist::rank())
+        for (const nlohmann::json& f : exchange::from_text(all[q])) {
+          const size_t i = f.at("index").get<size_t>();
+          record_row(journal, items[i], rows[i], opt);
+        }
+}
+
+// Spreads `tasks` (indices, with costs) over the ranks and runs this rank's share side by side,
+// largest first, one thread each. Returns this rank's tasks. `what` names them in the log line.
+template <class Body>
+std::vector<size_t> run_share(std::vector<size_t> tasks, const std::vector<double>& task_cost, const std::string& what,
+                              const Log& log, Body&& body) {
+  std::stable_sort(tasks.begin(), tasks.end(), [&](size_t a, size_t b) { return task_cost[a] > task_cost[b]; });
+  std::vector<double> costs;
+  for (size_t t : tasks) costs.push_back(task_cost[t]);
+  const std::vector<size_t> mine = dist::my_share(tasks, costs);
+  if (dist::size() > 1 && log)
+    log("dequant: " + std::to_string(tasks.size()) + " " + what + " over " + std::to_string(dist::size()) + " ranks, " +
+        std::to_string(mine.size()) + " on rank 0");
+  parallel_for(
+      Index(mine.size()),
+      [&](Index k) {
+        const ScopedThreads one(1);  // small GEMMs: one thread per row (see CpOptions::threads)
+        body(mine[size_t(k)]);
+      },
+      Schedule::Dynamic, 1);
+  return mine;
 }
 
 }  // namespace
@@ -259,14 +325,15 @@ nlohmann::json dequant_fingerprint(const DequantOptions& options) {
           {"added_tau_grid", o.added_tau_grid}};
 }
 
-DequantResults run_dequant_study(const DequantOptions& options_in, const Log& log, const Journal& journal) {
+DequantResults run_dequant_study(const DequantOptions& options_in, const Log& log_in, const Journal& journal) {
+  using namespace dequantize;
   const Stopwatch clock;
   const DequantOptions opt = options_in.resolved();
   opt.validate();
-  const ScopedThreads threads(1);  // small GEMMs: one thread (see CpOptions::threads)
+  const Log log = serialized_log(log_in);  // called from worker threads
   DequantResults res;
   res.options = opt;
-  const dequantize::Corpus corpus = dequantize::load_corpus(opt, log);
+  const Corpus corpus = load_corpus(opt, log);
   // Silent audio: nothing to learn from, and an undefined (infinite) test SNR. Refused before any work.
   auto silent = [](const std::vector<Vector>& signals) {
     for (const Vector& v : signals)
@@ -283,7 +350,109 @@ DequantResults run_dequant_study(const DequantOptions& options_in, const Log& lo
   res.train_files = corpus.train_files, res.test_files = corpus.test_files;
   res.clipped_samples = corpus.clipped_samples, res.test_samples = corpus.test_samples;
   res.example_file = res.test_files.front();
-  for (int bits : opt.bits) run_bit_depth(corpus, opt, bits, res, log, journal);
+
+  std::vector<BitDepth> bd(opt.bits.size());
+  parallel_for(Index(bd.size()), [&](Index i) {
+    const ScopedThreads one(1);
+    bd[size_t(i)] = quantize(corpus, opt, opt.bits[size_t(i)]);
+  });
+  res.train_frames = bd.back().train.size();
+  std::vector<std::vector<size_t>> warm_chain;
+  const std::vector<Item> items = make_items(opt, bd, warm_chain);
+  std::vector<Row> rows(items.size());
+  load_journal(items, rows, opt, journal, log);
+
+  // The classic tuning of each bit depth, computed by the first row that needs it.
+  std::vector<ClassicTuning> tunings(bd.size());
+  std::vector<std::once_flag> tuned(bd.size());
+  auto tuning = [&](size_t bi) -> const ClassicTuning& {
+    std::call_once(tuned[bi], [&] { tunings[bi] = tune(bd[bi], opt); });
+    return tunings[bi];
+  };
+  auto finish = [&](size_t i, Row&& r, const Evaluation& ev) {
+    const Item& it = items[i];
+    if (!it.example.empty()) r.example = ev.outputs.front();
+    r.done = r.computed = true;
+    record_row(journal, it, r, opt);
+    if (log) log(describe(r.entry));
+    rows[i] = std::move(r);
+  };
+
+  // Phase 1: quantized, classic and cold learned rows.
+  std::vector<size_t> first;
+  std::vector<double> cost(items.size(), 0.0);
+  for (size_t i = 0; i < items.size(); ++i) {
+    cost[i] = item_cost(items[i], opt, corpus.test_samples);
+    if (!items[i].warm && !rows[i].done) first.push_back(i);
+  }
+  const std::vector<size_t> mine_first = run_share(first, cost, "rows", log, [&](size_t i) {
+    const Item& it = items[i];
+    const BitDepth& b = bd[it.b];
+    Evaluation ev;
+    Row r;
+    if (it.method == DequantMethod::Quantized) r.entry = quantized_entry(corpus, b, opt);
+    else if (it.method == DequantMethod::Classic)
+      r.entry = it.depth ? classic_entry(corpus, b, opt, *it.depth, tuning(it.b)) : converged_entry(corpus, b, opt, &ev);
+    else
+      r.entry = learned_entry(corpus, b, opt, *it.depth, fixed_budget(tuning(it.b).best.at(*it.depth), *it.depth), log,
+                              &ev, &r.theta);
+    finish(i, std::move(r), ev);
+  });
+  exchange_rows(items, rows, mine_first, true, opt, journal);
+
+  // Phase 2 (--warm-start): each bit depth's warm chain, from the better-fitting (training SNR)
+  // of the cold and the warm network of the next smaller N, so that the chain's training SNR
+  // never falls below any shallower network's.
+  if (opt.warm_start) {
+    auto row_of = [&](size_t bi, int depth, bool warm) -> const Row& {
+      for (size_t i = 0; i < items.size(); ++i)
+        if (items[i].b == bi && items[i].method == DequantMethod::Learned && items[i].depth == depth && items[i].warm == warm)
+          return rows[i];
+      throw Error("study dequant: no learned row for the warm chain", Error::Kind::Internal);
+    };
+    std::vector<size_t> chains;
+    std::vector<double> chain_cost(bd.size(), 0.0);
+    for (size_t bi = 0; bi < bd.size(); ++bi) {
+      for (size_t i : warm_chain[bi])
+        if (!rows[i].done) chain_cost[bi] += cost[i];
+      if (chain_cost[bi] > 0) chains.push_back(bi);
+    }
+    const std::vector<size_t> my_chains = run_share(chains, chain_cost, "warm chains", log, [&](size_t bi) {
+      std::vector<int> chain = opt.depths;
+      std::sort(chain.begin(), chain.end());
+      for (size_t k = 1; k < chain.size(); ++k) {
+        const size_t i = warm_chain[bi][k - 1];
+        if (rows[i].done) continue;
+        const int d = chain[k], s = chain[k - 1];
+        const bool from_warm = k > 1 && row_of(bi, s, true).entry.train_snr_db > row_of(bi, s, false).entry.train_snr_db;
+        const Vector& from = row_of(bi, s, from_warm).theta;
+        Evaluation ev;
+        Row r;
+        r.entry = warm_entry(corpus, bd[bi], opt, d, s, from, log, &ev, &r.theta);
+        r.entry.warm_from_warm = from_warm;
+        finish(i, std::move(r), ev);
+      }
+    });
+    std::vector<size_t> mine_warm;
+    for (size_t bi : my_chains)
+      for (size_t i : warm_chain[bi])
+        if (rows[i].computed) mine_warm.push_back(i);
+    exchange_rows(items, rows, mine_warm, false, opt, journal);
+  }
+
+  // The results in the table's order (on rank 0 every row; the others lack the warm rows).
+  for (size_t bi = 0; bi < bd.size(); ++bi) {
+    if (bd[bi].example) {
+      res.examples.push_back({"example_clean.wav", corpus.test.front()});
+      res.examples.push_back({"example_quantized.wav", bd[bi].test.front().quantized});
+    }
+    for (size_t i = 0; i < items.size(); ++i) {
+      if (items[i].b != bi || !rows[i].done) continue;
+      res.entries.push_back(rows[i].entry);
+      if (!items[i].example.empty() && dist::is_root()) res.examples.push_back({items[i].example, rows[i].example});
+    }
+  }
+  if (log) log("dequant: done in " + format_fixed(clock.seconds(), 1) + " s");
   res.seconds = clock.seconds();
   return res;
 }

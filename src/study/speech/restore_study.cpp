@@ -15,6 +15,7 @@
 #include "varlearn/dist/dist.hpp"
 #include "varlearn/study/restore_pipeline.hpp"
 #include "varlearn/study/restore_study.hpp"
+#include "exchange.hpp"
 
 namespace varlearn::study {
 
@@ -22,17 +23,17 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
+using exchange::from_text;
+using exchange::to_text;
+using exchange::vec_from;
+using exchange::vec_json;
+
 [[noreturn]] void bad(const std::string& flag, const std::string& why) { throw Error(flag + ": " + why); }
 
 json opt(const std::optional<double>& v) { return v && std::isfinite(*v) ? json(*v) : json(nullptr); }
 std::optional<double> opt_from(const json& j) {
   if (j.is_null()) return std::nullopt;
   return j.get<double>();
-}
-json vec_json(const Vector& v) { return std::vector<double>(v.data(), v.data() + v.size()); }
-Vector vec_from(const json& j) {
-  const auto x = j.get<std::vector<double>>();
-  return Eigen::Map<const Vector>(x.data(), Index(x.size()));
 }
 
 json extra_json(const RestoreConfig& c) {
@@ -87,11 +88,6 @@ void set_record(std::vector<RestoreConfig>& configs, size_t count, const json& r
   configs[i].theta = vec_from(r.at("theta"));
   configs[i].demo = std::move(demo);
 }
-std::string to_text(const json& j) {
-  const std::vector<std::uint8_t> bytes = json::to_cbor(j);
-  return std::string(bytes.begin(), bytes.end());
-}
-json from_text(const std::string& text) { return json::from_cbor(text); }
 
 // Relative cost for the largest-first order: a bilevel run (a lower-level solve per Adam step)
 // costs about as much as unrolling 40 steps; an unrolled one grows with its depth.
