@@ -1,15 +1,26 @@
 // One Chambolle–Pock iteration of the classic dequantization over a batch of frames
-// (1024 frames of n = 64, 256 frames of n = 320), float64 and float32, and the DCT as a
-// cached-matrix GEMM against a per-frame matrix-vector loop. Reports microseconds per frame
-// (counter "us_per_frame"). Run: ./bench_dequant --benchmark_counters_tabular=true
+// (1024 frames of n = 64, 256 frames of n = 320), float64 and float32; one training step
+// (loss and gradient by reverse mode) of the learned unrolled network (n = 64, N = 5, the
+// study's 256 frames and 4096); and the DCT as a cached-matrix GEMM against a per-frame
+// matrix-vector loop. Reports microseconds per frame ("us_per_frame"); the iteration and the
+// step also the same products alone with each GEMM backend, timed interleaved with them
+// (medians), and pct_of_best_gemm = best GEMM time / their time (core/gemm.hpp; the products
+// are the work, the rest is O(n B) elementwise passes).
+// Run: ./bench_dequant --benchmark_counters_tabular=true
 #include <benchmark/benchmark.h>
 
 #include <Eigen/Core>
+#include <algorithm>
+#include <chrono>
 #include <random>
+#include <vector>
 
 #include "varlearn/audio/quantizer.hpp"
+#include "varlearn/core/gemm.hpp"
+#include "varlearn/core/threads.hpp"
 #include "varlearn/dequant/chambolle_pock.hpp"
 #include "varlearn/dequant/dct.hpp"
+#include "varlearn/dequant/unrolled.hpp"
 
 using namespace varlearn;
 
@@ -35,16 +46,87 @@ template <class T> struct Setup {
   }
 };
 
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+double seconds_of(const auto& f) {
+  const auto t0 = std::chrono::steady_clock::now();
+  f();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// Times `work` (reported as the benchmark's time) interleaved with `products(backend)` for each
+// backend; sets the counters us_per_frame, GFLOPs, gemm_<backend>_GFLOPs, pct_of_best_gemm.
+template <class Work, class Products>
+void against_gemm(benchmark::State& state, Index frames, double flops, Work&& work, Products&& products) {
+  std::vector<GemmBackend> backends{GemmBackend::Eigen};
+  if (blas_available()) backends.push_back(GemmBackend::Blas);
+  work();  // warm-up: buffers, and the auto backend's probes of the shapes
+  for (const auto be : backends) products(be);
+  std::vector<double> tw, tg[2] = {{}, {}};
+  for (auto _ : state) {
+    tw.push_back(seconds_of(work));
+    for (size_t i = 0; i < backends.size(); ++i) tg[i].push_back(seconds_of([&] { products(backends[i]); }));
+    state.SetIterationTime(tw.back());
+  }
+  const double w = median(tw), ge = median(tg[0]), gb = blas_available() ? median(tg[1]) : ge;
+  state.counters["us_per_frame"] = w / double(frames) * 1e6;
+  state.counters["GFLOPs"] = flops / w / 1e9;
+  state.counters["gemm_eigen_GFLOPs"] = flops / ge / 1e9;
+  if (blas_available()) state.counters["gemm_blas_GFLOPs"] = flops / gb / 1e9;
+  state.counters["pct_of_best_gemm"] = 100.0 * std::min(ge, gb) / w;
+}
+
+// Args: n, frames, threads.
 template <class T> void BM_CpIteration(benchmark::State& state) {
-  Eigen::setNbThreads(static_cast<int>(state.range(2)));
+  const ScopedThreads threads(static_cast<int>(state.range(2)));
   const Index n = state.range(0), b = state.range(1);
   Setup<T> s(n, b);
-  for (auto _ : state) {
-    dequant::cp_iteration<T>(s.k, s.lower, s.upper, T(0.3), T(1 / 0.3), s.st);
-    benchmark::DoNotOptimize(s.st.x.data());
-  }
-  state.counters["us_per_frame"] = benchmark::Counter(
-      static_cast<double>(b) * state.iterations(), benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+  MatrixT<T> work(n, b);
+  against_gemm(
+      state, b, 4.0 * double(n) * double(n) * double(b),
+      [&] {
+        dequant::cp_iteration<T>(s.k, s.lower, s.upper, T(0.3), T(1 / 0.3), s.st);
+        benchmark::DoNotOptimize(s.st.x.data());
+      },
+      [&](GemmBackend be) {  // K xbar and K^T y
+        gemm_with(be, T(1), s.k, false, s.st.xbar, false, T(0), work);
+        gemm_with(be, T(1), s.k, true, s.st.y, false, T(0), work);
+        benchmark::DoNotOptimize(work.data());
+      });
+}
+
+// One training step of the learned network (loss and gradient; float32 as the study trains in
+// float64: both). Args: frames, threads; n = 64, depth N = 5, one step size per iteration.
+template <class T> void BM_UnrolledStep(benchmark::State& state) {
+  const ScopedThreads threads(static_cast<int>(state.range(1)));
+  constexpr Index n = 64;
+  constexpr int depth = 5;
+  const Index b = state.range(0);
+  Setup<T> s(n, b);
+  dequant::UnrolledSpec us;
+  us.n = n;
+  us.depth = depth;
+  const MatrixT<T> quantized = s.k * s.st.x, clean = quantized + MatrixT<T>::Constant(n, b, T(0.01));
+  const dequant::UnrolledLoss<T> loss(us, quantized, s.lower, s.upper, clean);
+  const VectorT<T> theta = dequant::initial_parameters<T>(us, 0.1, 10.0);
+  VectorT<T> grad;
+  MatrixT<T> a(n, b), gk(n, n);
+  const MatrixT<T> k = s.k;
+  // Products of n x n by n x B: forward K^T s, 2 per iteration, K x; reverse K^T gout and 2 per
+  // iteration. Of n x B by (n x B)^T (into the gradient of K): 2 per iteration and 2 more.
+  const int square = 3 + 4 * depth, outer = 2 + 2 * depth, products = square + outer;
+  against_gemm(
+      state, b, 2.0 * double(n) * double(n) * double(b) * products,
+      [&] { benchmark::DoNotOptimize(loss.evaluate_with_gradient(theta, grad)); },
+      [&](GemmBackend be) {  // the same shapes: n x n times n x B, and n x B times (n x B)^T
+        for (int i = 0; i < square; ++i) gemm_with(be, T(1), k, i % 2 == 1, quantized, false, T(0), a);
+        for (int i = 0; i < outer; ++i) gemm_with(be, T(1), quantized, false, clean, true, T(1), gk);
+        benchmark::DoNotOptimize(a.data());
+        benchmark::DoNotOptimize(gk.data());
+      });
 }
 
 void BM_DctGemm(benchmark::State& state) {
@@ -86,10 +168,13 @@ void BM_DctFftw(benchmark::State& state) {
 }
 }  // namespace
 
-// Args: n, frames, GEMM threads.
+// Args: n, frames, threads.
 BENCHMARK(BM_CpIteration<double>)->Args({64, 1024, 1})->Args({320, 256, 1})->Args({64, 1024, 2})->Args({320, 256, 2})
-    ->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_CpIteration<float>)->Args({64, 1024, 1})->Args({320, 256, 1})->Unit(benchmark::kMicrosecond);
+    ->UseManualTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_CpIteration<float>)->Args({64, 1024, 1})->Args({320, 256, 1})->UseManualTime()->Unit(benchmark::kMicrosecond);
+// Args: frames, threads.
+BENCHMARK(BM_UnrolledStep<double>)->Args({256, 1})->Args({4096, 1})->Args({4096, 2})->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_UnrolledStep<float>)->Args({256, 1})->Args({4096, 1})->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_DctGemm)->Args({64, 1024})->Args({320, 256})->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_DctPerFrame)->Args({64, 1024})->Args({320, 256})->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_DctFftw)->Args({64, 1024})->Args({320, 256})->Unit(benchmark::kMicrosecond);

@@ -8,6 +8,7 @@
 
 #include "validate.hpp"
 #include "varlearn/core/error.hpp"
+#include "varlearn/core/gemm.hpp"
 #include "varlearn/dequant/dct.hpp"
 
 namespace varlearn::dequant {
@@ -25,8 +26,9 @@ void CpOptions::validate() const {
 template <class T>
 void cp_iteration(const MatrixT<T>& k, const MatrixT<T>& lower, const MatrixT<T>& upper, T tau, T sigma,
                   CpState<T>& s) {
-  // Dual step: v = y + sigma K xbar; y = v - clamp(v, sigma l, sigma u).
-  s.work.noalias() = k * s.xbar;
+  // Dual step: v = y + sigma K xbar; y = v - clamp(v, sigma l, sigma u). The two products are
+  // the iteration's work (4 n^2 B flops against O(n B) for the rest): core/gemm.hpp's backend.
+  gemm(T(1), k, false, s.xbar, false, T(0), s.work);
   const Index size = s.y.size();
   T* y = s.y.data();
   const T* w = s.work.data();
@@ -38,7 +40,7 @@ void cp_iteration(const MatrixT<T>& k, const MatrixT<T>& lower, const MatrixT<T>
     y[i] = v < lo ? v - lo : (v > hi ? v - hi : T(0));
   }
   // Primal step: x+ = soft_tau(x - tau K^T y); xbar = 2 x+ - x.
-  s.work.noalias() = k.transpose() * s.y;
+  gemm(T(1), k, true, s.y, false, T(0), s.work);
   T* x = s.x.data();
   T* xb = s.xbar.data();
   for (Index i = 0; i < size; ++i) {

@@ -3,11 +3,14 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <memory>
+#include <mutex>
 #include <numeric>
 #include <string>
 
 #include "validate.hpp"
 #include "varlearn/core/error.hpp"
+#include "varlearn/core/gemm.hpp"
 #include "varlearn/core/numerics.hpp"
 #include "varlearn/core/random.hpp"
 #include "varlearn/dequant/chambolle_pock.hpp"
@@ -80,12 +83,25 @@ template <class T> UnrolledParameters unpack(const UnrolledSpec& spec, const Vec
   return p;
 }
 
-namespace {
-
+/// What reverse mode keeps of the forward pass, and its own buffers: kept by UnrolledLoss from
+/// call to call (UnrolledLoss::Workspace), so that a training step allocates nothing (fresh
+/// n x B matrices each step cost page faults: a third of the step at n = 64, B = 256).
 template <class T> struct Tape {
   std::vector<MatrixT<T>> xbar, p, v, y, w, z;  // per iteration k: inputs/intermediates
   MatrixT<T> x_final, pre_output;
+  MatrixT<T> gout, gx, gxprev, gxbar, gy, gz, gk;  // adjoints
 };
+
+/// The step sizes' gradients are sums over every sample: vectorized partial sums of this many
+/// terms in T, added up in double.
+constexpr Index kSumChunk = 256;
+
+template <class T> struct UnrolledLoss<T>::Workspace {
+  std::mutex busy;  // one call at a time uses the tape; a concurrent call makes its own
+  Tape<T> tape;
+};
+
+namespace {
 
 template <class T>
 void check_shapes(const UnrolledSpec& spec, const VectorT<T>& theta, const MatrixT<T>& s, const MatrixT<T>& l,
@@ -101,43 +117,89 @@ void check_shapes(const UnrolledSpec& spec, const VectorT<T>& theta, const Matri
 }
 
 template <class T>
-MatrixT<T> forward(const UnrolledSpec& spec, const VectorT<T>& theta, const MatrixT<T>& s, const MatrixT<T>& l,
-                   const MatrixT<T>& u, Tape<T>* tape) {
-  const Index n = spec.n, m = spec.num_stepsizes();
-  Eigen::Map<const MatrixT<T>> k(theta.data(), n, n);
-  MatrixT<T> x = k.transpose() * s;
-  MatrixT<T> xbar = x, y = MatrixT<T>::Zero(n, s.cols()), p(n, s.cols()), w(n, s.cols());
+void forward(const UnrolledSpec& spec, const VectorT<T>& theta, const MatrixT<T>& s, const MatrixT<T>& l,
+             const MatrixT<T>& u, Tape<T>* tape, MatrixT<T>& out) {
+  // The products (2 per iteration forward, 4 reverse: the work) run on core/gemm.hpp's backend;
+  // the rest is one fused pass per half step, writing the tape in place (no copies).
+  const Index n = spec.n, m = spec.num_stepsizes(), cols = s.cols(), size = n * cols;
+  const MatrixT<T> k = Eigen::Map<const MatrixT<T>>(theta.data(), n, n);
+  MatrixT<T> x_buf;
+  MatrixT<T>& x = tape ? tape->x_final : x_buf;  // x^k, in place
+  gemm(T(1), k, true, s, false, T(0), x);
+  // Without a tape: one buffer each (y^0 = 0, xbar^0 = x^0). The tape's are reused when the
+  // shapes repeat (resize is then a no-op).
+  MatrixT<T> xbar_buf, y_buf, p_buf, w_buf;
   if (tape) {
-    for (auto* v : {&tape->xbar, &tape->p, &tape->v, &tape->y, &tape->w, &tape->z}) v->assign(spec.depth, MatrixT<T>());
+    for (auto* v : {&tape->xbar, &tape->p, &tape->v, &tape->y, &tape->w, &tape->z}) {
+      v->resize(size_t(spec.depth));
+      for (MatrixT<T>& e : *v) e.resize(n, cols);
+    }
+    tape->xbar[0] = x;
+  } else {
+    xbar_buf = x;
+    y_buf.setZero(n, cols);
+    p_buf.resize(n, cols);
+    w_buf.resize(n, cols);
   }
+  const T* lo_bound = l.data();
+  const T* hi_bound = u.data();
   for (int it = 0; it < spec.depth; ++it) {
     const Index j = spec.sharing == StepsizeSharing::Shared ? 0 : it;
     const T tau = static_cast<T>(softplus(static_cast<double>(theta(n * n + j))));
     const T sigma = static_cast<T>(softplus(static_cast<double>(theta(n * n + m + j))));
-    p.noalias() = k * xbar;
-    MatrixT<T> v = y + sigma * p;
-    y = v - v.cwiseMax(sigma * l).cwiseMin(sigma * u);
-    w.noalias() = k.transpose() * y;
-    MatrixT<T> z = x - tau * w;
-    MatrixT<T> xn = z.unaryExpr([tau](T a) { return soft_threshold(a, tau); });
-    if (tape) {
-      tape->xbar[it] = xbar;
-      tape->p[it] = p;
-      tape->v[it] = std::move(v);
-      tape->y[it] = y;
-      tape->w[it] = w;
-      tape->z[it] = std::move(z);
+    const MatrixT<T>& xbar = tape ? tape->xbar[it] : xbar_buf;
+    MatrixT<T>& p = tape ? tape->p[it] : p_buf;
+    MatrixT<T>& w = tape ? tape->w[it] : w_buf;
+    MatrixT<T>& y = tape ? tape->y[it] : y_buf;
+    // Dual: p = K xbar, v = y + sigma p, y = v - clamp(v, sigma l, sigma u).
+    gemm(T(1), k, false, xbar, false, T(0), p);
+    {
+      const T* yprev = tape ? (it > 0 ? tape->y[it - 1].data() : nullptr) : y.data();
+      const T* pp = p.data();
+      T* yy = y.data();
+      T* vv = tape ? tape->v[it].data() : nullptr;
+      auto dual = [&]<bool from_zero, bool keep_v>() {
+#pragma omp simd
+        for (Index i = 0; i < size; ++i) {
+          const T v = (from_zero ? T(0) : yprev[i]) + sigma * pp[i];
+          if constexpr (keep_v) vv[i] = v;
+          yy[i] = v - std::min(std::max(v, sigma * lo_bound[i]), sigma * hi_bound[i]);
+        }
+      };
+      if (vv) {
+        if (yprev) dual.template operator()<false, true>();
+        else dual.template operator()<true, true>();
+      } else {
+        dual.template operator()<false, false>();
+      }
     }
-    xbar = T(2) * xn - x;
-    x = std::move(xn);
+    // Primal: w = K^T y, z = x - tau w, x+ = soft_tau(z), xbar+ = 2 x+ - x (not after the last).
+    gemm(T(1), k, true, y, false, T(0), w);
+    {
+      const T* ww = w.data();
+      T* xx = x.data();
+      T* zz = tape ? tape->z[it].data() : nullptr;
+      T* next = it + 1 < spec.depth ? (tape ? tape->xbar[it + 1].data() : xbar_buf.data()) : nullptr;
+      // One loop per case (z kept or not, xbar+ needed or not): no test inside, vectorized.
+      auto primal = [&]<bool keep_z, bool extrapolate>() {
+#pragma omp simd
+        for (Index i = 0; i < size; ++i) {
+          const T z = xx[i] - tau * ww[i];
+          if constexpr (keep_z) zz[i] = z;
+          const T xn = z > tau ? z - tau : (z < -tau ? z + tau : T(0));  // soft_threshold(z, tau)
+          if constexpr (extrapolate) next[i] = T(2) * xn - xx[i];
+          xx[i] = xn;
+        }
+      };
+      if (zz && next) primal.template operator()<true, true>();
+      else if (zz) primal.template operator()<true, false>();
+      else if (next) primal.template operator()<false, true>();
+      else primal.template operator()<false, false>();
+    }
   }
-  MatrixT<T> out = k * x;
-  if (tape) {
-    tape->x_final = x;
-    tape->pre_output = out;
-  }
+  gemm(T(1), k, false, x, false, T(0), out);
+  if (tape) tape->pre_output = out;
   if (spec.project_output) out = out.cwiseMax(l).cwiseMin(u);
-  return out;
 }
 
 }  // namespace
@@ -146,86 +208,118 @@ template <class T>
 MatrixT<T> unrolled_forward(const UnrolledSpec& spec, const VectorT<T>& theta, const MatrixT<T>& quantized,
                             const MatrixT<T>& lower, const MatrixT<T>& upper) {
   check_shapes(spec, theta, quantized, lower, upper, "dequant::unrolled_forward");
-  return forward<T>(spec, theta, quantized, lower, upper, nullptr);
+  MatrixT<T> out;
+  forward<T>(spec, theta, quantized, lower, upper, nullptr, out);
+  return out;
 }
 
 namespace {
 // MSE of the network output and, when grad is non-null, its gradient by reverse mode.
 template <class T>
 T unrolled_loss(const UnrolledSpec& spec, const VectorT<T>& theta, const MatrixT<T>& s, const MatrixT<T>& l,
-                const MatrixT<T>& u, const MatrixT<T>& clean, VectorT<T>* grad) {
+                const MatrixT<T>& u, const MatrixT<T>& clean, VectorT<T>* grad, Tape<T>& tape) {
   check_shapes(spec, theta, s, l, u, "dequant::unrolled_loss");
   require(clean.rows() == s.rows() && clean.cols() == s.cols(), "dequant::unrolled_loss",
           "clean frames must have the shape of the quantized frames");
-  Tape<T> tape;
-  const MatrixT<T> out = forward<T>(spec, theta, s, l, u, grad ? &tape : nullptr);
   const T scale = T(1) / static_cast<T>(s.size());
-  const MatrixT<T> err = out - clean;
-  const T loss = err.squaredNorm() * scale;
+  MatrixT<T>& gout = tape.gout;
+  forward<T>(spec, theta, s, l, u, grad ? &tape : nullptr, gout);
+  gout -= clean;  // the error, then its adjoint
+  const T loss = gout.squaredNorm() * scale;
   if (!grad) return loss;
+  gout *= T(2) * scale;
 
   const Index n = spec.n, m = spec.num_stepsizes();
-  Eigen::Map<const MatrixT<T>> k(theta.data(), n, n);
+  const MatrixT<T> k = Eigen::Map<const MatrixT<T>>(theta.data(), n, n);
   grad->setZero(theta.size());
-  Eigen::Map<MatrixT<T>> gk(grad->data(), n, n);
+  MatrixT<T>& gk = tape.gk;
+  gk.setZero(n, n);
   std::vector<double> gtau(m, 0.0), gsigma(m, 0.0);
 
-  MatrixT<T> gout = T(2) * scale * err;
   if (spec.project_output) {
-    const MatrixT<T>& r = tape.pre_output;
-    for (Index i = 0; i < gout.size(); ++i)
-      if (!(r(i) > l(i) && r(i) < u(i))) gout(i) = 0;
+    const T* r = tape.pre_output.data();
+    const T* ll = l.data();
+    const T* uu = u.data();
+    T* g = gout.data();
+#pragma omp simd
+    for (Index i = 0; i < gout.size(); ++i) g[i] = r[i] > ll[i] && r[i] < uu[i] ? g[i] : T(0);
   }
-  gk.noalias() += gout * tape.x_final.transpose();
-  MatrixT<T> gx = k.transpose() * gout;
-  MatrixT<T> gxbar = MatrixT<T>::Zero(n, s.cols()), gy = MatrixT<T>::Zero(n, s.cols());
-  MatrixT<T> gz(n, s.cols()), gv(n, s.cols());
+  gemm(T(1), gout, false, tape.x_final, true, T(1), gk);
+  MatrixT<T>&gx = tape.gx, &gxprev = tape.gxprev, &gxbar = tape.gxbar, &gy = tape.gy, &gz = tape.gz;
+  gemm(T(1), k, true, gout, false, T(0), gx);
+  // gy holds the adjoint of y^k, then (in place) of v^k; gz that of z^k.
+  gxprev.resize(n, s.cols());
+  gxbar.setZero(n, s.cols());
+  gy.setZero(n, s.cols());
+  gz.resize(n, s.cols());
+  const Index size = gz.size();
   for (int it = spec.depth - 1; it >= 0; --it) {
     const Index j = spec.sharing == StepsizeSharing::Shared ? 0 : it;
     const T tau = static_cast<T>(softplus(static_cast<double>(theta(n * n + j))));
     const T sigma = static_cast<T>(softplus(static_cast<double>(theta(n * n + m + j))));
-    const MatrixT<T>& z = tape.z[it];
-    const MatrixT<T>& w = tape.w[it];
-    const MatrixT<T>& v = tape.v[it];
-    const MatrixT<T>& p = tape.p[it];
-    // x^k = soft(z), xbar^k = 2 x^k - x^{k-1}
+    const T* z = tape.z[it].data();
+    const T* w = tape.w[it].data();
+    const T* v = tape.v[it].data();
+    const T* p = tape.p[it].data();
+    // x^k = soft(z), xbar^k = 2 x^k - x^{k-1}, z = x^{k-1} - tau w
     double dtau = 0, dsigma = 0;
-    MatrixT<T> gxprev = -gxbar;
-    for (Index i = 0; i < z.size(); ++i) {
-      const T gxn = gx(i) + T(2) * gxbar(i);
-      const T zi = z(i);
-      T g = 0;
-      if (zi > tau) { g = gxn; dtau -= gxn; }
-      else if (zi < -tau) { g = gxn; dtau += gxn; }
-      gz(i) = g;
-      // z = x^{k-1} - tau w
-      gxprev(i) += g;
-      dtau -= static_cast<double>(g) * w(i);
+    {
+      const T* gxx = gx.data();
+      const T* gxb = gxbar.data();
+      T* gzz = gz.data();
+      T* gxp = gxprev.data();
+      // d/dtau of soft_tau(z) is -sign(z) where |z| > tau; of z, -w. Branch-free (the signs
+      // of z are random: branches would mispredict) and vectorized (kSumChunk).
+      for (Index c0 = 0; c0 < size; c0 += kSumChunk) {
+        const Index c1 = std::min(size, c0 + kSumChunk);
+        T part = 0;
+#pragma omp simd reduction(+ : part)
+        for (Index i = c0; i < c1; ++i) {
+          const T gxn = gxx[i] + T(2) * gxb[i];
+          const T zi = z[i];
+          const T sign = zi > tau ? T(1) : (zi < -tau ? T(-1) : T(0));
+          const T g = sign != T(0) ? gxn : T(0);
+          gzz[i] = g;
+          gxp[i] = -gxb[i] + g;
+          part -= g * (sign + w[i]);
+        }
+        dtau += static_cast<double>(part);
+      }
     }
-    // w = K^T y^k: gK -= tau y^k gz^T, gy^k += -tau K gz
-    gk.noalias() -= tau * (tape.y[it] * gz.transpose());
-    MatrixT<T> gyn = gy;
-    gyn.noalias() -= tau * (k * gz);
-    // y^k = v - clamp(v, sigma l, sigma u)
-    for (Index i = 0; i < v.size(); ++i) {
-      const T lo = sigma * l(i), hi = sigma * u(i);
-      T g = 0;
-      if (v(i) < lo) { g = gyn(i); dsigma -= static_cast<double>(gyn(i)) * l(i); }
-      else if (v(i) > hi) { g = gyn(i); dsigma -= static_cast<double>(gyn(i)) * u(i); }
-      gv(i) = g;
-      // v = y^{k-1} + sigma p, p = K xbar^{k-1}
-      dsigma += static_cast<double>(g) * p(i);
+    // w = K^T y^k: gK -= tau y^k gz^T, gy^k -= tau K gz
+    gemm(-tau, tape.y[it], false, gz, true, T(1), gk);
+    gemm(-tau, k, false, gz, false, T(1), gy);
+    // y^k = v - clamp(v, sigma l, sigma u); v = y^{k-1} + sigma p, p = K xbar^{k-1}
+    {
+      T* gyy = gy.data();
+      const T* ll = l.data();
+      const T* uu = u.data();
+      // Where v is clamped (below sigma l or above sigma u), y = v - sigma bound: its adjoint
+      // passes, and d/dsigma gains g (p - bound). Branch-free as above.
+      for (Index c0 = 0; c0 < size; c0 += kSumChunk) {
+        const Index c1 = std::min(size, c0 + kSumChunk);
+        T part = 0;
+#pragma omp simd reduction(+ : part)
+        for (Index i = c0; i < c1; ++i) {
+          const T lo = sigma * ll[i], hi = sigma * uu[i];
+          const T bound = v[i] < lo ? ll[i] : (v[i] > hi ? uu[i] : T(0));
+          const T g = v[i] < lo || v[i] > hi ? gyy[i] : T(0);
+          gyy[i] = g;
+          part += g * (p[i] - bound);
+        }
+        dsigma += static_cast<double>(part);
+      }
     }
-    gy = gv;
-    gk.noalias() += sigma * (gv * tape.xbar[it].transpose());
-    gxbar.noalias() = sigma * (k.transpose() * gv);
-    gx = std::move(gxprev);
+    gemm(sigma, gy, false, tape.xbar[it], true, T(1), gk);
+    gemm(sigma, k, true, gy, false, T(0), gxbar);
+    gx.swap(gxprev);
     gtau[j] += dtau;
     gsigma[j] += dsigma;
   }
   // x^0 = K^T s, xbar^0 = x^0
-  const MatrixT<T> gx0 = gx + gxbar;
-  gk.noalias() += s * gx0.transpose();
+  gxprev = gx + gxbar;
+  gemm(T(1), s, false, gxprev, true, T(1), gk);
+  std::copy(gk.data(), gk.data() + n * n, grad->data());
   for (Index j = 0; j < m; ++j) {
     (*grad)(n * n + j) = static_cast<T>(gtau[j] * softplus_derivative(static_cast<double>(theta(n * n + j))));
     (*grad)(n * n + m + j) = static_cast<T>(gsigma[j] * softplus_derivative(static_cast<double>(theta(n * n + m + j))));
@@ -236,12 +330,21 @@ T unrolled_loss(const UnrolledSpec& spec, const VectorT<T>& theta, const MatrixT
 }  // namespace
 
 template <class T>
+UnrolledLoss<T>::UnrolledLoss(const UnrolledSpec& spec, const MatrixT<T>& quantized, const MatrixT<T>& lower,
+                              const MatrixT<T>& upper, const MatrixT<T>& clean)
+    : spec_(spec), s_(&quantized), l_(&lower), u_(&upper), c_(&clean), work_(std::make_shared<Workspace>()) {}
+
+template <class T>
 T UnrolledLoss<T>::evaluate_with_gradient(const VectorT<T>& theta, VectorT<T>& grad) const {
-  return unrolled_loss<T>(spec_, theta, *s_, *l_, *u_, *c_, &grad);
+  const std::unique_lock<std::mutex> mine(work_->busy, std::try_to_lock);
+  if (mine.owns_lock()) return unrolled_loss<T>(spec_, theta, *s_, *l_, *u_, *c_, &grad, work_->tape);
+  Tape<T> tape;  // another thread holds the kept one
+  return unrolled_loss<T>(spec_, theta, *s_, *l_, *u_, *c_, &grad, tape);
 }
 template <class T>
 T UnrolledLoss<T>::evaluate(const VectorT<T>& theta) const {
-  return unrolled_loss<T>(spec_, theta, *s_, *l_, *u_, *c_, nullptr);
+  Tape<T> unused;
+  return unrolled_loss<T>(spec_, theta, *s_, *l_, *u_, *c_, nullptr, unused);
 }
 
 namespace {

@@ -26,10 +26,14 @@ TEST(Mpi, BuiltWithoutMpi) { GTEST_SKIP() << "varlearn built without MPI (VARLEA
 
 namespace {
 
+// One process's arithmetic, the same in every run: one OpenMP thread and Eigen's GEMM (under
+// `auto` each process would time the backends itself, and where the BLAS's kernels match the
+// CPU two processes could keep different ones).
+const std::string kOne = "OMP_NUM_THREADS=1 VARLEARN_GEMM=eigen ";
 // CI runs as root (Open MPI refuses root without both variables); shared memory and self
 // transports only (no network probing); one OpenMP thread per rank on the 2-core machine.
 const std::string kEnv = "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl=self,vader "
-                         "OMPI_MCA_rmaps_base_oversubscribe=1 OMP_NUM_THREADS=1 ";
+                         "OMPI_MCA_rmaps_base_oversubscribe=1 " + kOne;
 CliResult run_ranks(int ranks, const std::string& args, const std::string& env = "") {
   return run_cli(args, kEnv + env + VARLEARN_MPIEXEC + " -np " + std::to_string(ranks) +
                            " --oversubscribe --bind-to none ");
@@ -70,7 +74,7 @@ TEST(Mpi, TwoRanksGiveTheBitsOfOneProcessWithTwoShards) {
                               "--data ar1 --n 8 --samples 60 --sigma 0.1 --seed 3 --iterations 4 --json";
   for (const std::string& run : {kTrain + " --iterations 15", kTrain + " --optimizer adam --batch 40 --iterations 25",
                                 bilevel}) {
-    const CliResult one = run_cli(run + " --shards 2", "OMP_NUM_THREADS=1 ");
+    const CliResult one = run_cli(run + " --shards 2", kOne);
     const CliResult two = run_ranks(2, run);
     ASSERT_EQ(one.code, 0) << one.err;
     ASSERT_EQ(two.code, 0) << two.err;
@@ -84,7 +88,7 @@ TEST(Mpi, TwoRanksAgreeWithTheWholeBatchToRounding) {
   // Against one process without shards the sums differ in their last bits only: after a few
   // L-BFGS iterations the numbers agree to 1e-10 (docs/scale-out.md: long nonconvex runs can
   // amplify the difference; --shards makes them bitwise equal).
-  const CliResult one = run_cli(kTrain + " --iterations 5", "OMP_NUM_THREADS=1 ");
+  const CliResult one = run_cli(kTrain + " --iterations 5", kOne);
   const CliResult two = run_ranks(2, kTrain + " --iterations 5");
   ASSERT_EQ(one.code, 0) << one.err;
   ASSERT_EQ(two.code, 0) << two.err;
@@ -96,7 +100,7 @@ TEST(Mpi, TwoRanksAgreeWithTheWholeBatchToRounding) {
 TEST(Mpi, TheQuadraticModelReducesItsMomentsOnce) {
   // Frames (structured path): the moments are sums over frames reduced across the ranks.
   const std::string q = "train --n 10 --k 10 --depth 3 --samples 300 --iterations 20 --json";
-  const CliResult one = run_cli(q, "OMP_NUM_THREADS=1 ");
+  const CliResult one = run_cli(q, kOne);
   const CliResult two = run_ranks(2, q);
   ASSERT_EQ(one.code, 0) << one.err;
   ASSERT_EQ(two.code, 0) << two.err;
@@ -118,7 +122,7 @@ TEST(Mpi, OnlyRankZeroWritesTheCheckpointAndAnyRankCountResumesIt) {
   const std::string at8 = (t.path / "at8.json").string();
   const CliResult part = run_ranks(2, kTrain + " --iterations 8 --checkpoint-every 4 --save " + at8);
   ASSERT_EQ(part.code, 0) << part.err;
-  const CliResult resumed = run_cli(kTrain + " --iterations 12 --shards 2 --resume " + at8, "OMP_NUM_THREADS=1 ");
+  const CliResult resumed = run_cli(kTrain + " --iterations 12 --shards 2 --resume " + at8, kOne);
   ASSERT_EQ(resumed.code, 0) << resumed.err;
   EXPECT_EQ(json::parse(resumed.out)["train_loss"], json::parse(two.out)["train_loss"]);
 }
@@ -140,7 +144,7 @@ TEST(Mpi, TheDenoisingStudySpreadOverRanksGivesTheSameResults) {
   TempDir t;
   const std::string study = "study denoise --quick --depths 1..3 --no-audio --no-strategy --out ";
   const fs::path one = t.path / "one", two = t.path / "two";
-  const CliResult a = run_cli(study + one.string(), "OMP_NUM_THREADS=1 ");
+  const CliResult a = run_cli(study + one.string(), kOne);
   const CliResult b = run_ranks(2, study + two.string() + " --resume");
   ASSERT_EQ(a.code, 0) << a.err;
   ASSERT_EQ(b.code, 0) << b.err;
@@ -177,7 +181,7 @@ TEST(Mpi, TheRestorationStudySpreadOverRanksGivesTheSameResults) {
   const std::string study = "study restore " + voices(t.path) +
                             " --task inpaint --n 16 --burst 4 --regularizers tv --depths 1,2 --steps 20 --out ";
   const fs::path one = t.path / "one", two = t.path / "two";
-  const CliResult a = run_cli(study + one.string(), "OMP_NUM_THREADS=1 ");
+  const CliResult a = run_cli(study + one.string(), kOne);
   const CliResult b = run_ranks(2, study + two.string());
   ASSERT_EQ(a.code, 0) << a.err;
   ASSERT_EQ(b.code, 0) << b.err;
@@ -214,7 +218,7 @@ TEST(Mpi, TheDequantizationStudySpreadOverRanksGivesTheSameResults) {
   const std::string study = "study dequant " + voices(t.path) +
                             " --n 16 --bits 3,4 --depths 1,2 --steps 30 --batch 32 --max-iter 2000 --warm-start --out ";
   const fs::path one = t.path / "one", two = t.path / "two";
-  const CliResult a = run_cli(study + one.string(), "OMP_NUM_THREADS=1 ");
+  const CliResult a = run_cli(study + one.string(), kOne);
   const CliResult b = run_ranks(2, study + two.string());
   ASSERT_EQ(a.code, 0) << a.err;
   ASSERT_EQ(b.code, 0) << b.err;
@@ -249,7 +253,7 @@ TEST(Mpi, ReproduceRunsItsSectionsOnceAndWritesTheReportOfOneProcess) {
   // section, which is not asked for: the report of one process, and no second staged folder.
   TempDir t;
   const std::string run = "reproduce --quick --sections theory --out ";
-  const CliResult a = run_cli(run + (t.path / "one").string(), "OMP_NUM_THREADS=1 ");
+  const CliResult a = run_cli(run + (t.path / "one").string(), kOne);
   const CliResult b = run_ranks(2, run + (t.path / "two").string());
   ASSERT_EQ(a.code, 0) << a.err;
   ASSERT_EQ(b.code, 0) << b.err;
@@ -262,7 +266,7 @@ TEST(Mpi, ReproduceSpreadsTheDenoiseSectionAndWritesTheResultsOfOneProcess) {
   if (!fs::exists("/usr/share/codec2/raw")) GTEST_SKIP() << "codec2-examples not installed";
   TempDir t;
   const std::string run = "reproduce --quick --sections denoise --out ";
-  const CliResult a = run_cli(run + (t.path / "one").string(), "OMP_NUM_THREADS=1 ");
+  const CliResult a = run_cli(run + (t.path / "one").string(), kOne);
   const CliResult b = run_ranks(2, run + (t.path / "two").string());
   ASSERT_EQ(a.code, 0) << a.err;
   ASSERT_EQ(b.code, 0) << b.err;

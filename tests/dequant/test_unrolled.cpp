@@ -168,3 +168,37 @@ TEST(Unrolled, RejectsBadInput) {
   Matrix wrong = Matrix::Zero(7, 3);
   EXPECT_THROW(unrolled_forward<double>(spec, theta, wrong, wrong, wrong), Error);
 }
+
+TEST(Unrolled, TheKeptTapeGivesTheBitsOfAFreshOneInEveryCallAndThread) {
+  // The loss keeps its reverse-mode tape from call to call (and a concurrent call uses its
+  // own): every call must equal a fresh objective's, whatever the calls before it (other
+  // parameters, another depth of work in the buffers) and from two threads at once.
+  auto d = test_data::quantize(test_data::frames(16, 40, 5), 4);
+  UnrolledSpec spec;
+  spec.n = 16;
+  spec.depth = 4;
+  const UnrolledLoss<double> kept(spec, d.quantized, d.lower, d.upper, d.clean);
+  const Vector t0 = initial_parameters<double>(spec, 0.05, 20.0);
+  Vector t1 = t0;
+  t1.head(16 * 16) += 0.01 * Matrix::Random(16, 16).reshaped();
+  auto fresh = [&](const Vector& t, Vector& g) {
+    return UnrolledLoss<double>(spec, d.quantized, d.lower, d.upper, d.clean).evaluate_with_gradient(t, g);
+  };
+  Vector g0, g1, h0, h1;
+  const double l0 = fresh(t0, g0), l1 = fresh(t1, g1);
+  for (int round = 0; round < 2; ++round) {
+    EXPECT_EQ(kept.evaluate_with_gradient(t1, h1), l1);
+    EXPECT_EQ(kept.evaluate_with_gradient(t0, h0), l0);
+    EXPECT_EQ(h0, g0);
+    EXPECT_EQ(h1, g1);
+    EXPECT_EQ(kept.evaluate(t1), l1);  // forward only: the same loss
+  }
+  std::vector<Vector> grads(8);
+  std::vector<double> losses(8);
+#pragma omp parallel for num_threads(2)
+  for (int i = 0; i < 8; ++i) losses[size_t(i)] = kept.evaluate_with_gradient(i % 2 ? t1 : t0, grads[size_t(i)]);
+  for (int i = 0; i < 8; ++i) {
+    EXPECT_EQ(losses[size_t(i)], i % 2 ? l1 : l0) << i;
+    EXPECT_EQ(grads[size_t(i)], i % 2 ? g1 : g0) << i;
+  }
+}

@@ -17,6 +17,7 @@
 /// Parameters θ (flat, for the optimizers and the gradient checker):
 ///   [vec(K) column-major (n²), a_1..a_m, b_1..b_m], m = 1 (shared) or N (per iteration).
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "varlearn/core/types.hpp"
@@ -74,12 +75,13 @@ MatrixT<T> unrolled_forward(const UnrolledSpec& spec, const VectorT<T>& theta, c
 /// its frames: the MSE (mean over all samples) \f$L(\theta) = \frac{1}{nB}\|\hat s(\theta) - \bar s\|_F^2\f$
 /// of the output to the clean frames \f$\bar s\f$; the gradient by reverse mode through the N
 /// iterations. Holds pointers to the frames (n x B each): they must outlive the objective.
+/// Keeps reverse mode's tape from call to call (copies share it; concurrent calls are safe, the
+/// second one then uses a tape of its own).
 template <class T>
 class UnrolledLoss {
 public:
   UnrolledLoss(const UnrolledSpec& spec, const MatrixT<T>& quantized, const MatrixT<T>& lower,
-               const MatrixT<T>& upper, const MatrixT<T>& clean)
-      : spec_(spec), s_(&quantized), l_(&lower), u_(&upper), c_(&clean) {}
+               const MatrixT<T>& upper, const MatrixT<T>& clean);
   /// \f$L(\theta)\f$; writes \f$\nabla_\theta L\f$ into grad (resized). Throws Error on shape mismatch.
   T evaluate_with_gradient(const VectorT<T>& theta, VectorT<T>& grad) const;
   /// \f$L(\theta)\f$ (forward only).
@@ -91,6 +93,8 @@ private:
   const MatrixT<T>* l_;
   const MatrixT<T>* u_;
   const MatrixT<T>* c_;
+  struct Workspace;
+  std::shared_ptr<Workspace> work_;
 };
 
 /// Training frames: all n x B, columns are frames.
