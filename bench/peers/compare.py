@@ -23,6 +23,8 @@ peer (optional; never used by the tests).
   bench/peers/compare.py --general-bilevel        # the nonlinear bilevel hypergradient (bench_general_bilevel,
                                                   # torch_general_bilevel.py; B = 256 and 4096 (--batch: also 32),
                                                   # both lower-level solvers)
+  OMP_NUM_THREADS=2 bench/peers/compare.py --general-bilevel --wall --threads 2
+                                                  # the same on two threads, wall-clock times
 """
 import argparse
 import json
@@ -186,8 +188,10 @@ def print_bilevel(args, env, runs):
 
 def print_general_bilevel(args, env, runs, dump):
     print(env_line(env))
+    timing = "wall-clock time (--wall)" if args.wall else "CPU time of one thread"
     print(f"{args.repeat} repeats; ranges over the repeats; one hypergradient (lower level to |grad E| <= 1e-10, "
-          f"adjoint CG to 1e-12), dense analysis K 320 x 320 (huber), A = I, float64; CPU time of one thread\n")
+          f"adjoint CG to 1e-12), dense analysis K 320 x 320 (huber), A = I, float64; {timing}\n")
+    key_ms = "wall_ms" if args.wall else "hypergrad_ms"
     impls = ("handwritten", "cached", "autograd")
     head = ("case", "varlearn ms", "HVPs", "ms/HVP", "1 HVP ms", "torch hand ms", "cached ms", "autograd ms",
             "torch HVPs", "1 HVP ms (cached / autograd)", "speedup", "grad rel diff")
@@ -196,15 +200,15 @@ def print_general_bilevel(args, env, runs, dump):
         b, solver = key
         vs = [v[key] for v, _, _ in runs]
         ts = [t[key] for _, t, _ in runs]
-        best = [min(t[i]["hypergrad_ms"] for i in impls) for t in ts]
-        rows.append((f"B={b} {solver}", rng([v["hypergrad_ms"] for v in vs], "{:.1f}"),
+        best = [min(t[i][key_ms] for i in impls) for t in ts]
+        rows.append((f"B={b} {solver}", rng([v[key_ms] for v in vs], "{:.1f}"),
                      rng([v["HVPs"] for v in vs]), rng([v["ms_per_HVP"] for v in vs], "{:.2f}"),
                      rng([v["HVP_ms"] for v in vs], "{:.2f}"),
-                     *[rng([t[i]["hypergrad_ms"] for t in ts], "{:.1f}") for i in impls],
+                     *[rng([t[i][key_ms] for t in ts], "{:.1f}") for i in impls],
                      rng([t["handwritten"]["HVPs"] for t in ts]),
                      rng([t["cached"]["HVP_ms"] for t in ts], "{:.2f}") + " / " +
                      rng([t["autograd"]["HVP_ms"] for t in ts], "{:.2f}"),
-                     rng([bt / v["hypergrad_ms"] for bt, v in zip(best, vs)], "{:.2f}x"),
+                     rng([bt / v[key_ms] for bt, v in zip(best, vs)], "{:.2f}x"),
                      "{:.0e}".format(max(t[i]["grad_rel_diff"] for t in ts for i in impls))))
     table(head, rows)
     print("\nspeedup = the fastest PyTorch hypergradient / varlearn's (> 1: varlearn is faster); grad rel diff = the "
@@ -248,6 +252,8 @@ def main():
     ap.add_argument("--general-bilevel", action="store_true",
                     help="the general engine's bilevel hypergradient instead (bench_general_bilevel, "
                          "torch_general_bilevel.py)")
+    ap.add_argument("--wall", action="store_true",
+                    help="--general-bilevel: compare wall-clock times (for several threads; default: CPU time)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     args.dtypes = args.dtype.split(",")

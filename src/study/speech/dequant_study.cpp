@@ -170,7 +170,7 @@ double item_cost(const Item& it, const DequantOptions& o, Index test_samples) {
     case DequantMethod::Learned: break;
   }
   const double steps = it.warm ? o.budget * o.train_steps : double(o.train_steps);
-  return 1.6e-6 * steps * double(o.batch_size) * (*it.depth + 0.3);
+  return 7e-7 * steps * double(o.batch_size) * (*it.depth + 0.3);
 }
 
 // The journal key of each row and the rows in the order of the results table; `warm_chain[b]`
