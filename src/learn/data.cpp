@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "varlearn/core/error.hpp"
+#include "varlearn/core/gemm.hpp"
 #include "varlearn/core/io.hpp"
 
 namespace varlearn::learn {
@@ -177,7 +178,7 @@ Matrix read_frames(const std::filesystem::path& path, Index expected_n) {
 Matrix empirical_second_moment(const Matrix& frames) {
   require(frames.cols() >= 1, "empirical_second_moment", "no frames");
   Matrix s;
-  s.noalias() = frames * frames.transpose() / static_cast<double>(frames.cols());
+  gemm(1.0 / static_cast<double>(frames.cols()), frames, false, frames, true, 0.0, s);
   return s;
 }
 

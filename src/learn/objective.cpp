@@ -65,8 +65,8 @@ Moments<Real> Moments<Real>::from_frames(const MatrixT<Real>& noisy, const Matri
   require(noisy.allFinite() && clean.allFinite(), w, "frames contain NaN/inf");
   Moments m;
   const Real inv = Real(1) / static_cast<Real>(noisy.cols());
-  m.xx.noalias() = inv * noisy * noisy.transpose();
-  m.xy.noalias() = inv * noisy * clean.transpose();
+  gemm(inv, noisy, false, noisy, true, Real(0), m.xx);  // the one pass over the corpus: core/gemm.hpp's backend
+  gemm(inv, noisy, false, clean, true, Real(0), m.xy);
   m.yy = clean.template cast<double>().squaredNorm() / static_cast<double>(noisy.cols());
   m.frames = noisy.cols();
   // Products of huge samples leave the range of Real (float32: 3.4e38): refuse, not a NaN loss.
