@@ -45,15 +45,16 @@ struct Cg {
 
 /// CG on H x = b from x = 0; stops at |r| <= tol |b|, at max_iter, or on p^T H p <= 0
 /// (returns the iterate before that step).
-Cg conjugate_gradients(const std::function<Matrix(const Matrix&)>& h, const Matrix& b, double tol, int max_iter) {
+Cg conjugate_gradients(const std::function<void(const Matrix&, Matrix&)>& h, const Matrix& b, double tol,
+                       int max_iter) {
   Cg cg;
   cg.x = Matrix::Zero(b.rows(), b.cols());
-  Matrix r = b, p = b;
+  Matrix r = b, p = b, hp(b.rows(), b.cols());  // hp: every product into the same buffer
   double rr = r.squaredNorm();
   const double stop = tol * std::sqrt(rr);
   cg.residual = std::sqrt(rr);
   while (cg.residual > stop && cg.iterations < max_iter) {
-    const Matrix hp = h(p);
+    h(p, hp);
     const double php = p.cwiseProduct(hp).sum();
     if (!(php > 0)) {
       cg.negative_curvature = true;
@@ -100,11 +101,11 @@ struct Counted {
     return energy.hessian_product(f, v);
   }
   /// The Hessian at f for one CG solve (Energy::curvature: keeps what does not depend on v).
-  std::function<Matrix(const Matrix&)> curvature(const Matrix& f) const {
+  std::function<void(const Matrix&, Matrix&)> curvature(const Matrix& f) const {
     auto h = energy.curvature(f);
-    return [this, h = std::move(h)](const Matrix& v) {
+    return [this, h = std::move(h)](const Matrix& v, Matrix& hv) mutable {
       ++out.hessian_products;
-      return h(v);
+      h(v, hv);
     };
   }
 };
@@ -292,10 +293,10 @@ ImplicitGradient implicit_hypergradient(const Energy& energy, const Matrix& f_st
     out.gradient = Vector::Zero(energy.num_parameters());
     return out;
   }
-  const auto curvature = energy.curvature(f_star);  // keeps what does not depend on v
-  const auto h = [&](const Matrix& v) {
+  auto curvature = energy.curvature(f_star);  // keeps what does not depend on v
+  const auto h = [&](const Matrix& v, Matrix& hv) {
     ++out.hessian_products;
-    return curvature(v);
+    curvature(v, hv);
   };
   const Cg cg = conjugate_gradients(h, b, options.cg_tolerance, cg_limit(energy, options));
   if (cg.negative_curvature)
@@ -304,7 +305,9 @@ ImplicitGradient implicit_hypergradient(const Energy& energy, const Matrix& f_st
                 "): f* is no strict local minimizer (nonconvex potential?), so there is no implicit gradient");
   out.w = cg.x;
   out.cg_iterations = cg.iterations;
-  out.cg_residual = (h(out.w) - b).norm();
+  Matrix hw;
+  h(out.w, hw);
+  out.cg_residual = (hw - b).norm();
   if (out.cg_residual > 10 * options.cg_tolerance * b.norm())
     throw Error(std::string(where) + ": CG reached residual " + format_general(out.cg_residual, 3) + " after " +
                 std::to_string(cg.iterations) + " iterations, asked " +

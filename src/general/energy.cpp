@@ -62,13 +62,14 @@ typename BasicEnergy<T>::Mat BasicEnergy<T>::gradient(const Mat& f) const {
 }
 
 template <class T>
-std::function<typename BasicEnergy<T>::Mat(const typename BasicEnergy<T>::Mat&)> BasicEnergy<T>::curvature(
+std::function<void(const typename BasicEnergy<T>::Mat&, typename BasicEnergy<T>::Mat&)> BasicEnergy<T>::curvature(
     const Mat& f) const {
   check(f, "general::Energy::curvature");
   auto r = regularizer_->curvature_at(f);
-  return [this, r = std::move(r)](const Mat& v) {
+  return [this, r = std::move(r)](const Mat& v, Mat& out) mutable {
     check(v, "general::Energy::curvature");
-    return Mat(a_.normal(v) + r(v));
+    r(v, out);
+    a_.add_normal(v, out);
   };
 }
 

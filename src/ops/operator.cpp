@@ -70,6 +70,7 @@ Index Operator::output_size() const { return impl("ops::Operator::output_size").
 Index Operator::batch_size() const { return impl("ops::Operator::batch_size").batch_size(); }
 double Operator::norm_squared_bound() const { return impl("ops::Operator::norm_squared_bound").norm_squared_bound(); }
 std::string Operator::describe() const { return impl("ops::Operator::describe").describe(); }
+bool Operator::identity() const { return impl("ops::Operator::identity").identity(); }
 
 Operator Operator::columns(Index begin, Index count) const {
   const Concept& a = impl("ops::Operator::columns");

@@ -261,24 +261,22 @@ typename AnalysisBase<T>::Mat AnalysisBase<T>::hessian_product(const Mat& f, con
 }
 
 template <class T>
-std::function<typename AnalysisBase<T>::Mat(const typename AnalysisBase<T>::Mat&)> AnalysisBase<T>::curvature_at(
-    const Mat& f) const {
+std::function<void(const typename AnalysisBase<T>::Mat&, typename AnalysisBase<T>::Mat&)>
+AnalysisBase<T>::curvature_at(const Mat& f) const {
   this->check_frames(f, "reg::AnalysisBase::curvature_at");
   Mat d;
   apply_to(f, d);  // U = K F, then D = a phi''(U) in place
   const Vec a = row_weights(d.rows());
   for (Index b = 0; b < d.cols(); ++b)
     for (Index r = 0; r < d.rows(); ++r) d(r, b) = a(r) * potential_.second<T>(d(r, b));
-  return [this, d = std::move(d)](const Mat& v) {
+  return [this, d = std::move(d), kv = Mat()](const Mat& v, Mat& out) mutable {
     require(v.rows() == this->dimension() && v.cols() == d.cols(), "reg::AnalysisBase::curvature_at",
             "the direction is " + std::to_string(v.rows()) + " x " + std::to_string(v.cols()) + ", expected " +
                 std::to_string(this->dimension()) + " x " + std::to_string(d.cols()));
-    Mat kv;
-    apply_to(v, kv);
+    apply_to(v, kv);  // K V into the kept scratch
     kv.array() *= d.array();
-    Mat out = Mat::Zero(v.rows(), v.cols());
+    out.setZero(v.rows(), v.cols());
     add_adjoint(kv, out);
-    return out;
   };
 }
 

@@ -487,3 +487,19 @@ TEST(Operator, ColumnsOfAPerFrameMaskAreTheFramesOwnPatterns) {
   EXPECT_EQ(id.columns(2, 3).apply(Matrix(f.middleCols(2, 3))), f.middleCols(2, 3));
 }
 
+
+TEST(Ops, AddNormalAddsTheNormalProductAndOnlyTheIdentitySaysItIsOne) {
+  // out += A^T A f: the identity's shortcut (out += f) and every other operator's product.
+  const Index n = 12, batch = 5;
+  Rng rng(3);
+  const Matrix f = Matrix::Random(n, batch), start = Matrix::Random(n, batch);
+  int identities = 0;
+  for (const Operator& a : all_operators(n, batch)) {
+    identities += a.identity();
+    Matrix out = start;
+    a.add_normal(f, out);
+    EXPECT_LT(rel_diff(out, start + a.adjoint(a.apply(f))), 1e-15) << a.describe();
+  }
+  EXPECT_EQ(identities, 1);
+  EXPECT_TRUE(Operator(Identity(n)).identity());
+}

@@ -43,10 +43,11 @@ public:
   Mat gradient(const Mat& f) const;
   /// \f$\nabla^2_F E\cdot V = A^TAV + \nabla^2R(F)V\f$ (n x B).
   Mat hessian_product(const Mat& f, const Mat& v) const;
-  /// \f$V \mapsto \nabla^2 E(F)\,V\f$ at a fixed F (the CG solves of the bilevel path): the
-  /// regularizer's curvature_at, which keeps what does not depend on V. Valid while this
-  /// energy lives and its parameters do not change.
-  std::function<Mat(const Mat&)> curvature(const Mat& f) const;
+  /// \f$(V, \mathrm{out}) \mapsto \mathrm{out} = \nabla^2 E(F)\,V\f$ at a fixed F (the CG
+  /// solves of the bilevel path): the regularizer's curvature_at, which keeps what does not
+  /// depend on V, plus \f$A^TAV\f$; writes into the caller's buffer. Valid while this energy
+  /// lives and its parameters do not change.
+  std::function<void(const Mat&, Mat&)> curvature(const Mat& f) const;
   /// \f$(\partial_\theta\nabla_F E(F))^T W = (\partial_\theta\nabla_F R(F))^T W\f$ (the data
   /// term does not depend on \f$\theta\f$).
   Vec mixed_product(const Mat& f, const Mat& w) const;

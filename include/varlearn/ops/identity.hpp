@@ -19,6 +19,7 @@ public:
   Index output_size() const { return n_; }
   Index batch_size() const { return 0; }
   double norm_squared_bound() const { return 1.0; }  ///< \f$\|I\|^2 = 1\f$, exact
+  static constexpr bool is_identity() { return true; }  ///< (Operator::identity())
   std::string describe() const;  ///< "identity (n = 7)"
 
 private:

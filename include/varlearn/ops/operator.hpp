@@ -68,6 +68,15 @@ public:
   /// \f$A^T A f\f$ (the data term's Hessian, \f$\nabla^2 \tfrac12\|Af-g\|^2\f$).
   template <class T>
   MatrixT<T> normal(const MatrixT<T>& f) const { return adjoint(apply(f)); }
+  /// out += \f$A^T A f\f$ (out n x B): without the two copies when A is the identity (the
+  /// many Hessian products of a CG solve).
+  template <class T>
+  void add_normal(const MatrixT<T>& f, MatrixT<T>& out) const {
+    if (identity()) out += f;
+    else out += normal(f);
+  }
+  /// Whether A is the identity (the wrapped type says so with `is_identity()`).
+  bool identity() const;
   /// Eigen expressions: evaluated to a matrix of their scalar first.
   template <class Derived>
   auto apply(const Eigen::MatrixBase<Derived>& f) const { return apply(MatrixT<typename Derived::Scalar>(f)); }
@@ -98,6 +107,7 @@ private:
     virtual double norm_squared_bound() const = 0;
     virtual std::string describe() const = 0;
     virtual bool columns(Index begin, Index count, Operator& out) const = 0;
+    virtual bool identity() const = 0;
   };
   template <class A>
   struct Model final : Concept {
@@ -118,6 +128,10 @@ private:
       } else {
         return false;
       }
+    }
+    bool identity() const override {
+      if constexpr (requires { op.is_identity(); }) return op.is_identity();
+      return false;
     }
     A op;
   };

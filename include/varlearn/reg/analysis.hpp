@@ -37,7 +37,7 @@ public:
   Mat hessian_product(const Mat& f, const Mat& v) const override;
   /// Keeps \f$D = a\odot\varphi''(KF)\f$: each product is then \f$K^T(D\odot KV)\f$, two
   /// products with K instead of three.
-  std::function<Mat(const Mat&)> curvature_at(const Mat& f) const override;
+  std::function<void(const Mat&, Mat&)> curvature_at(const Mat& f) const override;
   Vec parameter_gradient(const Mat& f) const override;
   Vec mixed_product(const Mat& f, const Mat& w) const override;
   Index num_parameters() const override;

@@ -33,12 +33,14 @@ public:
   virtual Mat gradient(const Mat& f) const = 0;
   /// \f$\nabla^2_F R(F)\cdot V\f$, frame by frame (n x B).
   virtual Mat hessian_product(const Mat& f, const Mat& v) const = 0;
-  /// \f$V \mapsto \nabla^2_F R(F)\cdot V\f$ at a fixed F, for the many products of one CG
-  /// solve: it keeps what does not depend on V (the analysis regularizers: \f$a\odot
-  /// \varphi''(KF)\f$, one product with K less per call). The default calls hessian_product
-  /// on a copy of F. Valid while the regularizer lives and its parameters do not change.
-  virtual std::function<Mat(const Mat&)> curvature_at(const Mat& f) const {
-    return [this, f](const Mat& v) { return hessian_product(f, v); };
+  /// \f$(V, \mathrm{out}) \mapsto \mathrm{out} = \nabla^2_F R(F)\cdot V\f$ (out resized) at a
+  /// fixed F, for the many products of one CG solve: it keeps what does not depend on V (the
+  /// analysis regularizers: \f$a\odot\varphi''(KF)\f$, one product with K less per call) and
+  /// its scratch, and writes into the caller's buffer (no allocation per product). The default
+  /// calls hessian_product on a copy of F. Valid while the regularizer lives and its parameters
+  /// do not change; one caller at a time (a copy has its own scratch).
+  virtual std::function<void(const Mat&, Mat&)> curvature_at(const Mat& f) const {
+    return [this, f](const Mat& v, Mat& out) { out = hessian_product(f, v); };
   }
   /// \f$\partial_\theta R(F)\f$ (num_parameters()).
   virtual Vec parameter_gradient(const Mat& f) const = 0;
