@@ -171,6 +171,21 @@ std::map<std::string, std::string> files_in(const fs::path& dir) {
     for (const auto& e : fs::directory_iterator(dir / sub)) out[std::string(sub) + "/" + e.path().filename().string()] = slurp(e.path().string());
   return out;
 }
+
+// A rank that fails at the study's first exchange: one error line, no OUT, what rank 0 finished
+// kept in OUT.partial; then the same run resumed on 2 ranks, returned (OUT.partial gone).
+CliResult fail_then_resume(const std::string& run, const fs::path& out) {
+  const CliResult failed = run_ranks(2, run + out.string() + " --resume", "VARLEARN_FAIL_RANK=1 ");
+  EXPECT_NE(failed.code, 0);
+  EXPECT_EQ(error_lines(failed.err), 1) << failed.err;
+  EXPECT_NE(failed.err.find("error: rank 1/2: fault injection"), std::string::npos) << failed.err;
+  EXPECT_FALSE(fs::exists(out));
+  EXPECT_TRUE(fs::exists(out.string() + ".partial"));
+  const CliResult resumed = run_ranks(2, run + out.string() + " --resume");
+  EXPECT_EQ(resumed.code, 0) << resumed.err;
+  EXPECT_FALSE(fs::exists(out.string() + ".partial"));
+  return resumed;
+}
 }  // namespace
 
 TEST(Mpi, TheRestorationStudySpreadOverRanksGivesTheSameResults) {
@@ -193,22 +208,15 @@ TEST(Mpi, TheRestorationStudySpreadOverRanksGivesTheSameResults) {
   EXPECT_EQ(files_in(one), files_in(two));
   EXPECT_NE(b.err.find("3 configurations to train over 2 ranks, 1 on rank 0"), std::string::npos) << b.err;
 
-  // A rank that fails after the training: one error line, no OUT; the journal holds what rank 0
-  // trained, and a resumed run (2 ranks again) reuses it and ends with the same numbers.
+  // A rank that fails after the training: the journal holds what rank 0 trained, and a resumed
+  // run (2 ranks again) reuses it and ends with the same numbers.
   const fs::path three = t.path / "three";
-  const CliResult failed = run_ranks(2, study + three.string() + " --resume", "VARLEARN_FAIL_RANK=1 ");
-  EXPECT_NE(failed.code, 0);
-  EXPECT_EQ(error_lines(failed.err), 1) << failed.err;
-  EXPECT_NE(failed.err.find("error: rank 1/2: fault injection"), std::string::npos) << failed.err;
-  EXPECT_FALSE(fs::exists(three));
-  ASSERT_TRUE(fs::exists(t.path / "three.partial"));
-  const CliResult resumed = run_ranks(2, study + three.string() + " --resume");
+  const CliResult resumed = fail_then_resume(study, three);
   ASSERT_EQ(resumed.code, 0) << resumed.err;
   EXPECT_NE(resumed.err.find("tv_bilevel: from the journal"), std::string::npos) << resumed.err;
   EXPECT_NE(resumed.err.find("2 configurations to train over 2 ranks"), std::string::npos) << resumed.err;
   EXPECT_EQ(without_times(ja), without_times(json::parse(slurp((three / "results.json").string()))));
   EXPECT_EQ(files_in(one), files_in(three));
-  EXPECT_FALSE(fs::exists(t.path / "three.partial"));
 }
 
 TEST(Mpi, TheDequantizationStudySpreadOverRanksGivesTheSameResults) {
@@ -230,22 +238,15 @@ TEST(Mpi, TheDequantizationStudySpreadOverRanksGivesTheSameResults) {
   EXPECT_NE(b.err.find("12 rows over 2 ranks"), std::string::npos) << b.err;
   EXPECT_NE(b.err.find("2 warm chains over 2 ranks, 1 on rank 0"), std::string::npos) << b.err;
 
-  // A rank that fails at the first exchange: one error line, no OUT; the journal holds rank 0's
-  // rows, and a resumed run (2 ranks again) reuses them and ends with the same numbers.
+  // A rank that fails at the first exchange: the journal holds rank 0's rows, and a resumed run
+  // (2 ranks again) reuses them and ends with the same numbers.
   const fs::path three = t.path / "three";
-  const CliResult failed = run_ranks(2, study + three.string() + " --resume", "VARLEARN_FAIL_RANK=1 ");
-  EXPECT_NE(failed.code, 0);
-  EXPECT_EQ(error_lines(failed.err), 1) << failed.err;
-  EXPECT_NE(failed.err.find("error: rank 1/2: fault injection"), std::string::npos) << failed.err;
-  EXPECT_FALSE(fs::exists(three));
-  ASSERT_TRUE(fs::exists(t.path / "three.partial"));
-  const CliResult resumed = run_ranks(2, study + three.string() + " --resume");
+  const CliResult resumed = fail_then_resume(study, three);
   ASSERT_EQ(resumed.code, 0) << resumed.err;
   EXPECT_NE(resumed.err.find("(resumed)"), std::string::npos) << resumed.err;
   EXPECT_EQ(resumed.err.find("12 rows over 2 ranks"), std::string::npos) << resumed.err;  // fewer: rank 0's were kept
   EXPECT_EQ(without_times(ja), without_times(json::parse(slurp((three / "results.json").string()))));
   EXPECT_EQ(slurp((one / "example_learned.wav").string()), slurp((three / "example_learned.wav").string()));
-  EXPECT_FALSE(fs::exists(t.path / "three.partial"));
 }
 
 TEST(Mpi, ReproduceRunsItsSectionsOnceAndWritesTheReportOfOneProcess) {
