@@ -295,7 +295,7 @@ std::vector<size_t> run_share(std::vector<size_t> tasks, const std::vector<doubl
   std::vector<double> costs;
   for (size_t t : tasks) costs.push_back(task_cost[t]);
   const std::vector<size_t> mine = dist::my_share(tasks, costs);
-  if (dist::size() > 1 && log)
+  if (dist::size() > 1 && log && !tasks.empty())
     log("dequant: " + std::to_string(tasks.size()) + " " + what + " over " + std::to_string(dist::size()) + " ranks, " +
         std::to_string(mine.size()) + " on rank 0");
   parallel_for(
