@@ -1,5 +1,7 @@
 #include "varlearn/dequant/unrolled.hpp"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -95,6 +97,28 @@ template <class T> struct Tape {
 /// The step sizes' gradients are sums over every sample: vectorized partial sums of this many
 /// terms in T, added up in double.
 constexpr Index kSumChunk = 256;
+/// Passes over at least this many samples run on the OpenMP threads (outside a parallel region).
+constexpr Index kParallelSamples = 65536;
+
+/// One pass over `size` samples in chunks of kSumChunk, on the OpenMP threads when it is large:
+/// body(c0, c1) handles samples [c0, c1) and returns their partial sum (T(0) when there is
+/// none); the partials are added in chunk order in double, so the result is the same for every
+/// thread count.
+template <class T, class Body>
+double chunked_pass(Index size, Body&& body) {
+  const Index chunks = (size + kSumChunk - 1) / kSumChunk;
+  const int threads = size >= kParallelSamples && !omp_in_parallel() ? omp_get_max_threads() : 1;
+  double sum = 0;
+  if (threads <= 1) {
+    for (Index c = 0; c < chunks; ++c) sum += static_cast<double>(body(c * kSumChunk, std::min(size, (c + 1) * kSumChunk)));
+    return sum;
+  }
+  std::vector<T> part(static_cast<size_t>(chunks));
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (Index c = 0; c < chunks; ++c) part[size_t(c)] = body(c * kSumChunk, std::min(size, (c + 1) * kSumChunk));
+  for (const T v : part) sum += static_cast<double>(v);
+  return sum;
+}
 
 template <class T> struct UnrolledLoss<T>::Workspace {
   std::mutex busy;  // one call at a time uses the tape; a concurrent call makes its own
@@ -159,12 +183,15 @@ void forward(const UnrolledSpec& spec, const VectorT<T>& theta, const MatrixT<T>
       T* yy = y.data();
       T* vv = tape ? tape->v[it].data() : nullptr;
       auto dual = [&]<bool from_zero, bool keep_v>() {
+        chunked_pass<T>(size, [=](Index c0, Index c1) {
 #pragma omp simd
-        for (Index i = 0; i < size; ++i) {
-          const T v = (from_zero ? T(0) : yprev[i]) + sigma * pp[i];
-          if constexpr (keep_v) vv[i] = v;
-          yy[i] = v - std::min(std::max(v, sigma * lo_bound[i]), sigma * hi_bound[i]);
-        }
+          for (Index i = c0; i < c1; ++i) {
+            const T v = (from_zero ? T(0) : yprev[i]) + sigma * pp[i];
+            if constexpr (keep_v) vv[i] = v;
+            yy[i] = v - std::min(std::max(v, sigma * lo_bound[i]), sigma * hi_bound[i]);
+          }
+          return T(0);
+        });
       };
       if (vv) {
         if (yprev) dual.template operator()<false, true>();
@@ -182,14 +209,17 @@ void forward(const UnrolledSpec& spec, const VectorT<T>& theta, const MatrixT<T>
       T* next = it + 1 < spec.depth ? (tape ? tape->xbar[it + 1].data() : xbar_buf.data()) : nullptr;
       // One loop per case (z kept or not, xbar+ needed or not): no test inside, vectorized.
       auto primal = [&]<bool keep_z, bool extrapolate>() {
+        chunked_pass<T>(size, [=](Index c0, Index c1) {
 #pragma omp simd
-        for (Index i = 0; i < size; ++i) {
-          const T z = xx[i] - tau * ww[i];
-          if constexpr (keep_z) zz[i] = z;
-          const T xn = z > tau ? z - tau : (z < -tau ? z + tau : T(0));  // soft_threshold(z, tau)
-          if constexpr (extrapolate) next[i] = T(2) * xn - xx[i];
-          xx[i] = xn;
-        }
+          for (Index i = c0; i < c1; ++i) {
+            const T z = xx[i] - tau * ww[i];
+            if constexpr (keep_z) zz[i] = z;
+            const T xn = z > tau ? z - tau : (z < -tau ? z + tau : T(0));  // soft_threshold(z, tau)
+            if constexpr (extrapolate) next[i] = T(2) * xn - xx[i];
+            xx[i] = xn;
+          }
+          return T(0);
+        });
       };
       if (zz && next) primal.template operator()<true, true>();
       else if (zz) primal.template operator()<true, false>();
@@ -262,7 +292,7 @@ T unrolled_loss(const UnrolledSpec& spec, const VectorT<T>& theta, const MatrixT
     const T* v = tape.v[it].data();
     const T* p = tape.p[it].data();
     // x^k = soft(z), xbar^k = 2 x^k - x^{k-1}, z = x^{k-1} - tau w
-    double dtau = 0, dsigma = 0;
+    double dtau = 0, dsigma = 0;  // in chunk order (chunked_pass)
     {
       const T* gxx = gx.data();
       const T* gxb = gxbar.data();
@@ -270,8 +300,7 @@ T unrolled_loss(const UnrolledSpec& spec, const VectorT<T>& theta, const MatrixT
       T* gxp = gxprev.data();
       // d/dtau of soft_tau(z) is -sign(z) where |z| > tau; of z, -w. Branch-free (the signs
       // of z are random: branches would mispredict) and vectorized (kSumChunk).
-      for (Index c0 = 0; c0 < size; c0 += kSumChunk) {
-        const Index c1 = std::min(size, c0 + kSumChunk);
+      dtau = chunked_pass<T>(size, [=](Index c0, Index c1) {
         T part = 0;
 #pragma omp simd reduction(+ : part)
         for (Index i = c0; i < c1; ++i) {
@@ -283,8 +312,8 @@ T unrolled_loss(const UnrolledSpec& spec, const VectorT<T>& theta, const MatrixT
           gxp[i] = -gxb[i] + g;
           part -= g * (sign + w[i]);
         }
-        dtau += static_cast<double>(part);
-      }
+        return part;
+      });
     }
     // w = K^T y^k: gK -= tau y^k gz^T, gy^k -= tau K gz
     gemm(-tau, tape.y[it], false, gz, true, T(1), gk);
@@ -296,8 +325,7 @@ T unrolled_loss(const UnrolledSpec& spec, const VectorT<T>& theta, const MatrixT
       const T* uu = u.data();
       // Where v is clamped (below sigma l or above sigma u), y = v - sigma bound: its adjoint
       // passes, and d/dsigma gains g (p - bound). Branch-free as above.
-      for (Index c0 = 0; c0 < size; c0 += kSumChunk) {
-        const Index c1 = std::min(size, c0 + kSumChunk);
+      dsigma = chunked_pass<T>(size, [=](Index c0, Index c1) {
         T part = 0;
 #pragma omp simd reduction(+ : part)
         for (Index i = c0; i < c1; ++i) {
@@ -307,8 +335,8 @@ T unrolled_loss(const UnrolledSpec& spec, const VectorT<T>& theta, const MatrixT
           gyy[i] = g;
           part += g * (p[i] - bound);
         }
-        dsigma += static_cast<double>(part);
-      }
+        return part;
+      });
     }
     gemm(sigma, gy, false, tape.xbar[it], true, T(1), gk);
     gemm(sigma, k, true, gy, false, T(0), gxbar);

@@ -8,6 +8,7 @@
 #include "varlearn/dequant/chambolle_pock.hpp"
 #include "varlearn/dequant/unrolled.hpp"
 #include "varlearn/core/random.hpp"
+#include "varlearn/core/threads.hpp"
 #include "varlearn/optim/gradient_check.hpp"
 
 using namespace varlearn;
@@ -201,4 +202,36 @@ TEST(Unrolled, TheKeptTapeGivesTheBitsOfAFreshOneInEveryCallAndThread) {
     EXPECT_EQ(losses[size_t(i)], i % 2 ? l1 : l0) << i;
     EXPECT_EQ(grads[size_t(i)], i % 2 ? g1 : g0) << i;
   }
+}
+
+TEST(Unrolled, LargeBatchesRunOnTheThreadsWithTheStepSizeGradientsOfOne) {
+  // 64 x 1100 samples: the passes run in chunks on the threads and the step sizes' gradients
+  // are added in chunk order, so 1 and 2 threads give the same loss and step-size gradients,
+  // bit for bit (float32 and float64). K's gradient is a product summed over the frames: a
+  // two-thread GEMM may round it differently (core/gemm.hpp), to 1e-12 / 1e-5.
+  auto d = test_data::quantize(test_data::frames(64, 1100, 9), 4);
+  UnrolledSpec spec;
+  spec.n = 64;
+  spec.depth = 3;
+  const Vector theta = initial_parameters<double>(spec, 0.05, 20.0);
+  const Index nk = 64 * 64;
+  auto run = [&](int threads, auto scalar) {
+    using T = decltype(scalar);
+    const ScopedThreads scope(threads);
+    const MatrixT<T> q = d.quantized.cast<T>(), lo = d.lower.cast<T>(), hi = d.upper.cast<T>(), c = d.clean.cast<T>();
+    VectorT<T> g;
+    const T l = UnrolledLoss<T>(spec, q, lo, hi, c).evaluate_with_gradient(theta.cast<T>(), g);
+    return std::make_pair(l, g);
+  };
+  const auto [l1, g1] = run(1, 0.0);
+  const auto [l2, g2] = run(2, 0.0);
+  EXPECT_EQ(l1, l2);
+  EXPECT_EQ(g1.tail(g1.size() - nk), g2.tail(g2.size() - nk));
+  EXPECT_GT(g1.tail(g1.size() - nk).norm(), 0.0);  // the step sizes do get a gradient
+  EXPECT_LE((g1.head(nk) - g2.head(nk)).norm(), 1e-12 * g1.head(nk).norm());
+  const auto [f1, h1] = run(1, 0.0f);
+  const auto [f2, h2] = run(2, 0.0f);
+  EXPECT_EQ(f1, f2);
+  EXPECT_EQ(h1.tail(h1.size() - nk), h2.tail(h2.size() - nk));
+  EXPECT_LE((h1.head(nk) - h2.head(nk)).norm(), 1e-5f * h1.head(nk).norm());
 }
