@@ -186,6 +186,15 @@ CliResult fail_then_resume(const std::string& run, const fs::path& out) {
   EXPECT_FALSE(fs::exists(out.string() + ".partial"));
   return resumed;
 }
+
+// Runs `run OUT` in one process into `one` and with 2 ranks into `two`; both must succeed.
+// `ranks` gets the 2-rank run (its log).
+void one_and_two_ranks(const std::string& run, const fs::path& one, const fs::path& two, CliResult& ranks) {
+  const CliResult a = run_cli(run + one.string(), kOne);
+  ranks = run_ranks(2, run + two.string());
+  ASSERT_EQ(a.code, 0) << a.err;
+  ASSERT_EQ(ranks.code, 0) << ranks.err;
+}
 }  // namespace
 
 TEST(Mpi, TheRestorationStudySpreadOverRanksGivesTheSameResults) {
@@ -196,10 +205,8 @@ TEST(Mpi, TheRestorationStudySpreadOverRanksGivesTheSameResults) {
   const std::string study = "study restore " + voices(t.path) +
                             " --task inpaint --n 16 --burst 4 --regularizers tv --depths 1,2 --steps 20 --out ";
   const fs::path one = t.path / "one", two = t.path / "two";
-  const CliResult a = run_cli(study + one.string(), kOne);
-  const CliResult b = run_ranks(2, study + two.string());
-  ASSERT_EQ(a.code, 0) << a.err;
-  ASSERT_EQ(b.code, 0) << b.err;
+  CliResult b;
+  ASSERT_NO_FATAL_FAILURE(one_and_two_ranks(study, one, two, b));
   const json ja = json::parse(slurp((one / "results.json").string()));
   const json jb = json::parse(slurp((two / "results.json").string()));
   EXPECT_EQ(ja["configs"].size(), 3u);
@@ -220,16 +227,14 @@ TEST(Mpi, TheRestorationStudySpreadOverRanksGivesTheSameResults) {
 }
 
 TEST(Mpi, TheDequantizationStudySpreadOverRanksGivesTheSameResults) {
-  // Two bit depths, N = 1, 2 and the warm chains: the 14 rows of the first phase go to both
+  // Two bit depths, N = 1, 2 and the warm chains: the 12 rows of the first phase go to both
   // ranks, then one warm chain to each; results.json and the WAVs equal one process's.
   TempDir t;
   const std::string study = "study dequant " + voices(t.path) +
                             " --n 16 --bits 3,4 --depths 1,2 --steps 30 --batch 32 --max-iter 2000 --warm-start --out ";
   const fs::path one = t.path / "one", two = t.path / "two";
-  const CliResult a = run_cli(study + one.string(), kOne);
-  const CliResult b = run_ranks(2, study + two.string());
-  ASSERT_EQ(a.code, 0) << a.err;
-  ASSERT_EQ(b.code, 0) << b.err;
+  CliResult b;
+  ASSERT_NO_FATAL_FAILURE(one_and_two_ranks(study, one, two, b));
   const json ja = json::parse(slurp((one / "results.json").string()));
   EXPECT_EQ(ja["entries"].size(), 14u);  // per b: quantized, classic 1, 2, converged, learned 1, 2, warm 2
   EXPECT_EQ(without_times(ja), without_times(json::parse(slurp((two / "results.json").string()))));
