@@ -85,6 +85,8 @@ template <class T> UnrolledParameters unpack(const UnrolledSpec& spec, const Vec
   return p;
 }
 
+namespace {
+
 /// What reverse mode keeps of the forward pass, and its own buffers: kept by UnrolledLoss from
 /// call to call (UnrolledLoss::Workspace), so that a training step allocates nothing (fresh
 /// n x B matrices each step cost page faults: a third of the step at n = 64, B = 256).
@@ -119,6 +121,8 @@ double chunked_pass(Index size, Body&& body) {
   for (const T v : part) sum += static_cast<double>(v);
   return sum;
 }
+
+}  // namespace
 
 template <class T> struct UnrolledLoss<T>::Workspace {
   std::mutex busy;  // one call at a time uses the tape; a concurrent call makes its own
