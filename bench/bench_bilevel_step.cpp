@@ -23,12 +23,7 @@
 #include <benchmark/benchmark.h>
 #include <omp.h>
 
-#include <algorithm>
-#include <chrono>
-#include <map>
-#include <memory>
-#include <vector>
-
+#include "support.hpp"
 #include "varlearn/core/gemm.hpp"
 #include "varlearn/learn/learn.hpp"
 
@@ -38,44 +33,17 @@ using namespace varlearn::learn;
 namespace {
 constexpr Index kN = 320, kK = 320;
 
-template <class Real>
-struct Problem {
-  ModelSpec spec{kN, kK, Method::Bilevel, 1, StepsizeMode::Fixed};
-  MatrixT<Real> x, y;
-  VectorT<Real> theta;
-  explicit Problem(Index b) {
-    const SampleModel sm = SampleModel::iid(kN, 0.0, 1.0);
-    Rng rng(1);
-    const Matrix yc = sm.sample(b, rng);
-    y = yc.cast<Real>();
-    x = add_noise(yc, 0.1, rng).cast<Real>();
-    InitOptions io;
-    io.scale = 1.0;
-    theta = QuadraticModel::random(spec, io).parameters().cast<Real>();
-  }
-};
-template <class Real>
-Problem<Real>& problem(Index b) {
-  static std::map<Index, std::unique_ptr<Problem<Real>>> cache;
-  auto& p = cache[b];
-  if (!p) p = std::make_unique<Problem<Real>>(b);
-  return *p;
-}
+const ModelSpec kSpec{kN, kK, Method::Bilevel, 1, StepsizeMode::Fixed};
 
 double step_flops(Index b) {
   const double n = kN, k = kK, bb = static_cast<double>(b);
   return 6.0 * n * n * bb + 4.0 * k * n * n + n * n * n / 3.0;
 }
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
 template <class Real>
 void bilevel_step(benchmark::State& state) {
   const Index b = state.range(0);
-  Problem<Real>& p = problem<Real>(b);
+  bench::QuadraticProblem<Real>& p = bench::quadratic_problem<Real>(kSpec, b);
   varlearn::optim::AdamOptions ao;
   ao.learning_rate = 1e-4;
   varlearn::optim::AdamState<Real> adam(ao, p.theta.size());
@@ -99,33 +67,12 @@ void bilevel_step(benchmark::State& state) {
     adam.step(theta, grad);
     benchmark::DoNotOptimize(l);
   };
-  std::vector<GemmBackend> backends{GemmBackend::Eigen};
-  if (blas_available()) backends.push_back(GemmBackend::Blas);
-  step();  // warm-up: buffers, and the auto backend's probes of the step's shapes
-  for (const auto be : backends) gemms(be);
-  std::vector<double> ts, tg[2] = {{}, {}};
-  for (auto _ : state) {
-    const auto t0 = std::chrono::steady_clock::now();
-    step();
-    const auto t1 = std::chrono::steady_clock::now();
-    ts.push_back(std::chrono::duration<double>(t1 - t0).count());
-    for (size_t i = 0; i < backends.size(); ++i) {
-      const auto g0 = std::chrono::steady_clock::now();
-      gemms(backends[i]);
-      tg[i].push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - g0).count());
-    }
-    state.SetIterationTime(ts.back());
-  }
-  const double sm = median(ts), ge = median(tg[0]), gb = blas_available() ? median(tg[1]) : 0;
-  const double best = blas_available() ? std::min(ge, gb) : ge;
+  const bench::Interleaved t = bench::interleaved(state, step, gemms);
   const double flops = step_flops(b);
   state.counters["GFLOP"] = flops / 1e9;
-  state.counters["step_ms"] = sm * 1e3;
-  state.counters["step_GFLOPs"] = flops / sm / 1e9;
-  state.counters["gemm_eigen_GFLOPs"] = flops / ge / 1e9;
-  if (blas_available()) state.counters["gemm_blas_GFLOPs"] = flops / gb / 1e9;
-  state.counters["best_gemm_GFLOPs"] = flops / best / 1e9;
-  state.counters["pct_of_best_gemm"] = 100.0 * best / sm;
+  state.counters["step_ms"] = t.work * 1e3;
+  state.counters["step_GFLOPs"] = flops / t.work / 1e9;
+  bench::gemm_counters(state, flops, t);
   state.counters["step_blas"] = gemm_backend_for<Real>(z, false, e, true) == GemmBackend::Blas ? 1 : 0;
   state.counters["threads"] = omp_get_max_threads();
 }

@@ -10,11 +10,9 @@
 #include <benchmark/benchmark.h>
 
 #include <Eigen/Core>
-#include <algorithm>
-#include <chrono>
 #include <random>
-#include <vector>
 
+#include "support.hpp"
 #include "varlearn/audio/quantizer.hpp"
 #include "varlearn/core/gemm.hpp"
 #include "varlearn/core/threads.hpp"
@@ -46,37 +44,14 @@ template <class T> struct Setup {
   }
 };
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
-double seconds_of(const auto& f) {
-  const auto t0 = std::chrono::steady_clock::now();
-  f();
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
-// Times `work` (reported as the benchmark's time) interleaved with `products(backend)` for each
-// backend; sets the counters us_per_frame, GFLOPs, gemm_<backend>_GFLOPs, pct_of_best_gemm.
+// Times the work against its products alone (bench::interleaved); counters us_per_frame, GFLOPs
+// and the GEMM shares (bench::gemm_counters).
 template <class Work, class Products>
 void against_gemm(benchmark::State& state, Index frames, double flops, Work&& work, Products&& products) {
-  std::vector<GemmBackend> backends{GemmBackend::Eigen};
-  if (blas_available()) backends.push_back(GemmBackend::Blas);
-  work();  // warm-up: buffers, and the auto backend's probes of the shapes
-  for (const auto be : backends) products(be);
-  std::vector<double> tw, tg[2] = {{}, {}};
-  for (auto _ : state) {
-    tw.push_back(seconds_of(work));
-    for (size_t i = 0; i < backends.size(); ++i) tg[i].push_back(seconds_of([&] { products(backends[i]); }));
-    state.SetIterationTime(tw.back());
-  }
-  const double w = median(tw), ge = median(tg[0]), gb = blas_available() ? median(tg[1]) : ge;
-  state.counters["us_per_frame"] = w / double(frames) * 1e6;
-  state.counters["GFLOPs"] = flops / w / 1e9;
-  state.counters["gemm_eigen_GFLOPs"] = flops / ge / 1e9;
-  if (blas_available()) state.counters["gemm_blas_GFLOPs"] = flops / gb / 1e9;
-  state.counters["pct_of_best_gemm"] = 100.0 * std::min(ge, gb) / w;
+  const bench::Interleaved t = bench::interleaved(state, work, products);
+  state.counters["us_per_frame"] = t.work / double(frames) * 1e6;
+  state.counters["GFLOPs"] = flops / t.work / 1e9;
+  bench::gemm_counters(state, flops, t);
 }
 
 // Args: n, frames, threads.

@@ -29,6 +29,7 @@
 #include <random>
 #include <vector>
 
+#include "support.hpp"
 #include "varlearn/core/gemm.hpp"
 #include "varlearn/core/threads.hpp"
 #include "varlearn/learn/learn.hpp"
@@ -40,29 +41,10 @@ namespace {
 constexpr Index kN = 320, kK = 320, kB = 4096;
 constexpr int kDepth = 10;
 
+const ModelSpec kSpec{kN, kK, Method::Unrolled, kDepth, StepsizeMode::Learned};
 template <class Real>
-struct Problem {
-  ModelSpec spec{kN, kK, Method::Unrolled, kDepth, StepsizeMode::Learned};
-  MatrixT<Real> x, y;
-  VectorT<Real> theta;
-  explicit Problem(Index b) {
-    const SampleModel sm = SampleModel::iid(kN, 0.0, 1.0);
-    Rng rng(1);
-    const Matrix yc = sm.sample(b, rng);
-    y = yc.cast<Real>();
-    x = add_noise(yc, 0.1, rng).cast<Real>();
-    InitOptions io;
-    io.scale = 1.0;
-    io.stepsize = 0.5;
-    theta = QuadraticModel::random(spec, io).parameters().cast<Real>();
-  }
-};
-template <class Real>
-Problem<Real>& problem(Index b) {
-  static std::map<Index, std::unique_ptr<Problem<Real>>> cache;
-  auto& p = cache[b];
-  if (!p) p = std::make_unique<Problem<Real>>(b);
-  return *p;
+bench::QuadraticProblem<Real>& problem(Index b) {
+  return bench::quadratic_problem<Real>(kSpec, b);
 }
 
 double g_direct_step_s = 0;  // median factored direct step of this run (float32, B = 4096)
@@ -72,11 +54,6 @@ double gram_flops(Index b) {
   return 3.0 * (kDepth - 1) * 2.0 * kN * kN * static_cast<double>(b) + 2.0 * kK * kN * kN + 2.0 * kK * kN * kN;
 }
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
 /// One direct step (forward, reverse mode, Adam update) timed interleaved with the same
 /// products alone (the step's 6(N-1) GEMMs, same shapes) with each GEMM backend, so that
 /// machine load hits all alike; reports the medians and pct_of_best_gemm = best GEMM time /
@@ -84,7 +61,7 @@ double median(std::vector<double> v) {
 template <class Real>
 void direct_step(benchmark::State& state, int use_gram) {
   const Index b = state.range(0);
-  Problem<Real>& p = problem<Real>(b);
+  bench::QuadraticProblem<Real>& p = problem<Real>(b);
   UnrollOptions uo;
   uo.use_gram = use_gram;
   varlearn::optim::AdamOptions ao;
@@ -132,33 +109,13 @@ void direct_step(benchmark::State& state, int use_gram) {
     adam.step(theta, grad);
     benchmark::DoNotOptimize(l);
   };
-  std::vector<GemmBackend> backends{GemmBackend::Eigen};
-  if (blas_available()) backends.push_back(GemmBackend::Blas);
-  step();  // warm-up: buffers, and the auto backend's probes of the step's shapes
-  for (const auto be : backends) gemms(be);
-  std::vector<double> ts, tg[2] = {{}, {}};
-  for (auto _ : state) {
-    auto t0 = std::chrono::steady_clock::now();
-    step();
-    auto t1 = std::chrono::steady_clock::now();
-    ts.push_back(std::chrono::duration<double>(t1 - t0).count());
-    for (size_t i = 0; i < backends.size(); ++i) {
-      const auto g0 = std::chrono::steady_clock::now();
-      gemms(backends[i]);
-      tg[i].push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - g0).count());
-    }
-    state.SetIterationTime(ts.back());
-  }
-  const double s = median(ts), ge = median(tg[0]), gb = blas_available() ? median(tg[1]) : 0;
-  const double best = blas_available() ? std::min(ge, gb) : ge;
+  const bench::Interleaved t = bench::interleaved(state, step, gemms);
+  const double s = t.work;
   const double flops = use_gram == 1 ? gram_flops(b) : direct_flops(b);
   state.counters["GFLOP"] = flops / 1e9;
   state.counters["step_ms"] = s * 1e3;
   state.counters["step_GFLOPs"] = flops / s / 1e9;
-  state.counters["gemm_eigen_GFLOPs"] = flops / ge / 1e9;
-  if (blas_available()) state.counters["gemm_blas_GFLOPs"] = flops / gb / 1e9;
-  state.counters["best_gemm_GFLOPs"] = flops / best / 1e9;
-  state.counters["pct_of_best_gemm"] = 100.0 * best / s;
+  bench::gemm_counters(state, flops, t);
   state.counters["step_blas"] = [&] {  // the step's shapes are decided on one thread per block
     const ScopedThreads one(nb > 1 ? 1 : 0);
     return gemm_backend_for<Real>(r, false, z, false) == GemmBackend::Blas ? 1 : 0;
@@ -201,7 +158,7 @@ BENCHMARK_TEMPLATE(BM_DirectUnrolledStep_Gram, double)->Arg(4096)->Unit(benchmar
 BENCHMARK_TEMPLATE(BM_DirectUnrolledStep_Gram, double)->Arg(256)->Unit(benchmark::kMillisecond)->UseManualTime()->Iterations(31);
 
 void BM_StructuredStep(benchmark::State& state) {
-  Problem<float>& p = problem<float>(kB);
+  bench::QuadraticProblem<float>& p = problem<float>(kB);
   const Moments<float> mo = Moments<float>::from_frames(p.x, p.y);
   varlearn::optim::AdamOptions ao;
   ao.learning_rate = 1e-4;
@@ -229,7 +186,7 @@ void BM_StructuredStep(benchmark::State& state) {
 BENCHMARK(BM_StructuredStep)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(1.0);
 
 void BM_Moments(benchmark::State& state) {  // once per training: C_xx, C_xy, tr(YY^T)
-  Problem<float>& p = problem<float>(kB);
+  bench::QuadraticProblem<float>& p = problem<float>(kB);
   for (auto _ : state) {
     auto mo = Moments<float>::from_frames(p.x, p.y);
     benchmark::DoNotOptimize(mo.yy);

@@ -104,17 +104,9 @@ def run_bilevel(args, env, check):
         v[("float32" if "<float>" in name else "float64", int(name.split("/")[1]))] = b
     cmd = [args.python, str(HERE / "torch_bilevel.py"), "--dtype", ",".join(args.dtypes), "--batch",
            ",".join(str(b) for b in args.batches)]
-    if args.threads:
-        cmd += ["--threads", str(args.threads)]
     if not check:
         cmd += ["--no-check"]
-    t, checks = {}, []
-    for line in subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout.splitlines():
-        r = json.loads(line)
-        if "check" in r:
-            checks.append(r)
-        else:
-            t.setdefault((r["dtype"], r["batch"]), {})[r["impl"]] = r
+    t, checks = run_peer(args, env, cmd, lambda r: (r["dtype"], r["batch"]))
     return v, t, checks
 
 
@@ -130,18 +122,25 @@ def run_general_bilevel(args, env, data, check):
         v[(int(parts["B"]), "lbfgs" if parts["lbfgs"] == "1" else "newton-cg")] = b
     cmd = [args.python, str(HERE / "torch_general_bilevel.py"), "--data", data,
            "--batch", ",".join(str(b) for b in sorted({b for b, _ in v}))]
-    if args.threads:
-        cmd += ["--threads", str(args.threads)]
     if check:
         cmd += ["--fd"]
+    t, checks = run_peer(args, env, cmd, lambda r: (r["batch"], r["solver"]))
+    return v, t, checks
+
+
+def run_peer(args, env, cmd, key):
+    """Runs a peer script (with --threads when given); its JSON lines: the timings by key(row) and
+    implementation, and the check lines apart."""
+    if args.threads:
+        cmd = cmd + ["--threads", str(args.threads)]
     t, checks = {}, []
     for line in subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout.splitlines():
         r = json.loads(line)
         if "check" in r:
             checks.append(r)
         else:
-            t.setdefault((r["batch"], r["solver"]), {})[r["impl"]] = r
-    return v, t, checks
+            t.setdefault(key(r), {})[r["impl"]] = r
+    return t, checks
 
 
 def table(head, rows):

@@ -12,13 +12,12 @@ Prints one JSON line per dtype: {"impl": "autograd", "dtype", "batch", "step_ms"
 "gemm_ms", "step_gflops", "gemm_gflops", "threads", "torch"}. Optional (python3-torch).
 """
 import argparse
-import json
 import math
-import statistics
-import time
 
 import torch
 import torch.nn.functional as F
+
+from peer_timing import report_interleaved
 
 
 def main():
@@ -64,24 +63,8 @@ def main():
             for _ in range(8):
                 torch.mm(kd, g, out=u)
 
-        step()
-        gemms()
-        ts, tg = [], []
-        for _ in range(args.iterations):
-            t0 = time.perf_counter()
-            step()
-            t1 = time.perf_counter()
-            gemms()
-            t2 = time.perf_counter()
-            ts.append(t1 - t0)
-            tg.append((t2 - t1) / 8)
-        flops = 6.0 * args.steps * 2.0 * n * n * b
-        s, gm = statistics.median(ts), statistics.median(tg)
-        print(json.dumps({"impl": "autograd", "dtype": dname, "batch": b, "step_ms": s * 1e3,
-                          "step_ms_min": min(ts) * 1e3, "gemm_ms": gm * 1e3, "step_gflops": flops / s / 1e9,
-                          "gemm_gflops": 2.0 * n * n * b / gm / 1e9, "threads": torch.get_num_threads(),
-                          "torch": torch.__version__}), flush=True)
-
+        report_interleaved(step, gemms, args.iterations, 6.0 * args.steps * 2.0 * n * n * b,
+                           gemm_flops=8 * 2.0 * n * n * b, impl="autograd", dtype=dname, batch=b)
 
 if __name__ == "__main__":
     main()

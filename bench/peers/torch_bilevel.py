@@ -23,10 +23,10 @@ Optional: never a test dependency (Debian: python3-torch).
 import argparse
 import json
 import math
-import statistics
-import time
 
 import torch
+
+from peer_timing import report_interleaved
 
 
 def problem(n, k, batch, dtype, seed=1):
@@ -163,23 +163,7 @@ def main():
             iters = args.iterations or (11 if b >= 1024 else 31)
             for impl in args.impl.split(","):
                 model = make(impl, x, y, r, 1e-4)
-                model.step()  # warm-up
-                gemms(bufs)
-                ts, tg = [], []
-                for _ in range(iters):
-                    t0 = time.perf_counter()
-                    model.step()
-                    t1 = time.perf_counter()
-                    gemms(bufs)
-                    t2 = time.perf_counter()
-                    ts.append(t1 - t0)
-                    tg.append(t2 - t1)
-                s, g = statistics.median(ts), statistics.median(tg)
-                print(json.dumps({"impl": impl, "dtype": dname, "batch": b, "step_ms": s * 1e3,
-                                  "step_ms_min": min(ts) * 1e3, "gemm_ms": g * 1e3,
-                                  "step_gflops": flops / s / 1e9, "gemm_gflops": flops / g / 1e9,
-                                  "threads": torch.get_num_threads(), "torch": torch.__version__}), flush=True)
-
+                report_interleaved(model.step, lambda: gemms(bufs), iters, flops, impl=impl, dtype=dname, batch=b)
 
 if __name__ == "__main__":
     main()

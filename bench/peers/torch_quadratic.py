@@ -18,13 +18,12 @@ Prints one JSON object per line: {"impl", "dtype", "batch", "step_ms", "step_ms_
 Optional: never a test dependency (Debian: python3-torch).
 """
 import argparse
-import json
 import math
-import statistics
-import time
 
 import torch
 import torch.nn.functional as F
+
+from peer_timing import report_interleaved
 
 
 def problem(n, k, depth, batch, dtype, seed=1):
@@ -86,18 +85,25 @@ class Handwritten:
 
 
 class Autograd:
+    """The forward in the factored form (R^T (R z)); autograd differentiates through it."""
+
     def __init__(self, x, y, r, alpha, lr):
         self.x, self.y = x, y
         self.r = r.clone().requires_grad_(True)
         self.alpha = alpha.clone().requires_grad_(True)
         self.opt = torch.optim.Adam([self.r, self.alpha], lr=lr)
 
+    def normal(self, r):
+        """z -> R^T R z."""
+        return lambda z: r.t() @ (r @ z)
+
     def step(self):
-        x, y, r = self.x, self.y, self.r
+        x, y = self.x, self.y
         w = F.softplus(self.alpha)
+        rtr = self.normal(self.r)
         z = w[0] * x
         for j in range(1, self.alpha.numel()):
-            z = z - w[j] * (z + r.t() @ (r @ z) - x)
+            z = z - w[j] * (z + rtr(z) - x)
         loss = (z - y).square().sum() / (2 * x.shape[1])
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -151,27 +157,12 @@ class HandwrittenGram:
         return loss
 
 
-class AutogradGram:
+class AutogradGram(Autograd):
     """The forward written with M = R^T R formed first; autograd differentiates through it."""
 
-    def __init__(self, x, y, r, alpha, lr):
-        self.x, self.y = x, y
-        self.r = r.clone().requires_grad_(True)
-        self.alpha = alpha.clone().requires_grad_(True)
-        self.opt = torch.optim.Adam([self.r, self.alpha], lr=lr)
-
-    def step(self):
-        x, y, r = self.x, self.y, self.r
-        w = F.softplus(self.alpha)
+    def normal(self, r):
         m = r.t() @ r
-        z = w[0] * x
-        for j in range(1, self.alpha.numel()):
-            z = z - w[j] * (z + m @ z - x)
-        loss = (z - y).square().sum() / (2 * x.shape[1])
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt.step()
-        return float(loss)
+        return lambda z: m @ z
 
 
 def gemms_gram(x, m, depth, bufs):
@@ -228,23 +219,7 @@ def main():
                     bufs = (torch.empty(args.k, b, dtype=dtype), torch.zeros(args.n, b, dtype=dtype),
                             torch.zeros(args.k, args.n, dtype=dtype))
                     products = lambda: gemms(x, r, args.depth, bufs)
-                model.step()  # warm-up
-                products()
-                ts, tg = [], []
-                for _ in range(iters):
-                    t0 = time.perf_counter()
-                    model.step()
-                    t1 = time.perf_counter()
-                    products()
-                    t2 = time.perf_counter()
-                    ts.append(t1 - t0)
-                    tg.append(t2 - t1)
-                s, g = statistics.median(ts), statistics.median(tg)
-                print(json.dumps({"impl": impl, "dtype": dname, "batch": b, "step_ms": s * 1e3,
-                                  "step_ms_min": min(ts) * 1e3, "gemm_ms": g * 1e3,
-                                  "step_gflops": flops / s / 1e9, "gemm_gflops": flops / g / 1e9,
-                                  "threads": torch.get_num_threads(), "torch": torch.__version__}), flush=True)
-
+                report_interleaved(model.step, products, iters, flops, impl=impl, dtype=dname, batch=b)
 
 if __name__ == "__main__":
     main()

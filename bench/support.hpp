@@ -1,0 +1,94 @@
+#pragma once
+// What the benchmarks share: medians, the quadratic model's benchmark problem, and a step timed
+// interleaved with the same products alone on each GEMM backend (core/gemm.hpp), so that
+// machine load hits all alike; the step's share of the best GEMM is what docs/performance.md
+// reports.
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <tuple>
+#include <vector>
+
+#include "varlearn/core/gemm.hpp"
+#include "varlearn/learn/learn.hpp"
+
+namespace varlearn::bench {
+
+inline double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+inline double seconds_of(const auto& f) {
+  const auto t0 = std::chrono::steady_clock::now();
+  f();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+/// The quadratic model's benchmark problem: B i.i.d. N(0, 1) frames y of n, x = y + 0.1 noise
+/// (seed 1), and random parameters of `spec` (scale 1, the default initial step size).
+template <class Real>
+struct QuadraticProblem {
+  learn::ModelSpec spec;
+  MatrixT<Real> x, y;
+  VectorT<Real> theta;
+  QuadraticProblem(const learn::ModelSpec& s, Index b) : spec(s) {
+    const learn::SampleModel sm = learn::SampleModel::iid(spec.n, 0.0, 1.0);
+    Rng rng(1);
+    const Matrix yc = sm.sample(b, rng);
+    y = yc.cast<Real>();
+    x = learn::add_noise(yc, 0.1, rng).template cast<Real>();
+    learn::InitOptions io;
+    io.scale = 1.0;
+    theta = learn::QuadraticModel::random(spec, io).parameters().template cast<Real>();
+  }
+};
+/// One problem per (spec's method, B), made at first use and kept for the process.
+template <class Real>
+QuadraticProblem<Real>& quadratic_problem(const learn::ModelSpec& spec, Index b) {
+  static std::map<std::tuple<int, Index>, std::unique_ptr<QuadraticProblem<Real>>> cache;
+  auto& p = cache[{static_cast<int>(spec.method), b}];
+  if (!p) p = std::make_unique<QuadraticProblem<Real>>(spec, b);
+  return *p;
+}
+
+/// Medians of the work and of the same products alone with Eigen's kernels and the BLAS.
+struct Interleaved {
+  double work = 0, eigen = 0, blas = 0;
+  double best_gemm() const { return blas_available() ? std::min(eigen, blas) : eigen; }
+};
+
+/// Times `work` (the benchmark's manual time) interleaved with `products(backend)` for each
+/// backend, after one warm-up of each (buffers, and the auto backend's probes of the shapes).
+template <class Work, class Products>
+Interleaved interleaved(benchmark::State& state, Work&& work, Products&& products) {
+  std::vector<GemmBackend> backends{GemmBackend::Eigen};
+  if (blas_available()) backends.push_back(GemmBackend::Blas);
+  work();
+  for (const auto be : backends) products(be);
+  std::vector<double> tw, tg[2];
+  for (auto _ : state) {
+    tw.push_back(seconds_of(work));
+    for (size_t i = 0; i < backends.size(); ++i) tg[i].push_back(seconds_of([&] { products(backends[i]); }));
+    state.SetIterationTime(tw.back());
+  }
+  Interleaved t;
+  t.work = median(tw);
+  t.eigen = median(tg[0]);
+  if (blas_available()) t.blas = median(tg[1]);
+  return t;
+}
+
+/// Counters gemm_eigen_GFLOPs, gemm_blas_GFLOPs (with a BLAS), best_gemm_GFLOPs and
+/// pct_of_best_gemm = the best backend's time for the products / the work's time.
+inline void gemm_counters(benchmark::State& state, double flops, const Interleaved& t) {
+  state.counters["gemm_eigen_GFLOPs"] = flops / t.eigen / 1e9;
+  if (blas_available()) state.counters["gemm_blas_GFLOPs"] = flops / t.blas / 1e9;
+  state.counters["best_gemm_GFLOPs"] = flops / t.best_gemm() / 1e9;
+  state.counters["pct_of_best_gemm"] = 100.0 * t.best_gemm() / t.work;
+}
+
+}  // namespace varlearn::bench
