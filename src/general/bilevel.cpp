@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <deque>
+#include <optional>
 #include <functional>
 #include <string>
 #include <utility>
@@ -10,6 +11,7 @@
 
 #include "varlearn/core/error.hpp"
 #include "varlearn/core/format.hpp"
+#include "varlearn/core/parallel.hpp"
 
 namespace varlearn::general {
 
@@ -44,7 +46,8 @@ struct Cg {
 };
 
 /// CG on H x = b from x = 0; stops at |r| <= tol |b|, at max_iter, or on p^T H p <= 0
-/// (returns the iterate before that step).
+/// (returns the iterate before that step). Per iteration one product and two fused passes over
+/// the n x B iterates (x, r and |r|^2 in one, then p).
 Cg conjugate_gradients(const std::function<void(const Matrix&, Matrix&)>& h, const Matrix& b, double tol,
                        int max_iter) {
   Cg cg;
@@ -52,6 +55,7 @@ Cg conjugate_gradients(const std::function<void(const Matrix&, Matrix&)>& h, con
   Matrix r = b, p = b, hp(b.rows(), b.cols());  // hp: every product into the same buffer
   double rr = r.squaredNorm();
   const double stop = tol * std::sqrt(rr);
+  const Index size = b.size();
   cg.residual = std::sqrt(rr);
   while (cg.residual > stop && cg.iterations < max_iter) {
     h(p, hp);
@@ -62,10 +66,19 @@ Cg conjugate_gradients(const std::function<void(const Matrix&, Matrix&)>& h, con
       return cg;
     }
     const double step = rr / php;
-    cg.x += step * p;
-    r -= step * hp;
-    const double rr_new = r.squaredNorm();
-    p = r + (rr_new / rr) * p;
+    double* __restrict x = cg.x.data();
+    double* __restrict rd = r.data();
+    const double* __restrict pd = p.data();
+    const double* __restrict hd = hp.data();
+    double rr_new = 0;
+#pragma omp simd reduction(+ : rr_new)
+    for (Index i = 0; i < size; ++i) {
+      x[i] += step * pd[i];
+      rd[i] -= step * hd[i];
+      rr_new += rd[i] * rd[i];
+    }
+    const double beta = rr_new / rr;
+    p = r + beta * p;
     rr = rr_new;
     cg.residual = std::sqrt(rr);
     ++cg.iterations;
@@ -84,6 +97,8 @@ void check_target(const Energy& e, const Matrix& target, const char* where) {
                 std::to_string(e.batch()));
 }
 
+using Linearization = Energy::Linearization;
+
 /// E, its gradient and its Hessian-vector products with call counts (the cost measure).
 struct Counted {
   const Energy& energy;
@@ -96,19 +111,33 @@ struct Counted {
     ++out.gradient_evaluations;
     return energy.gradient(f);
   }
-  Matrix hessian_product(const Matrix& f, const Matrix& v) const {
-    ++out.hessian_products;
-    return energy.hessian_product(f, v);
+  /// E and its gradient from F's linear images (Energy::linearize).
+  double value_at(const Matrix& f, const Linearization& at) const {
+    ++out.value_evaluations;
+    return energy.value_at(f, at);
+  }
+  void gradient_at(const Matrix& f, const Linearization& at, Matrix& g) const {
+    ++out.gradient_evaluations;
+    energy.gradient_at(f, at, g);
   }
   /// The Hessian at f for one CG solve (Energy::curvature: keeps what does not depend on v).
-  std::function<void(const Matrix&, Matrix&)> curvature(const Matrix& f) const {
-    auto h = energy.curvature(f);
+  std::function<void(const Matrix&, Matrix&)> curvature(const Matrix& f, const Linearization* at = nullptr) const {
+    auto h = at != nullptr ? energy.curvature_at(f, *at) : energy.curvature(f);
     return [this, h = std::move(h)](const Matrix& v, Matrix& hv) mutable {
       ++out.hessian_products;
       h(v, hv);
     };
   }
 };
+
+/// The images of F + tD from those of F and D.
+void along(const Linearization& at, const Linearization& dir, double t, Linearization& out) {
+  out.residual = at.residual + t * dir.residual;
+  if (at.responses.size() > 0)
+    out.responses = at.responses + t * dir.responses;
+  else
+    out.responses.resize(0, 0);
+}
 
 [[noreturn]] void not_reached(const char* where, const char* solver, const LowerLevelResult& r,
                               const BilevelOptions& o) {
@@ -117,20 +146,24 @@ struct Counted {
               format_general(o.tolerance, 3));
 }
 
-/// Newton-CG's line search: backtracking (Armijo) on E along d from f (slope = <grad E, d> < 0).
-/// Near the minimizer the decrease of E (~|g|^2) drops below E's rounding, so a full step that
-/// halves |grad E| is accepted too (Newton's endgame). On success f, value, g, gradient_norm
-/// move to the accepted point.
-void line_search(const Counted& e, const char* where, const BilevelOptions& o, const Matrix& d, double slope,
-                 Matrix& f, double& value, Matrix& g, LowerLevelResult& r) {
+/// Newton-CG's line search: backtracking (Armijo) on E along d from f (slope = <grad E, d> < 0),
+/// E evaluated from the images of f (`at`) and of d (`dir`), no product per trial. Near the
+/// minimizer the decrease of E (~|g|^2) drops below E's rounding, so a full step that halves
+/// |grad E| is accepted too (Newton's endgame). On success f, at, value, g, gradient_norm move
+/// to the accepted point.
+void line_search(const Counted& e, const char* where, const BilevelOptions& o, const Matrix& d,
+                 const Linearization& dir, double slope, Matrix& f, Linearization& at, double& value, Matrix& g,
+                 LowerLevelResult& r) {
   double t = 1.0;
   Matrix trial = f + d;
-  double trial_value = e.value(trial);
+  Linearization trial_at;
+  along(at, dir, t, trial_at);
+  double trial_value = e.value_at(trial, trial_at);
   Matrix trial_g;
   bool have_g = false;
   bool accepted = trial_value <= value + 1e-4 * slope;
   if (!accepted) {
-    trial_g = e.gradient(trial);
+    e.gradient_at(trial, trial_at, trial_g);
     have_g = true;
     accepted = trial_g.allFinite() && trial_g.norm() <= 0.5 * r.gradient_norm;
   }
@@ -138,7 +171,8 @@ void line_search(const Counted& e, const char* where, const BilevelOptions& o, c
   while (!accepted && halvings < 60) {
     t *= 0.5;
     trial = f + t * d;
-    trial_value = e.value(trial);
+    along(at, dir, t, trial_at);
+    trial_value = e.value_at(trial, trial_at);
     have_g = false;
     ++halvings;
     accepted = trial_value <= value + 1e-4 * t * slope;
@@ -150,32 +184,56 @@ void line_search(const Counted& e, const char* where, const BilevelOptions& o, c
                 " (tolerance " + format_general(o.tolerance, 3) + " below what this energy's rounding allows?)");
   }
   f = std::move(trial);
+  at = std::move(trial_at);
   value = trial_value;
-  g = have_g ? std::move(trial_g) : e.gradient(f);
+  if (have_g)
+    g = std::move(trial_g);
+  else
+    e.gradient_at(f, at, g);
   r.gradient_norm = g.norm();
 }
 
-void newton_cg(const Counted& e, const char* where, const BilevelOptions& o, LowerLevelResult& r) {
-  Matrix g = e.gradient(r.f);
-  double value = e.value(r.f);
+/// Newton-CG on the images of the iterate (Energy::linearize): per iteration one product for
+/// the images of the direction, the CG's Hessian products, and the adjoints of the gradient.
+/// The images moved along the lines carry their rounding, so the tolerance is certified at the
+/// iterate's own images (and the iteration goes on should they disagree).
+void newton_cg(const Counted& e, const char* where, const BilevelOptions& o, LowerLevelResult& r,
+               Linearization* keep) {
+  Linearization at, dir;
+  e.energy.linearize(r.f, at);
+  double value = e.value_at(r.f, at);
+  Matrix g;
+  e.gradient_at(r.f, at, g);
   r.gradient_norm = g.norm();
+  bool exact = true;  // `at` computed from r.f itself
   const int max_cg = cg_limit(e.energy, o);
-  while (r.gradient_norm > o.tolerance) {
+  for (;;) {
+    if (r.gradient_norm <= o.tolerance) {
+      if (exact) break;
+      e.energy.linearize(r.f, at);
+      value = e.value_at(r.f, at);
+      e.gradient_at(r.f, at, g);
+      r.gradient_norm = g.norm();
+      exact = true;
+      continue;
+    }
     if (r.iterations >= o.max_iterations) not_reached(where, "Newton-CG", r, o);
     const Matrix minus_g = -g;
     // Inexact Newton (forcing term min(0.1, sqrt|g|)) for speed far away, tight near the end.
     const double forcing = std::min(0.1, std::sqrt(r.gradient_norm));
-    const Matrix& f = r.f;
-    Cg cg = conjugate_gradients(e.curvature(f), minus_g, forcing, max_cg);
+    Cg cg = conjugate_gradients(e.curvature(r.f, &at), minus_g, forcing, max_cg);
     Matrix d = cg.iterations > 0 ? cg.x : minus_g;
     double slope = g.cwiseProduct(d).sum();
     if (!(slope < 0)) {
       d = minus_g;
       slope = -g.squaredNorm();
     }
-    line_search(e, where, o, d, slope, r.f, value, g, r);
+    e.energy.linearize_direction(d, dir);
+    line_search(e, where, o, d, dir, slope, r.f, at, value, g, r);
+    exact = false;
     ++r.iterations;
   }
+  if (keep != nullptr) *keep = std::move(at);
 }
 
 /// The L-BFGS line search, by halving from t = 1: Armijo, or the approximate Wolfe test of
@@ -257,17 +315,13 @@ void lbfgs(const Counted& e, const char* where, const BilevelOptions& o, LowerLe
   }
 }
 
-}  // namespace
-
-LowerLevelResult solve_lower_level(const Energy& energy, const BilevelOptions& options, const Matrix* start) {
-  const char* where = "general::solve_lower_level";
-  options.validate();
+/// The lower level of one column block (or of the whole batch), options validated; `keep`
+/// (when given) receives f*'s images where the solver has them (Newton–CG), else is emptied.
+LowerLevelResult lower_level_of(const Energy& energy, const BilevelOptions& options, const Matrix* start,
+                                const char* where, Linearization* keep = nullptr) {
+  if (keep != nullptr) *keep = Linearization{};
   LowerLevelResult result;
   if (start != nullptr) {
-    if (start->rows() != energy.dimension() || start->cols() != energy.batch())
-      throw Error(std::string(where) + ": the start is " + std::to_string(start->rows()) + " x " +
-                  std::to_string(start->cols()) + ", expected " + std::to_string(energy.dimension()) + " x " +
-                  std::to_string(energy.batch()));
     result.f = *start;
   } else {
     result.f = options.init == UnrolledInit::Zero ? Matrix(Matrix::Zero(energy.dimension(), energy.batch()))
@@ -277,23 +331,25 @@ LowerLevelResult solve_lower_level(const Energy& energy, const BilevelOptions& o
   if (options.lower_solver == LowerSolver::Lbfgs)
     lbfgs(counted, where, options, result);
   else
-    newton_cg(counted, where, options, result);
+    newton_cg(counted, where, options, result, keep);
   return result;
 }
 
-ImplicitGradient implicit_hypergradient(const Energy& energy, const Matrix& f_star, const Matrix& target,
-                                        const BilevelOptions& options) {
-  const char* where = "general::implicit_hypergradient";
-  options.validate();
-  check_target(energy, target, where);
-  const Matrix b = (f_star - target) / static_cast<double>(energy.batch());
+/// The adjoint solve and hypergradient of one column block (or of the whole batch) for the loss
+/// 1/2 |f* - target|^2 / `frames` (the whole batch's B), options validated.
+ImplicitGradient hypergradient_of(const Energy& energy, const Matrix& f_star, const Matrix& target,
+                                  const BilevelOptions& options, Index frames, const char* where,
+                                  const Linearization* at = nullptr) {
+  const Matrix b = (f_star - target) / static_cast<double>(frames);
   ImplicitGradient out;
   if (b.squaredNorm() == 0) {
     out.w = Matrix::Zero(b.rows(), b.cols());
     out.gradient = Vector::Zero(energy.num_parameters());
     return out;
   }
-  auto curvature = energy.curvature(f_star);  // keeps what does not depend on v
+  // Keeps what does not depend on v (from f*'s images when the lower level kept them).
+  auto curvature = at != nullptr && at->residual.size() > 0 ? energy.curvature_at(f_star, *at)
+                                                            : energy.curvature(f_star);
   const auto h = [&](const Matrix& v, Matrix& hv) {
     ++out.hessian_products;
     curvature(v, hv);
@@ -316,23 +372,148 @@ ImplicitGradient implicit_hypergradient(const Energy& energy, const Matrix& f_st
   return out;
 }
 
+/// A block's share of the lower-level tolerance: |grad E_b| <= tol sqrt(w / B) in every block
+/// of w frames gives |grad E| <= tol for the batch.
+BilevelOptions block_options(const BilevelOptions& options, Index width, Index batch) {
+  BilevelOptions o = options;
+  o.tolerance = options.tolerance * std::sqrt(static_cast<double>(width) / static_cast<double>(batch));
+  return o;
+}
+
+/// Adds a block's lower-level result into the batch's (f* columns, counts; the gradient norm as
+/// a sum of squares, finished by the caller; iterations: the most of any block).
+void add_lower(LowerLevelResult& all, LowerLevelResult&& part, Index begin) {
+  all.f.middleCols(begin, part.f.cols()) = part.f;
+  all.gradient_norm += part.gradient_norm * part.gradient_norm;
+  all.iterations = std::max(all.iterations, part.iterations);
+  all.hessian_products += part.hessian_products;
+  all.gradient_evaluations += part.gradient_evaluations;
+  all.value_evaluations += part.value_evaluations;
+}
+
+void add_hypergradient(ImplicitGradient& all, ImplicitGradient&& part, Index begin) {
+  all.w.middleCols(begin, part.w.cols()) = part.w;
+  if (all.gradient.size() == 0)
+    all.gradient = std::move(part.gradient);
+  else
+    all.gradient += part.gradient;
+  all.cg_residual += part.cg_residual * part.cg_residual;
+  all.cg_iterations = std::max(all.cg_iterations, part.cg_iterations);
+  all.hessian_products += part.hessian_products;
+}
+
+}  // namespace
+
+// The frames are independent problems (E = sum_b E_b(f_b), H block diagonal): from
+// frame_block_columns(n, B) frames on, the lower level and the adjoint solve run per column
+// block (general::frame_blocks), each to its share of the tolerances, the blocks on the threads
+// and added in block order. A block's iterates stay in cache, and its CG and line search adapt
+// to its own frames.
+
+LowerLevelResult solve_lower_level(const Energy& energy, const BilevelOptions& options, const Matrix* start) {
+  const char* where = "general::solve_lower_level";
+  options.validate();
+  if (start != nullptr && (start->rows() != energy.dimension() || start->cols() != energy.batch()))
+    throw Error(std::string(where) + ": the start is " + std::to_string(start->rows()) + " x " +
+                std::to_string(start->cols()) + ", expected " + std::to_string(energy.dimension()) + " x " +
+                std::to_string(energy.batch()));
+  const FrameBlocks bl = frame_blocks(energy);
+  if (bl.count == 1) return lower_level_of(energy, options, start, where);
+  const Index batch = energy.batch();
+  std::vector<LowerLevelResult> parts(static_cast<std::size_t>(bl.count));
+  parallel_for(
+      bl.count,
+      [&](Index i) {
+        const Index c0 = bl.begin(i), w = bl.width(i, batch);
+        const Matrix block_start = start != nullptr ? Matrix(start->middleCols(c0, w)) : Matrix();
+        parts[static_cast<std::size_t>(i)] = lower_level_of(energy.columns(c0, w), block_options(options, w, batch),
+                                                            start != nullptr ? &block_start : nullptr, where);
+      },
+      Schedule::Dynamic, 1, bl.threads > 1);
+  LowerLevelResult result;
+  result.f.resize(energy.dimension(), batch);
+  for (Index i = 0; i < bl.count; ++i) add_lower(result, std::move(parts[static_cast<std::size_t>(i)]), bl.begin(i));
+  result.gradient_norm = std::sqrt(result.gradient_norm);
+  return result;
+}
+
+ImplicitGradient implicit_hypergradient(const Energy& energy, const Matrix& f_star, const Matrix& target,
+                                        const BilevelOptions& options) {
+  const char* where = "general::implicit_hypergradient";
+  options.validate();
+  check_target(energy, target, where);
+  if (f_star.rows() != energy.dimension() || f_star.cols() != energy.batch())
+    throw Error(std::string(where) + ": f* is " + std::to_string(f_star.rows()) + " x " +
+                std::to_string(f_star.cols()) + ", expected " + std::to_string(energy.dimension()) + " x " +
+                std::to_string(energy.batch()));
+  const Index batch = energy.batch();
+  const FrameBlocks bl = frame_blocks(energy);
+  if (bl.count == 1) return hypergradient_of(energy, f_star, target, options, batch, where);
+  std::vector<ImplicitGradient> parts(static_cast<std::size_t>(bl.count));
+  parallel_for(
+      bl.count,
+      [&](Index i) {
+        const Index c0 = bl.begin(i), w = bl.width(i, batch);
+        parts[static_cast<std::size_t>(i)] = hypergradient_of(
+            energy.columns(c0, w), f_star.middleCols(c0, w), target.middleCols(c0, w), options, batch, where);
+      },
+      Schedule::Dynamic, 1, bl.threads > 1);
+  ImplicitGradient out;
+  out.w.resize(energy.dimension(), batch);
+  for (Index i = 0; i < bl.count; ++i)
+    add_hypergradient(out, std::move(parts[static_cast<std::size_t>(i)]), bl.begin(i));
+  out.cg_residual = std::sqrt(out.cg_residual);
+  return out;
+}
+
 BilevelResult bilevel_loss(const Energy& energy, const Matrix& target, const BilevelOptions& options,
                            bool with_gradient) {
-  check_target(energy, target, "general::bilevel_loss");
-  LowerLevelResult lower = solve_lower_level(energy, options);
+  const char* where = "general::bilevel_loss";
+  options.validate();
+  check_target(energy, target, where);
+  const Index batch = energy.batch();
+  const FrameBlocks bl = frame_blocks(energy);
+  struct Part {
+    LowerLevelResult lower;
+    ImplicitGradient hyper;
+  };
+  std::vector<Part> parts(static_cast<std::size_t>(bl.count));
+  // One block: its lower level, then (with_gradient) its adjoint solve while its frames are in cache.
+  const auto solve = [&](Index i) {
+    const Index c0 = bl.begin(i), w = bl.width(i, batch);
+    Part& p = parts[static_cast<std::size_t>(i)];
+    const Energy* sub = &energy;
+    std::optional<Energy> own;
+    if (bl.count > 1) sub = &own.emplace(energy.columns(c0, w));
+    const BilevelOptions o = bl.count > 1 ? block_options(options, w, batch) : options;
+    Linearization at;
+    p.lower = lower_level_of(*sub, o, nullptr, "general::solve_lower_level", &at);
+    if (with_gradient)
+      p.hyper = hypergradient_of(*sub, p.lower.f, target.middleCols(c0, w), o, batch,
+                                 "general::implicit_hypergradient", &at);
+  };
+  parallel_for(bl.count, solve, Schedule::Dynamic, 1, bl.threads > 1);
+  LowerLevelResult lower;
+  ImplicitGradient hyper;
+  lower.f.resize(energy.dimension(), batch);
+  hyper.w.resize(energy.dimension(), with_gradient ? batch : 0);
+  for (Index i = 0; i < bl.count; ++i) {
+    Part& p = parts[static_cast<std::size_t>(i)];
+    add_lower(lower, std::move(p.lower), bl.begin(i));
+    if (with_gradient) add_hypergradient(hyper, std::move(p.hyper), bl.begin(i));
+  }
   BilevelResult result;
-  result.loss = 0.5 * (lower.f - target).squaredNorm() / static_cast<double>(energy.batch());
-  result.lower_gradient_norm = lower.gradient_norm;
+  result.loss = 0.5 * (lower.f - target).squaredNorm() / static_cast<double>(batch);
+  result.lower_gradient_norm = std::sqrt(lower.gradient_norm);
   result.lower_iterations = lower.iterations;
   result.lower_hessian_products = lower.hessian_products;
   result.hessian_products = lower.hessian_products;
   result.gradient_evaluations = lower.gradient_evaluations;
   if (with_gradient) {
-    ImplicitGradient ig = implicit_hypergradient(energy, lower.f, target, options);
-    result.gradient = std::move(ig.gradient);
-    result.cg_residual = ig.cg_residual;
-    result.cg_iterations = ig.cg_iterations;
-    result.hessian_products += ig.hessian_products;
+    result.gradient = std::move(hyper.gradient);
+    result.cg_residual = std::sqrt(hyper.cg_residual);
+    result.cg_iterations = hyper.cg_iterations;
+    result.hessian_products += hyper.hessian_products;
   }
   result.output = std::move(lower.f);
   return result;

@@ -1,8 +1,11 @@
 #include "varlearn/general/energy.hpp"
 
+#include <omp.h>
+
 #include <string>
 
 #include "varlearn/core/error.hpp"
+#include "varlearn/core/threads.hpp"
 #include "varlearn/reg/analysis.hpp"
 
 namespace varlearn::general {
@@ -36,6 +39,14 @@ BasicEnergy<T>& BasicEnergy<T>::operator=(const BasicEnergy& other) {
     analysis_ = dynamic_cast<const reg::AnalysisBase<T>*>(regularizer_.get());
   }
   return *this;
+}
+
+template <class T>
+BasicEnergy<T> BasicEnergy<T>::columns(Index begin, Index count) const {
+  if (begin < 0 || count < 1 || begin + count > batch())
+    throw Error("general::Energy::columns: frames [" + std::to_string(begin) + ", " + std::to_string(begin + count) +
+                ") outside a batch of " + std::to_string(batch()));
+  return BasicEnergy(a_.columns(begin, count), *regularizer_, g_.middleCols(begin, count));
 }
 
 template <class T>
@@ -128,7 +139,74 @@ double BasicEnergy<T>::reverse_kernels(const Mat& f, const Mat& w, const Lineari
   return dot;
 }
 
+template <class T>
+void BasicEnergy<T>::linearize(const Mat& f, Linearization& at) const {
+  at.residual = a_.apply(f);
+  at.residual -= g_;
+  if (analysis_ != nullptr)
+    analysis_->responses(f, at.responses);
+  else
+    at.responses.resize(0, 0);
+}
+
+template <class T>
+void BasicEnergy<T>::linearize_direction(const Mat& d, Linearization& out) const {
+  out.residual = a_.apply(d);
+  if (analysis_ != nullptr)
+    analysis_->responses(d, out.responses);
+  else
+    out.responses.resize(0, 0);
+}
+
+template <class T>
+T BasicEnergy<T>::value_at(const Mat& f, const Linearization& at) const {
+  const T data = T(0.5) * at.residual.squaredNorm();
+  return data + (analysis_ != nullptr && at.responses.size() > 0 ? analysis_->value_of(at.responses)
+                                                                  : regularizer_->value(f));
+}
+
+template <class T>
+void BasicEnergy<T>::gradient_at(const Mat& f, const Linearization& at, Mat& out) const {
+  out = a_.adjoint(at.residual);
+  if (analysis_ != nullptr && at.responses.size() > 0)
+    analysis_->add_gradient_of(at.responses, out);
+  else
+    out += regularizer_->gradient(f);
+}
+
+template <class T>
+std::function<void(const typename BasicEnergy<T>::Mat&, typename BasicEnergy<T>::Mat&)>
+BasicEnergy<T>::curvature_at(const Mat& f, const Linearization& at) const {
+  if (analysis_ == nullptr || at.responses.size() == 0) return curvature(f);
+  auto r = analysis_->curvature_of(at.responses);
+  return [this, r = std::move(r)](const Mat& v, Mat& out) mutable {
+    check(v, "general::Energy::curvature");
+    r(v, out);
+    a_.add_normal(v, out);
+  };
+}
+
+template <class T>
+FrameBlocks frame_blocks(const BasicEnergy<T>& energy) {
+  FrameBlocks b;
+  const Index batch = energy.batch();
+  b.columns = frame_block_columns(energy.dimension(), batch);
+  if (b.columns < batch && energy.op().batch_size() != 0) {
+    try {
+      (void)energy.op().columns(0, b.columns);
+    } catch (const Error&) {
+      b.columns = batch;  // an operator of one batch that cannot be split: the whole batch
+    }
+  }
+  b.count = (batch + b.columns - 1) / b.columns;
+  const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+  b.threads = static_cast<int>(std::min<Index>(std::max(threads, 1), b.count));
+  return b;
+}
+
 template class BasicEnergy<float>;
 template class BasicEnergy<double>;
+template FrameBlocks frame_blocks(const BasicEnergy<float>&);
+template FrameBlocks frame_blocks(const BasicEnergy<double>&);
 
 }  // namespace varlearn::general

@@ -262,32 +262,6 @@ void check_target(const BasicEnergy<T>& energy, const MatrixT<T>& target, const 
 }
 
 
-// Frames are independent through the iteration (E(f) = sum_b E_b(f_b)): the batch runs in
-// column blocks (frame_block_columns), each with the energy of its frames, in parallel on the
-// threads; a block's iterates stay in cache. The blocks' sums (loss, dl/dtheta, dl/domega) are
-// added in block order, so the result does not depend on the thread count.
-struct Blocks {
-  Index columns = 0, count = 0;
-  int threads = 1;  // blocks at once (1: in order, the products on all threads)
-};
-
-template <class T>
-Blocks blocks_of(const BasicEnergy<T>& energy) {
-  Blocks b;
-  const Index batch = energy.batch();
-  b.columns = frame_block_columns(energy.dimension(), batch);
-  b.count = (batch + b.columns - 1) / b.columns;
-  const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
-  b.threads = static_cast<int>(std::min<Index>(std::max(threads, 1), b.count));
-  return b;
-}
-
-template <class T>
-BasicEnergy<T> block_energy(const BasicEnergy<T>& energy, Index begin, Index count) {
-  return BasicEnergy<T>(energy.op().columns(begin, count), energy.regularizer(),
-                        energy.observations().middleCols(begin, count));
-}
-
 }  // namespace
 
 template <class T>
@@ -295,7 +269,7 @@ MatrixT<T> unrolled_output(const BasicEnergy<T>& energy, const std::type_identit
                            const UnrolledOptions& options) {
   const char* where = "general::unrolled_output";
   const std::vector<double> omega = step_sizes<T>(alpha, options, where);
-  const Blocks bl = blocks_of(energy);
+  const FrameBlocks bl = frame_blocks(energy);
   if (bl.count == 1) {
     Unroller<T> unroller(energy, options, omega, where);
     return unroller.forward(false);
@@ -305,7 +279,7 @@ MatrixT<T> unrolled_output(const BasicEnergy<T>& energy, const std::type_identit
       bl.count,
       [&](Index i) {
         const Index c0 = i * bl.columns, w = std::min(bl.columns, energy.batch() - c0);
-        const BasicEnergy<T> sub = block_energy(energy, c0, w);
+        const BasicEnergy<T> sub = energy.columns(c0, w);
         Unroller<T> unroller(sub, options, omega, where);
         out.middleCols(c0, w) = unroller.forward(false);
       },
@@ -321,7 +295,7 @@ BasicUnrolledResult<T> unrolled_loss(const BasicEnergy<T>& energy, const std::ty
   check_target(energy, target, where);
   std::vector<double> omega = step_sizes<T>(alpha, options, where);
   const double inv_b = 1.0 / static_cast<double>(energy.batch());
-  const Blocks bl = blocks_of(energy);
+  const FrameBlocks bl = frame_blocks(energy);
   BasicUnrolledResult<T> result;
   result.output.resize(energy.dimension(), energy.batch());
   VectorT<T> theta_gradient = VectorT<T>::Zero(with_gradient ? energy.num_parameters() : 0);
@@ -333,7 +307,7 @@ BasicUnrolledResult<T> unrolled_loss(const BasicEnergy<T>& energy, const std::ty
     const FlushDenormals guard(std::is_same_v<T, float>);
     const Index c0 = i * bl.columns, w = std::min(bl.columns, energy.batch() - c0);
     std::optional<BasicEnergy<T>> own;  // the whole batch: the energy itself, no copy
-    const BasicEnergy<T>& sub = bl.count == 1 ? energy : own.emplace(block_energy(energy, c0, w));
+    const BasicEnergy<T>& sub = bl.count == 1 ? energy : own.emplace(energy.columns(c0, w));
     Unroller<T> unroller(sub, options, omega, where);
     auto out = result.output.middleCols(c0, w);
     out = unroller.forward(with_gradient);

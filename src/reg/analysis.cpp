@@ -110,6 +110,13 @@ void gradient_column(const K k, Index rows, const T* __restrict a, const T* __re
   for (Index r = 0; r < rows; ++r) psi[r] = a[r] * k.first(u[r], K::kRoots ? root[r] : T(0));
 }
 
+// u <- a phi''(u) in place (the curvature's D).
+template <class T, class K>
+void second_column(const K k, Index rows, const T* __restrict a, T* __restrict u, T* __restrict root) {
+  if constexpr (K::kRoots) k.roots(rows, u, root);
+  for (Index r = 0; r < rows; ++r) u[r] = a[r] * k.second(u[r], K::kRoots ? root[r] : T(0));
+}
+
 // Threads for an elementwise pass over `entries` values: one below ~64k (the team costs more).
 int pass_threads(Index entries) { return entries >= 65536 ? omp_get_max_threads() : 1; }
 
@@ -153,7 +160,13 @@ typename AnalysisBase<T>::Vec AnalysisBase<T>::row_weights(Index rows) const {
 template <class T>
 T AnalysisBase<T>::value(const Mat& f) const {
   this->check_frames(f, "reg::AnalysisBase::value");
-  const Mat u = apply(f);
+  Mat u;
+  apply_to(f, u);
+  return value_of(u);
+}
+
+template <class T>
+T AnalysisBase<T>::value_of(const Mat& u) const {
   const Vec a = row_weights(u.rows());
   double total = 0;  // accumulated in double: a float sum over n B terms loses digits
   for (Index b = 0; b < u.cols(); ++b)
@@ -169,12 +182,17 @@ typename AnalysisBase<T>::Mat AnalysisBase<T>::gradient(const Mat& f) const {
   return out;
 }
 
-// Psi = a phi'(U) column by column (threads over columns), then out += K^T Psi.
 template <class T>
 void AnalysisBase<T>::add_gradient(const Mat& f, Mat& out, Mat* u) const {
   Mat local;
   Mat& uu = u != nullptr ? *u : local;
   apply_to(f, uu);
+  add_gradient_of(uu, out);
+}
+
+// Psi = a phi'(U) column by column (threads over columns), then out += K^T Psi.
+template <class T>
+void AnalysisBase<T>::add_gradient_of(const Mat& uu, Mat& out) const {
   const Vec a = row_weights(uu.rows());
   const Index rows = uu.rows(), cols = uu.cols();
   Mat psi(rows, cols);
@@ -264,19 +282,27 @@ template <class T>
 std::function<void(const typename AnalysisBase<T>::Mat&, typename AnalysisBase<T>::Mat&)>
 AnalysisBase<T>::curvature_at(const Mat& f) const {
   this->check_frames(f, "reg::AnalysisBase::curvature_at");
-  Mat d;
-  apply_to(f, d);  // U = K F, then D = a phi''(U) in place
-  const Vec a = row_weights(d.rows());
-  for (Index b = 0; b < d.cols(); ++b)
-    for (Index r = 0; r < d.rows(); ++r) d(r, b) = a(r) * potential_.second<T>(d(r, b));
+  Mat u;
+  apply_to(f, u);
+  return curvature_of(std::move(u));
+}
+
+template <class T>
+std::function<void(const typename AnalysisBase<T>::Mat&, typename AnalysisBase<T>::Mat&)>
+AnalysisBase<T>::curvature_of(Mat d) const {
+  const Vec a = row_weights(d.rows());  // D = a phi''(U) in place, column by column
+  const Index rows = d.rows();
+  with_kernels<T>(potential_, [&](auto k) {
+    Vec root(rows);
+    for (Index b = 0; b < d.cols(); ++b) second_column(k, rows, a.data(), d.col(b).data(), root.data());
+  });
   return [this, d = std::move(d), kv = Mat()](const Mat& v, Mat& out) mutable {
     require(v.rows() == this->dimension() && v.cols() == d.cols(), "reg::AnalysisBase::curvature_at",
             "the direction is " + std::to_string(v.rows()) + " x " + std::to_string(v.cols()) + ", expected " +
                 std::to_string(this->dimension()) + " x " + std::to_string(d.cols()));
     apply_to(v, kv);  // K V into the kept scratch
     kv.array() *= d.array();
-    out.setZero(v.rows(), v.cols());
-    add_adjoint(kv, out);
+    adjoint_to(kv, out);
   };
 }
 
@@ -471,6 +497,11 @@ template <class T>
 void Analysis<T>::add_adjoint(const Mat& p, Mat& out) const {
   const ScopedThreads threads(gemm_threads(k_, p.cols()));
   gemm(T(1), k_, true, p, false, T(1), out);
+}
+template <class T>
+void Analysis<T>::adjoint_to(const Mat& p, Mat& out) const {
+  const ScopedThreads threads(gemm_threads(k_, p.cols()));
+  gemm(T(1), k_, true, p, false, T(0), out);
 }
 template <class T>
 void Analysis<T>::add_operator_gradient(const Mat& p, const Mat& f, Eigen::Ref<Vec> g) const {

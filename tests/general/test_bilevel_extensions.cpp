@@ -17,6 +17,7 @@
 #include "varlearn/core/error.hpp"
 #include "varlearn/core/numerics.hpp"
 #include "varlearn/core/random.hpp"
+#include "varlearn/core/threads.hpp"
 #include "varlearn/general/general.hpp"
 #include "varlearn/learn/model.hpp"
 #include "varlearn/learn/objective.hpp"
@@ -468,6 +469,85 @@ TEST(UnrolledLimit, ConvexHuberReachesTheMinimizerAtAMeasuredRate) {
   std::printf("  bound 1 - omega = %.4f\n", 1 - omega);
   EXPECT_LT(errors.back(), 1e-10);  // the limit
   EXPECT_LT(errors.back(), errors.front());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Column blocks
+
+// The frames are independent problems: from frame_block_columns(n, B) frames on, the lower level
+// and the adjoint solve run per column block, each block to its share tol sqrt(w / B) of the
+// tolerance. n = 64: 640-column blocks; B = 1500 frames with a per-frame mask: two full blocks
+// and a partial one.
+TEST(BilevelBlocks, ManyBlocksEqualTheBlocksOneByOneForEveryThreadCount) {
+  const Index n = 64, b = 1500, bc = frame_block_columns(n, b);
+  ASSERT_EQ(bc, 640);
+  Rng rng(5);
+  ops::MaskOptions mo;
+  mo.missing_probability = 0.2;
+  const ops::Operator a = ops::Operator(ops::draw_mask(n, b, mo, rng));
+  const Matrix clean = gaussian_matrix(n, b, 1.0, rng);
+  const Matrix g = ops::observe(a, clean, 0.1, rng);
+  const Matrix k = reg::Analysis<double>::dct_rows(n, n) + gaussian_matrix(n, n, 0.2 / std::sqrt(double(n)), rng);
+  // charbonnier (phi'' > 0): H = A^T A + K^T D K is positive definite although A drops samples.
+  const reg::Analysis<double> r(k, Vector::Constant(n, 0.3), Potential::charbonnier(0.3));
+  const Energy energy(a, r, g);
+  for (const LowerSolver solver : {LowerSolver::NewtonCg, LowerSolver::Lbfgs}) {
+    SCOPED_TRACE(general::to_string(solver));
+    BilevelOptions o;
+    o.lower_solver = solver;
+    o.tolerance = 1e-9;
+    // Reference: each block on its own (one block each, to its share of the tolerance), the
+    // loss and the hypergradient combined with weights w / B.
+    double loss = 0;
+    Vector grad = Vector::Zero(energy.num_parameters());
+    Matrix out(n, b);
+    long products = 0;
+    for (Index c0 = 0; c0 < b; c0 += bc) {
+      const Index w = std::min(bc, b - c0);
+      const Energy sub(a.columns(c0, w), r, g.middleCols(c0, w));
+      BilevelOptions ob = o;
+      ob.tolerance = o.tolerance * std::sqrt(double(w) / double(b));
+      const BilevelResult part = general::bilevel_loss(sub, clean.middleCols(c0, w), ob);
+      const double share = double(w) / double(b);
+      loss += share * part.loss;
+      grad += share * part.gradient;
+      out.middleCols(c0, w) = part.output;
+      products += part.hessian_products;
+    }
+    BilevelResult one, two;
+    {
+      const ScopedThreads t1(1);
+      one = general::bilevel_loss(energy, clean, o);
+    }
+    {
+      const ScopedThreads t2(2);
+      two = general::bilevel_loss(energy, clean, o);
+    }
+    EXPECT_NEAR(one.loss, loss, 1e-13 * loss);
+    EXPECT_LT(relative(one.gradient, grad), 1e-12);
+    EXPECT_EQ((one.output - out).cwiseAbs().maxCoeff(), 0.0);
+    // The counts add up over the blocks (the adjoint's right-hand side is scaled by 1/B instead
+    // of 1/w, which may move a CG iteration).
+    EXPECT_NEAR(double(one.hessian_products), double(products), 0.02 * double(products));
+    // The batch's tolerance holds, measured afresh on the whole batch.
+    EXPECT_LE(one.lower_gradient_norm, o.tolerance);
+    EXPECT_LE(energy.gradient(one.output).norm(), 1.01 * o.tolerance);
+    // Block order, not thread order: the same bits on one and two threads.
+    EXPECT_EQ(one.loss, two.loss);
+    EXPECT_EQ((one.gradient - two.gradient).cwiseAbs().maxCoeff(), 0.0);
+    EXPECT_EQ((one.output - two.output).cwiseAbs().maxCoeff(), 0.0);
+    // The public pieces split the same way: the lower level bitwise, the adjoint to rounding.
+    const general::LowerLevelResult lower = general::solve_lower_level(energy, o);
+    EXPECT_EQ((lower.f - one.output).cwiseAbs().maxCoeff(), 0.0);
+    EXPECT_EQ(lower.gradient_norm, one.lower_gradient_norm);
+    const general::ImplicitGradient ig = general::implicit_hypergradient(energy, lower.f, clean, o);
+    EXPECT_LT(relative(ig.gradient, one.gradient), 1e-13);
+    EXPECT_EQ(ig.w.cols(), b);
+  }
+  // The hypergradient of the blocked solve against central differences of the solved loss.
+  BilevelOptions o;
+  o.tolerance = 1e-11;
+  EXPECT_LT(general::reference_fd_error(energy, clean, o, 1e-5, 6), 1e-5);
 }
 
 }  // namespace

@@ -48,6 +48,50 @@ TEST(Energy, KernelsMatchFiniteDifferences) {
   }
 }
 
+// The line-search kernels: E and its gradient at F + tD from the images of F and D (the images
+// of F + tD are theirs plus t times D's) equal the plain kernels at F + tD to rounding, for
+// every operator and regularizer kind (analysis-type ones keep KF; the others use F itself);
+// the curvature with F's images is the plain curvature.
+TEST(Energy, LineKernelsFromImagesEqualThePlainKernels) {
+  for (const char* op : {"identity", "mask", "conv"}) {
+    for (const char* r : {"quadratic", "huber", "charbonnier", "tv", "foe"}) {
+      const Problem p = make_problem(op, r);
+      const Energy& e = p.energy;
+      Rng rng(5);
+      const Matrix f = gaussian_matrix(kN, kB, 1.0, rng), d = gaussian_matrix(kN, kB, 1.0, rng);
+      Energy::Linearization at, dir;
+      e.linearize(f, at);
+      e.linearize_direction(d, dir);
+      const std::string what = std::string(op) + " x " + r;
+      EXPECT_EQ(at.responses.size() > 0, std::string(r) != "quadratic") << what;
+      for (double t : {0.0, 1.0, -0.37}) {
+        Energy::Linearization moved;
+        moved.residual = at.residual + t * dir.residual;
+        if (at.responses.size() > 0) moved.responses = at.responses + t * dir.responses;
+        const Matrix ft = f + t * d;
+        const double v = e.value(ft);
+        EXPECT_NEAR(e.value_at(ft, moved), v, 1e-13 * std::max(1.0, std::abs(v))) << what << " t = " << t;
+        Matrix g;
+        e.gradient_at(ft, moved, g);
+        const Matrix g_plain = e.gradient(ft);
+        EXPECT_LT((g - g_plain).norm(), 1e-13 * std::max(1.0, g_plain.norm())) << what << " t = " << t;
+      }
+      auto h = e.curvature_at(f, at);
+      Matrix hv;
+      h(d, hv);
+      const Matrix hv_plain = e.hessian_product(f, d);
+      EXPECT_LT((hv - hv_plain).norm(), 1e-13 * std::max(1.0, hv_plain.norm())) << what;
+    }
+  }
+  // A planted error is seen: images of another point give another value.
+  const Problem p = make_problem("identity", "huber");
+  Rng rng(5);
+  const Matrix f = gaussian_matrix(kN, kB, 1.0, rng);
+  Energy::Linearization at;
+  p.energy.linearize(f + 0.1 * Matrix::Ones(kN, kB), at);
+  EXPECT_GT(std::abs(p.energy.value_at(f, at) - p.energy.value(f)), 1e-6);
+}
+
 TEST(Energy, RejectsBadShapes) {
   const Problem p = make_problem("identity", "tv");
   EXPECT_THROW(Energy(ops::Identity(kN + 1), p.energy.regularizer(), p.energy.observations()), Error);

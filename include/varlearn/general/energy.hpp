@@ -5,6 +5,7 @@
 /// (ops::Operator), a regularizer \f$R_\theta\f$ (reg::Regularizer<T>) and observations
 /// G (m x B), with the derivative kernels that unrolled and bilevel learning need.
 /// Templated on the scalar T (float for training speed, double for checks; both instantiated).
+#include <algorithm>
 #include <functional>
 #include <memory>
 #include <type_traits>
@@ -53,6 +54,10 @@ public:
   Vec mixed_product(const Mat& f, const Mat& w) const;
   /// \f$A^TG\f$ (n x B): the adjoint start of the unrolled solver.
   Mat adjoint_observations() const;
+  /// The energy of frames [begin, begin + count): the frames are independent problems
+  /// (\f$E = \sum_b E_b(f_b)\f$), so a column block is solved on its own. Error when A
+  /// cannot be split by frames (ops::Operator::columns).
+  BasicEnergy columns(Index begin, Index count) const;
 
   /// What gradient_into keeps at F for reverse_kernels at the same F: the data residual
   /// \f$AF - G\f$ and, for an analysis-type regularizer (reg::AnalysisBase: analysis, foe, tv),
@@ -69,6 +74,21 @@ public:
   /// \f$\nabla^2E(F)W\f$ and `mixed` = \f$(\partial_\theta\nabla_F E(F))^TW\f$. `kept` is
   /// gradient_into's Linearization at the same F, or nullptr.
   double reverse_kernels(const Mat& f, const Mat& w, const Linearization* kept, Mat& hv, Vec& mixed) const;
+
+  /// A line search's kernels (the bilevel path's Newton–CG). E is a function of the linear
+  /// images AF and (analysis-type regularizer) KF, and along F + tD these are the images at F
+  /// plus t times those of D: so E(F + tD) costs no product, \f$\nabla E\f$ there only the
+  /// adjoints, and the curvature at the accepted point none. No shape checks.
+  /// `at` = the images of F: residual AF - G, responses KF (analysis only, else empty).
+  void linearize(const Mat& f, Linearization& at) const;
+  /// `out` = the images of a direction D: residual AD (no -G), responses KD (analysis only).
+  void linearize_direction(const Mat& d, Linearization& out) const;
+  /// E(F) from F's images (the regularizer's value(F) when there are no responses).
+  T value_at(const Mat& f, const Linearization& at) const;
+  /// `out` = \f$\nabla E(F)\f$ from F's images.
+  void gradient_at(const Mat& f, const Linearization& at, Mat& out) const;
+  /// curvature(F) with F's images (no product for KF).
+  std::function<void(const Mat&, Mat&)> curvature_at(const Mat& f, const Linearization& at) const;
 
   Index dimension() const { return regularizer_->dimension(); }  ///< n
   Index batch() const { return g_.cols(); }                       ///< B
@@ -91,6 +111,20 @@ private:
 
 /// The float64 energy (bilevel learning, checks).
 using Energy = BasicEnergy<double>;
+
+/// How an iterative method runs a batch of independent frames: in column blocks of
+/// frame_block_columns(n, B) frames (core/threads.hpp), each with its own energy
+/// (BasicEnergy::columns), so that a block's iterates stay in cache, the blocks run one per
+/// thread and their sums are added in block order (the same result for every thread count).
+/// One block when A cannot be split by frames.
+struct FrameBlocks {
+  Index columns = 0, count = 0;  ///< frames per block (the last may have fewer), blocks
+  int threads = 1;  ///< blocks at once (1: in order, with the products on all threads)
+  Index begin(Index i) const { return i * columns; }
+  Index width(Index i, Index batch) const { return std::min(columns, batch - i * columns); }
+};
+template <class T>
+FrameBlocks frame_blocks(const BasicEnergy<T>& energy);
 
 extern template class BasicEnergy<float>;
 extern template class BasicEnergy<double>;

@@ -63,6 +63,17 @@ public:
   /// \f$K^T\f$ and the two pullbacks \f$\Psi W^T\f$, \f$(a\varphi''Z)F^T\f$.
   double add_reverse_kernels(const Mat& f, const Mat& w, const Mat* u, Mat& hv, Vec& mixed) const;
 
+  /// The same kernels from kept responses (a line search along F + tD keeps U = KF and KD, so
+  /// that U(t) = KF + tKD costs no product; general::BasicEnergy::linearize), no shape checks:
+  /// u = K F;
+  void responses(const Mat& f, Mat& u) const { apply_to(f, u); }
+  /// \f$R = \sum a\,\varphi(U)\f$ (accumulated in double);
+  T value_of(const Mat& u) const;
+  /// out += \f$K^T\Psi(U)\f$ (one product with K);
+  void add_gradient_of(const Mat& u, Mat& out) const;
+  /// curvature_at for U = KF given (takes it over: \f$D = a\odot\varphi''(U)\f$ in place).
+  std::function<void(const Mat&, Mat&)> curvature_of(Mat u) const;
+
 protected:
   /// Throws Error unless every weight > 0 finite (weights has `groups` entries).
   AnalysisBase(Potential potential, const Vec& weights, const char* where);
@@ -80,6 +91,8 @@ protected:
   virtual void apply_to(const Mat& f, Mat& u) const { u = apply(f); }
   /// out += \f$K^T P\f$.
   virtual void add_adjoint(const Mat& p, Mat& out) const { out += adjoint(p); }
+  /// out = \f$K^T P\f$ (no pass to clear it first).
+  virtual void adjoint_to(const Mat& p, Mat& out) const { out = adjoint(p); }
   /// g += \f$\partial/\partial\kappa\ \langle P, K_\kappa F\rangle\f$ (K's parameters).
   virtual void add_operator_gradient(const Mat& p, const Mat& f, Eigen::Ref<Vec> g) const {
     g += operator_gradient(p, f);
@@ -147,6 +160,7 @@ protected:
   double operator_norm_bound() const override;
   void apply_to(const Mat& f, Mat& u) const override;
   void add_adjoint(const Mat& p, Mat& out) const override;
+  void adjoint_to(const Mat& p, Mat& out) const override;
   void add_operator_gradient(const Mat& p, const Mat& f, Eigen::Ref<Vec> g) const override;
 
 private:
