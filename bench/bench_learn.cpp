@@ -55,7 +55,8 @@ double gram_flops(Index b) {
 }
 
 /// One direct step (forward, reverse mode, Adam update) timed interleaved with the same
-/// products alone (the step's 6(N-1) GEMMs, same shapes) with each GEMM backend, so that
+/// products alone (the step's 6(N-1) GEMMs; Gram form: 3(N-1) per block, M = R^T R and the final
+/// R (dM + dM^T); same shapes) with each GEMM backend, so that
 /// machine load hits all alike; reports the medians and pct_of_best_gemm = best GEMM time /
 /// step time.
 template <class Real>
@@ -93,8 +94,12 @@ void direct_step(benchmark::State& state, int use_gram) {
       }
     }
   };
-  // The products of one step: the blocks on the threads, as the step runs them.
+  // The products of one step: the blocks on the threads, as the step runs them; the Gram form
+  // also forms M = R^T R before them and dR = R (dM + dM^T) after them (2 k n^2 flops each, on
+  // all threads: gram_flops counts them).
+  MatrixT<Real> m_full, dr_full;
   auto gemms = [&](GemmBackend be) {
+    if (use_gram == 1) gemm_with(be, Real(1), r, true, r, false, Real(0), m_full);
     const bool parallel = nb > 1 && threads > 1;
 #pragma omp parallel num_threads(static_cast<int>(std::min<Index>(threads, nb))) if (parallel)
     {
@@ -103,6 +108,7 @@ void direct_step(benchmark::State& state, int use_gram) {
 #pragma omp for schedule(static, 1)
       for (Index blk = 0; blk < nb; ++blk) block_products(be, u, out, dr, dm);
     }
+    if (use_gram == 1) gemm_with(be, Real(1), r, false, mm, false, Real(0), dr_full);
   };
   auto step = [&] {
     const Real l = loss_direct<Real>(p.spec, theta, {}, p.x, p.y, &grad, uo);

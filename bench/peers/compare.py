@@ -217,8 +217,11 @@ def print_general_bilevel(args, env, runs, dump):
     for key in sorted(runs[0][1]):
         t = runs[0][1][key]["handwritten"]
         c = ref[key]
-        print(f"counts B={key[0]} {key[1]}: varlearn lower its {c['lower_its']}, HVPs {c['HVPs']} (CG {c['CG_its']}), "
-              f"gradients {c['grads']}; torch lower its {t['lower_its']}, HVPs {t['HVPs']} (CG {t['CG_its']}), "
+        blocks = c.get("blocks", 1)
+        per = "" if blocks == 1 else f" in {blocks} column blocks (its: the most of a block; HVPs, gradients: per block)"
+        print(f"counts B={key[0]} {key[1]}: varlearn{per} lower its {c['lower_its']}, "
+              f"HVPs {c['HVPs'] / blocks:.4g} (CG {c['CG_its']}), gradients {c['grads'] / blocks:.4g}; "
+              f"torch lower its {t['lower_its']}, HVPs {t['HVPs']} (CG {t['CG_its']}), "
               f"gradients {t['grads']}, values {t['values']}")
     for c in runs[0][2]:
         print(f"finite differences (B={c['batch']}, {c['solver']} hypergradient, step 1e-6 along a random unit "

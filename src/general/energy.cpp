@@ -176,9 +176,11 @@ void BasicEnergy<T>::gradient_at(const Mat& f, const Linearization& at, Mat& out
 
 template <class T>
 std::function<void(const typename BasicEnergy<T>::Mat&, typename BasicEnergy<T>::Mat&)>
-BasicEnergy<T>::curvature_at(const Mat& f, const Linearization& at) const {
+BasicEnergy<T>::curvature_at(const Mat& f, const Linearization& at, bool single) const {
   if (analysis_ == nullptr || at.responses.size() == 0) return curvature(f);
-  auto r = analysis_->curvature_of(at.responses);
+  std::function<void(const Mat&, Mat&)> r;
+  if (single) r = analysis_->single_curvature_of(at.responses);
+  if (!r) r = analysis_->curvature_of(at.responses);
   return [this, r = std::move(r)](const Mat& v, Mat& out) mutable {
     check(v, "general::Energy::curvature");
     r(v, out);

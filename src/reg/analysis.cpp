@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <numbers>
+#include <type_traits>
 #include <vector>
 
 #include "varlearn/core/error.hpp"
@@ -288,14 +289,19 @@ AnalysisBase<T>::curvature_at(const Mat& f) const {
 }
 
 template <class T>
-std::function<void(const typename AnalysisBase<T>::Mat&, typename AnalysisBase<T>::Mat&)>
-AnalysisBase<T>::curvature_of(Mat d) const {
+void AnalysisBase<T>::to_curvature_weights(Mat& d) const {
   const Vec a = row_weights(d.rows());  // D = a phi''(U) in place, column by column
   const Index rows = d.rows();
   with_kernels<T>(potential_, [&](auto k) {
     Vec root(rows);
     for (Index b = 0; b < d.cols(); ++b) second_column(k, rows, a.data(), d.col(b).data(), root.data());
   });
+}
+
+template <class T>
+std::function<void(const typename AnalysisBase<T>::Mat&, typename AnalysisBase<T>::Mat&)>
+AnalysisBase<T>::curvature_of(Mat d) const {
+  to_curvature_weights(d);
   return [this, d = std::move(d), kv = Mat()](const Mat& v, Mat& out) mutable {
     require(v.rows() == this->dimension() && v.cols() == d.cols(), "reg::AnalysisBase::curvature_at",
             "the direction is " + std::to_string(v.rows()) + " x " + std::to_string(v.cols()) + ", expected " +
@@ -498,6 +504,30 @@ void Analysis<T>::add_adjoint(const Mat& p, Mat& out) const {
   const ScopedThreads threads(gemm_threads(k_, p.cols()));
   gemm(T(1), k_, true, p, false, T(1), out);
 }
+template <class T>
+std::function<void(const typename Analysis<T>::Mat&, typename Analysis<T>::Mat&)> Analysis<T>::single_curvature_of(
+    const Mat& u) const {
+  if constexpr (std::is_same_v<T, float>) {
+    (void)u;
+    return {};
+  } else {
+    Mat d = u;
+    this->to_curvature_weights(d);
+    return [kf = MatrixT<float>(k_.template cast<float>()), df = MatrixT<float>(d.template cast<float>()),
+            vf = MatrixT<float>(), kv = MatrixT<float>(), hv = MatrixT<float>()](const Mat& v, Mat& out) mutable {
+      require(v.rows() == kf.cols() && v.cols() == df.cols(), "reg::Analysis::single_curvature_of",
+              "the direction is " + std::to_string(v.rows()) + " x " + std::to_string(v.cols()) + ", expected " +
+                  std::to_string(kf.cols()) + " x " + std::to_string(df.cols()));
+      const ScopedThreads threads(gemm_threads(kf, v.cols()));
+      vf = v.template cast<float>();
+      gemm(1.0f, kf, false, vf, false, 0.0f, kv);
+      kv.array() *= df.array();
+      gemm(1.0f, kf, true, kv, false, 0.0f, hv);
+      out = hv.template cast<double>();
+    };
+  }
+}
+
 template <class T>
 void Analysis<T>::adjoint_to(const Mat& p, Mat& out) const {
   const ScopedThreads threads(gemm_threads(k_, p.cols()));

@@ -11,6 +11,14 @@
 /// The cost is counted in Hessian-vector products (the lower level's CG iterations plus the
 /// adjoint CG) and gradient evaluations; tolerance_table() measures the hypergradient error
 /// against the lower-level tolerance (the inexact-bilevel trade-off).
+///
+/// The frames are independent problems (\f$E = \sum_b E_b(f_b)\f$, H block diagonal), so from
+/// frame_block_columns(n, B) frames on (128 at n = 320; general::frame_blocks) the lower level and
+/// the adjoint solve run per column block, each block to its share \f$\text{tol}\sqrt{w/B}\f$ of
+/// the lower-level tolerance (so that the batch's \f$\|\nabla_F E\|_F \le\f$ tol holds) and to the
+/// relative CG tolerance; the blocks run on the threads and are added in block order (the same
+/// result for every thread count). Counts are then sums over the blocks' calls (each product on
+/// one block's frames), iterations the most of any block.
 #include <string>
 #include <vector>
 
@@ -44,10 +52,10 @@ struct BilevelOptions {
 struct LowerLevelResult {
   Matrix f;                  ///< \f$f^*\f$ (n x B)
   double gradient_norm = 0;  ///< \f$\|\nabla_F E(f^*)\|_F\f$
-  int iterations = 0;        ///< Newton–CG or L-BFGS iterations
-  long hessian_products = 0;      ///< Energy::hessian_product calls (Newton–CG's inner CG; 0 for L-BFGS)
-  long gradient_evaluations = 0;  ///< Energy::gradient calls
-  long value_evaluations = 0;     ///< Energy::value calls (line searches)
+  int iterations = 0;        ///< Newton–CG or L-BFGS iterations (the most of any column block)
+  long hessian_products = 0;      ///< Hessian-vector products (Newton–CG's inner CG; 0 for L-BFGS)
+  long gradient_evaluations = 0;  ///< gradients of E evaluated
+  long value_evaluations = 0;     ///< values of E evaluated (line searches)
 };
 
 /// Minimizes E from `start` (or options.init when null) with options.lower_solver.
@@ -64,8 +72,8 @@ struct ImplicitGradient {
   Vector gradient;           ///< \f$d\ell/d\theta = -\texttt{mixed\_product}(f^*, w)\f$
   Matrix w;                  ///< \f$H^{-1}(f^* - F^\dagger)/B\f$
   double cg_residual = 0;    ///< \f$\|Hw - (f^* - F^\dagger)/B\|_F\f$ (recomputed)
-  int cg_iterations = 0;
-  long hessian_products = 0; ///< cg_iterations + 1 (the recomputed residual); 0 when b = 0
+  int cg_iterations = 0;      ///< the most of any column block
+  long hessian_products = 0; ///< CG iterations + 1 (the recomputed residual) per block; 0 when b = 0
 };
 
 /// The implicit hypergradient at a given (approximate) minimizer f_star. Throws Error when
@@ -79,9 +87,9 @@ struct BilevelResult {
   Matrix output;                   ///< \f$f^*\f$
   Vector gradient;                 ///< \f$d\ell/d\theta\f$ (empty unless requested)
   double lower_gradient_norm = 0;  ///< \f$\|\nabla_F E(f^*)\|_F\f$
-  int lower_iterations = 0;
+  int lower_iterations = 0;       ///< the most of any column block
   double cg_residual = 0;          ///< of the adjoint solve (0 without gradient)
-  int cg_iterations = 0;
+  int cg_iterations = 0;           ///< the most of any column block
   /// The cost measure: all Hessian-vector products, lower level (Newton–CG's inner CG
   /// iterations) + adjoint (CG iterations + 1 residual check).
   long hessian_products = 0;

@@ -87,8 +87,11 @@ public:
   T value_at(const Mat& f, const Linearization& at) const;
   /// `out` = \f$\nabla E(F)\f$ from F's images.
   void gradient_at(const Mat& f, const Linearization& at, Mat& out) const;
-  /// curvature(F) with F's images (no product for KF).
-  std::function<void(const Mat&, Mat&)> curvature_at(const Mat& f, const Linearization& at) const;
+  /// curvature(F) with F's images (no product for KF). `single`: the regularizer's part in
+  /// single precision where it has that form (reg::AnalysisBase::single_curvature_of; relative
+  /// accuracy ~1e-7), for the inexact inner solves of Newton–CG; else the exact product.
+  std::function<void(const Mat&, Mat&)> curvature_at(const Mat& f, const Linearization& at,
+                                                     bool single = false) const;
 
   Index dimension() const { return regularizer_->dimension(); }  ///< n
   Index batch() const { return g_.cols(); }                       ///< B

@@ -73,6 +73,14 @@ public:
   void add_gradient_of(const Mat& u, Mat& out) const;
   /// curvature_at for U = KF given (takes it over: \f$D = a\odot\varphi''(U)\f$ in place).
   std::function<void(const Mat&, Mat&)> curvature_of(Mat u) const;
+  /// The same product with K and D rounded to single precision (relative accuracy ~1e-7, at
+  /// twice the GEMM rate): for the inexact inner CG of Newton–CG far from the minimizer, where
+  /// a direction to 1e-3 serves as well. Empty where there is no such form (float T; K given
+  /// by a derived class without a dense matrix).
+  virtual std::function<void(const Mat&, Mat&)> single_curvature_of(const Mat& u) const {
+    (void)u;
+    return {};
+  }
 
 protected:
   /// Throws Error unless every weight > 0 finite (weights has `groups` entries).
@@ -99,6 +107,8 @@ protected:
   }
   /// "huber(eps=...), weights softplus (a in [lo, hi])" for describe().
   std::string describe_weights() const;
+  /// U -> \f$D = a\odot\varphi''(U)\f$ in place (the curvature's weights).
+  void to_curvature_weights(Mat& d) const;
 
 private:
   /// Row weights: a_{group(row)} for each of `rows` rows.
@@ -162,6 +172,9 @@ protected:
   void add_adjoint(const Mat& p, Mat& out) const override;
   void adjoint_to(const Mat& p, Mat& out) const override;
   void add_operator_gradient(const Mat& p, const Mat& f, Eigen::Ref<Vec> g) const override;
+
+public:
+  std::function<void(const Mat&, Mat&)> single_curvature_of(const Mat& u) const override;
 
 private:
   Mat k_;
