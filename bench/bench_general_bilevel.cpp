@@ -8,8 +8,10 @@
 // adjoint CG + 1 residual check), the CG iterations, the gradient evaluations, the time per HVP
 // (the whole hypergradient's time / its HVPs), hvp_share = HVPs x the time of one HVP (measured
 // in the same run at f*) / the hypergradient's time, and model_share = (HVPs x one HVP + gradient
-// evaluations x one gradient) / that time: how much of the cost the count explains (the rest:
-// line-search values, the mixed product, vector work). Counters are CPU seconds of this process
+// evaluations x one gradient) / that time, one HVP and one gradient being Energy::hessian_product
+// and Energy::gradient calls: above 1 where the solvers' own kernels are cheaper (the kept
+// curvature, the line-search images, single-precision inner solves), below where line-search
+// values, the mixed product and vector work add to them. Counters are CPU seconds of this process
 // (run with one thread). Nothing is asserted about time.
 //
 // BM_PeerHypergradient: the analysis-huber case at n = 320, B = 32, 256 and 4096, both solvers, as
