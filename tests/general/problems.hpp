@@ -1,6 +1,7 @@
 #pragma once
 // The small problems the general-engine tests share: frames of n = 8, batches of 3, one
 // operator of each kind and one regularizer of each kind (fixed seeds), in float or double.
+#include <cmath>
 #include <memory>
 #include <string>
 
@@ -63,6 +64,26 @@ Problem<T> make_problem(const std::string& op, const std::string& regularizer) {
   const Matrix target = gaussian_matrix(kN, kB, 1.0, rng);
   const Matrix g = ops::observe(a, target, 0.2, rng);
   return {general::BasicEnergy<T>(a, *make_regularizer<T>(regularizer), g.cast<T>()), target.cast<T>()};
+}
+
+/// The column-block tests' batch: n = 64 (640-column blocks), B = 1500 frames (two full blocks
+/// and a partial one) under a per-frame mask (20 % missing), g = A f + 0.1 eps, and a dense
+/// analysis K = the DCT + 0.2 N(0,1)/sqrt(n) (seed 5).
+struct BlockBatch {
+  static constexpr Index kN = 64, kB = 1500;
+  ops::Operator a;
+  Matrix clean, g, k;
+};
+inline BlockBatch block_batch() {
+  Rng rng(5);
+  ops::MaskOptions mo;
+  mo.missing_probability = 0.2;
+  BlockBatch p{ops::Operator(ops::draw_mask(BlockBatch::kN, BlockBatch::kB, mo, rng)), {}, {}, {}};
+  p.clean = gaussian_matrix(BlockBatch::kN, BlockBatch::kB, 1.0, rng);
+  p.g = ops::observe(p.a, p.clean, 0.1, rng);
+  p.k = reg::Analysis<double>::dct_rows(BlockBatch::kN, BlockBatch::kN) +
+        gaussian_matrix(BlockBatch::kN, BlockBatch::kN, 0.2 / std::sqrt(double(BlockBatch::kN)), rng);
+  return p;
 }
 
 /// A safe step: omega = 0.9 / (|A|^2 + L_R), under 2 / (|A|^2 + L_R).

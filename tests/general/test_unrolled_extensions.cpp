@@ -367,15 +367,11 @@ namespace {
 // parallel on the threads, their sums added in block order. n = 64: 640-column blocks; B = 1500
 // frames with a per-frame mask: two full blocks and a partial one.
 TEST(UnrolledBlocks, ManyBlocksEqualTheBlocksOneByOneForEveryThreadCount) {
-  const Index n = 64, b = 1500, bc = frame_block_columns(n, b);
+  const Index n = BlockBatch::kN, b = BlockBatch::kB, bc = frame_block_columns(n, b);
   ASSERT_EQ(bc, 640);
-  Rng rng(5);
-  ops::MaskOptions mo;
-  mo.missing_probability = 0.2;
-  const ops::Operator a = ops::Operator(ops::draw_mask(n, b, mo, rng));
-  const Matrix clean = gaussian_matrix(n, b, 1.0, rng);
-  const Matrix g = ops::observe(a, clean, 0.1, rng);
-  const Matrix k = reg::Analysis<double>::dct_rows(n, n) + gaussian_matrix(n, n, 0.2 / std::sqrt(double(n)), rng);
+  const BlockBatch p = block_batch();
+  const ops::Operator& a = p.a;
+  const Matrix &clean = p.clean, &g = p.g, &k = p.k;
   const reg::Analysis<double> r(k, Vector::Constant(n, 0.05), reg::Potential::huber(0.02));
   const Energy energy(a, r, g);
   for (bool momentum : {false, true}) {
