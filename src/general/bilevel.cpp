@@ -90,11 +90,16 @@ int cg_limit(const Energy& e, const BilevelOptions& o) {
   return o.max_cg_iterations > 0 ? o.max_cg_iterations : static_cast<int>(2 * e.dimension() * e.batch());
 }
 
-void check_target(const Energy& e, const Matrix& target, const char* where) {
-  if (target.rows() != e.dimension() || target.cols() != e.batch())
-    throw Error(std::string(where) + ": targets are " + std::to_string(target.rows()) + " x " +
-                std::to_string(target.cols()) + ", expected " + std::to_string(e.dimension()) + " x " +
+/// Error unless `m` (named `what`) is n x B, the shape of E's frames.
+void check_frames(const Energy& e, const Matrix& m, const char* what, const char* where) {
+  if (m.rows() != e.dimension() || m.cols() != e.batch())
+    throw Error(std::string(where) + ": " + what + " " + std::to_string(m.rows()) + " x " +
+                std::to_string(m.cols()) + ", expected " + std::to_string(e.dimension()) + " x " +
                 std::to_string(e.batch()));
+}
+
+void check_target(const Energy& e, const Matrix& target, const char* where) {
+  check_frames(e, target, "targets are", where);
 }
 
 using Linearization = Energy::Linearization;
@@ -418,10 +423,7 @@ void add_hypergradient(ImplicitGradient& all, ImplicitGradient&& part, Index beg
 LowerLevelResult solve_lower_level(const Energy& energy, const BilevelOptions& options, const Matrix* start) {
   const char* where = "general::solve_lower_level";
   options.validate();
-  if (start != nullptr && (start->rows() != energy.dimension() || start->cols() != energy.batch()))
-    throw Error(std::string(where) + ": the start is " + std::to_string(start->rows()) + " x " +
-                std::to_string(start->cols()) + ", expected " + std::to_string(energy.dimension()) + " x " +
-                std::to_string(energy.batch()));
+  if (start != nullptr) check_frames(energy, *start, "the start is", where);
   const FrameBlocks bl = frame_blocks(energy);
   if (bl.count == 1) return lower_level_of(energy, options, start, where);
   const Index batch = energy.batch();
@@ -447,10 +449,7 @@ ImplicitGradient implicit_hypergradient(const Energy& energy, const Matrix& f_st
   const char* where = "general::implicit_hypergradient";
   options.validate();
   check_target(energy, target, where);
-  if (f_star.rows() != energy.dimension() || f_star.cols() != energy.batch())
-    throw Error(std::string(where) + ": f* is " + std::to_string(f_star.rows()) + " x " +
-                std::to_string(f_star.cols()) + ", expected " + std::to_string(energy.dimension()) + " x " +
-                std::to_string(energy.batch()));
+  check_frames(energy, f_star, "f* is", where);
   const Index batch = energy.batch();
   const FrameBlocks bl = frame_blocks(energy);
   if (bl.count == 1) return hypergradient_of(energy, f_star, target, options, batch, where);

@@ -76,7 +76,13 @@ template <class T>
 std::function<void(const typename BasicEnergy<T>::Mat&, typename BasicEnergy<T>::Mat&)> BasicEnergy<T>::curvature(
     const Mat& f) const {
   check(f, "general::Energy::curvature");
-  auto r = regularizer_->curvature_at(f);
+  return with_data_term(regularizer_->curvature_at(f));
+}
+
+// The regularizer's curvature product r plus A^T A V (checked shapes).
+template <class T>
+std::function<void(const typename BasicEnergy<T>::Mat&, typename BasicEnergy<T>::Mat&)> BasicEnergy<T>::with_data_term(
+    std::function<void(const Mat&, Mat&)> r) const {
   return [this, r = std::move(r)](const Mat& v, Mat& out) mutable {
     check(v, "general::Energy::curvature");
     r(v, out);
@@ -181,11 +187,7 @@ BasicEnergy<T>::curvature_at(const Mat& f, const Linearization& at, bool single)
   std::function<void(const Mat&, Mat&)> r;
   if (single) r = analysis_->single_curvature_of(at.responses);
   if (!r) r = analysis_->curvature_of(at.responses);
-  return [this, r = std::move(r)](const Mat& v, Mat& out) mutable {
-    check(v, "general::Energy::curvature");
-    r(v, out);
-    a_.add_normal(v, out);
-  };
+  return with_data_term(std::move(r));
 }
 
 template <class T>

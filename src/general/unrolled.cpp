@@ -278,7 +278,7 @@ MatrixT<T> unrolled_output(const BasicEnergy<T>& energy, const std::type_identit
   parallel_for(
       bl.count,
       [&](Index i) {
-        const Index c0 = i * bl.columns, w = std::min(bl.columns, energy.batch() - c0);
+        const Index c0 = bl.begin(i), w = bl.width(i, energy.batch());
         const BasicEnergy<T> sub = energy.columns(c0, w);
         Unroller<T> unroller(sub, options, omega, where);
         out.middleCols(c0, w) = unroller.forward(false);
@@ -305,7 +305,7 @@ BasicUnrolledResult<T> unrolled_loss(const BasicEnergy<T>& energy, const std::ty
   auto block = [&](Index i, VectorT<T>& tg, std::vector<double>& og) {
     // float32 reverse passes decay into denormals, slow on x86: flush them (per thread).
     const FlushDenormals guard(std::is_same_v<T, float>);
-    const Index c0 = i * bl.columns, w = std::min(bl.columns, energy.batch() - c0);
+    const Index c0 = bl.begin(i), w = bl.width(i, energy.batch());
     std::optional<BasicEnergy<T>> own;  // the whole batch: the energy itself, no copy
     const BasicEnergy<T>& sub = bl.count == 1 ? energy : own.emplace(energy.columns(c0, w));
     Unroller<T> unroller(sub, options, omega, where);

@@ -105,6 +105,7 @@ public:
 
 private:
   void check(const Mat& f, const char* where, const Mat* v = nullptr) const;
+  std::function<void(const Mat&, Mat&)> with_data_term(std::function<void(const Mat&, Mat&)> r) const;
   ops::Operator a_;
   std::unique_ptr<reg::Regularizer<T>> regularizer_;
   Mat g_;
