@@ -98,15 +98,22 @@ void direct_step(benchmark::State& state, int use_gram) {
   // also forms M = R^T R before them and dR = R (dM + dM^T) after them (2 k n^2 flops each, on
   // all threads: gram_flops counts them).
   MatrixT<Real> m_full, dr_full;
+  // Each thread's operands, allocated once: a fresh matrix per run would add page faults to the
+  // products' time (and flatter the step's share).
+  struct Operands {
+    MatrixT<Real> u, out, dr, dm;
+  };
+  std::vector<Operands> operands(static_cast<size_t>(threads),
+                                 Operands{MatrixT<Real>::Zero(kK, bc), MatrixT<Real>::Zero(kN, bc),
+                                          MatrixT<Real>::Zero(kK, kN), MatrixT<Real>::Zero(kN, kN)});
   auto gemms = [&](GemmBackend be) {
     if (use_gram == 1) gemm_with(be, Real(1), r, true, r, false, Real(0), m_full);
     const bool parallel = nb > 1 && threads > 1;
 #pragma omp parallel num_threads(static_cast<int>(std::min<Index>(threads, nb))) if (parallel)
     {
-      MatrixT<Real> u(kK, bc), out = MatrixT<Real>::Zero(kN, bc), dr = MatrixT<Real>::Zero(kK, kN),
-                     dm = MatrixT<Real>::Zero(kN, kN);
+      Operands& o = operands[static_cast<size_t>(omp_get_thread_num())];
 #pragma omp for schedule(static, 1)
-      for (Index blk = 0; blk < nb; ++blk) block_products(be, u, out, dr, dm);
+      for (Index blk = 0; blk < nb; ++blk) block_products(be, o.u, o.out, o.dr, o.dm);
     }
     if (use_gram == 1) gemm_with(be, Real(1), r, false, mm, false, Real(0), dr_full);
   };

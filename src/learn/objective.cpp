@@ -127,7 +127,7 @@ bool choose_gram(const UnrollOptions& o, Index n, Index k) {
 // depend on the thread count. Returns the loss; fills dr and gw when `grad`.
 template <class Real>
 double unrolled_blocks(const ModelSpec& spec, const detail::Unpacked<Real>& u, const UnrollOptions& options,
-                       const MatrixT<Real>& x, const MatrixT<Real>& y, bool grad, MatrixT<Real>& dr,
+                       const MatrixT<Real>& x, const MatrixT<Real>& y, bool grad, Eigen::Ref<MatrixT<Real>> dr,
                        std::vector<double>& gw) {
   const Index n = spec.n, k = spec.rank, B = x.cols();
   const bool gram = choose_gram(options, n, k);
@@ -135,7 +135,8 @@ double unrolled_blocks(const ModelSpec& spec, const detail::Unpacked<Real>& u, c
   const int threads = std::max(1, omp_in_parallel() ? 1 : omp_get_max_threads());
   const bool by_blocks = nb >= 2 && threads >= 2;
   const int concurrent = by_blocks ? static_cast<int>(std::min<Index>(threads, nb)) : 1;
-  MatrixT<Real> m;
+  detail::Pooled<Real> gram_matrix(gram ? n : 0, gram ? n : 0);
+  MatrixT<Real>& m = gram_matrix.m;
   if (gram) gemm(Real(1), u.r, true, u.r, false, Real(0), m);
   int every = options.checkpoint_every;
   if (every == 0) {
@@ -149,9 +150,8 @@ double unrolled_blocks(const ModelSpec& spec, const detail::Unpacked<Real>& u, c
   auto block = [&](Index i, MatrixT<Real>& dp, std::vector<double>& gwb) {
     const FlushDenormals guard(std::is_same_v<Real, float> && grad);  // per thread (MXCSR)
     const Index c0 = i * bc, w = std::min(bc, B - c0);
-    MatrixT<Real> xb = detail::Pool<Real>::get(n, w), yb = detail::Pool<Real>::get(n, w), e = detail::Pool<Real>::get(n, w);
-    xb = x.middleCols(c0, w);
-    yb = y.middleCols(c0, w);
+    const detail::Frames<Real> xb(x.data() + c0 * n, n, w), yb(y.data() + c0 * n, n, w);
+    MatrixT<Real> e = detail::Pool<Real>::get(n, w);
     double l = 0;
     {
       detail::Unroller<Real> un(u.r, u.omega, gram, grad ? every : detail::Unroller<Real>::kNoCheckpoints, gram ? &m : nullptr);
@@ -159,37 +159,38 @@ double unrolled_blocks(const ModelSpec& spec, const detail::Unpacked<Real>& u, c
       l = detail::residual(zn, yb, invb, e);
       if (grad) un.backward(e, dp, gwb);
     }
-    detail::Pool<Real>::put(xb);
-    detail::Pool<Real>::put(yb);
     detail::Pool<Real>::put(e);
     return l;
   };
   double loss = 0;
-  MatrixT<Real> dp = MatrixT<Real>::Zero(grad ? prow : 0, grad ? n : 0);
-  struct Slot {  // one block's sums
+  detail::Pooled<Real> sum(grad ? prow : 0, grad ? n : 0);
+  MatrixT<Real>& dp = sum.m;  // block 0's sums are swapped in (0 + x = x: no zeroing, no pass)
+  struct Slot {  // one block's sums (dp from the pool, overwritten by each block)
     double loss = 0;
     MatrixT<Real> dp;
     std::vector<double> gw;
   };
-  std::vector<Slot> slots(static_cast<size_t>(concurrent), Slot{0, MatrixT<Real>::Zero(dp.rows(), dp.cols()),
-                                                                 std::vector<double>(gw.size())});
+  std::vector<Slot> slots;
+  for (int t = 0; t < concurrent; ++t)
+    slots.push_back(Slot{0, detail::Pool<Real>::get(dp.rows(), dp.cols()), std::vector<double>(gw.size())});
   // One block, or one thread: the blocks in order on this thread, the GEMMs on all threads.
   ordered_blocks(
       nb, by_blocks ? concurrent : 1, slots,
       [&](Index i, Slot& s) {
-        s.dp.setZero();
         std::fill(s.gw.begin(), s.gw.end(), 0.0);
         s.loss = block(i, s.dp, s.gw);
       },
-      [&](Index, Slot& s) {
+      [&](Index i, Slot& s) {
         loss += s.loss;
         if (!grad) return;
-        dp += s.dp;
+        if (i == 0) dp.swap(s.dp);
+        else dp += s.dp;
         for (size_t j = 0; j < gw.size(); ++j) gw[j] += s.gw[j];
       });
+  for (auto& s : slots) detail::Pool<Real>::put(s.dp);
   if (grad) {
     if (gram) detail::Unroller<Real>::gram_to_r(u.r, dp, dr);
-    else dr += dp;
+    else dr = dp;
   }
   return loss / (2.0 * static_cast<double>(B));
 }
@@ -211,7 +212,10 @@ Real loss_direct(const ModelSpec& spec, const VectorT<Real>& theta, const std::v
   // Small problems on one thread (one GEMM is 2 n max(n, k) B flops).
   const ScopedThreads serial(threads_for_flops(2.0 * spec.n * std::max(spec.n, spec.rank) * static_cast<double>(B)));
   const Real invb = Real(1) / static_cast<Real>(B);
-  MatrixT<Real> dr = MatrixT<Real>::Zero(spec.rank, spec.n);
+  // dL/dR is written straight into the gradient's first k n entries (k x n, column-major, as
+  // unpack reads R): no copy, no zeroing.
+  if (grad) grad->resize(spec.num_parameters());
+  Eigen::Map<MatrixT<Real>> dr(grad ? grad->data() : nullptr, grad ? spec.rank : 0, grad ? spec.n : 0);
   std::vector<double> gw(static_cast<size_t>(spec.method == Method::Unrolled ? spec.depth : 0), 0.0);
   double loss = 0;
   if (spec.method == Method::Bilevel) {
@@ -244,9 +248,9 @@ Real loss_direct(const ModelSpec& spec, const VectorT<Real>& theta, const std::v
       gemm(Real(-1), u.r, false, sym, false, Real(0), dr);
     }
   } else {
-    loss = unrolled_blocks(spec, u, options, x, y, grad != nullptr, dr, gw);
+    loss = unrolled_blocks<Real>(spec, u, options, x, y, grad != nullptr, dr, gw);
   }
-  if (grad) pack_gradient(spec, u, dr, gw, *grad);
+  if (grad) spec.stepsize_policy().chain(gw, u.domega, grad->data() + spec.n * spec.rank);
   return static_cast<Real>(loss);
 }
 

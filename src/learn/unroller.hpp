@@ -7,6 +7,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <optional>
 #include <vector>
 
 #include "varlearn/core/gemm.hpp"
@@ -22,9 +23,13 @@ constexpr Index kParallelMin = 1 << 16;
 // per-iteration check of ExceptionCapture would stop their vectorization. `simd` lets the
 // double sums vectorize (a fixed reassociation: deterministic).
 
-/// out = a x + b y
+/// Frames read in place: a column block of the caller's n x B matrix (no copy per block).
 template <class Real>
-void axpby(Real a, const MatrixT<Real>& x, Real b, const MatrixT<Real>& y, MatrixT<Real>& out) {
+using Frames = Eigen::Map<const MatrixT<Real>>;
+
+/// out = a x + b y
+template <class Real, class Y>
+void axpby(Real a, const MatrixT<Real>& x, Real b, const Y& y, MatrixT<Real>& out) {
   const Index n = x.size();
   const Real* xp = x.data();
   const Real* yp = y.data();
@@ -68,8 +73,8 @@ double scaled_copy_dot_diff(const MatrixT<Real>& g, const MatrixT<Real>& z1, con
 }
 
 /// e = (z - y) * scale; returns ||z - y||^2.
-template <class Real>
-double residual(const MatrixT<Real>& z, const MatrixT<Real>& y, Real scale, MatrixT<Real>& e) {
+template <class Real, class Y>
+double residual(const MatrixT<Real>& z, const Y& y, Real scale, MatrixT<Real>& e) {
   const Index n = z.size();
   const Real* zp = z.data();
   const Real* yp = y.data();
@@ -117,6 +122,18 @@ private:
   }
 };
 
+/// A matrix from the thread's Pool, given back at the end of its scope: the n x n work matrices
+/// of a step (M, the adjoint sums, dL/dR). Fresh ones cost page faults and kernel zeroing at
+/// every step, ~5 % of it at n = k = 320, B = 256.
+template <class Real>
+struct Pooled {
+  Pooled(Index rows, Index cols) : m(Pool<Real>::get(rows, cols)) {}
+  ~Pooled() { Pool<Real>::put(m); }
+  Pooled(const Pooled&) = delete;
+  Pooled& operator=(const Pooled&) = delete;
+  MatrixT<Real> m;
+};
+
 /// Reverse mode through z^{j+1} = z^j - w_j((I + R^T R) z^j - x), z^0 = 0.
 /// Factored (R, R^T: 4nkB flops per step) or Gram (M = R^T R: 2n^2 B). Stores z^j at
 /// multiples of `every` (and z^N), recomputing the others segment by segment.
@@ -142,8 +159,9 @@ public:
   Unroller(const Unroller&) = delete;
   Unroller& operator=(const Unroller&) = delete;
 
-  const MatrixT<Real>& forward(const MatrixT<Real>& x) {
-    x_ = &x;
+  /// z^N of the frames x (n x B, read in place: they must outlive the backward pass).
+  const MatrixT<Real>& forward(Frames<Real> x) {
+    x_.emplace(x);
     const int N = static_cast<int>(w_.size());
     z_.assign(static_cast<size_t>(N + 1), MatrixT<Real>());
     u_.assign(static_cast<size_t>(N + 1), MatrixT<Real>());
@@ -156,14 +174,16 @@ public:
     return z_[static_cast<size_t>(N)];
   }
 
-  /// g = dL/dz^N on entry. Adds dL/domega_j into gw[j] and the operator's adjoint into dp:
-  /// dL/dR (k x n) in the factored form, dL/dM (n x n, not symmetrized) in the Gram form, which
-  /// gram_to_r turns into dL/dR once the column blocks are summed.
+  /// g = dL/dz^N on entry. Adds dL/domega_j into gw[j] and writes the operator's adjoint into
+  /// dp (its old entries are not read): dL/dR (k x n) in the factored form, dL/dM (n x n, not
+  /// symmetrized) in the Gram form, which gram_to_r turns into dL/dR once the column blocks are
+  /// summed.
   void backward(MatrixT<Real>& g, MatrixT<Real>& dp, std::vector<double>& gw) {
     const int N = static_cast<int>(w_.size());
-    const MatrixT<Real>& x = *x_;
+    const Frames<Real>& x = *x_;
     MatrixT<Real>& dr = dp;
     MatrixT<Real>& dm = dp;
+    Real beta(0);  // the first product into dp overwrites it (no zeroing pass), the others add
     MatrixT<Real> v = Pool<Real>::get(gram_ ? r_.cols() : r_.rows(), x.cols());
     const int last_start = ((N - 1) / every_) * every_;
     for (int s = last_start; s >= 0; s -= every_) {
@@ -186,14 +206,16 @@ public:
             gemm(Real(1), r_, false, z0, false, Real(0), u);
           }
           gemm(Real(1), r_, false, g, false, Real(0), v);
-          gemm(-w, u, false, g, true, Real(1), dr);
+          gemm(-w, u, false, g, true, beta, dr);
           gemm(-w, v, false, z0, true, Real(1), dr);
+          beta = Real(1);
           gw[static_cast<size_t>(j)] += dot_diff_scale(g, z1, z0, Real(1) - w) / static_cast<double>(w);
           gemm(-w, r_, true, v, false, Real(1), g);
           continue;
         }
         // Gram form: dM -= w g z^j^T; g <- (1 - w) g - w M g (through v, then swapped).
-        gemm(-w, g, false, z0, true, Real(1), dm);
+        gemm(-w, g, false, z0, true, beta, dm);
+        beta = Real(1);
         gw[static_cast<size_t>(j)] += scaled_copy_dot_diff(g, z1, z0, Real(1) - w, v) / static_cast<double>(w);
         gemm(-w, *m_, false, g, false, Real(1), v);
         g.swap(v);
@@ -204,21 +226,32 @@ public:
       }
       if (s == 0) break;
     }
+    if (beta == Real(0)) dp.setZero(gram_ ? r_.cols() : r_.rows(), r_.cols());  // N = 1: no product
     Pool<Real>::put(v);
   }
 
-  /// dL/dR += R (dM + dM^T): the chain rule through M = R^T R.
-  static void gram_to_r(const MatrixT<Real>& r, const MatrixT<Real>& dm, MatrixT<Real>& dr) {
-    const MatrixT<Real> sym = dm + dm.transpose();
-    gemm(Real(1), r, false, sym, false, Real(1), dr);
+  /// dL/dR = R (dM + dM^T): the chain rule through M = R^T R.
+  static void gram_to_r(const MatrixT<Real>& r, const MatrixT<Real>& dm, Eigen::Ref<MatrixT<Real>> dr) {
+    const Index n = dm.rows();
+    Pooled<Real> sym(n, n);
+    // By 32 x 32 tiles: a plain loop's transposed read strides through the whole matrix (it
+    // took 1.5 % of the step at n = 320, float32). Entrywise the same sums.
+    constexpr Index kTile = 32;
+    for (Index j0 = 0; j0 < n; j0 += kTile)
+      for (Index i0 = 0; i0 < n; i0 += kTile) {
+        const Index jn = std::min(n, j0 + kTile), in = std::min(n, i0 + kTile);
+        for (Index j = j0; j < jn; ++j)
+          for (Index i = i0; i < in; ++i) sym.m(i, j) = dm(i, j) + dm(j, i);
+      }
+    gemm(Real(1), r, false, sym.m, false, Real(0), dr);
   }
 
 private:
-  static double dot(const MatrixT<Real>& a, const MatrixT<Real>& b) {
+  static double dot(const MatrixT<Real>& a, const Frames<Real>& b) {
     return (a.array().template cast<double>() * b.array().template cast<double>()).sum();
   }
   void step(int j) {
-    const MatrixT<Real>& x = *x_;
+    const Frames<Real>& x = *x_;
     const Real w = w_[static_cast<size_t>(j)];
     auto& zn = z_[static_cast<size_t>(j + 1)];
     if (zn.size() == 0) zn = Pool<Real>::get(x.rows(), x.cols());
@@ -244,7 +277,7 @@ private:
   int every_;
   const MatrixT<Real>* m_;
   MatrixT<Real> own_m_;
-  const MatrixT<Real>* x_ = nullptr;
+  std::optional<Frames<Real>> x_;
   std::vector<MatrixT<Real>> z_, u_;
 };
 
