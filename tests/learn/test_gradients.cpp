@@ -196,6 +196,43 @@ TEST(DirectBlocks, ManyBlocksAgreeWithStructuredPathForEveryFormAndThreadCount) 
     }
 }
 
+// The direct step takes its work matrices (M, the blocks' sums, the tape) from a per-thread pool
+// of recycled buffers, whose old entries are garbage: a step must never read them. Depth 1 makes
+// no product with R (z^1 = w_0 x), so its dL/dR is exactly zero whatever the pool held; and a
+// step repeated after others of other shapes gives the same bits.
+TEST(DirectBlocks, RecycledBuffersNeverLeakIntoTheGradient) {
+  const Frames fr = make_frames(64, 3000, 12);  // five 640-column blocks
+  for (int gram : {-1, 1})
+    for (int threads : {1, 2}) {
+      SCOPED_TRACE("use_gram " + std::to_string(gram) + ", threads " + std::to_string(threads));
+      const ScopedThreads scoped(threads);
+      UnrollOptions o;
+      o.use_gram = gram;
+      const ModelSpec deep = spec_of(Method::Unrolled, 5, StepsizeMode::PerIteration, 64, 48);
+      const ModelSpec one = spec_of(Method::Unrolled, 1, StepsizeMode::PerIteration, 64, 48);
+      const QuadraticModel md = QuadraticModel::random(deep), m1 = QuadraticModel::random(one);
+      Vector gd, gd_again, g1, gs;
+      const double ld = loss_direct<double>(deep, md.parameters(), {}, fr.x, fr.y, &gd, o);
+      ASSERT_GT(gd.head(deep.n * deep.rank).cwiseAbs().maxCoeff(), 0.0);  // the pool now holds nonzero entries
+      const double l1 = loss_direct<double>(one, m1.parameters(), {}, fr.x, fr.y, &g1, o);
+      EXPECT_EQ(g1.head(one.n * one.rank).cwiseAbs().maxCoeff(), 0.0);
+      const auto mo = Moments<double>::from_frames(fr.x, fr.y);
+      const double ls = loss_structured<double>(one, m1.parameters(), {}, mo, &gs);
+      EXPECT_NEAR(l1, ls, 1e-10 * std::abs(ls));
+      EXPECT_NEAR(g1.tail(1)(0), gs.tail(1)(0), 1e-9 * std::abs(gs.tail(1)(0)));
+      // Other shapes in between (fewer frames, another n), then the deep step again: same bits.
+      const Frames small = make_frames(64, 200, 13), other = make_frames(40, 900, 14);
+      Vector scratch;
+      (void)loss_direct<double>(deep, md.parameters(), {}, small.x, small.y, &scratch, o);
+      const ModelSpec other_spec = spec_of(Method::Unrolled, 3, StepsizeMode::PerIteration, 40, 40);
+      (void)loss_direct<double>(other_spec, QuadraticModel::random(other_spec).parameters(), {}, other.x, other.y,
+                                &scratch, o);
+      const double ld_again = loss_direct<double>(deep, md.parameters(), {}, fr.x, fr.y, &gd_again, o);
+      EXPECT_EQ(ld, ld_again);
+      EXPECT_EQ((gd - gd_again).cwiseAbs().maxCoeff(), 0.0);
+    }
+}
+
 // The bilevel path multiplies by (I + R^T R)^{-1} (LAPACK's inverse with the BLAS backend;
 // Eigen's with more frames than rows) or solves: every way agrees with the structured path.
 TEST(DirectBilevel, EveryFactorizationAgreesWithStructuredPath) {
