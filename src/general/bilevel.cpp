@@ -108,14 +108,6 @@ using Linearization = Energy::Linearization;
 struct Counted {
   const Energy& energy;
   LowerLevelResult& out;
-  double value(const Matrix& f) const {
-    ++out.value_evaluations;
-    return energy.value(f);
-  }
-  Matrix gradient(const Matrix& f) const {
-    ++out.gradient_evaluations;
-    return energy.gradient(f);
-  }
   /// E and its gradient from F's linear images (Energy::linearize).
   double value_at(const Matrix& f, const Linearization& at) const {
     ++out.value_evaluations;
@@ -250,20 +242,26 @@ void newton_cg(const Counted& e, const char* where, const BilevelOptions& o, Low
 /// Hager and Zhang, \phi(t) <= \phi(0) + 1e-10 |\phi(0)| and \phi'(t) <= (2 delta - 1) \phi'(0)
 /// (delta = 0.1; along a quadratic it is \phi(t) - \phi(0) <= -delta t |\phi'(0)|, measured by
 /// the gradient, which stays accurate where E's decrease, ~|grad E|^2, is below E's rounding).
-void lbfgs_line_search(const Counted& e, const char* where, const BilevelOptions& o, const Matrix& d, double slope,
-                       Matrix& f, double& value, Matrix& g, LowerLevelResult& r) {
+/// E and its gradient come from the images of f (`at`) and d (`dir`), as in Newton-CG's.
+void lbfgs_line_search(const Counted& e, const char* where, const BilevelOptions& o, const Matrix& d,
+                       const Linearization& dir, double slope, Matrix& f, Linearization& at, double& value,
+                       Matrix& g, LowerLevelResult& r) {
   double t = 1.0;
+  Linearization trial_at;
+  Matrix trial_g;
   for (int halvings = 0; halvings <= 60; ++halvings, t *= 0.5) {
     Matrix trial = f + t * d;
-    const double trial_value = e.value(trial);
+    along(at, dir, t, trial_at);
+    const double trial_value = e.value_at(trial, trial_at);
     if (!std::isfinite(trial_value)) continue;
-    Matrix trial_g = e.gradient(trial);
+    e.gradient_at(trial, trial_at, trial_g);
     if (!trial_g.allFinite()) continue;
     const bool armijo = trial_value <= value + 1e-4 * t * slope;
     const bool approximate_wolfe = trial_value <= value + 1e-10 * std::abs(value) &&
                                    trial_g.cwiseProduct(d).sum() <= -0.8 * slope;
     if (armijo || approximate_wolfe) {
       f = std::move(trial);
+      at = std::move(trial_at);
       value = trial_value;
       g = std::move(trial_g);
       r.gradient_norm = g.norm();
@@ -278,14 +276,28 @@ void lbfgs_line_search(const Counted& e, const char* where, const BilevelOptions
 /// L-BFGS on E over the n x B frames (Nocedal & Wright Alg. 7.4): d = -H_k g by the two-loop
 /// recursion over the last m pairs s = f_{k+1} - f_k, y = g_{k+1} - g_k, H_0 = (s^Ty/y^Ty) I; a
 /// pair enters only when s^Ty > 0 (the line search is Armijo only, no Wolfe curvature test).
-void lbfgs(const Counted& e, const char* where, const BilevelOptions& o, LowerLevelResult& r) {
-  Matrix g = e.gradient(r.f);
-  double value = e.value(r.f);
+/// On the images of the iterate, certified at the end as Newton-CG's.
+void lbfgs(const Counted& e, const char* where, const BilevelOptions& o, LowerLevelResult& r, Linearization* keep) {
+  Linearization at, dir;
+  e.energy.linearize(r.f, at);
+  double value = e.value_at(r.f, at);
+  Matrix g;
+  e.gradient_at(r.f, at, g);
   r.gradient_norm = g.norm();
+  bool exact = true;
   std::deque<Matrix> s_pairs, y_pairs;
   std::deque<double> rho;
   std::vector<double> alpha;
-  while (r.gradient_norm > o.tolerance) {
+  for (;;) {
+    if (r.gradient_norm <= o.tolerance) {
+      if (exact) break;
+      e.energy.linearize(r.f, at);
+      value = e.value_at(r.f, at);
+      e.gradient_at(r.f, at, g);
+      r.gradient_norm = g.norm();
+      exact = true;
+      continue;
+    }
     if (r.iterations >= o.lbfgs_max_iterations) not_reached(where, "L-BFGS", r, o);
     Matrix d = -g;
     const size_t m = s_pairs.size();
@@ -308,7 +320,9 @@ void lbfgs(const Counted& e, const char* where, const BilevelOptions& o, LowerLe
       slope = -g.squaredNorm();
     }
     const Matrix f_old = r.f, g_old = g;
-    lbfgs_line_search(e, where, o, d, slope, r.f, value, g, r);
+    e.energy.linearize_direction(d, dir);
+    lbfgs_line_search(e, where, o, d, dir, slope, r.f, at, value, g, r);
+    exact = false;
     ++r.iterations;
     Matrix s = r.f - f_old, y = g - g_old;
     const double sy = s.cwiseProduct(y).sum();
@@ -323,13 +337,13 @@ void lbfgs(const Counted& e, const char* where, const BilevelOptions& o, LowerLe
       }
     }
   }
+  if (keep != nullptr) *keep = std::move(at);
 }
 
 /// The lower level of one column block (or of the whole batch), options validated; `keep`
-/// (when given) receives f*'s images where the solver has them (Newton–CG), else is emptied.
+/// (when given) receives f*'s images (Energy::linearize at f*, for the adjoint's curvature).
 LowerLevelResult lower_level_of(const Energy& energy, const BilevelOptions& options, const Matrix* start,
                                 const char* where, Linearization* keep = nullptr) {
-  if (keep != nullptr) *keep = Linearization{};
   LowerLevelResult result;
   if (start != nullptr) {
     result.f = *start;
@@ -339,7 +353,7 @@ LowerLevelResult lower_level_of(const Energy& energy, const BilevelOptions& opti
   }
   const Counted counted{energy, result};
   if (options.lower_solver == LowerSolver::Lbfgs)
-    lbfgs(counted, where, options, result);
+    lbfgs(counted, where, options, result, keep);
   else
     newton_cg(counted, where, options, result, keep);
   return result;
