@@ -12,6 +12,7 @@
 // Elementwise work (potentials, axpys, the identity's data term) is not counted.
 //
 //   ./build/bench_general --benchmark_filter=UnrolledStep --benchmark_repetitions=3
+//   ./build/bench_general --benchmark_filter=UnrolledStep/foe   (fields of experts, below)
 //   (add --benchmark_counters_tabular=true for a table)
 //
 // Measured numbers, with the PyTorch peer beside them: docs/performance.md
@@ -23,6 +24,7 @@
 #include <chrono>
 #include <vector>
 
+#include "support.hpp"  // keep_freed_memory, as the CLI
 #include "varlearn/core/gemm.hpp"
 #include "varlearn/core/numerics.hpp"
 #include "varlearn/core/random.hpp"
@@ -127,6 +129,81 @@ BENCHMARK(unrolled_step)->Name("UnrolledStep/momentum")->Arg(1)->Unit(benchmark:
     ->UseManualTime()->Iterations(7);
 BENCHMARK(unrolled_step)->Name("UnrolledStep/sqrt_checkpoints")->Arg(2)->Unit(benchmark::kMillisecond)
     ->UseManualTime()->Iterations(7);
+
+// The convolutional analysis operator: fields of experts, J = 24 filters of L = 32 taps
+// (`valid`: M = n - L + 1 = 289 outputs each), huber(0.02) weighted a_j = 0.05, the same
+// identity A, frames, N = 10 steps and step size as above. FLOPs count each convolution-like
+// pass (K f, K^T p, a filter gradient) as 2 J L M B = 1.82 GFLOP, whatever the method does, and
+// the step as 6 N such passes (its structure is the dense step's) = 109 GFLOP. The reference
+// ("the best convolution of the same run"): the convolution U = K F alone (Foe::apply), as the
+// step runs it (column blocks of frame_block_columns frames, the blocks on the threads), with
+// each of Foe's fast methods, gemm (the lowering) and fft; the faster counts (conv_GFLOPs,
+// pct_of_conv).
+// bench/peers/compare.py --foe runs it beside PyTorch's conv1d (torch_foe.py).
+constexpr Index kFilters = 24, kTaps = 32;
+double conv_pass_flops() { return 2.0 * kFilters * kTaps * static_cast<double>(kN - kTaps + 1) * kB; }
+
+void foe_step(benchmark::State& state) {
+  const FlushDenormals ftz;
+  Problem& p = problem();
+  const reg::Foe<float> foe = reg::Foe<float>::random(kN, kFilters, kTaps, reg::Boundary::Valid,
+                                                      reg::Potential::huber(0.02), 0.05, 0.1, 1);
+  general::UnrolledOptions options;
+  options.steps = kSteps;
+  options.init = general::UnrolledInit::Adjoint;
+  general::BasicUnrolledObjective<float> objective(general::BasicEnergy<float>(ops::Identity(kN), foe, p.g),
+                                                   p.target, options);
+  const VectorT<float> x = objective.pack(VectorT<float>::Constant(1, static_cast<float>(softplus_inverse(0.5))));
+  VectorT<float> grad;
+  const std::vector<reg::ConvMethod> methods{reg::ConvMethod::Gemm, reg::ConvMethod::Fft};
+  const Index bc = frame_block_columns(kN, kB), nb = kB / bc;
+  std::vector<MatrixT<float>> blocks;
+  for (Index i = 0; i < nb; ++i) blocks.push_back(p.g.middleCols(i * bc, bc));
+  const int threads = omp_get_max_threads();
+  auto pass = [&](size_t m) {
+#pragma omp parallel for num_threads(static_cast<int>(std::min<Index>(threads, nb))) schedule(static, 1) if (threads > 1)
+    for (Index i = 0; i < nb; ++i) {
+      const ScopedThreads one(1);
+      benchmark::DoNotOptimize(foe.apply(blocks[static_cast<size_t>(i)], methods[m]).data());
+    }
+  };
+  objective.evaluate_with_gradient(x, grad);  // warm up (buffers, FFTW plans)
+  for (size_t i = 0; i < methods.size(); ++i) pass(i);
+  std::vector<double> ts, tp[2];
+  float loss = 0;
+  for (auto _ : state) {
+    const auto t0 = std::chrono::steady_clock::now();
+    loss = objective.evaluate_with_gradient(x, grad);
+    const auto t1 = std::chrono::steady_clock::now();
+    benchmark::DoNotOptimize(loss);
+    ts.push_back(std::chrono::duration<double>(t1 - t0).count());
+    for (size_t i = 0; i < methods.size(); ++i) {
+      const auto g0 = std::chrono::steady_clock::now();
+      pass(i);
+      tp[i].push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - g0).count());
+    }
+    state.SetIterationTime(ts.back());
+  }
+  std::sort(ts.begin(), ts.end());
+  double best = 1e300;
+  for (size_t i = 0; i < methods.size(); ++i) {
+    std::sort(tp[i].begin(), tp[i].end());
+    const double t = tp[i][tp[i].size() / 2];
+    best = std::min(best, t);
+    state.counters[i == 0 ? "conv_gemm_GFLOPs" : "conv_fft_GFLOPs"] = conv_pass_flops() / t / 1e9;
+  }
+  const double s = ts[ts.size() / 2];
+  const double step_flops = 6.0 * kSteps * conv_pass_flops();
+  state.counters["GFLOP"] = step_flops / 1e9;
+  state.counters["step_ms"] = s * 1e3;
+  state.counters["step_GFLOPs"] = step_flops / s / 1e9;
+  state.counters["conv_GFLOPs"] = conv_pass_flops() / best / 1e9;
+  state.counters["pct_of_conv"] = 100.0 * (step_flops / s) / (conv_pass_flops() / best);
+  state.counters["method_gemm"] = foe.resolved_method() == reg::ConvMethod::Gemm ? 1 : 0;
+  state.counters["loss"] = loss;
+  state.counters["threads"] = omp_get_max_threads();
+}
+BENCHMARK(foe_step)->Name("UnrolledStep/foe")->Unit(benchmark::kMillisecond)->UseManualTime()->Iterations(5);
 
 /// The reference alone: U = K F (float, 320 x 320 times 320 x 4096).
 void BM_Gemm(benchmark::State& state) {

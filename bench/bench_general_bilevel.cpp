@@ -45,6 +45,7 @@
 #include <utility>
 #include <vector>
 
+#include "support.hpp"  // keep_freed_memory, as the CLI
 #include "varlearn/core/random.hpp"
 #include "varlearn/general/general.hpp"
 #include "varlearn/ops/ops.hpp"

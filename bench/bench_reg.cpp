@@ -20,6 +20,7 @@
 #include <ctime>
 #include <string>
 
+#include "support.hpp"  // keep_freed_memory, as the CLI
 #include "varlearn/core/numerics.hpp"
 #include "varlearn/core/random.hpp"
 #include "varlearn/reg/reg.hpp"

@@ -13,9 +13,14 @@
 #include <vector>
 
 #include "varlearn/core/gemm.hpp"
+#include "varlearn/core/memory.hpp"
 #include "varlearn/learn/learn.hpp"
 
 namespace varlearn::bench {
+
+/// As the CLI does at its start: freed temporaries stay in the process for the next step
+/// (core/memory.hpp), so the benchmarks time what a training run gets.
+inline const bool kKeepFreedMemory = keep_freed_memory().applied;
 
 inline double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());

@@ -11,6 +11,7 @@
 #include "options.hpp"
 #include "varlearn/core/eigh.hpp"
 #include "varlearn/core/gemm.hpp"
+#include "varlearn/core/memory.hpp"
 #include "varlearn/core/error.hpp"
 #include "varlearn/core/format.hpp"
 #include "varlearn/core/parse.hpp"
@@ -83,6 +84,8 @@ void add_info(CLI::App& app) {
                   {"simd", simd()}};
     j["eigensolver"] = to_string(eigh_routine());
     j["threads"] = omp_get_max_threads();
+    const FreedMemoryPolicy memory = freed_memory_policy();
+    j["memory"] = {{"keep_freed", memory.applied}, {"reason", memory.reason}};
     auto& jp = j["probes"] = nlohmann::json::array();
     for (const auto& d : decisions) {
       const double flops = 2.0 * static_cast<double>(d.m) * static_cast<double>(d.n) * static_cast<double>(d.k);
@@ -108,7 +111,11 @@ void add_info(CLI::App& app) {
     std::cout << "eigen: " << j["eigen"]["version"].get<std::string>() << " (" << simd() << ")\n"
               << "symmetric eigensolver: " << (eigh_routine() == EighRoutine::Lapack ? "lapack (xSYEVD, in the blas)" : "eigen")
               << '\n'
-              << "openmp threads: " << omp_get_max_threads() << '\n';
+              << "openmp threads: " << omp_get_max_threads() << '\n'
+              << "freed memory: "
+              << (memory.applied ? std::string("kept in the process for reuse (glibc's mmap and trim thresholds raised)")
+                                 : std::string("returned to the system as glibc decides (") + memory.reason + ")")
+              << '\n';
     for (const auto& p : jp)
       std::cout << "probe " << p["scalar"].get<std::string>() << ' ' << p["m"] << 'x' << p["n"] << 'x' << p["k"]
                 << " on " << p["threads"] << " threads: eigen " << format_fixed(p["eigen_gflops"].get<double>(), 1)

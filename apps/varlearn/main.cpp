@@ -11,6 +11,7 @@
 #include "varlearn/core/error.hpp"
 #include "varlearn/core/format.hpp"
 #include "varlearn/core/gemm.hpp"
+#include "varlearn/core/memory.hpp"
 #include "varlearn/core/signals.hpp"
 #include "varlearn/dist/dist.hpp"
 #include "varlearn/version.hpp"
@@ -18,6 +19,8 @@
 int main(int argc, char** argv) {
   // First, before OpenMP starts threads: SIGINT/SIGTERM remove temporary files, exit 130/143.
   varlearn::install_interrupt_cleanup();
+  // Freed temporaries stay in the process for the next training step (core/memory.hpp).
+  varlearn::keep_freed_memory();
   varlearn::dist::Session mpi(argc, argv);  // MPI under a launcher (docs/scale-out.md), else nothing
   // `train` runs data-parallel over the ranks, the studies (denoise, dequant, restore) and
   // `reproduce` spread their configurations; every other command runs on rank 0 alone.

@@ -19,6 +19,8 @@ peer (optional; never used by the tests).
   bench/peers/compare.py --json                   # the raw numbers
   bench/peers/compare.py --form gram              # the Gram form (M = R^T R) for both
   bench/peers/compare.py --general                # the nonlinear unrolled step (dense analysis, huber)
+  bench/peers/compare.py --foe                    # the same with fields of experts (bench_general's
+                                                  # UnrolledStep/foe, torch_foe.py: conv1d and unfold forms)
   bench/peers/compare.py --bilevel                # the quadratic bilevel step (bench_bilevel_step, torch_bilevel.py)
   bench/peers/compare.py --general-bilevel        # the nonlinear bilevel hypergradient (bench_general_bilevel,
                                                   # torch_general_bilevel.py; B = 256 and 4096 (--batch: also 32),
@@ -89,6 +91,18 @@ def run_general(args, env):
         cmd += ["--threads", str(args.threads)]
     t = json.loads(subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout.splitlines()[0])
     return v, t
+
+
+def run_foe(args, env):
+    """bench_general's UnrolledStep/foe (float32, B = 4096) and torch_foe.py (both forms)."""
+    out = subprocess.run([str(Path(args.bench).parent / "bench_general"), "--benchmark_filter=UnrolledStep/foe",
+                          "--benchmark_format=json"], env=env, check=True, capture_output=True, text=True).stdout
+    v = json.loads(out)["benchmarks"][0]
+    cmd = [args.python, str(HERE / "torch_foe.py")]
+    if args.threads:
+        cmd += ["--threads", str(args.threads)]
+    lines = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout.splitlines()
+    return v, {r["impl"]: r for r in map(json.loads, lines)}
 
 
 def run_bilevel(args, env, check):
@@ -249,6 +263,8 @@ def main():
                          "varlearn's default when 2k > n)")
     ap.add_argument("--general", action="store_true",
                     help="the general engine's unrolled dense-analysis step instead (bench_general, torch_analysis.py)")
+    ap.add_argument("--foe", action="store_true",
+                    help="the general engine's unrolled fields-of-experts step instead (bench_general, torch_foe.py)")
     ap.add_argument("--bilevel", action="store_true",
                     help="the quadratic bilevel step instead (bench_bilevel_step, torch_bilevel.py)")
     ap.add_argument("--general-bilevel", action="store_true",
@@ -282,6 +298,25 @@ def main():
                                   for v, t, c in runs for k in sorted(v)], indent=1))
             else:
                 print_general_bilevel(args, env, runs, dump)
+        return
+    if args.foe:
+        res = [run_foe(args, env) for _ in range(args.repeat)]
+        if args.json:
+            print(json.dumps([{"varlearn": v, "torch": t} for v, t in res], indent=1))
+            return
+        print(f"environment: OPENBLAS_CORETYPE={env.get('OPENBLAS_CORETYPE', '(unset)')}, "
+              f"OMP_NUM_THREADS={env.get('OMP_NUM_THREADS', '(unset)')}; {args.repeat} repeats (ranges)")
+        print("general unrolled step, fields of experts (J = 24 filters of L = 32 taps, valid, huber), identity A, "
+              "n = 320, B = 4096, N = 10, float32, loss + gradient; GFLOP/s count 2 J L M B per convolution pass")
+        print(f"  varlearn {rng([v['step_ms'] for v, _ in res], '{:.0f}')} ms "
+              f"({rng([v['step_GFLOPs'] for v, _ in res])} GFLOP/s, {rng([v['pct_of_conv'] for v, _ in res])} % of its "
+              f"best convolution: lowering {rng([v['conv_gemm_GFLOPs'] for v, _ in res])} / fft "
+              f"{rng([v['conv_fft_GFLOPs'] for v, _ in res])} GFLOP/s)")
+        for impl in ("conv1d", "unfold"):
+            print(f"  torch {impl} {rng([t[impl]['step_ms'] for _, t in res], '{:.0f}')} ms "
+                  f"(its convolution alone {rng([t[impl]['gemm_gflops'] for _, t in res])} GFLOP/s)")
+        print(f"  speedup {rng([min(t['conv1d']['step_ms'], t['unfold']['step_ms']) / v['step_ms'] for v, t in res], '{:.2f}')}x "
+              "(the faster PyTorch form / varlearn)")
         return
     if args.general:
         res = [run_general(args, env) for _ in range(args.repeat)]

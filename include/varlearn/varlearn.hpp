@@ -16,6 +16,7 @@
 #include "varlearn/core/gemm.hpp"
 #include "varlearn/core/io.hpp"
 #include "varlearn/core/limits.hpp"
+#include "varlearn/core/memory.hpp"
 #include "varlearn/core/minimize.hpp"
 #include "varlearn/core/names.hpp"
 #include "varlearn/core/numerics.hpp"

@@ -35,6 +35,23 @@ TEST(CliGemm, InfoReportsTheBackendAndItsSource) {
   EXPECT_NE(text.out.find("gemm backend: eigen (from --gemm"), std::string::npos) << text.out;
 }
 
+// The CLI keeps freed memory in the process (core/memory.hpp) unless the user set glibc's
+// malloc tunables, and `info` says which.
+TEST(CliGemm, InfoReportsWhetherFreedMemoryIsKept) {
+  const CliResult def = run_cli("info --json", "env -u GLIBC_TUNABLES -u MALLOC_TRIM_THRESHOLD_ -u MALLOC_MMAP_THRESHOLD_ ");
+  ASSERT_EQ(def.code, 0) << def.err;
+  EXPECT_EQ(json::parse(def.out)["memory"]["keep_freed"], true) << def.out;
+  const CliResult user = run_cli("info --json", "GLIBC_TUNABLES=glibc.malloc.trim_threshold=1048576 ");
+  ASSERT_EQ(user.code, 0) << user.err;
+  const json m = json::parse(user.out)["memory"];
+  EXPECT_EQ(m["keep_freed"], false);
+  EXPECT_NE(m["reason"].get<std::string>().find("environment"), std::string::npos) << m;
+  const CliResult text = run_cli("info", "MALLOC_TRIM_THRESHOLD_=1048576 ");
+  ASSERT_EQ(text.code, 0) << text.err;
+  EXPECT_NE(text.out.find("freed memory: returned to the system as glibc decides (the environment"), std::string::npos)
+      << text.out;
+}
+
 TEST(CliGemm, BadValuesAreInputErrors) {
   for (const char* bad : {"--gemm mkl info", "--gemm '' info", "--gemm EIGEN theory cmin --depth 3 --stepsize 0.5"}) {
     const CliResult r = run_cli(bad);
