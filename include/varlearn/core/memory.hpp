@@ -20,8 +20,9 @@ struct FreedMemoryPolicy {
 /// is not returned). The resident size then stays at the run's peak instead of shrinking
 /// between steps. Does nothing where the user set glibc's malloc tunables themselves
 /// (GLIBC_TUNABLES naming glibc.malloc, or MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_),
-/// or off glibc. Call it once at program start, before threads allocate: the CLI, the Python
-/// module and the benchmarks do; a program linking the library decides for itself.
+/// or off glibc. Call it once at program start, before threads allocate: the CLI and the
+/// benchmarks do; the Python module leaves the interpreter's allocator alone, and a program
+/// linking the library decides for itself.
 FreedMemoryPolicy keep_freed_memory();
 
 /// The result of the latest keep_freed_memory() call (`varlearn info` prints it); before any
