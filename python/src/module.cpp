@@ -14,6 +14,7 @@
 
 #include "arrays.hpp"
 #include "bindings.hpp"
+#include "varlearn/core/memory.hpp"
 #include "varlearn/commands.hpp"
 #include "varlearn/core/error.hpp"
 #include "varlearn/options.hpp"
@@ -249,6 +250,13 @@ PYBIND11_MODULE(_varlearn, m) {
   m.def("_description", &command_help, "path"_a);
   m.def("_run", &run_command, "args"_a,
         "Runs the command line's ARGS in-process (GIL released); returns {json, model, interrupt}");
+  m.def(
+      "_keep_freed_memory",
+      [] {
+        const varlearn::FreedMemoryPolicy p = varlearn::keep_freed_memory();
+        return py::make_tuple(p.applied, std::string(p.reason));
+      },
+      "core/memory.hpp's keep_freed_memory: (applied, reason)");
   m.def(
       "_debug_throw",
       [](const std::string& kind) {

@@ -38,8 +38,23 @@ info = command("info", summary="""The GEMM backend in use, the BLAS library and 
 symmetric eigensolver and OpenMP's thread count (probe=["320x4096x320"] times both GEMM
 backends on a shape).""")
 
+
+
+def keep_freed_memory():
+    """Keep the memory this process frees for reuse, as the command line does at its start:
+    glibc's mmap threshold at its 32 MB maximum and its trim threshold at 2 GB, so that a training
+    step's large temporaries are not page-faulted and zeroed again at every step (a fifth of a
+    fields-of-experts step at n = 320, B = 4096). The resident size then stays at the process's
+    peak; results do not change. Not done on import: it is the interpreter's allocator. Does
+    nothing where GLIBC_TUNABLES (glibc.malloc.*) or MALLOC_TRIM_THRESHOLD_ / MALLOC_MMAP_THRESHOLD_
+    set the tunables, or off glibc. Returns True when applied; info().memory says the same.
+    See docs/performance.md, "Freed memory"."""
+    applied, _ = _varlearn._keep_freed_memory()
+    return applied
+
+
 from . import audio, dequant, ops, reg, study, theory  # noqa: E402  (after the names they use)
 
 # Not "eval": `from varlearn import *` must not replace the builtin (use varlearn.eval).
-__all__ = ["train", "reproduce", "info", "theory", "study", "ops", "reg", "dequant", "audio", "Result",
+__all__ = ["train", "reproduce", "info", "keep_freed_memory", "theory", "study", "ops", "reg", "dequant", "audio", "Result",
            "DataModel", "Family", "QuadraticModel", "GeneralModel", "Operator", "Regularizer", "__version__"]

@@ -160,3 +160,16 @@ def test_info_names_what_this_process_loaded(cli):
     assert os.path.realpath(py.blas["library"]) in mapped, (py.blas["library"], mapped)
     if py.gemm["backend"] == "auto":  # LAPACK's eigensolver exactly where the BLAS kernels match
         assert (py.eigensolver == "lapack") == py.blas["kernel_matches_cpu"]
+
+
+def test_keep_freed_memory_is_what_info_reports():
+    # The command line does this at its start; the module only when asked, and info() (in this
+    # process) says which.
+    user_set = "glibc.malloc" in os.environ.get("GLIBC_TUNABLES", "") or any(
+        v in os.environ for v in ("MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_"))
+    applied = varlearn.keep_freed_memory()
+    assert applied is (not user_set)
+    memory = varlearn.info().memory
+    assert memory["keep_freed"] is applied
+    if not applied:
+        assert "environment" in memory["reason"]
