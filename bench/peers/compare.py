@@ -81,28 +81,25 @@ def run_torch(args, env):
     return rows
 
 
-def run_general(args, env):
-    """bench_general's UnrolledStep/plain (float32, B = 4096) and torch_analysis.py."""
-    out = subprocess.run([str(Path(args.bench).parent / "bench_general"), "--benchmark_filter=UnrolledStep/plain",
+def run_unrolled_pair(args, env, case, peer):
+    """bench_general's UnrolledStep/<case> (float32, B = 4096) and the peer script's JSON lines."""
+    out = subprocess.run([str(Path(args.bench).parent / "bench_general"), "--benchmark_filter=UnrolledStep/" + case,
                           "--benchmark_format=json"], env=env, check=True, capture_output=True, text=True).stdout
-    v = json.loads(out)["benchmarks"][0]
-    cmd = [args.python, str(HERE / "torch_analysis.py")]
-    if args.threads:
-        cmd += ["--threads", str(args.threads)]
-    t = json.loads(subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout.splitlines()[0])
-    return v, t
+    cmd = [args.python, str(HERE / peer)] + (["--threads", str(args.threads)] if args.threads else [])
+    lines = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout.splitlines()
+    return json.loads(out)["benchmarks"][0], [json.loads(line) for line in lines]
+
+
+def run_general(args, env):
+    """The dense analysis step (plain) and torch_analysis.py."""
+    v, t = run_unrolled_pair(args, env, "plain", "torch_analysis.py")
+    return v, t[0]
 
 
 def run_foe(args, env):
-    """bench_general's UnrolledStep/foe (float32, B = 4096) and torch_foe.py (both forms)."""
-    out = subprocess.run([str(Path(args.bench).parent / "bench_general"), "--benchmark_filter=UnrolledStep/foe",
-                          "--benchmark_format=json"], env=env, check=True, capture_output=True, text=True).stdout
-    v = json.loads(out)["benchmarks"][0]
-    cmd = [args.python, str(HERE / "torch_foe.py")]
-    if args.threads:
-        cmd += ["--threads", str(args.threads)]
-    lines = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout.splitlines()
-    return v, {r["impl"]: r for r in map(json.loads, lines)}
+    """The fields-of-experts step and torch_foe.py (both forms, by impl)."""
+    v, t = run_unrolled_pair(args, env, "foe", "torch_foe.py")
+    return v, {r["impl"]: r for r in t}
 
 
 def run_bilevel(args, env, check):
@@ -242,6 +239,37 @@ def print_general_bilevel(args, env, runs, dump):
               f"direction): rel diff {c['rel_diff']:.1e}")
 
 
+def print_foe(res):
+    print("general unrolled step, fields of experts (J = 24 filters of L = 32 taps, valid, huber), identity A, "
+          "n = 320, B = 4096, N = 10, float32, loss + gradient; GFLOP/s count 2 J L M B per convolution pass")
+    print(f"  varlearn {rng([v['step_ms'] for v, _ in res], '{:.0f}')} ms "
+          f"({rng([v['step_GFLOPs'] for v, _ in res])} GFLOP/s, {rng([v['pct_of_conv'] for v, _ in res])} % of its "
+          f"best convolution: lowering {rng([v['conv_gemm_GFLOPs'] for v, _ in res])} / fft "
+          f"{rng([v['conv_fft_GFLOPs'] for v, _ in res])} GFLOP/s)")
+    for impl in ("conv1d", "unfold"):
+        print(f"  torch {impl} {rng([t[impl]['step_ms'] for _, t in res], '{:.0f}')} ms "
+              f"(its convolution alone {rng([t[impl]['gemm_gflops'] for _, t in res])} GFLOP/s)")
+    print(f"  speedup {rng([min(t['conv1d']['step_ms'], t['unfold']['step_ms']) / v['step_ms'] for v, t in res], '{:.2f}')}x "
+          "(the faster PyTorch form / varlearn)")
+
+
+def print_general(res):
+    print("general unrolled step, dense analysis K 320 x 320 (huber), identity A, B = 4096, N = 10, float32, "
+          "loss + gradient")
+    print(f"  varlearn {rng([v['step_ms'] for v, _ in res], '{:.0f}')} ms "
+          f"({rng([v['pct_of_gemm'] for v, _ in res])} % of its best GEMM, "
+          f"eigen {rng([v['gemm_eigen_GFLOPs'] for v, _ in res])} / blas "
+          f"{rng([v.get('gemm_blas_GFLOPs', float('nan')) for v, _ in res])} GFLOP/s)")
+    print(f"  torch autograd {rng([t['step_ms'] for _, t in res], '{:.0f}')} ms "
+          f"(its GEMM {rng([t['gemm_gflops'] for _, t in res])} GFLOP/s)")
+    print(f"  speedup {rng([t['step_ms'] / v['step_ms'] for v, t in res], '{:.2f}x')}")
+
+
+def print_environment(args, env):
+    print(f"environment: OPENBLAS_CORETYPE={env.get('OPENBLAS_CORETYPE', '(unset)')}, "
+          f"OMP_NUM_THREADS={env.get('OMP_NUM_THREADS', '(unset)')}; {args.repeat} repeats (ranges)")
+
+
 def rng(values, fmt="{:.0f}"):
     lo, hi = min(values), max(values)
     return fmt.format(lo) if fmt.format(lo) == fmt.format(hi) else fmt.format(lo) + "-" + fmt.format(hi)
@@ -299,41 +327,13 @@ def main():
             else:
                 print_general_bilevel(args, env, runs, dump)
         return
-    if args.foe:
-        res = [run_foe(args, env) for _ in range(args.repeat)]
+    if args.foe or args.general:
+        res = [(run_foe if args.foe else run_general)(args, env) for _ in range(args.repeat)]
         if args.json:
             print(json.dumps([{"varlearn": v, "torch": t} for v, t in res], indent=1))
             return
-        print(f"environment: OPENBLAS_CORETYPE={env.get('OPENBLAS_CORETYPE', '(unset)')}, "
-              f"OMP_NUM_THREADS={env.get('OMP_NUM_THREADS', '(unset)')}; {args.repeat} repeats (ranges)")
-        print("general unrolled step, fields of experts (J = 24 filters of L = 32 taps, valid, huber), identity A, "
-              "n = 320, B = 4096, N = 10, float32, loss + gradient; GFLOP/s count 2 J L M B per convolution pass")
-        print(f"  varlearn {rng([v['step_ms'] for v, _ in res], '{:.0f}')} ms "
-              f"({rng([v['step_GFLOPs'] for v, _ in res])} GFLOP/s, {rng([v['pct_of_conv'] for v, _ in res])} % of its "
-              f"best convolution: lowering {rng([v['conv_gemm_GFLOPs'] for v, _ in res])} / fft "
-              f"{rng([v['conv_fft_GFLOPs'] for v, _ in res])} GFLOP/s)")
-        for impl in ("conv1d", "unfold"):
-            print(f"  torch {impl} {rng([t[impl]['step_ms'] for _, t in res], '{:.0f}')} ms "
-                  f"(its convolution alone {rng([t[impl]['gemm_gflops'] for _, t in res])} GFLOP/s)")
-        print(f"  speedup {rng([min(t['conv1d']['step_ms'], t['unfold']['step_ms']) / v['step_ms'] for v, t in res], '{:.2f}')}x "
-              "(the faster PyTorch form / varlearn)")
-        return
-    if args.general:
-        res = [run_general(args, env) for _ in range(args.repeat)]
-        if args.json:
-            print(json.dumps([{"varlearn": v, "torch": t} for v, t in res], indent=1))
-            return
-        print(f"environment: OPENBLAS_CORETYPE={env.get('OPENBLAS_CORETYPE', '(unset)')}, "
-              f"OMP_NUM_THREADS={env.get('OMP_NUM_THREADS', '(unset)')}; {args.repeat} repeats (ranges)")
-        print("general unrolled step, dense analysis K 320 x 320 (huber), identity A, B = 4096, N = 10, float32, "
-              "loss + gradient")
-        print(f"  varlearn {rng([v['step_ms'] for v, _ in res], '{:.0f}')} ms "
-              f"({rng([v['pct_of_gemm'] for v, _ in res])} % of its best GEMM, "
-              f"eigen {rng([v['gemm_eigen_GFLOPs'] for v, _ in res])} / blas "
-              f"{rng([v.get('gemm_blas_GFLOPs', float('nan')) for v, _ in res])} GFLOP/s)")
-        print(f"  torch autograd {rng([t['step_ms'] for _, t in res], '{:.0f}')} ms "
-              f"(its GEMM {rng([t['gemm_gflops'] for _, t in res])} GFLOP/s)")
-        print(f"  speedup {rng([t['step_ms'] / v['step_ms'] for v, t in res], '{:.2f}x')}")
+        print_environment(args, env)
+        (print_foe if args.foe else print_general)(res)
         return
     runs = []
     for _ in range(args.repeat):

@@ -137,6 +137,29 @@ void along(const Linearization& at, const Linearization& dir, double t, Lineariz
     out.responses.resize(0, 0);
 }
 
+/// E, its gradient and |grad E| at r.f from r.f's own images (recomputed into `at`): both solvers
+/// start here and certify their tolerance here, since images carried along the lines collect
+/// rounding. Returns E.
+double at_own_images(const Counted& e, LowerLevelResult& r, Linearization& at, Matrix& g) {
+  e.energy.linearize(r.f, at);
+  const double value = e.value_at(r.f, at);
+  e.gradient_at(r.f, at, g);
+  r.gradient_norm = g.norm();
+  return value;
+}
+
+/// The solvers' stopping test: true when |grad E| <= tolerance at r.f's own images (`exact`).
+/// When it holds only at images carried along the lines, recomputes them (value, g, the norm)
+/// and answers for those.
+bool certified(const Counted& e, const BilevelOptions& o, LowerLevelResult& r, Linearization& at, Matrix& g,
+               double& value, bool& exact) {
+  if (r.gradient_norm > o.tolerance) return false;
+  if (exact) return true;
+  value = at_own_images(e, r, at, g);
+  exact = true;
+  return r.gradient_norm <= o.tolerance;
+}
+
 [[noreturn]] void not_reached(const char* where, const char* solver, const LowerLevelResult& r,
                               const BilevelOptions& o) {
   throw Error(std::string(where) + ": |grad E| = " + format_general(r.gradient_norm, 3) + " after " +
@@ -199,23 +222,11 @@ void line_search(const Counted& e, const char* where, const BilevelOptions& o, c
 void newton_cg(const Counted& e, const char* where, const BilevelOptions& o, LowerLevelResult& r,
                Linearization* keep) {
   Linearization at, dir;
-  e.energy.linearize(r.f, at);
-  double value = e.value_at(r.f, at);
   Matrix g;
-  e.gradient_at(r.f, at, g);
-  r.gradient_norm = g.norm();
+  double value = at_own_images(e, r, at, g);
   bool exact = true;  // `at` computed from r.f itself
   const int max_cg = cg_limit(e.energy, o);
-  for (;;) {
-    if (r.gradient_norm <= o.tolerance) {
-      if (exact) break;
-      e.energy.linearize(r.f, at);
-      value = e.value_at(r.f, at);
-      e.gradient_at(r.f, at, g);
-      r.gradient_norm = g.norm();
-      exact = true;
-      continue;
-    }
+  while (!certified(e, o, r, at, g, value, exact)) {
     if (r.iterations >= o.max_iterations) not_reached(where, "Newton-CG", r, o);
     const Matrix minus_g = -g;
     // Inexact Newton (forcing term min(0.1, sqrt|g|)) for speed far away, tight near the end.
@@ -279,25 +290,13 @@ void lbfgs_line_search(const Counted& e, const char* where, const BilevelOptions
 /// On the images of the iterate, certified at the end as Newton-CG's.
 void lbfgs(const Counted& e, const char* where, const BilevelOptions& o, LowerLevelResult& r, Linearization* keep) {
   Linearization at, dir;
-  e.energy.linearize(r.f, at);
-  double value = e.value_at(r.f, at);
   Matrix g;
-  e.gradient_at(r.f, at, g);
-  r.gradient_norm = g.norm();
+  double value = at_own_images(e, r, at, g);
   bool exact = true;
   std::deque<Matrix> s_pairs, y_pairs;
   std::deque<double> rho;
   std::vector<double> alpha;
-  for (;;) {
-    if (r.gradient_norm <= o.tolerance) {
-      if (exact) break;
-      e.energy.linearize(r.f, at);
-      value = e.value_at(r.f, at);
-      e.gradient_at(r.f, at, g);
-      r.gradient_norm = g.norm();
-      exact = true;
-      continue;
-    }
+  while (!certified(e, o, r, at, g, value, exact)) {
     if (r.iterations >= o.lbfgs_max_iterations) not_reached(where, "L-BFGS", r, o);
     Matrix d = -g;
     const size_t m = s_pairs.size();

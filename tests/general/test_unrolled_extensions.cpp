@@ -288,10 +288,12 @@ TEST(UnrolledKernels, ThreadedPassesEqualSeparateKernels) {
   // the per-thread partial sums and the threaded axpy against the single-threaded kernels.
   // Eigen's own GEMM threads are off here: on a shared 2-core machine they spin at every
   // k-block of the 64 x 1100 x 64 pullbacks (seconds), and they are not what is tested.
+  // Restored to 0, Eigen's default (follow OpenMP's count): restoring the count it read would
+  // pin Eigen at it, and a later test in the same process (ScopedThreads(1) against two threads)
+  // would then run its GEMMs on two threads with other blocking, other bits.
   struct SerialGemm {
-    int saved = Eigen::nbThreads();
     SerialGemm() { Eigen::setNbThreads(1); }
-    ~SerialGemm() { Eigen::setNbThreads(saved); }
+    ~SerialGemm() { Eigen::setNbThreads(0); }
   } serial_gemm;
   const Index n = 64, b = 1100;
   Rng rng(4);
