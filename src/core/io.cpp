@@ -1,8 +1,10 @@
 #include "varlearn/core/io.hpp"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cmath>
@@ -33,31 +35,92 @@ std::string why_not_writable(const fs::path& path, int err) {
   return err != 0 ? std::string(std::strerror(err)) : std::string("write failed");
 }
 
+
+/// Removes `path.tmp.<pid>` files of processes that no longer run: what a SIGKILL between
+/// linking and renaming (or during a named write) leaves. A live process's file, or one whose
+/// owner cannot be asked (EPERM), is left alone.
+void remove_stale_temporaries(const fs::path& path) {
+  const fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
+  const std::string prefix = path.filename().string() + ".tmp.";
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.size() <= prefix.size() || name.size() > prefix.size() + 9 || name.compare(0, prefix.size(), prefix) != 0)
+      continue;
+    const std::string digits = name.substr(prefix.size());
+    if (!std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) continue;
+    const long pid = std::stol(digits);
+    if (pid <= 0 || pid == static_cast<long>(::getpid())) continue;
+    if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;
+    std::error_code rm;
+    fs::remove(it->path(), rm);
+  }
+}
+
+/// Writes `content` into an unnamed file in `dir` (O_TMPFILE) and only then names it `tmp`, so
+/// that a SIGKILL while writing leaves nothing behind. False where the filesystem or /proc does
+/// not allow it (the caller then writes `tmp` by name); throws when the write itself fails.
+bool write_unnamed_and_link(const fs::path& dir, const fs::path& tmp, const std::string& content, const fs::path& path) {
+#ifdef O_TMPFILE
+  const int fd = ::open(dir.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0666);
+  if (fd < 0) return false;
+  const char* p = content.data();
+  size_t left = content.size();
+  while (left > 0) {
+    const ssize_t n = ::write(fd, p, left);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const int err = n < 0 ? errno : EIO;
+      ::close(fd);
+      throw Error(std::string("cannot write ") + quote_for_message(path.string()) + ": " + std::strerror(err));
+    }
+    p += n;
+    left -= static_cast<size_t>(n);
+  }
+  const std::string self = "/proc/self/fd/" + std::to_string(fd);
+  const int linked = ::linkat(AT_FDCWD, self.c_str(), AT_FDCWD, tmp.c_str(), AT_SYMLINK_FOLLOW);
+  ::close(fd);
+  return linked == 0;
+#else
+  (void)dir, (void)tmp, (void)content, (void)path;
+  return false;
+#endif
+}
+
 }  // namespace
 
 void write_atomic(const fs::path& path, const std::string& content) {
   std::error_code dir_ec;
   if (fs::is_directory(path, dir_ec)) throw Error(std::string("cannot write ") + quote_for_message(path.string()) + ": it is a folder");
+  const fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
+  remove_stale_temporaries(path);
   const fs::path tmp = path.string() + ".tmp." + std::to_string(::getpid());
-  TempPath guard(tmp);  // removed on failure and on SIGINT/SIGTERM
-  {
-    errno = 0;
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw Error(std::string("cannot write ") + quote_for_message(path.string()) + ": " + why_not_writable(path, errno));
-    out.write(content.data(), static_cast<std::streamsize>(content.size()));
-    out.flush();
-    if (!out) {
-      out.close();
-      std::error_code ec;
-      fs::remove(tmp, ec);
-      throw Error(std::string("cannot write ") + quote_for_message(path.string()) + ": write failed");
-    }
-  }
   std::error_code ec;
+  fs::remove(tmp, ec);  // a reused pid's leftover: linkat does not replace
+  TempPath guard(tmp);  // removed on failure and on SIGINT/SIGTERM
+  if (!write_unnamed_and_link(dir, tmp, content, path)) detail::write_named(tmp, content, path);
   fs::rename(tmp, path, ec);
   if (ec) throw Error(std::string("cannot write ") + quote_for_message(path.string()) + ": " + ec.message());
   guard.release();
 }
+
+namespace detail {
+
+void write_named(const fs::path& tmp, const std::string& content, const fs::path& path) {
+  errno = 0;
+  std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+  if (!out) throw Error(std::string("cannot write ") + quote_for_message(path.string()) + ": " + why_not_writable(path, errno));
+  out.write(content.data(), static_cast<std::streamsize>(content.size()));
+  out.flush();
+  if (!out) {
+    out.close();
+    std::error_code ec;
+    fs::remove(tmp, ec);
+    throw Error(std::string("cannot write ") + quote_for_message(path.string()) + ": write failed");
+  }
+}
+
+}  // namespace detail
 
 std::string read_text(const fs::path& path) {
   std::error_code ec;

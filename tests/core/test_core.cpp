@@ -1,5 +1,7 @@
 // core: the umbrella header compiles alone; atomic writes and matrix parsing.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -19,6 +21,42 @@ TEST(Io, AtomicWriteLeavesNoTemporaryAndRejectsMissingFolder) {
   EXPECT_EQ(files, 1u);
   EXPECT_THROW(io::write_atomic(dir / "missing" / "b.txt", "x"), Error);
   EXPECT_FALSE(fs::exists(dir / "missing"));
+  fs::remove_all(dir);
+}
+
+// A SIGKILL between naming the temporary and renaming it leaves `a.txt.tmp.<pid>`: the next
+// write of a.txt removes it, and only temporaries of a.txt whose process no longer runs.
+TEST(Io, AtomicWriteRemovesTheTemporariesOfDeadProcessesOnly) {
+  const fs::path dir = fs::temp_directory_path() / ("varlearn_core_stale_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) ::_exit(0);
+  ASSERT_EQ(::waitpid(child, nullptr, 0), child);  // reaped: its pid names no process now
+  const std::string dead = std::to_string(child), alive = std::to_string(::getppid());
+  for (const std::string& name : {"a.txt.tmp." + dead, "a.txt.tmp." + alive, std::string("a.txt.tmp.12x"), "b.txt.tmp." + dead})
+    std::ofstream(dir / name) << "stale";
+  io::write_atomic(dir / "a.txt", "new");
+  EXPECT_EQ(io::read_text(dir / "a.txt"), "new");
+  EXPECT_FALSE(fs::exists(dir / ("a.txt.tmp." + dead)));
+  EXPECT_TRUE(fs::exists(dir / ("a.txt.tmp." + alive)));  // its writer may still rename it
+  EXPECT_TRUE(fs::exists(dir / "a.txt.tmp.12x"));         // not a temporary of ours
+  EXPECT_TRUE(fs::exists(dir / ("b.txt.tmp." + dead)));   // another file's
+  fs::remove_all(dir);
+}
+
+// The fallback where O_TMPFILE is missing writes by name and reports a missing folder.
+TEST(Io, NamedFallbackWritesAndExplainsErrors) {
+  const fs::path dir = fs::temp_directory_path() / ("varlearn_core_named_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  io::detail::write_named(dir / "t.tmp.1", "abc", dir / "t");
+  EXPECT_EQ(io::read_text(dir / "t.tmp.1"), "abc");
+  try {
+    io::detail::write_named(dir / "missing" / "t.tmp.1", "abc", dir / "missing" / "t");
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("does not exist"), std::string::npos) << e.what();
+  }
   fs::remove_all(dir);
 }
 

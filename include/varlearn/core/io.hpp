@@ -10,9 +10,17 @@
 
 namespace varlearn::io {
 
-/// Writes `content` to `path` through `path.tmp.<pid>` and a rename. Throws Error
-/// (naming the path) when the folder does not exist or is not writable.
+/// Writes `content` to `path` through `path.tmp.<pid>` and a rename, so that `path` is never
+/// half-written. The content goes into an unnamed file first (O_TMPFILE, where the filesystem
+/// has it) and is named only when complete, so a SIGKILL leaves at most a complete temporary,
+/// which the next write of `path` removes (with any other of a process no longer running).
+/// Throws Error (naming the path) when the folder does not exist or is not writable.
 void write_atomic(const std::filesystem::path& path, const std::string& content);
+
+namespace detail {
+/// write_atomic's fallback where O_TMPFILE is not available: writes `tmp` by name; errors name `path`.
+void write_named(const std::filesystem::path& tmp, const std::string& content, const std::filesystem::path& path);
+}  // namespace detail
 
 /// Reads the whole file; throws Error when it is missing or unreadable.
 std::string read_text(const std::filesystem::path& path);
