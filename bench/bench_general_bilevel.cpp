@@ -16,11 +16,12 @@
 //
 // BM_PeerHypergradient: the analysis-huber case at n = 320, B = 32, 256 and 4096, both solvers, as
 // the PyTorch peer bench/peers/torch_general_bilevel.py runs it (bench/peers/compare.py
-// --general-bilevel): hypergrad_ms (CPU), HVPs, ms_per_HVP, HVP_ms (one HVP alone at f*). From
+// --general-bilevel); BM_PeerHypergradientFoe the fields-of-experts case (J = 24, L = 32, same) at
+// B = 32 and 256 (compare.py --general-bilevel --foe): hypergrad_ms (CPU), HVPs, ms_per_HVP, HVP_ms (one HVP alone at f*). From
 // B = 256 on varlearn solves per column block of 128 frames (general::frame_blocks): HVP_calls
 // counts the blocks' products, HVPs and grads are per block (comparable with the peer's
 // whole-batch counts), ms_per_HVP the hypergradient's time / those per-block HVPs.
-// `--dump=DIR [--dump_batches=32,256,4096]` writes those cases' data and varlearn's hypergradients instead of benchmarking
+// `--dump=DIR [--dump_batches=32,256,4096] [--dump_kind=analysis|foe]` writes those cases' data and varlearn's hypergradients instead of benchmarking
 // (raw float64, column-major; DIR/cases.json lists them, file names relative to DIR), for the
 // peer to check against.
 //
@@ -153,11 +154,11 @@ void BM_HessianProduct(benchmark::State& state, int kind) {
   state.SetLabel(kind == 0 ? "analysis-huber" : "foe");
 }
 
-/// The peer comparison: analysis-huber, n = 320, B = range(0), solver range(1) (0 Newton-CG,
-/// 1 L-BFGS); CPU time per hypergradient (median over the iterations).
-void BM_PeerHypergradient(benchmark::State& state) {
+/// The peer comparison: kind 0 analysis-huber, 1 fields of experts; n = 320, B = range(0), solver
+/// range(1) (0 Newton-CG, 1 L-BFGS); CPU time per hypergradient (median over the iterations).
+void peer_hypergradient(benchmark::State& state, int kind) {
   const Index n = 320, frames = state.range(0);
-  Problem& p = problem(0, n, frames);
+  Problem& p = problem(kind, n, frames);
   general::BilevelOptions o;
   o.lower_solver = state.range(1) == 0 ? general::LowerSolver::NewtonCg : general::LowerSolver::Lbfgs;
   general::BilevelResult r;
@@ -175,7 +176,7 @@ void BM_PeerHypergradient(benchmark::State& state) {
   const double per_call = ts[ts.size() / 2];
   state.counters["wall_ms"] = walls[walls.size() / 2] * 1e3;  // with several threads: the time to compare
   const auto [hvp, grad] = kernel_seconds(*p.energy, r.output);
-  state.SetLabel(std::string("analysis-huber ") + general::to_string(o.lower_solver));
+  state.SetLabel(std::string(kind == 0 ? "analysis-huber " : "foe ") + general::to_string(o.lower_solver));
   state.counters["hypergrad_ms"] = per_call * 1e3;
   // From B = 256 on (n = 320) the solves run per column block of equal width: the counts are
   // sums over the blocks' calls (HVP_calls), and per block (the blocks' average) comparable
@@ -193,6 +194,8 @@ void BM_PeerHypergradient(benchmark::State& state) {
   state.counters["grad_ms"] = grad * 1e3;
   state.counters["loss"] = r.loss;
 }
+void BM_PeerHypergradient(benchmark::State& state) { peer_hypergradient(state, 0); }
+void BM_PeerHypergradientFoe(benchmark::State& state) { peer_hypergradient(state, 1); }
 
 void write_raw(const std::string& path, const double* data, Index size) {
   std::ofstream out(path, std::ios::binary);
@@ -200,14 +203,14 @@ void write_raw(const std::string& path, const double* data, Index size) {
   if (!out) throw std::runtime_error("cannot write " + path);
 }
 
-/// --dump=DIR: the peer cases' data (theta = [vec K, beta], observations, targets) and
+/// --dump=DIR: the peer cases' data (theta = [vec K, beta] or [filters, beta], observations, targets) and
 /// varlearn's hypergradients and counts, for bench/peers/torch_general_bilevel.py --data DIR.
-int dump_cases(const std::string& dir, const std::vector<Index>& batches) {
+int dump_cases(const std::string& dir, const std::vector<Index>& batches, int kind) {
   std::string json = "[";
   for (const Index frames : batches) {
     const Index n = 320;
-    Problem& p = problem(0, n, frames);
-    const std::string name = "analysis_n" + std::to_string(n) + "_b" + std::to_string(frames);
+    Problem& p = problem(kind, n, frames);
+    const std::string name = std::string(kind == 0 ? "analysis" : "foe") + "_n" + std::to_string(n) + "_b" + std::to_string(frames);
     const std::string stem = dir + "/" + name;
     const Vector theta = p.energy->parameters();
     write_raw(stem + "_theta.f64", theta.data(), theta.size());
@@ -220,10 +223,12 @@ int dump_cases(const std::string& dir, const std::vector<Index>& batches) {
       write_raw(stem + "_grad_" + general::to_string(solver) + ".f64", r.gradient.data(), r.gradient.size());
       char line[512];
       std::snprintf(line, sizeof line,
-                    "%s\n {\"stem\": \"%s\", \"n\": %ld, \"batch\": %ld, \"epsilon\": 0.02, \"solver\": \"%s\", "
+                    "%s\n {\"stem\": \"%s\", \"kind\": \"%s\", %s\"n\": %ld, \"batch\": %ld, \"epsilon\": 0.02, \"solver\": \"%s\", "
                     "\"loss\": %.17g, \"blocks\": %ld, \"lower_its\": %d, \"HVPs\": %ld, \"lower_HVPs\": %ld, "
                     "\"CG_its\": %d, \"grads\": %ld}",
-                    json.size() > 1 ? "," : "", name.c_str(), static_cast<long>(n), static_cast<long>(frames),
+                    json.size() > 1 ? "," : "", name.c_str(), kind == 0 ? "analysis" : "foe",
+                    kind == 0 ? "" : "\"filters\": 24, \"length\": 32, \"boundary\": \"same\", ",
+                    static_cast<long>(n), static_cast<long>(frames),
                     general::to_string(solver), r.loss, static_cast<long>(general::frame_blocks(*p.energy).count),
                     r.lower_iterations, r.hessian_products, r.lower_hessian_products, r.cg_iterations,
                     r.gradient_evaluations);
@@ -244,6 +249,11 @@ BENCHMARK(BM_PeerHypergradient)
     ->ArgNames({"B", "lbfgs"})
     ->Unit(benchmark::kMillisecond)
     ->Iterations(3);
+BENCHMARK(BM_PeerHypergradientFoe)
+    ->ArgsProduct({{32, 256}, {0, 1}})
+    ->ArgNames({"B", "lbfgs"})
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(3);
 BENCHMARK_CAPTURE(BM_Hypergradient, analysis_huber, 0)
     ->ArgsProduct({{64, 128, 192, 256, 320}, {0, 1}})
     ->ArgNames({"n", "lbfgs"})
@@ -261,10 +271,13 @@ int main(int argc, char** argv) {
   std::vector<char*> args;
   std::string dump;
   std::vector<Index> batches{32, 256, 4096};
+  int kind = 0;
   for (int i = 0; i < argc; ++i) {
     const std::string a = argv[i];
     if (a.rfind("--dump=", 0) == 0) {
       dump = a.substr(7);
+    } else if (a == "--dump_kind=foe" || a == "--dump_kind=analysis") {
+      kind = a == "--dump_kind=foe" ? 1 : 0;
     } else if (a.rfind("--dump_batches=", 0) == 0) {  // e.g. 32,256
       batches.clear();
       for (size_t at = 15; at < a.size();) {
@@ -283,7 +296,7 @@ int main(int argc, char** argv) {
   }
   if (!dump.empty()) {
     try {
-      return dump_cases(dump, batches);
+      return dump_cases(dump, batches, kind);
     } catch (const std::exception& e) {
       std::fprintf(stderr, "error: %s\n", e.what());
       return 1;

@@ -27,6 +27,7 @@ peer (optional; never used by the tests).
                                                   # both lower-level solvers)
   OMP_NUM_THREADS=2 bench/peers/compare.py --general-bilevel --wall --threads 2
                                                   # the same on two threads, wall-clock times
+  bench/peers/compare.py --general-bilevel --foe  # the same with fields of experts (B = 32 and 256)
 """
 import argparse
 import json
@@ -122,9 +123,11 @@ def run_bilevel(args, env, check):
 
 
 def run_general_bilevel(args, env, data, check):
-    """bench_general_bilevel's BM_PeerHypergradient and torch_general_bilevel.py on the same data."""
+    """bench_general_bilevel's BM_PeerHypergradient (BM_PeerHypergradientFoe with --foe) and
+    torch_general_bilevel.py on the same data."""
+    name = "BM_PeerHypergradientFoe" if args.foe else "BM_PeerHypergradient"
     out = subprocess.run([str(Path(args.bench).parent / "bench_general_bilevel"),
-                          "--benchmark_filter=BM_PeerHypergradient/B:(" + "|".join(str(b) for b in args.batches) + ")/",
+                          "--benchmark_filter=" + name + "/B:(" + "|".join(str(b) for b in args.batches) + ")/",
                           "--benchmark_format=json"],
                          env=env, check=True, capture_output=True, text=True).stdout
     v = {}
@@ -199,8 +202,10 @@ def print_bilevel(args, env, runs):
 def print_general_bilevel(args, env, runs, dump):
     print(env_line(env))
     timing = "wall-clock time (--wall)" if args.wall else "CPU time of one thread"
+    model = ("fields of experts (24 filters of 32 taps, same; huber)" if args.foe
+             else "dense analysis K 320 x 320 (huber)")
     print(f"{args.repeat} repeats; ranges over the repeats; one hypergradient (lower level to |grad E| <= 1e-10, "
-          f"adjoint CG to 1e-12), dense analysis K 320 x 320 (huber), A = I, float64; {timing}\n")
+          f"adjoint CG to 1e-12), {model}, n = 320, A = I, float64; {timing}\n")
     key_ms = "wall_ms" if args.wall else "hypergrad_ms"
     impls = ("handwritten", "cached", "autograd")
     head = ("case", "varlearn ms", "HVPs", "ms/HVP", "1 HVP ms", "torch hand ms", "cached ms", "autograd ms",
@@ -282,7 +287,8 @@ def main():
                     help="the Python with torch (Debian's python3-torch lives in /usr/bin/python3)")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--dtype", default="float32,float64")
-    ap.add_argument("--batch", default="256,4096")
+    ap.add_argument("--batch", default=None,
+                    help="B values (default 256,4096; --general-bilevel --foe: 32,256, the cases it has)")
     ap.add_argument("--threads", type=int, default=0, help="torch.set_num_threads for the peer (0: torch's default)")
     ap.add_argument("--coretype", default="", help="set OPENBLAS_CORETYPE for both contenders")
     ap.add_argument("--keep-env", action="store_true", help="keep OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE as they are")
@@ -292,7 +298,8 @@ def main():
     ap.add_argument("--general", action="store_true",
                     help="the general engine's unrolled dense-analysis step instead (bench_general, torch_analysis.py)")
     ap.add_argument("--foe", action="store_true",
-                    help="the general engine's unrolled fields-of-experts step instead (bench_general, torch_foe.py)")
+                    help="the general engine's unrolled fields-of-experts step instead (bench_general, torch_foe.py); "
+                         "with --general-bilevel: its bilevel hypergradient with fields of experts")
     ap.add_argument("--bilevel", action="store_true",
                     help="the quadratic bilevel step instead (bench_bilevel_step, torch_bilevel.py)")
     ap.add_argument("--general-bilevel", action="store_true",
@@ -303,6 +310,8 @@ def main():
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     args.dtypes = args.dtype.split(",")
+    if args.batch is None:
+        args.batch = "32,256" if args.general_bilevel and args.foe else "256,4096"
     args.batches = [int(b) for b in args.batch.split(",")]
     if not Path(args.bench).exists():
         sys.exit(f"error: {args.bench} not found (build with VARLEARN_BENCH=ON)")
@@ -318,7 +327,8 @@ def main():
     if args.general_bilevel:
         with tempfile.TemporaryDirectory(prefix="varlearn-peer-") as dump:
             subprocess.run([str(Path(args.bench).parent / "bench_general_bilevel"), "--dump=" + dump,
-                            "--dump_batches=" + ",".join(str(b) for b in args.batches)], env=env,
+                            "--dump_batches=" + ",".join(str(b) for b in args.batches),
+                            "--dump_kind=" + ("foe" if args.foe else "analysis")], env=env,
                            check=True, capture_output=True, text=True)
             runs = [run_general_bilevel(args, env, dump, i == 0) for i in range(args.repeat)]
             if args.json:

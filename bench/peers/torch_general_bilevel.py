@@ -1,11 +1,15 @@
 #!/usr/bin/env python3
 """PyTorch peer of bench_general_bilevel's BM_PeerHypergradient (bench/bench_general_bilevel.cpp):
 one bilevel hypergradient of the general engine (general::bilevel_loss, src/general/bilevel.cpp)
-for denoising (A = I) with a dense analysis-huber regularizer, float64.
+for denoising (A = I) with a dense analysis-huber regularizer, or with fields of experts (--kind foe,
+BM_PeerHypergradientFoe), float64.
 
 Energy E(F) = 1/2 ||F - G||^2 + sum_{j,b} a_j phi((K F)_{jb}), phi = huber (eps = 0.02),
-a = softplus(beta), theta = [vec(K) column-major, beta]. The same algorithm as varlearn's, step by
-step, so that the counts compare:
+a = softplus(beta), theta = [vec(K) column-major, beta]. Fields of experts (reg::Foe): K F = the J
+filters' convolutions (k * f)_i = sum_l k_l f_{i+s-l} (`same`: s = (L-1)//2, zeros outside the
+frame), theta = [filters (row j = k_j), beta]; here with conv1d / conv_transpose1d on frames as
+(B, 1, n) and the filter gradient by torch.nn.grad.conv1d_weight. The same algorithm as
+varlearn's, step by step, so that the counts compare:
   lower level  Newton-CG (inexact: inner CG on H d = -g to min(0.1, sqrt|g|) relative residual,
                at most 2 n B iterations; Armijo backtracking by halving from t = 1, c = 1e-4, a full
                step that halves |grad E| accepted too) or L-BFGS (memory 10, two-loop recursion,
@@ -73,6 +77,7 @@ class Handwritten:
         self.k, self.beta, self.g, self.cached = k, beta, g, cached
         self.a = F.softplus(beta)[:, None]
         self.c = Counts()
+        self.frames = g.shape[1]
 
     def value(self, f):
         self.c.values += 1
@@ -123,6 +128,7 @@ class Autograd:
         self.beta = beta.clone().requires_grad_(True)
         self.g = g
         self.c = Counts()
+        self.frames = g.shape[1]
 
     def energy(self, f):
         a = F.softplus(self.beta)[:, None]
@@ -159,6 +165,88 @@ class Autograd:
         fg, gr = self._graph(f)
         dk, db = torch.autograd.grad(gr, (self.k, self.beta), w)
         return torch.cat([dk.t().reshape(-1), db])
+
+
+class Conv:
+    """reg::Foe's convolutions on frames as (B, 1, n): (k * f)_i = sum_l k_l f_{i+s-l} is the
+    correlation of the padded frame with the reversed filter (outputs (B, J, M))."""
+
+    def __init__(self, filters, n, boundary):
+        taps = filters.shape[1]
+        s = (taps - 1) // 2 if boundary == "same" else taps - 1
+        self.left, self.right, self.n = taps - 1 - s, (s if boundary == "same" else 0), n
+        self.w = filters.flip(1).unsqueeze(1).contiguous()  # (J, 1, L)
+
+    def apply(self, f):
+        return F.conv1d(F.pad(f, (self.left, self.right)), self.w)
+
+    def adjoint(self, p):
+        return F.conv_transpose1d(p, self.w)[..., self.left:self.left + self.n]
+
+    def filter_gradient(self, p, f):
+        """d/dk <P, K F> (J x L)."""
+        gw = torch.nn.grad.conv1d_weight(F.pad(f, (self.left, self.right)), self.w.shape, p)
+        return gw.squeeze(1).flip(1)
+
+
+class FoeHandwritten:
+    """Fields of experts with varlearn's kernels (reg::Foe), A = I; frames as (B, 1, n)."""
+
+    def __init__(self, filters, beta, g, cached, boundary):
+        self.conv = Conv(filters, g.shape[-1], boundary)
+        self.beta, self.g, self.cached = beta, g, cached
+        self.a = F.softplus(beta)[None, :, None]
+        self.c = Counts()
+        self.frames = g.shape[0]
+
+    def value(self, f):
+        self.c.values += 1
+        return 0.5 * float((f - self.g).square().sum()) + float((self.a * huber(self.conv.apply(f))).sum())
+
+    def gradient(self, f):
+        self.c.grads += 1
+        psi = self.a * torch.clamp(self.conv.apply(f) / EPS, -1.0, 1.0)
+        return (f - self.g) + self.conv.adjoint(psi)
+
+    def curvature(self, f):
+        u = self.conv.apply(f)
+        return self.a * (u.abs() <= EPS).to(f.dtype) / EPS
+
+    def hvp_at(self, f):
+        cu = self.curvature(f) if self.cached else None
+
+        def h(v):
+            self.c.hvps += 1
+            c = cu if cu is not None else self.curvature(f)
+            return v + self.conv.adjoint(c * self.conv.apply(v))
+        return h
+
+    def mixed(self, f, w):
+        u, z = self.conv.apply(f), self.conv.apply(w)
+        d1 = torch.clamp(u / EPS, -1.0, 1.0)
+        zc = self.a * (u.abs() <= EPS).to(f.dtype) / EPS * z
+        dk = self.conv.filter_gradient(self.a * d1, w) + self.conv.filter_gradient(zc, f)
+        da = (z * d1).sum(dim=(0, 2))
+        return torch.cat([dk.reshape(-1), da * torch.sigmoid(self.beta)])
+
+
+class FoeAutograd(Autograd):
+    """Fields of experts written plainly with conv1d; derivatives by torch.autograd."""
+
+    def __init__(self, filters, beta, g, boundary):
+        super().__init__(filters, beta, g)
+        self.boundary = boundary
+        self.frames = g.shape[0]
+
+    def energy(self, f):
+        a = F.softplus(self.beta)[None, :, None]
+        u = Conv(self.k, f.shape[-1], self.boundary).apply(f)
+        return 0.5 * (f - self.g).square().sum() + (a * huber(u)).sum()
+
+    def mixed(self, f, w):
+        fg, gr = self._graph(f)
+        dk, db = torch.autograd.grad(gr, (self.k, self.beta), w)
+        return torch.cat([dk.reshape(-1), db])
 
 
 class Cg:
@@ -294,8 +382,8 @@ def lbfgs(e, st, tol, memory=10, max_iterations=10000):
 
 
 def hypergradient(e, g_obs, target, solver, tol=1e-10, cg_tol=1e-12):
-    n, b = g_obs.shape
-    max_cg = 2 * n * b
+    b = e.frames
+    max_cg = 2 * g_obs.numel()
     st = Lower(g_obs.clone())  # A^T G
     (newton_cg if solver == "newton-cg" else lbfgs)(e, st, tol, max_cg)
     lower_hvps = e.c.hvps
@@ -314,10 +402,29 @@ def hypergradient(e, g_obs, target, solver, tol=1e-10, cg_tol=1e-12):
             "CG_its": cg.iterations, "cg_residual": residual, "lower_gradient_norm": st.gradient_norm}
 
 
-def make(impl, k, beta, g):
+def operator_and_beta(case, theta):
+    """theta's operator part (K, or the J x L filters) and beta."""
+    if case["kind"] == "foe":
+        j, taps = case["filters"], case["length"]
+        return theta[: j * taps].reshape(j, taps), theta[j * taps:]
+    n = case["n"]
+    return theta[: n * n].reshape(n, n).t(), theta[n * n:]
+
+
+def make(impl, case, theta=None):
+    k, beta = operator_and_beta(case, case["theta"] if theta is None else theta)
+    if case["kind"] == "foe":
+        if impl == "autograd":
+            return FoeAutograd(k, beta, case["g"], case["boundary"])
+        return FoeHandwritten(k, beta, case["g"], impl == "cached", case["boundary"])
     if impl == "autograd":
-        return Autograd(k, beta, g)
-    return Handwritten(k, beta, g, cached=(impl == "cached"))
+        return Autograd(k, beta, case["g"])
+    return Handwritten(k, beta, case["g"], cached=(impl == "cached"))
+
+
+def frames_layout(case, x):
+    """(n, B) column frames as the energy takes them: unchanged, or (B, 1, n) for conv1d."""
+    return x.t().contiguous().unsqueeze(1) if case["kind"] == "foe" else x
 
 
 def load_cases(data, batches):
@@ -329,16 +436,20 @@ def load_cases(data, batches):
 
         def raw(suffix, shape):
             return torch.from_numpy(np.fromfile(stem + suffix, dtype=np.float64).reshape(shape, order="F").copy())
-        theta = raw("_theta.f64", (n * n + n,))
-        key = (b, c["solver"])
-        cases[key] = {"k": theta[: n * n].reshape(n, n).t().contiguous(), "beta": theta[n * n:].clone(),
-                      "g": raw("_g.f64", (n, b)), "target": raw("_target.f64", (n, b)),
-                      "ref_grad": raw("_grad_" + c["solver"] + ".f64", (n * n + n,)), "ref": c}
+        case = {"kind": c.get("kind", "analysis"), "n": n, "filters": c.get("filters"), "length": c.get("length"),
+                "boundary": c.get("boundary", "same"), "ref": c}
+        size = n * n + n if case["kind"] == "analysis" else c["filters"] * (c["length"] + 1)
+        case["theta"] = raw("_theta.f64", (size,))
+        case["g"] = frames_layout(case, raw("_g.f64", (n, b)))
+        case["target"] = frames_layout(case, raw("_target.f64", (n, b)))
+        case["ref_grad"] = raw("_grad_" + c["solver"] + ".f64", (size,))
+        cases[(b, c["solver"])] = case
     return cases
 
 
-def synthetic(n, b, seed=1):
-    """Standalone data (not varlearn's): AR(1) frames, sigma = 0.1, K = DCT + 0.3 N / sqrt(n)."""
+def synthetic(kind, n, b, seed=1):
+    """Standalone data (not varlearn's): AR(1) frames, sigma = 0.1, K = DCT + 0.3 N / sqrt(n), or 24
+    zero-mean N(0, 1/L) filters of 32 taps (same), a = 0.05."""
     gen = torch.Generator().manual_seed(seed)
     e = torch.randn(n, b, generator=gen, dtype=torch.float64)
     y = torch.empty(n, b, dtype=torch.float64)
@@ -350,23 +461,27 @@ def synthetic(n, b, seed=1):
     t = torch.arange(n, dtype=torch.float64)[None, :]
     k = torch.sqrt(torch.where(j == 0, 1.0, 2.0) / n) * torch.cos(math.pi * (t + 0.5) * j / n)
     k = k + 0.3 * torch.randn(n, n, generator=gen, dtype=torch.float64) / math.sqrt(n)
-    beta = torch.full((n,), math.log(math.expm1(0.05)), dtype=torch.float64)
-    return {"k": k, "beta": beta, "g": g, "target": y, "ref_grad": None, "ref": None}
+    case = {"kind": kind, "n": n, "filters": 24, "length": 32, "boundary": "same", "ref_grad": None, "ref": None}
+    if kind == "foe":
+        k = torch.randn(24, 32, generator=gen, dtype=torch.float64) / math.sqrt(32)
+        k = k - k.mean(dim=1, keepdim=True)
+    beta = torch.full((k.shape[0],), math.log(math.expm1(0.05)), dtype=torch.float64)
+    op = k.reshape(-1) if kind == "foe" else k.t().reshape(-1)
+    case.update(theta=torch.cat([op, beta]), g=frames_layout(case, g), target=frames_layout(case, y))
+    return case
 
 
 def fd_check(case, solver, h=1e-6, seed=3):
     """Central difference of the bilevel loss along a random unit direction of theta (losses with the
     Newton-CG lower level, which ends near |grad E| ~ 1e-13: L-BFGS stops just under 1e-10, and its
     loss error / 2h would dominate) against the hypergradient of `solver`."""
-    n = case["k"].shape[0]
     gen = torch.Generator().manual_seed(seed)
-    d = torch.randn(n * n + n, generator=gen, dtype=torch.float64)
+    d = torch.randn(case["theta"].numel(), generator=gen, dtype=torch.float64)
     d /= d.norm()
-    dk, db = d[: n * n].reshape(n, n).t(), d[n * n:]
-    res = hypergradient(make("handwritten", case["k"], case["beta"], case["g"]), case["g"], case["target"], solver)
+    res = hypergradient(make("handwritten", case), case["g"], case["target"], solver)
     loss = []
     for s in (h, -h):
-        e = make("handwritten", case["k"] + s * dk, case["beta"] + s * db, case["g"])
+        e = make("handwritten", case, case["theta"] + s * d)
         loss.append(hypergradient(e, case["g"], case["target"], "newton-cg")["loss"])
     fd = (loss[0] - loss[1]) / (2 * h)
     an = float(torch.dot(res["gradient"], d))
@@ -376,6 +491,7 @@ def fd_check(case, solver, h=1e-6, seed=3):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default="", help="a directory written by bench_general_bilevel --dump=DIR")
+    ap.add_argument("--kind", choices=("analysis", "foe"), default="analysis", help="without --data")
     ap.add_argument("--n", type=int, default=320, help="without --data")
     ap.add_argument("--batch", default="32,256", help="with --data: B values among 32, 256, 4096")
     ap.add_argument("--solver", default="newton-cg,lbfgs")
@@ -390,7 +506,7 @@ def main():
     batches = [int(s) for s in args.batch.split(",")]
     solvers = args.solver.split(",")
     cases = load_cases(args.data, batches) if args.data else {
-        (b, s): synthetic(args.n, b) for b in batches for s in solvers}
+        (b, s): synthetic(args.kind, args.n, b) for b in batches for s in solvers}
     for b in batches:
         for solver in solvers:
             case = cases[(b, solver)]
@@ -400,7 +516,7 @@ def main():
                 tc, tw, res, counts = [], [], None, None
                 warm = 0 if b >= 1024 else 1  # a warm-up below B = 1024
                 for it in range(args.iterations + warm):
-                    e = make(impl, case["k"], case["beta"], case["g"])
+                    e = make(impl, case)
                     c0, w0 = time.process_time(), time.perf_counter()
                     res = hypergradient(e, case["g"], case["target"], solver)
                     c1, w1 = time.process_time(), time.perf_counter()
@@ -416,7 +532,7 @@ def main():
                     h(v)
                 hvp_ms = (time.process_time() - c0) / 20 * 1e3
                 cpu = statistics.median(tc)
-                out = {"impl": impl, "batch": b, "solver": solver, "hypergrad_ms": cpu * 1e3,
+                out = {"impl": impl, "kind": case["kind"], "batch": b, "solver": solver, "hypergrad_ms": cpu * 1e3,
                        "wall_ms": statistics.median(tw) * 1e3, "lower_its": res["lower_its"],
                        "HVPs": counts["hvps"], "lower_HVPs": res["lower_HVPs"], "CG_its": res["CG_its"],
                        "grads": counts["grads"], "values": counts["values"], "ms_per_HVP": cpu * 1e3 / counts["hvps"],

@@ -18,9 +18,9 @@ namespace varlearn::learn::detail {
 // Elementwise passes of the direct path, split over the OpenMP threads (Eigen runs them on one
 // thread while the GEMMs use all: on 2 cores that idled a core for ~10% of the step).
 constexpr Index kParallelMin = 1 << 16;
-// The four loops below are the library's only OpenMP loops outside src/study that do not use
-// core/parallel.hpp: their bodies are arithmetic on raw pointers and cannot throw, and the
-// per-iteration check of ExceptionCapture would stop their vectorization. `simd` lets the
+// The loops below are plain OpenMP loops, not core/parallel.hpp's: their bodies are arithmetic
+// on raw pointers and cannot throw, and the per-iteration check of ExceptionCapture would stop
+// their vectorization. `simd` lets the
 // double sums vectorize (a fixed reassociation: deterministic).
 
 /// Frames read in place: a column block of the caller's n x B matrix (no copy per block).
@@ -235,10 +235,13 @@ public:
     const Index n = dm.rows();
     Pooled<Real> sym(n, n);
     // By 32 x 32 tiles: a plain loop's transposed read strides through the whole matrix (it
-    // took 1.5 % of the step at n = 320, float32). Entrywise the same sums.
+    // took 1.5 % of the step at n = 320, float32). Entrywise the same sums; column strips of
+    // tiles over the threads (serial, it idled the other core for ~1 % of a two-thread step).
     constexpr Index kTile = 32;
-    for (Index j0 = 0; j0 < n; j0 += kTile)
-      for (Index i0 = 0; i0 < n; i0 += kTile) {
+    const Index strips = (n + kTile - 1) / kTile;
+#pragma omp parallel for schedule(static) if (parallel : n >= 128 && !omp_in_parallel())
+    for (Index js = 0; js < strips; ++js)
+      for (Index i0 = 0, j0 = js * kTile; i0 < n; i0 += kTile) {
         const Index jn = std::min(n, j0 + kTile), in = std::min(n, i0 + kTile);
         for (Index j = j0; j < jn; ++j)
           for (Index i = i0; i < in; ++i) sym.m(i, j) = dm(i, j) + dm(j, i);
