@@ -140,25 +140,31 @@ BENCHMARK(unrolled_step)->Name("UnrolledStep/sqrt_checkpoints")->Arg(2)->Unit(be
 // each of Foe's fast methods, gemm (the lowering) and fft; the faster counts (conv_GFLOPs,
 // pct_of_conv).
 // bench/peers/compare.py --foe runs it beside PyTorch's conv1d (torch_foe.py).
+// Variants: foe_same (the `same` boundary: M = n outputs, a padded copy of each frame), foe_f64
+// (float64), foe_same_f64.
 constexpr Index kFilters = 24, kTaps = 32;
-double conv_pass_flops() { return 2.0 * kFilters * kTaps * static_cast<double>(kN - kTaps + 1) * kB; }
+double conv_pass_flops(reg::Boundary boundary) {
+  const Index m = boundary == reg::Boundary::Valid ? kN - kTaps + 1 : kN;
+  return 2.0 * kFilters * kTaps * static_cast<double>(m) * kB;
+}
 
-void foe_step(benchmark::State& state) {
+template <class Real>
+void foe_step(benchmark::State& state, reg::Boundary boundary) {
   const FlushDenormals ftz;
   Problem& p = problem();
-  const reg::Foe<float> foe = reg::Foe<float>::random(kN, kFilters, kTaps, reg::Boundary::Valid,
-                                                      reg::Potential::huber(0.02), 0.05, 0.1, 1);
+  const MatrixT<Real> g = p.g.template cast<Real>(), target = p.target.template cast<Real>();
+  const reg::Foe<Real> foe = reg::Foe<Real>::random(kN, kFilters, kTaps, boundary, reg::Potential::huber(0.02), 0.05, 0.1, 1);
   general::UnrolledOptions options;
   options.steps = kSteps;
   options.init = general::UnrolledInit::Adjoint;
-  general::BasicUnrolledObjective<float> objective(general::BasicEnergy<float>(ops::Identity(kN), foe, p.g),
-                                                   p.target, options);
-  const VectorT<float> x = objective.pack(VectorT<float>::Constant(1, static_cast<float>(softplus_inverse(0.5))));
-  VectorT<float> grad;
+  general::BasicUnrolledObjective<Real> objective(general::BasicEnergy<Real>(ops::Identity(kN), foe, g), target,
+                                                  options);
+  const VectorT<Real> x = objective.pack(VectorT<Real>::Constant(1, static_cast<Real>(softplus_inverse(0.5))));
+  VectorT<Real> grad;
   const std::vector<reg::ConvMethod> methods{reg::ConvMethod::Gemm, reg::ConvMethod::Fft};
   const Index bc = frame_block_columns(kN, kB), nb = kB / bc;
-  std::vector<MatrixT<float>> blocks;
-  for (Index i = 0; i < nb; ++i) blocks.push_back(p.g.middleCols(i * bc, bc));
+  std::vector<MatrixT<Real>> blocks;
+  for (Index i = 0; i < nb; ++i) blocks.push_back(g.middleCols(i * bc, bc));
   const int threads = omp_get_max_threads();
   auto pass = [&](size_t m) {
 #pragma omp parallel for num_threads(static_cast<int>(std::min<Index>(threads, nb))) schedule(static, 1) if (threads > 1)
@@ -170,7 +176,8 @@ void foe_step(benchmark::State& state) {
   objective.evaluate_with_gradient(x, grad);  // warm up (buffers, FFTW plans)
   for (size_t i = 0; i < methods.size(); ++i) pass(i);
   std::vector<double> ts, tp[2];
-  float loss = 0;
+  Real loss = 0;
+  const double pass_flops = conv_pass_flops(boundary);
   for (auto _ : state) {
     const auto t0 = std::chrono::steady_clock::now();
     loss = objective.evaluate_with_gradient(x, grad);
@@ -190,20 +197,27 @@ void foe_step(benchmark::State& state) {
     std::sort(tp[i].begin(), tp[i].end());
     const double t = tp[i][tp[i].size() / 2];
     best = std::min(best, t);
-    state.counters[i == 0 ? "conv_gemm_GFLOPs" : "conv_fft_GFLOPs"] = conv_pass_flops() / t / 1e9;
+    state.counters[i == 0 ? "conv_gemm_GFLOPs" : "conv_fft_GFLOPs"] = pass_flops / t / 1e9;
   }
   const double s = ts[ts.size() / 2];
-  const double step_flops = 6.0 * kSteps * conv_pass_flops();
+  const double step_flops = 6.0 * kSteps * pass_flops;
   state.counters["GFLOP"] = step_flops / 1e9;
   state.counters["step_ms"] = s * 1e3;
   state.counters["step_GFLOPs"] = step_flops / s / 1e9;
-  state.counters["conv_GFLOPs"] = conv_pass_flops() / best / 1e9;
-  state.counters["pct_of_conv"] = 100.0 * (step_flops / s) / (conv_pass_flops() / best);
+  state.counters["conv_GFLOPs"] = pass_flops / best / 1e9;
+  state.counters["pct_of_conv"] = 100.0 * (step_flops / s) / (pass_flops / best);
   state.counters["method_gemm"] = foe.resolved_method() == reg::ConvMethod::Gemm ? 1 : 0;
   state.counters["loss"] = loss;
   state.counters["threads"] = omp_get_max_threads();
 }
-BENCHMARK(foe_step)->Name("UnrolledStep/foe")->Unit(benchmark::kMillisecond)->UseManualTime()->Iterations(5);
+void foe_valid(benchmark::State& state) { foe_step<float>(state, reg::Boundary::Valid); }
+void foe_same(benchmark::State& state) { foe_step<float>(state, reg::Boundary::Same); }
+void foe_valid_f64(benchmark::State& state) { foe_step<double>(state, reg::Boundary::Valid); }
+void foe_same_f64(benchmark::State& state) { foe_step<double>(state, reg::Boundary::Same); }
+BENCHMARK(foe_valid)->Name("UnrolledStep/foe")->Unit(benchmark::kMillisecond)->UseManualTime()->Iterations(5);
+BENCHMARK(foe_same)->Name("UnrolledStep/foe_same")->Unit(benchmark::kMillisecond)->UseManualTime()->Iterations(5);
+BENCHMARK(foe_valid_f64)->Name("UnrolledStep/foe_f64")->Unit(benchmark::kMillisecond)->UseManualTime()->Iterations(5);
+BENCHMARK(foe_same_f64)->Name("UnrolledStep/foe_same_f64")->Unit(benchmark::kMillisecond)->UseManualTime()->Iterations(5);
 
 /// The reference alone: U = K F (float, 320 x 320 times 320 x 4096).
 void BM_Gemm(benchmark::State& state) {

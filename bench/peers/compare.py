@@ -20,7 +20,8 @@ peer (optional; never used by the tests).
   bench/peers/compare.py --form gram              # the Gram form (M = R^T R) for both
   bench/peers/compare.py --general                # the nonlinear unrolled step (dense analysis, huber)
   bench/peers/compare.py --foe                    # the same with fields of experts (bench_general's
-                                                  # UnrolledStep/foe, torch_foe.py: conv1d and unfold forms)
+                                                  # UnrolledStep/foe, torch_foe.py: conv1d and unfold forms;
+                                                  # --boundary same, --dtype float64: its variants)
   bench/peers/compare.py --bilevel                # the quadratic bilevel step (bench_bilevel_step, torch_bilevel.py)
   bench/peers/compare.py --general-bilevel        # the nonlinear bilevel hypergradient (bench_general_bilevel,
                                                   # torch_general_bilevel.py; B = 256 and 4096 (--batch: also 32),
@@ -82,11 +83,12 @@ def run_torch(args, env):
     return rows
 
 
-def run_unrolled_pair(args, env, case, peer):
-    """bench_general's UnrolledStep/<case> (float32, B = 4096) and the peer script's JSON lines."""
-    out = subprocess.run([str(Path(args.bench).parent / "bench_general"), "--benchmark_filter=UnrolledStep/" + case,
+def run_unrolled_pair(args, env, case, peer, peer_args=()):
+    """bench_general's UnrolledStep/<case> (B = 4096) and the peer script's JSON lines."""
+    out = subprocess.run([str(Path(args.bench).parent / "bench_general"),
+                          "--benchmark_filter=UnrolledStep/" + case + "/",
                           "--benchmark_format=json"], env=env, check=True, capture_output=True, text=True).stdout
-    cmd = [args.python, str(HERE / peer)] + (["--threads", str(args.threads)] if args.threads else [])
+    cmd = [args.python, str(HERE / peer), *peer_args] + (["--threads", str(args.threads)] if args.threads else [])
     lines = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout.splitlines()
     return json.loads(out)["benchmarks"][0], [json.loads(line) for line in lines]
 
@@ -97,9 +99,16 @@ def run_general(args, env):
     return v, t[0]
 
 
+def foe_dtype(args):
+    """--foe runs one precision: float64 when --dtype names only it, else float32."""
+    return "float64" if args.dtypes == ["float64"] else "float32"
+
+
 def run_foe(args, env):
-    """The fields-of-experts step and torch_foe.py (both forms, by impl)."""
-    v, t = run_unrolled_pair(args, env, "foe", "torch_foe.py")
+    """The fields-of-experts step (UnrolledStep/foe[_same][_f64]) and torch_foe.py (both forms, by impl)."""
+    case = "foe" + ("_same" if args.boundary == "same" else "") + ("_f64" if foe_dtype(args) == "float64" else "")
+    v, t = run_unrolled_pair(args, env, case, "torch_foe.py",
+                             ["--dtype", foe_dtype(args), "--boundary", args.boundary])
     return v, {r["impl"]: r for r in t}
 
 
@@ -244,9 +253,10 @@ def print_general_bilevel(args, env, runs, dump):
               f"direction): rel diff {c['rel_diff']:.1e}")
 
 
-def print_foe(res):
-    print("general unrolled step, fields of experts (J = 24 filters of L = 32 taps, valid, huber), identity A, "
-          "n = 320, B = 4096, N = 10, float32, loss + gradient; GFLOP/s count 2 J L M B per convolution pass")
+def print_foe(args, res):
+    print(f"general unrolled step, fields of experts (J = 24 filters of L = 32 taps, {args.boundary}, huber), "
+          f"identity A, n = 320, B = 4096, N = 10, {foe_dtype(args)}, loss + gradient; GFLOP/s count 2 J L M B per "
+          "convolution pass")
     print(f"  varlearn {rng([v['step_ms'] for v, _ in res], '{:.0f}')} ms "
           f"({rng([v['step_GFLOPs'] for v, _ in res])} GFLOP/s, {rng([v['pct_of_conv'] for v, _ in res])} % of its "
           f"best convolution: lowering {rng([v['conv_gemm_GFLOPs'] for v, _ in res])} / fft "
@@ -302,6 +312,8 @@ def main():
                          "with --general-bilevel: its bilevel hypergradient with fields of experts")
     ap.add_argument("--bilevel", action="store_true",
                     help="the quadratic bilevel step instead (bench_bilevel_step, torch_bilevel.py)")
+    ap.add_argument("--boundary", choices=("valid", "same"), default="valid",
+                    help="--foe: the convolution's boundary (same: M = n outputs, zeros outside the frame)")
     ap.add_argument("--general-bilevel", action="store_true",
                     help="the general engine's bilevel hypergradient instead (bench_general_bilevel, "
                          "torch_general_bilevel.py)")
@@ -343,7 +355,7 @@ def main():
             print(json.dumps([{"varlearn": v, "torch": t} for v, t in res], indent=1))
             return
         print_environment(args, env)
-        (print_foe if args.foe else print_general)(res)
+        print_foe(args, res) if args.foe else print_general(res)
         return
     runs = []
     for _ in range(args.repeat):
