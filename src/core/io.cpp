@@ -35,10 +35,10 @@ std::string why_not_writable(const fs::path& path, int err) {
   return err != 0 ? std::string(std::strerror(err)) : std::string("write failed");
 }
 
-
 /// Removes `path.tmp.<pid>` files of processes that no longer run: what a SIGKILL between
 /// linking and renaming (or during a named write) leaves. A live process's file, or one whose
-/// owner cannot be asked (EPERM), is left alone.
+/// owner cannot be asked (EPERM), is left alone. Judged by process id, so on this machine (its
+/// pid namespace): a folder shared with other machines may hold their live writers' files.
 void remove_stale_temporaries(const fs::path& path) {
   const fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
   const std::string prefix = path.filename().string() + ".tmp.";

@@ -20,8 +20,8 @@ namespace varlearn::learn::detail {
 constexpr Index kParallelMin = 1 << 16;
 // The loops below are plain OpenMP loops, not core/parallel.hpp's: their bodies are arithmetic
 // on raw pointers and cannot throw, and the per-iteration check of ExceptionCapture would stop
-// their vectorization. `simd` lets the
-// double sums vectorize (a fixed reassociation: deterministic).
+// their vectorization. `simd` lets the double sums vectorize (a fixed reassociation:
+// deterministic).
 
 /// Frames read in place: a column block of the caller's n x B matrix (no copy per block).
 template <class Real>
