@@ -15,6 +15,7 @@
 #include <type_traits>
 
 #include "varlearn/core/error.hpp"
+#include "varlearn/core/parallel.hpp"
 
 #ifdef VARLEARN_HAVE_BLAS
 #include <cblas.h>
@@ -93,6 +94,9 @@ DecisionCache& thread_cache() {
 // The destination: a matrix, a block or a mapped array (non-deduced, so a matrix converts).
 template <class Real>
 using Out = std::type_identity_t<Eigen::Ref<MatrixT<Real>>>;
+// An operand: a matrix or a block of its columns (no copy; non-deduced, so a matrix converts).
+template <class Real>
+using In = std::type_identity_t<Eigen::Ref<const MatrixT<Real>>>;
 
 template <class Real, class A, class B>
 void eigen_product(Real alpha, const A& a, const B& b, Real beta, Out<Real>& c) {
@@ -105,7 +109,7 @@ void eigen_product(Real alpha, const A& a, const B& b, Real beta, Out<Real>& c) 
 }
 
 template <class Real>
-void run_eigen(Real alpha, const MatrixT<Real>& a, bool ta, const MatrixT<Real>& b, bool tb, Real beta,
+void run_eigen(Real alpha, const In<Real>& a, bool ta, const In<Real>& b, bool tb, Real beta,
                Out<Real> c) {
   if (!ta && !tb) eigen_product(alpha, a, b, beta, c);
   else if (ta && !tb) eigen_product(alpha, a.transpose(), b, beta, c);
@@ -115,10 +119,10 @@ void run_eigen(Real alpha, const MatrixT<Real>& a, bool ta, const MatrixT<Real>&
 
 // Whether the BLAS can take the product: linked, non-empty, every extent within its int.
 template <class Real>
-bool blas_can(const MatrixT<Real>& a, const MatrixT<Real>& b, const Out<Real>& c, Index k) {
+bool blas_can(const In<Real>& a, const In<Real>& b, const Out<Real>& c, Index k) {
 #ifdef VARLEARN_HAVE_BLAS
   const auto fits = [](Index v) { return v > 0 && v < INT_MAX; };
-  return fits(c.rows()) && fits(c.cols()) && fits(k) && fits(a.rows()) && fits(b.rows()) && fits(c.outerStride());
+  return fits(c.rows()) && fits(c.cols()) && fits(k) && fits(a.outerStride()) && fits(b.outerStride()) && fits(c.outerStride());
 #else
   (void)a, (void)b, (void)c, (void)k;
   return false;
@@ -126,12 +130,12 @@ bool blas_can(const MatrixT<Real>& a, const MatrixT<Real>& b, const Out<Real>& c
 }
 
 template <class Real>
-void run_blas(Real alpha, const MatrixT<Real>& a, bool ta, const MatrixT<Real>& b, bool tb, Real beta,
+void run_blas(Real alpha, const In<Real>& a, bool ta, const In<Real>& b, bool tb, Real beta,
               Out<Real> c, Index k) {
 #ifdef VARLEARN_HAVE_BLAS
   const auto m = static_cast<int>(c.rows()), n = static_cast<int>(c.cols()), kk = static_cast<int>(k);
   const auto op_a = ta ? CblasTrans : CblasNoTrans, op_b = tb ? CblasTrans : CblasNoTrans;
-  const auto lda = static_cast<int>(a.rows()), ldb = static_cast<int>(b.rows()), ldc = static_cast<int>(c.outerStride());
+  const auto lda = static_cast<int>(a.outerStride()), ldb = static_cast<int>(b.outerStride()), ldc = static_cast<int>(c.outerStride());
   if constexpr (std::is_same_v<Real, float>)
     cblas_sgemm(CblasColMajor, op_a, op_b, m, n, kk, alpha, a.data(), lda, b.data(), ldb, beta, c.data(), ldc);
   else
@@ -146,7 +150,7 @@ int current_threads() { return omp_in_parallel() ? 1 : omp_get_max_threads(); }
 
 // Times both backends on the operands (into a scratch C): alternating, best of `reps` each.
 template <class Real>
-GemmDecision probe(const MatrixT<Real>& a, bool ta, const MatrixT<Real>& b, bool tb, Index m, Index n, Index k) {
+GemmDecision probe(const In<Real>& a, bool ta, const In<Real>& b, bool tb, Index m, Index n, Index k) {
   GemmDecision d;
   d.scalar = std::is_same_v<Real, float> ? "float32" : "float64";
   d.m = m, d.n = n, d.k = k, d.trans_a = ta, d.trans_b = tb, d.threads = current_threads();
@@ -176,7 +180,7 @@ GemmDecision probe(const MatrixT<Real>& a, bool ta, const MatrixT<Real>& b, bool
 }
 
 template <class Real>
-Index inner_extent(const MatrixT<Real>& a, bool ta) {
+Index inner_extent(const In<Real>& a, bool ta) {
   return ta ? a.rows() : a.cols();
 }
 
@@ -282,12 +286,13 @@ std::vector<GemmDecision> gemm_decisions() {
   return decision_list();
 }
 
+namespace {
 template <class Real>
-GemmBackend gemm_backend_for(const MatrixT<Real>& a, bool ta, const MatrixT<Real>& b, bool tb) {
+GemmBackend backend_for(const In<Real>& a, bool ta, const In<Real>& b, bool tb) {
   const GemmBackend s = gemm_backend();
   if (s != GemmBackend::Auto) return s;
   if (!blas_available()) return GemmBackend::Eigen;
-  const Index m = ta ? a.cols() : a.rows(), n = tb ? b.rows() : b.cols(), k = inner_extent(a, ta);
+  const Index m = ta ? a.cols() : a.rows(), n = tb ? b.rows() : b.cols(), k = inner_extent<Real>(a, ta);
   const double flops = 2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
   if (flops < kGemmProbeMinFlops) return GemmBackend::Eigen;
   static const bool matches = blas_info().kernel_matches_cpu;
@@ -311,21 +316,28 @@ GemmBackend gemm_backend_for(const MatrixT<Real>& a, bool ta, const MatrixT<Real
   return chosen;
 }
 
+}  // namespace
+
+template <class Real>
+GemmBackend gemm_backend_for(const MatrixT<Real>& a, bool ta, const MatrixT<Real>& b, bool tb) {
+  return backend_for<Real>(a, ta, b, tb);
+}
+
 namespace {
 template <class Real>
-void product(GemmBackend backend, Real alpha, const MatrixT<Real>& a, bool ta, const MatrixT<Real>& b, bool tb,
+void product(GemmBackend backend, Real alpha, const In<Real>& a, bool ta, const In<Real>& b, bool tb,
              Real beta, Out<Real> c) {
-  const Index k = inner_extent(a, ta);
-  if (backend == GemmBackend::Auto) backend = gemm_backend_for(a, ta, b, tb);
-  if (backend == GemmBackend::Blas && blas_can(a, b, c, k)) run_blas(alpha, a, ta, b, tb, beta, c, k);
+  const Index k = inner_extent<Real>(a, ta);
+  if (backend == GemmBackend::Auto) backend = backend_for<Real>(a, ta, b, tb);
+  if (backend == GemmBackend::Blas && blas_can<Real>(a, b, c, k)) run_blas(alpha, a, ta, b, tb, beta, c, k);
   else if (backend == GemmBackend::Blas && !blas_available()) run_blas(alpha, a, ta, b, tb, beta, c, k);  // throws
   else run_eigen(alpha, a, ta, b, tb, beta, c);  // Eigen, or an empty product
 }
 
 // The product's shape m x n; Error unless the inner extents agree.
 template <class Real>
-std::pair<Index, Index> product_shape(const MatrixT<Real>& a, bool ta, const MatrixT<Real>& b, bool tb) {
-  const Index k = inner_extent(a, ta), kb = tb ? b.cols() : b.rows();
+std::pair<Index, Index> product_shape(const In<Real>& a, bool ta, const In<Real>& b, bool tb) {
+  const Index k = inner_extent<Real>(a, ta), kb = tb ? b.cols() : b.rows();
   require(k == kb, "gemm", "inner extents differ (" + std::to_string(k) + " and " + std::to_string(kb) + ")");
   return {ta ? a.cols() : a.rows(), tb ? b.rows() : b.cols()};
 }
@@ -340,7 +352,7 @@ void require_shape(Index rows, Index cols, Index m, Index n) {
 template <class Real>
 GemmDecision gemm_probe(const MatrixT<Real>& a, bool ta, const MatrixT<Real>& b, bool tb) {
   require(blas_available(), "gemm_probe", "this build links no BLAS");
-  const Index m = ta ? a.cols() : a.rows(), n = tb ? b.rows() : b.cols(), k = inner_extent(a, ta);
+  const Index m = ta ? a.cols() : a.rows(), n = tb ? b.rows() : b.cols(), k = inner_extent<Real>(a, ta);
   require(k == (tb ? b.cols() : b.rows()) && m > 0 && n > 0 && k > 0, "gemm_probe", "empty or mismatched operands");
   return probe<Real>(a, ta, b, tb, m, n, k);
 }
@@ -348,7 +360,7 @@ GemmDecision gemm_probe(const MatrixT<Real>& a, bool ta, const MatrixT<Real>& b,
 template <class Real>
 void gemm_with(GemmBackend backend, Real alpha, const MatrixT<Real>& a, bool ta, const MatrixT<Real>& b, bool tb,
                Real beta, MatrixT<Real>& c) {
-  const auto [m, n] = product_shape(a, ta, b, tb);
+  const auto [m, n] = product_shape<Real>(a, ta, b, tb);
   if (beta == Real(0) && (c.rows() != m || c.cols() != n)) c.resize(m, n);
   require_shape(c.rows(), c.cols(), m, n);
   product(backend, alpha, a, ta, b, tb, beta, Out<Real>(c));
@@ -362,9 +374,154 @@ void gemm(Real alpha, const MatrixT<Real>& a, bool ta, const MatrixT<Real>& b, b
 template <class Real>
 void gemm(Real alpha, const MatrixT<Real>& a, bool ta, const MatrixT<Real>& b, bool tb, Real beta,
           std::type_identity_t<Eigen::Ref<MatrixT<Real>>> c) {
-  const auto [m, n] = product_shape(a, ta, b, tb);
+  const auto [m, n] = product_shape<Real>(a, ta, b, tb);
   require_shape(c.rows(), c.cols(), m, n);
   product(GemmBackend::Auto, alpha, a, ta, b, tb, beta, c);
+}
+
+template <class Real>
+void gemm_by_columns(Real alpha, const MatrixT<Real>& a, bool ta, const MatrixT<Real>& b, Real beta, Out<Real> c) {
+  const auto [m, n] = product_shape<Real>(a, ta, b, false);
+  require_shape(c.rows(), c.cols(), m, n);
+  constexpr Index kEdge = 16, kMinColumns = 32;
+  const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+  const Index strips = std::min<Index>(threads, n / kMinColumns);
+  if (strips < 2) {
+    product(GemmBackend::Auto, alpha, a, ta, b, false, beta, c);
+    return;
+  }
+  const auto edge = [&](Index s) { return s == strips ? n : (n * s / strips) / kEdge * kEdge; };
+  parallel_for(
+      strips,
+      [&](Index s) {
+        const Index j0 = edge(s), w = edge(s + 1) - j0;
+        product(GemmBackend::Auto, alpha, a, ta, b.middleCols(j0, w), false, beta, Out<Real>(c.middleCols(j0, w)));
+      },
+      Schedule::Static, 1);
+}
+
+// ---- PackedLhs: Eigen's sequential GEMM (GeneralMatrixMatrix.h, general_matrix_matrix_product
+// for a column-major result) with its left operand's panels packed once. Same blocking
+// (computeProductBlockingSizes for the product's shape, one thread), same packing routines,
+// same kernel calls, so the same bits; the loops run k2, j2, i2 instead of i2, k2, j2, which
+// changes no sum (each result block still receives its k2 blocks in order).
+
+template <class Real>
+struct PackedLhs<Real>::Panels {
+  std::once_flag once;
+  Index kc = 0, mc = 0;                                    // the blocking they were packed for
+  std::vector<Real, Eigen::aligned_allocator<Real>> data;  // block (i2, k2) at offset[...]
+  std::vector<Index> offset;                               // by i2 block, then k2 block
+  std::atomic<bool> done{false};
+};
+
+namespace {
+
+// Whether Eigen runs a product of this shape on the calling thread alone, as the packed path
+// does: inside a parallel region, or with one thread (Parallelizer.h's conditions; where they
+// say more threads, PackedLhs calls gemm() instead).
+bool eigen_sequential() { return omp_get_num_threads() > 1 || Eigen::nbThreads() == 1; }
+
+template <class Real>
+struct Kernels {
+  using Traits = Eigen::internal::gebp_traits<Real, Real>;
+  template <int Order>
+  using LhsMapper = Eigen::internal::const_blas_data_mapper<Real, Index, Order>;
+  using RhsMapper = Eigen::internal::const_blas_data_mapper<Real, Index, Eigen::ColMajor>;
+  using ResMapper = Eigen::internal::blas_data_mapper<Real, Index, Eigen::ColMajor, Eigen::Unaligned, 1>;
+  template <int Order>
+  using PackLhs = Eigen::internal::gemm_pack_lhs<Real, Index, LhsMapper<Order>, Traits::mr, Traits::LhsProgress,
+                                                 typename Traits::LhsPacket4Packing, Order>;
+  using PackRhs = Eigen::internal::gemm_pack_rhs<Real, Index, RhsMapper, Traits::nr, Eigen::ColMajor>;
+  using Gebp = Eigen::internal::gebp_kernel<Real, Real, Index, ResMapper, Traits::mr, Traits::nr, false, false>;
+};
+
+// Packs op(A) (rows x depth; row-major view of A for A^T) block by block.
+template <class Real, int Order>
+void pack_panels(const Real* a, Index lda, Index rows, Index depth, Index kc, Index mc,
+                 std::vector<Real, Eigen::aligned_allocator<Real>>& data, std::vector<Index>& offset) {
+  constexpr Index kAlign = EIGEN_MAX_ALIGN_BYTES / static_cast<Index>(sizeof(Real));  // each block starts aligned
+  Index total = 0;
+  offset.clear();
+  for (Index i2 = 0; i2 < rows; i2 += mc)
+    for (Index k2 = 0; k2 < depth; k2 += kc) {
+      offset.push_back(total);
+      const Index size = (std::min(i2 + mc, rows) - i2) * (std::min(k2 + kc, depth) - k2);
+      total += (size + kAlign - 1) / kAlign * kAlign;
+    }
+  data.resize(static_cast<size_t>(total));
+  typename Kernels<Real>::template PackLhs<Order> pack;
+  const typename Kernels<Real>::template LhsMapper<Order> lhs(a, lda);
+  size_t b = 0;
+  for (Index i2 = 0; i2 < rows; i2 += mc)
+    for (Index k2 = 0; k2 < depth; k2 += kc)
+      pack(data.data() + offset[b++], lhs.getSubMapper(i2, k2), std::min(k2 + kc, depth) - k2, std::min(i2 + mc, rows) - i2);
+}
+
+}  // namespace
+
+template <class Real>
+PackedLhs<Real>::PackedLhs(const MatrixT<Real>& a, bool trans_a)
+    : a_(a), trans_a_(trans_a), panels_(std::make_unique<Panels>()) {}
+
+template <class Real>
+PackedLhs<Real>::~PackedLhs() = default;
+
+template <class Real>
+bool PackedLhs<Real>::packed() const {
+  return panels_->done.load(std::memory_order_acquire);
+}
+
+template <class Real>
+void PackedLhs<Real>::multiply(Real alpha, const MatrixT<Real>& b, Real beta, MatrixT<Real>& c) const {
+  const auto [m, n] = product_shape<Real>(a_, trans_a_, b, false);
+  if (beta == Real(0) && (c.rows() != m || c.cols() != n)) c.resize(m, n);
+  require_shape(c.rows(), c.cols(), m, n);
+  const Index depth = inner_extent<Real>(a_, trans_a_);
+  const GemmBackend backend = gemm_backend_for(a_, trans_a_, b, false);
+  // Eigen's product of this shape: a GEMM (not a coefficient loop or a GEMV), on this thread.
+  const bool gemm_shape = m > 1 && n > 1 && depth > 0 && b.rows() + m + n >= EIGEN_GEMM_TO_COEFFBASED_THRESHOLD;
+  if (backend != GemmBackend::Eigen || !gemm_shape || !eigen_sequential()) {
+    product(backend, alpha, a_, trans_a_, b, false, beta, Out<Real>(c));
+    return;
+  }
+  Index kc = depth, mc = m, nc = n;  // as gemm_blocking_space does for one thread
+  Eigen::internal::computeProductBlockingSizes<Real, Real, 1>(kc, mc, nc, Index(1));
+  mc = std::min(m, mc);
+  nc = std::min(n, nc);
+  Panels& p = *panels_;
+  std::call_once(p.once, [&] {
+    if (trans_a_)
+      pack_panels<Real, Eigen::RowMajor>(a_.data(), a_.outerStride(), m, depth, kc, mc, p.data, p.offset);
+    else
+      pack_panels<Real, Eigen::ColMajor>(a_.data(), a_.outerStride(), m, depth, kc, mc, p.data, p.offset);
+    p.kc = kc, p.mc = mc;
+    p.done.store(true, std::memory_order_release);
+  });
+  if (p.kc != kc || p.mc != mc) {  // another blocking than the panels': Eigen's own product
+    run_eigen(alpha, a_, trans_a_, b, false, beta, Out<Real>(c));
+    return;
+  }
+  if (beta == Real(0)) c.setZero();
+  else if (beta != Real(1)) c *= beta;
+  using K = Kernels<Real>;
+  thread_local std::vector<Real, Eigen::aligned_allocator<Real>> block_b;
+  if (block_b.size() < static_cast<size_t>(kc * nc)) block_b.resize(static_cast<size_t>(kc * nc));
+  const typename K::RhsMapper rhs(b.data(), b.outerStride());
+  const typename K::ResMapper res(c.data(), c.outerStride(), 1);
+  typename K::PackRhs pack_rhs;
+  typename K::Gebp gebp;
+  const Index kblocks = (depth + kc - 1) / kc;
+  for (Index k2 = 0, kb = 0; k2 < depth; k2 += kc, ++kb) {
+    const Index akc = std::min(k2 + kc, depth) - k2;
+    for (Index j2 = 0; j2 < n; j2 += nc) {
+      const Index anc = std::min(j2 + nc, n) - j2;
+      pack_rhs(block_b.data(), rhs.getSubMapper(k2, j2), akc, anc);
+      for (Index i2 = 0, ib = 0; i2 < m; i2 += mc, ++ib)
+        gebp(res.getSubMapper(i2, j2), p.data.data() + p.offset[static_cast<size_t>(ib * kblocks + kb)], block_b.data(),
+             std::min(i2 + mc, m) - i2, akc, anc, alpha);
+    }
+  }
 }
 
 #define VARLEARN_GEMM_INSTANTIATE(Real)                                                                      \
@@ -373,9 +530,13 @@ void gemm(Real alpha, const MatrixT<Real>& a, bool ta, const MatrixT<Real>& b, b
   template void gemm_with(GemmBackend, Real, const MatrixT<Real>&, bool, const MatrixT<Real>&, bool, Real, \
                           MatrixT<Real>&);                                                                 \
   template void gemm(Real, const MatrixT<Real>&, bool, const MatrixT<Real>&, bool, Real, MatrixT<Real>&);         \
+  template void gemm_by_columns(Real, const MatrixT<Real>&, bool, const MatrixT<Real>&, Real,                   \
+                                std::type_identity_t<Eigen::Ref<MatrixT<Real>>>);                           \
   template void gemm(Real, const MatrixT<Real>&, bool, const MatrixT<Real>&, bool, Real, std::type_identity_t<Eigen::Ref<MatrixT<Real>>>);
 VARLEARN_GEMM_INSTANTIATE(float)
 VARLEARN_GEMM_INSTANTIATE(double)
 #undef VARLEARN_GEMM_INSTANTIATE
+template class PackedLhs<float>;
+template class PackedLhs<double>;
 
 }  // namespace varlearn

@@ -135,9 +135,7 @@ double unrolled_blocks(const ModelSpec& spec, const detail::Unpacked<Real>& u, c
   const int threads = std::max(1, omp_in_parallel() ? 1 : omp_get_max_threads());
   const bool by_blocks = nb >= 2 && threads >= 2;
   const int concurrent = by_blocks ? static_cast<int>(std::min<Index>(threads, nb)) : 1;
-  detail::Pooled<Real> gram_matrix(gram ? n : 0, gram ? n : 0);
-  MatrixT<Real>& m = gram_matrix.m;
-  if (gram) gemm(Real(1), u.r, true, u.r, false, Real(0), m);
+  const detail::Operators<Real> ops(u.r, gram);  // M = R^T R, or R and R^T: packed once, shared by the blocks
   int every = options.checkpoint_every;
   if (every == 0) {
     const double bytes = static_cast<double>(spec.depth + 1) * static_cast<double>(n) * static_cast<double>(bc) *
@@ -154,7 +152,7 @@ double unrolled_blocks(const ModelSpec& spec, const detail::Unpacked<Real>& u, c
     MatrixT<Real> e = detail::Pool<Real>::get(n, w);
     double l = 0;
     {
-      detail::Unroller<Real> un(u.r, u.omega, gram, grad ? every : detail::Unroller<Real>::kNoCheckpoints, gram ? &m : nullptr);
+      detail::Unroller<Real> un(u.r, u.omega, gram, grad ? every : detail::Unroller<Real>::kNoCheckpoints, &ops);
       const MatrixT<Real>& zn = un.forward(xb);
       l = detail::residual(zn, yb, invb, e);
       if (grad) un.backward(e, dp, gwb);
@@ -171,6 +169,7 @@ double unrolled_blocks(const ModelSpec& spec, const detail::Unpacked<Real>& u, c
     std::vector<double> gw;
   };
   std::vector<Slot> slots;
+  const MatrixT<Real>* last = nullptr;  // the last block's sums, when there are two blocks or more
   for (int t = 0; t < concurrent; ++t)
     slots.push_back(Slot{0, detail::Pool<Real>::get(dp.rows(), dp.cols()), std::vector<double>(gw.size())});
   // One block, or one thread: the blocks in order on this thread, the GEMMs on all threads.
@@ -184,14 +183,19 @@ double unrolled_blocks(const ModelSpec& spec, const detail::Unpacked<Real>& u, c
         loss += s.loss;
         if (!grad) return;
         if (i == 0) dp.swap(s.dp);
+        else if (i == nb - 1) last = &s.dp;  // added below, in the final pass over the threads
         else dp += s.dp;
         for (size_t j = 0; j < gw.size(); ++j) gw[j] += s.gw[j];
       });
-  for (auto& s : slots) detail::Pool<Real>::put(s.dp);
   if (grad) {
-    if (gram) detail::Unroller<Real>::gram_to_r(u.r, dp, dr);
-    else dr = dp;
+    // The last block's sums join in the pass that writes dL/dR (the symmetrization of the Gram
+    // form, else a copy), on all threads: the same sums, dp + last, entry by entry; added on
+    // their own, they were a serial pass while the other threads waited (~1 % of a two-thread
+    // step at B = 256).
+    if (gram) detail::Unroller<Real>::gram_to_r(u.r, dp, last, dr);
+    else detail::sum_into(dp, last, dr);
   }
+  for (auto& s : slots) detail::Pool<Real>::put(s.dp);
   return loss / (2.0 * static_cast<double>(B));
 }
 

@@ -89,6 +89,22 @@ double residual(const MatrixT<Real>& z, const Y& y, Real scale, MatrixT<Real>& e
   return acc;
 }
 
+/// out = a (+ b when given), entry by entry.
+template <class Real>
+void sum_into(const MatrixT<Real>& a, const MatrixT<Real>* b, Eigen::Ref<MatrixT<Real>> out) {
+  const Index n = a.size();
+  const Real* ap = a.data();
+  const Real* bp = b ? b->data() : nullptr;
+  Real* op = out.data();  // contiguous: a matrix or the gradient's mapped block
+  if (bp) {
+#pragma omp parallel for simd schedule(static) if (parallel : n >= kParallelMin)
+    for (Index i = 0; i < n; ++i) op[i] = ap[i] + bp[i];
+  } else {
+#pragma omp parallel for simd schedule(static) if (parallel : n >= kParallelMin)
+    for (Index i = 0; i < n; ++i) op[i] = ap[i];
+  }
+}
+
 /// Buffers of the direct path are recycled per thread: a fresh 5 MB matrix per iteration
 /// costs page faults and kernel zeroing that doubled the step time (n = k = 320, B = 4096).
 template <class Real>
@@ -134,6 +150,19 @@ struct Pooled {
   MatrixT<Real> m;
 };
 
+/// The fixed left operands of the iteration's products: M = R^T R (Gram form) or R and R^T
+/// (factored), each packed once for Eigen's kernels (core/gemm.hpp's PackedLhs) and shared by
+/// every column block of a step.
+template <class Real>
+struct Operators {
+  Operators(const MatrixT<Real>& r, bool gram)
+      : gram_matrix(gram ? r.cols() : 0, gram ? r.cols() : 0), m(gram_matrix.m, false), rm(r, false), rt(r, true) {
+    if (gram) gemm_by_columns(Real(1), r, true, r, Real(0), gram_matrix.m);
+  }
+  Pooled<Real> gram_matrix;   // M = R^T R (Gram form; else empty)
+  PackedLhs<Real> m, rm, rt;  // M; R; R^T
+};
+
 /// Reverse mode through z^{j+1} = z^j - w_j((I + R^T R) z^j - x), z^0 = 0.
 /// Factored (R, R^T: 4nkB flops per step) or Gram (M = R^T R: 2n^2 B). Stores z^j at
 /// multiples of `every` (and z^N), recomputing the others segment by segment.
@@ -142,14 +171,14 @@ class Unroller {
 public:
   /// `every` for a forward pass that keeps no iterates (no backward pass follows).
   static constexpr int kNoCheckpoints = 1 << 30;
-  /// `m`: the Gram matrix R^T R when the caller shares one between column blocks (Gram form);
-  /// null: computed here.
+  /// `ops`: the operators of R in the form `gram` when the caller shares them between column
+  /// blocks; null: made here.
   Unroller(const MatrixT<Real>& r, const std::vector<Real>& omega, bool gram, int every,
-           const MatrixT<Real>* m = nullptr)
-      : r_(r), w_(omega), gram_(gram), every_(std::max(1, every)), m_(m) {
-    if (gram_ && !m_) {
-      gemm(Real(1), r_, true, r_, false, Real(0), own_m_);
-      m_ = &own_m_;
+           const Operators<Real>* ops = nullptr)
+      : r_(r), w_(omega), gram_(gram), every_(std::max(1, every)), ops_(ops) {
+    if (!ops_) {
+      own_ops_.emplace(r_, gram_);
+      ops_ = &*own_ops_;
     }
   }
   ~Unroller() {
@@ -203,21 +232,21 @@ public:
           auto& u = u_[static_cast<size_t>(j)];
           if (u.size() == 0) {
             u = Pool<Real>::get(r_.rows(), z0.cols());
-            gemm(Real(1), r_, false, z0, false, Real(0), u);
+            ops_->rm.multiply(Real(1), z0, Real(0), u);
           }
-          gemm(Real(1), r_, false, g, false, Real(0), v);
+          ops_->rm.multiply(Real(1), g, Real(0), v);
           gemm(-w, u, false, g, true, beta, dr);
           gemm(-w, v, false, z0, true, Real(1), dr);
           beta = Real(1);
           gw[static_cast<size_t>(j)] += dot_diff_scale(g, z1, z0, Real(1) - w) / static_cast<double>(w);
-          gemm(-w, r_, true, v, false, Real(1), g);
+          ops_->rt.multiply(-w, v, Real(1), g);
           continue;
         }
         // Gram form: dM -= w g z^j^T; g <- (1 - w) g - w M g (through v, then swapped).
         gemm(-w, g, false, z0, true, beta, dm);
         beta = Real(1);
         gw[static_cast<size_t>(j)] += scaled_copy_dot_diff(g, z1, z0, Real(1) - w, v) / static_cast<double>(w);
-        gemm(-w, *m_, false, g, false, Real(1), v);
+        ops_->m.multiply(-w, g, Real(1), v);
         g.swap(v);
       }
       for (int j = s + 1; j <= e; ++j) {
@@ -230,8 +259,10 @@ public:
     Pool<Real>::put(v);
   }
 
-  /// dL/dR = R (dM + dM^T): the chain rule through M = R^T R.
-  static void gram_to_r(const MatrixT<Real>& r, const MatrixT<Real>& dm, Eigen::Ref<MatrixT<Real>> dr) {
+  /// dL/dR = R (dM + dM^T): the chain rule through M = R^T R, with dM = dm (+ dm2 when given,
+  /// added entry by entry first).
+  static void gram_to_r(const MatrixT<Real>& r, const MatrixT<Real>& dm, const MatrixT<Real>* dm2,
+                        Eigen::Ref<MatrixT<Real>> dr) {
     const Index n = dm.rows();
     Pooled<Real> sym(n, n);
     // By 32 x 32 tiles: a plain loop's transposed read strides through the whole matrix (it
@@ -244,14 +275,23 @@ public:
       for (Index i0 = 0, j0 = js * kTile; i0 < n; i0 += kTile) {
         const Index jn = std::min(n, j0 + kTile), in = std::min(n, i0 + kTile);
         for (Index j = j0; j < jn; ++j)
-          for (Index i = i0; i < in; ++i) sym.m(i, j) = dm(i, j) + dm(j, i);
+          if (dm2)
+            for (Index i = i0; i < in; ++i) sym.m(i, j) = (dm(i, j) + (*dm2)(i, j)) + (dm(j, i) + (*dm2)(j, i));
+          else
+            for (Index i = i0; i < in; ++i) sym.m(i, j) = dm(i, j) + dm(j, i);
       }
-    gemm(Real(1), r, false, sym.m, false, Real(0), dr);
+    gemm_by_columns(Real(1), r, false, sym.m, Real(0), dr);
   }
 
 private:
-  static double dot(const MatrixT<Real>& a, const Frames<Real>& b) {
-    return (a.array().template cast<double>() * b.array().template cast<double>()).sum();
+  static double dot(const MatrixT<Real>& a, const Frames<Real>& b) {  // as the passes above (Eigen's cast<double>() sum ran scalar)
+    const Index n = a.size();
+    const Real* ap = a.data();
+    const Real* bp = b.data();
+    double acc = 0;
+#pragma omp parallel for simd schedule(static) reduction(+ : acc) if (parallel : n >= kParallelMin)
+    for (Index i = 0; i < n; ++i) acc += static_cast<double>(ap[i]) * static_cast<double>(bp[i]);
+    return acc;
   }
   void step(int j) {
     const Frames<Real>& x = *x_;
@@ -265,12 +305,12 @@ private:
     const auto& z = z_[static_cast<size_t>(j)];
     axpby(Real(1) - w, z, w, x, zn);
     if (gram_) {
-      gemm(-w, *m_, false, z, false, Real(1), zn);
+      ops_->m.multiply(-w, z, Real(1), zn);
     } else {
       auto& u = u_[static_cast<size_t>(j)];
       if (u.size() == 0) u = Pool<Real>::get(r_.rows(), z.cols());
-      gemm(Real(1), r_, false, z, false, Real(0), u);
-      gemm(-w, r_, true, u, false, Real(1), zn);
+      ops_->rm.multiply(Real(1), z, Real(0), u);
+      ops_->rt.multiply(-w, u, Real(1), zn);
     }
   }
 
@@ -278,8 +318,8 @@ private:
   std::vector<Real> w_;
   bool gram_;
   int every_;
-  const MatrixT<Real>* m_;
-  MatrixT<Real> own_m_;
+  const Operators<Real>* ops_;
+  std::optional<Operators<Real>> own_ops_;
   std::optional<Frames<Real>> x_;
   std::vector<MatrixT<Real>> z_, u_;
 };

@@ -424,6 +424,12 @@ void AnalysisOptions::validate() const {
 // ---------------------------------------------------------------- Analysis
 
 template <class T>
+struct Analysis<T>::Packed {
+  explicit Packed(const Mat& k) : k(k, false), kt(k, true) {}
+  PackedLhs<T> k, kt;  // K, K^T
+};
+
+template <class T>
 Analysis<T>::Analysis(Mat k, const Vec& weights, Potential potential)
     : AnalysisBase<T>(potential, weights, "reg::Analysis"), k_(std::move(k)) {
   require(k_.size() > 0, "reg::Analysis", "K is empty");
@@ -431,7 +437,22 @@ Analysis<T>::Analysis(Mat k, const Vec& weights, Potential potential)
   require(weights.size() == k_.rows(), "reg::Analysis",
           std::string("weights has ") + std::to_string(weights.size()) + " entries, expected m = " +
               std::to_string(k_.rows()));
+  packed_ = std::make_unique<Packed>(k_);
 }
+template <class T>
+Analysis<T>::Analysis(const Analysis& other)
+    : AnalysisBase<T>(other), k_(other.k_), packed_(std::make_unique<Packed>(k_)) {}
+template <class T>
+Analysis<T>& Analysis<T>::operator=(const Analysis& other) {
+  if (this != &other) {
+    AnalysisBase<T>::operator=(other);
+    k_ = other.k_;
+    packed_ = std::make_unique<Packed>(k_);
+  }
+  return *this;
+}
+template <class T>
+Analysis<T>::~Analysis() = default;
 
 template <class T>
 typename Analysis<T>::Mat Analysis<T>::dct_rows(Index m, Index n) {
@@ -486,6 +507,7 @@ typename Analysis<T>::Vec Analysis<T>::operator_parameters() const {
 template <class T>
 void Analysis<T>::set_operator_parameters(const Eigen::Ref<const Vec>& k) {
   k_ = Eigen::Map<const Mat>(k.data(), k_.rows(), k_.cols());
+  packed_ = std::make_unique<Packed>(k_);  // the old panels are of the old K
 }
 template <class T>
 typename Analysis<T>::Vec Analysis<T>::operator_gradient(const Mat& p, const Mat& f) const {
@@ -497,12 +519,12 @@ typename Analysis<T>::Vec Analysis<T>::operator_gradient(const Mat& p, const Mat
 template <class T>
 void Analysis<T>::apply_to(const Mat& f, Mat& u) const {
   const ScopedThreads threads(gemm_threads(k_, f.cols()));
-  gemm(T(1), k_, false, f, false, T(0), u);
+  packed_->k.multiply(T(1), f, T(0), u);
 }
 template <class T>
 void Analysis<T>::add_adjoint(const Mat& p, Mat& out) const {
   const ScopedThreads threads(gemm_threads(k_, p.cols()));
-  gemm(T(1), k_, true, p, false, T(1), out);
+  packed_->kt.multiply(T(1), p, T(1), out);
 }
 template <class T>
 std::function<void(const typename Analysis<T>::Mat&, typename Analysis<T>::Mat&)> Analysis<T>::single_curvature_of(
@@ -531,7 +553,7 @@ std::function<void(const typename Analysis<T>::Mat&, typename Analysis<T>::Mat&)
 template <class T>
 void Analysis<T>::adjoint_to(const Mat& p, Mat& out) const {
   const ScopedThreads threads(gemm_threads(k_, p.cols()));
-  gemm(T(1), k_, true, p, false, T(0), out);
+  packed_->kt.multiply(T(1), p, T(0), out);
 }
 template <class T>
 void Analysis<T>::add_operator_gradient(const Mat& p, const Mat& f, Eigen::Ref<Vec> g) const {

@@ -3,10 +3,13 @@
 // parses and refuses bad values, and `auto` probes a shape once and keeps the decision.
 #include <gtest/gtest.h>
 
+#include <omp.h>
+
 #include <random>
 
 #include "varlearn/core/error.hpp"
 #include "varlearn/core/gemm.hpp"
+#include "varlearn/core/threads.hpp"
 #include "../support/gemm_backend.hpp"
 
 using namespace varlearn;
@@ -91,6 +94,116 @@ TYPED_TEST(GemmTyped, BlasAndEigenAgreeOnALargeProduct) {
   gemm_with(GemmBackend::Eigen, Real(1), r, true, z, false, Real(0), e);
   gemm_with(GemmBackend::Blas, Real(1), r, true, z, false, Real(0), b);
   EXPECT_LE((e - b).norm(), tol * e.norm());
+}
+
+// PackedLhs: products with the panels packed once are the same bits as gemm() on one thread
+// (Eigen's kernels), from every thread of a parallel region at once; where gemm() would run
+// otherwise (several threads, a vector, the BLAS), multiply() is gemm().
+TYPED_TEST(GemmTyped, PackedLhsIsBitwiseTheOneThreadGemmOnEveryThread) {
+  using Real = TypeParam;
+  BackendGuard guard;
+  set_gemm_backend(GemmBackend::Eigen);
+  const double tol = std::is_same_v<Real, float> ? 1e-5 : 1e-13;
+  // k = 1100: two depth blocks of Eigen's kernels (about 550 each with AVX-512); k = 150 with
+  // m = 203: two row blocks.
+  for (const Index k : {Index(150), Index(1100)})
+    for (const bool ta : {false, true}) {
+      const Index m = 203;  // not a multiple of the kernel's rows
+      const MatrixT<Real> a = ta ? random_matrix<Real>(k, m, 11) : random_matrix<Real>(m, k, 11);
+      const PackedLhs<Real> op(a, ta);
+      EXPECT_FALSE(op.packed());
+      constexpr int kThreads = 4;
+      std::vector<MatrixT<Real>> b(kThreads), c0(kThreads), got(kThreads), want(kThreads);
+      for (int t = 0; t < kThreads; ++t) {
+        b[t] = random_matrix<Real>(k, 70 + 3 * t, 20 + t);
+        c0[t] = random_matrix<Real>(m, b[t].cols(), 30 + t);
+      }
+      for (const double beta : {0.0, 1.0, -0.5}) {
+        {
+          const ScopedThreads one(1);
+          for (int t = 0; t < kThreads; ++t) {
+            want[t] = c0[t];
+            gemm(Real(-0.7), a, ta, b[t], false, static_cast<Real>(beta), want[t]);
+          }
+        }
+#pragma omp parallel for num_threads(kThreads) schedule(static, 1)
+        for (int t = 0; t < kThreads; ++t) {
+          got[t] = beta == 0 ? MatrixT<Real>() : c0[t];  // beta = 0: sized by multiply
+          op.multiply(Real(-0.7), b[t], static_cast<Real>(beta), got[t]);
+        }
+        for (int t = 0; t < kThreads; ++t) {
+          EXPECT_EQ(got[t], want[t]) << "k=" << k << " ta=" << ta << " beta=" << beta << " B cols " << b[t].cols();
+          const Matrix exact = reference<Real>(-0.7, a, ta, b[t], false, beta, c0[t]);
+          EXPECT_LE((got[t].template cast<double>() - exact).norm(), tol * exact.norm());
+        }
+      }
+      EXPECT_TRUE(op.packed());
+      // One column: Eigen's matrix-vector product, as gemm().
+      const MatrixT<Real> v = random_matrix<Real>(k, 1, 40);
+      MatrixT<Real> gv, wv;
+      {
+        const ScopedThreads one(1);
+        op.multiply(Real(1), v, Real(0), gv);
+        gemm(Real(1), a, ta, v, false, Real(0), wv);
+      }
+      EXPECT_EQ(gv, wv);
+    }
+}
+
+TYPED_TEST(GemmTyped, PackedLhsElsewhereIsGemm) {
+  using Real = TypeParam;
+  BackendGuard guard;
+  const MatrixT<Real> a = random_matrix<Real>(160, 160, 12), b = random_matrix<Real>(160, 300, 13);
+  std::vector<GemmBackend> backends{GemmBackend::Eigen};
+  if (blas_available()) backends.push_back(GemmBackend::Blas);
+  for (const GemmBackend be : backends) {
+    set_gemm_backend(be);
+    const ScopedThreads two(2);  // outside a parallel region: Eigen's own threads, or the BLAS
+    const PackedLhs<Real> op(a, true);
+    MatrixT<Real> got, want;
+    op.multiply(Real(0.5), b, Real(0), got);
+    gemm(Real(0.5), a, true, b, false, Real(0), want);
+    EXPECT_EQ(got, want) << to_string(be);
+    EXPECT_FALSE(op.packed()) << to_string(be);
+  }
+  const PackedLhs<Real> op(a, false);
+  MatrixT<Real> c(3, 3);
+  EXPECT_THROW(op.multiply(Real(1), b, Real(1), c), Error);  // C's shape is checked
+  EXPECT_THROW(op.multiply(Real(1), MatrixT<Real>(7, 2), Real(0), c), Error);  // inner extents
+}
+
+// gemm_by_columns: with Eigen's kernels each column strip's entries are the sums of a one-thread
+// gemm(), so the result is the same bits for every thread count; with any backend it is the
+// product to rounding.
+TYPED_TEST(GemmTyped, GemmByColumnsIsTheOneThreadProductForEveryThreadCount) {
+  using Real = TypeParam;
+  BackendGuard guard;
+  const double tol = std::is_same_v<Real, float> ? 1e-5 : 1e-13;
+  for (const Index n : {Index(320), Index(45)})  // strips; too few columns for two (gemm())
+    for (const bool ta : {false, true})
+      for (const double beta : {0.0, 1.0}) {
+        const MatrixT<Real> a = random_matrix<Real>(150, 150, 14), b = random_matrix<Real>(150, n, 15);
+        const MatrixT<Real> c0 = random_matrix<Real>(150, n, 16);
+        const Matrix exact = reference<Real>(1.25, a, ta, b, false, beta, c0);
+        set_gemm_backend(GemmBackend::Eigen);
+        MatrixT<Real> want = c0;
+        {
+          const ScopedThreads one(1);
+          gemm(Real(1.25), a, ta, b, false, static_cast<Real>(beta), want);
+        }
+        for (const int threads : {1, 2, 3}) {
+          const ScopedThreads st(threads);
+          MatrixT<Real> got = c0;
+          gemm_by_columns(Real(1.25), a, ta, b, static_cast<Real>(beta), got);
+          EXPECT_EQ(got, want) << "n=" << n << " ta=" << ta << " beta=" << beta << " threads=" << threads;
+        }
+        set_gemm_backend(GemmBackend::Auto);
+        MatrixT<Real> got = c0;
+        gemm_by_columns(Real(1.25), a, ta, b, static_cast<Real>(beta), got);
+        EXPECT_LE((got.template cast<double>() - exact).norm(), tol * exact.norm());
+      }
+  MatrixT<Real> wrong(5, 5);
+  EXPECT_THROW(gemm_by_columns(Real(1), MatrixT<Real>(5, 5), false, MatrixT<Real>(5, 6), Real(0), wrong), Error);
 }
 
 TEST(Gemm, ShapesAreChecked) {

@@ -11,6 +11,7 @@
 /// Both backends use OpenMP's thread pool (the BLAS is OpenBLAS's OpenMP build) and follow
 /// ScopedThreads; inside a parallel region a product runs on the calling thread. Results are
 /// deterministic for a fixed backend and thread count; the two backends agree to rounding.
+#include <memory>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -109,5 +110,50 @@ void gemm(Real alpha, const MatrixT<Real>& a, bool trans_a, const MatrixT<Real>&
 template <class Real>
 void gemm_with(GemmBackend backend, Real alpha, const MatrixT<Real>& a, bool trans_a, const MatrixT<Real>& b,
                bool trans_b, Real beta, MatrixT<Real>& c);
+
+/// gemm(alpha, a, trans_a, b, false, beta, c) with the columns of B and C split into one strip
+/// per OpenMP thread (at least 32 columns per thread; strip edges at multiples of 16), each
+/// strip a product on its own thread; fewer columns, or inside a parallel region: gemm(). C
+/// keeps its shape, which must match (a matrix, a block or a mapped array). On two
+/// cores, Eigen's threading within one product (its threads share packed operands and wait for
+/// each other) ran M = R^T R at n = 320 ~10 % slower than two independent halves. With Eigen's
+/// kernels every entry is the sum a one-thread gemm() forms (its depth blocking does not depend
+/// on the columns), so the result does not depend on the thread count.
+template <class Real>
+void gemm_by_columns(Real alpha, const MatrixT<Real>& a, bool trans_a, const MatrixT<Real>& b, Real beta,
+                     std::type_identity_t<Eigen::Ref<MatrixT<Real>>> c);
+
+/// op(A) B for one fixed A and many B: the unrolled iteration multiplies the same M = R^T R (or
+/// R and R^T) by a new column block of frames at every step. Eigen's GEMM packs its left operand
+/// into the kernel's panels at every call (for M of 320 x 320 and 128 frames, ~8 % of the
+/// product's time); a PackedLhs packs it once, at its first product that runs on Eigen's kernels
+/// on one thread, and every later such product, on any thread, reads the same panels. The
+/// operations and their order are those of gemm(): the results are the same bits. Where gemm()
+/// would run otherwise (the BLAS, Eigen on several threads, a matrix-vector product, another
+/// cache blocking of the product), multiply() is gemm().
+template <class Real>
+class PackedLhs {
+public:
+  /// op(A) = a or a^T. `a` is read at the first packed product, not before; it must outlive this
+  /// object and not change after that product.
+  PackedLhs(const MatrixT<Real>& a, bool trans_a);
+  ~PackedLhs();
+  PackedLhs(const PackedLhs&) = delete;
+  PackedLhs& operator=(const PackedLhs&) = delete;
+
+  /// c = alpha op(A) b + beta c: gemm(alpha, a, trans_a, b, false, beta, c). Thread-safe (the
+  /// first packed product packs; concurrent ones wait for it).
+  void multiply(Real alpha, const MatrixT<Real>& b, Real beta, MatrixT<Real>& c) const;
+  /// Whether a product has packed the panels so far.
+  bool packed() const;
+  const MatrixT<Real>& matrix() const { return a_; }
+  bool transposed() const { return trans_a_; }
+
+private:
+  struct Panels;
+  const MatrixT<Real>& a_;
+  bool trans_a_;
+  std::unique_ptr<Panels> panels_;
+};
 
 }  // namespace varlearn

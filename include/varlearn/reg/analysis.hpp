@@ -12,6 +12,7 @@
 /// (\f$\partial_K\f$ meaning the pullback onto K's own parameters; chained through softplus).
 /// \f$\theta\f$ = [K's parameters (if learned), \f$\beta\f$ (J), \f$\eta\f$ (1, if ε is learned)].
 #include <cstdint>
+#include <memory>
 
 #include "varlearn/core/names.hpp"
 #include "varlearn/reg/potential.hpp"
@@ -147,6 +148,9 @@ public:
   using Vec = VectorT<T>;
   /// Throws Error if K is empty or not finite or weights has not K.rows() positive entries.
   Analysis(Mat k, const Vec& weights, Potential potential);
+  Analysis(const Analysis& other);
+  Analysis& operator=(const Analysis& other);
+  ~Analysis() override;
   /// K (m x n) from options (DCT, differences, random), all weights options.weight.
   static Analysis make(Index n, const AnalysisOptions& options, Potential potential);
   /// The m x n orthonormal DCT-II rows \f$K_{jt} = c_j\cos(\pi(t+\tfrac12)j/n)\f$.
@@ -178,6 +182,11 @@ public:
 
 private:
   Mat k_;
+  /// K and K^T packed once for Eigen's kernels (core/gemm.hpp's PackedLhs): an unrolled or
+  /// bilevel solve multiplies the same K by its block of frames at every step. Packed at the
+  /// first product, anew after set_operator_parameters; a copy packs its own.
+  struct Packed;
+  std::unique_ptr<Packed> packed_;
 };
 
 extern template class AnalysisBase<float>;
