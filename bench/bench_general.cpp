@@ -3,7 +3,9 @@
 // against the float GEMM throughput (U = K F, 320 x 320 times 320 x 4096, as the step runs it:
 // in column blocks of frame_block_columns frames, the blocks on the threads) measured in the
 // same run with each GEMM backend (core/gemm.hpp; the best counts: gemm_GFLOPs, pct_of_gemm),
-// interleaved with the step so that machine load hits both alike.
+// interleaved with the step so that machine load hits both alike. The reference is a plain GEMM
+// call, which packs K at every call; the step packs K and K^T once per column block
+// (reg::Analysis, core/gemm.hpp's PackedLhs).
 //
 // FLOPs counted: the step's GEMMs only, each 2 m n B = 0.839 GFLOP. Per forward step K f and
 // K^T Psi (2); per backward step the Hessian-vector product's K lambda and K^T(a phi'' Z) and

@@ -122,7 +122,8 @@ template <class Real>
 bool blas_can(const In<Real>& a, const In<Real>& b, const Out<Real>& c, Index k) {
 #ifdef VARLEARN_HAVE_BLAS
   const auto fits = [](Index v) { return v > 0 && v < INT_MAX; };
-  return fits(c.rows()) && fits(c.cols()) && fits(k) && fits(a.outerStride()) && fits(b.outerStride()) && fits(c.outerStride());
+  return fits(c.rows()) && fits(c.cols()) && fits(k) && fits(a.outerStride()) && fits(b.outerStride()) &&
+         fits(c.outerStride());
 #else
   (void)a, (void)b, (void)c, (void)k;
   return false;
@@ -455,7 +456,8 @@ void pack_panels(const Real* a, Index lda, Index rows, Index depth, Index kc, In
   size_t b = 0;
   for (Index i2 = 0; i2 < rows; i2 += mc)
     for (Index k2 = 0; k2 < depth; k2 += kc)
-      pack(data.data() + offset[b++], lhs.getSubMapper(i2, k2), std::min(k2 + kc, depth) - k2, std::min(i2 + mc, rows) - i2);
+      pack(data.data() + offset[b++], lhs.getSubMapper(i2, k2), std::min(k2 + kc, depth) - k2,
+           std::min(i2 + mc, rows) - i2);
 }
 
 }  // namespace

@@ -284,7 +284,8 @@ public:
   }
 
 private:
-  static double dot(const MatrixT<Real>& a, const Frames<Real>& b) {  // as the passes above (Eigen's cast<double>() sum ran scalar)
+  // <a, b> in float64, as the passes above (Eigen's cast<double>() sum ran scalar).
+  static double dot(const MatrixT<Real>& a, const Frames<Real>& b) {
     const Index n = a.size();
     const Real* ap = a.data();
     const Real* bp = b.data();
