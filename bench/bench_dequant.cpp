@@ -7,10 +7,20 @@
 // (medians), and pct_of_best_gemm = best GEMM time / their time (core/gemm.hpp; the products
 // are the work, the rest is O(n B) elementwise passes).
 // Run: ./bench_dequant --benchmark_counters_tabular=true
+//      ./bench_dequant --dump=DIR     (the network's cases for bench/peers/torch_dequant.py;
+//                                      bench/peers/compare.py --dequant runs both)
 #include <benchmark/benchmark.h>
 
+#include <omp.h>
+
 #include <Eigen/Core>
+#include <cstdio>
+#include <algorithm>
+#include <fstream>
 #include <random>
+#include <stdexcept>
+#include <string>
+#include <vector>
 
 #include "support.hpp"
 #include "varlearn/audio/quantizer.hpp"
@@ -73,35 +83,118 @@ template <class T> void BM_CpIteration(benchmark::State& state) {
       });
 }
 
+// The learned network's benchmark problem: n = 64, depth N = 5, one step size per iteration, B
+// frames of the setup above (K = C^T), the clean frames 0.01 above the quantized ones, and
+// theta at K = C^T, tau = 0.1, sigma = 10.
+template <class T> struct NetworkCase {
+  static constexpr Index n = 64;
+  static constexpr int depth = 5;
+  Setup<T> s;
+  dequant::UnrolledSpec spec;
+  MatrixT<T> quantized, clean;
+  VectorT<T> theta;
+  explicit NetworkCase(Index b) : s(n, b) {
+    spec.n = n;
+    spec.depth = depth;
+    quantized = s.k * s.st.x;
+    clean = quantized + MatrixT<T>::Constant(n, b, T(0.01));
+    theta = dequant::initial_parameters<T>(spec, 0.1, 10.0);
+  }
+  dequant::UnrolledLoss<T> loss() const { return dequant::UnrolledLoss<T>(spec, quantized, s.lower, s.upper, clean); }
+};
+
 // One training step of the learned network (loss and gradient; float32 as the study trains in
-// float64: both). Args: frames, threads; n = 64, depth N = 5, one step size per iteration.
+// float64: both). Args: frames, threads.
 template <class T> void BM_UnrolledStep(benchmark::State& state) {
   const ScopedThreads threads(static_cast<int>(state.range(1)));
-  constexpr Index n = 64;
-  constexpr int depth = 5;
   const Index b = state.range(0);
-  Setup<T> s(n, b);
-  dequant::UnrolledSpec us;
-  us.n = n;
-  us.depth = depth;
-  const MatrixT<T> quantized = s.k * s.st.x, clean = quantized + MatrixT<T>::Constant(n, b, T(0.01));
-  const dequant::UnrolledLoss<T> loss(us, quantized, s.lower, s.upper, clean);
-  const VectorT<T> theta = dequant::initial_parameters<T>(us, 0.1, 10.0);
+  const NetworkCase<T> c(b);
+  constexpr Index n = NetworkCase<T>::n;
+  constexpr int depth = NetworkCase<T>::depth;
+  const dequant::UnrolledLoss<T> loss = c.loss();
   VectorT<T> grad;
-  MatrixT<T> a(n, b), gk(n, n);
-  const MatrixT<T> k = s.k;
+  const MatrixT<T>& k = c.s.k;
   // Products of n x n by n x B: forward K^T s, 2 per iteration, K x; reverse K^T gout and 2 per
   // iteration. Of n x B by (n x B)^T (into the gradient of K): 2 per iteration and 2 more.
   const int square = 3 + 4 * depth, outer = 2 + 2 * depth, products = square + outer;
+  // As the step runs them: in column blocks of bc frames, the blocks on the threads (one each,
+  // single-threaded products); a batch of one block on one thread below 2e7 flops per product.
+  const Index bc = dequant::unrolled_block_columns(c.spec, b, sizeof(T)), nb = (b + bc - 1) / bc;
+  const int max_threads = omp_get_max_threads();
+  const int block_threads = static_cast<int>(std::min<Index>(max_threads, nb));
+  const int serial = nb > 1 ? 0 : threads_for_flops(2.0 * double(n) * double(n) * double(b));
+  struct Operands {  // one block's frames (two widths: the blocks', the last one's) and outputs
+    MatrixT<T> q, c, q_last, c_last, a, gk;
+  };
+  const Index last = b - (nb - 1) * bc;
+  std::vector<Operands> ops(static_cast<size_t>(max_threads));
+  for (auto& o : ops) {
+    o.q = c.quantized.leftCols(std::min(bc, b));
+    o.c = c.clean.leftCols(std::min(bc, b));
+    o.q_last = c.quantized.rightCols(last);
+    o.c_last = c.clean.rightCols(last);
+    o.a.resize(n, std::min(bc, b));
+    o.gk.setZero(n, n);
+  }
   against_gemm(
       state, b, 2.0 * double(n) * double(n) * double(b) * products,
-      [&] { benchmark::DoNotOptimize(loss.evaluate_with_gradient(theta, grad)); },
-      [&](GemmBackend be) {  // the same shapes: n x n times n x B, and n x B times (n x B)^T
-        for (int i = 0; i < square; ++i) gemm_with(be, T(1), k, i % 2 == 1, quantized, false, T(0), a);
-        for (int i = 0; i < outer; ++i) gemm_with(be, T(1), quantized, false, clean, true, T(1), gk);
-        benchmark::DoNotOptimize(a.data());
-        benchmark::DoNotOptimize(gk.data());
+      [&] { benchmark::DoNotOptimize(loss.evaluate_with_gradient(c.theta, grad)); },
+      [&](GemmBackend be) {  // the same shapes: n x n times n x w, and n x w times (n x w)^T
+        const ScopedThreads one(serial);
+#pragma omp parallel num_threads(block_threads) if (block_threads > 1)
+        {
+          Operands& o = ops[static_cast<size_t>(omp_get_thread_num())];
+#pragma omp for schedule(static, 1)
+          for (Index blk = 0; blk < nb; ++blk) {
+            const MatrixT<T>& q = blk + 1 < nb ? o.q : o.q_last;
+            const MatrixT<T>& cl = blk + 1 < nb ? o.c : o.c_last;
+            for (int i = 0; i < square; ++i) gemm_with(be, T(1), k, i % 2 == 1, q, false, T(0), o.a);
+            for (int i = 0; i < outer; ++i) gemm_with(be, T(1), q, false, cl, true, T(1), o.gk);
+          }
+          benchmark::DoNotOptimize(o.a.data());
+          benchmark::DoNotOptimize(o.gk.data());
+        }
       });
+  state.counters["threads"] = max_threads;
+  state.counters["block_columns"] = static_cast<double>(bc);
+}
+
+/// --dump=DIR: the learned network's cases (B = 256 and 4096, the float64 problem: quantized,
+/// lower, upper, clean, theta) and varlearn's loss and gradient in float64 and float32 (the
+/// float32 problem is the float64 one's setup in float32), for bench/peers/torch_dequant.py
+/// --data DIR.
+int dump_cases(const std::string& dir) {
+  std::string json = "[";
+  for (const Index b : {Index(256), Index(4096)}) {
+    const NetworkCase<double> c(b);
+    const NetworkCase<float> c32(b);
+    const std::string name = "network_n64_b" + std::to_string(b), stem = dir + "/" + name;
+    bench::write_raw(stem + "_quantized.f64", c.quantized.data(), c.quantized.size());
+    bench::write_raw(stem + "_lower.f64", c.s.lower.data(), c.s.lower.size());
+    bench::write_raw(stem + "_upper.f64", c.s.upper.data(), c.s.upper.size());
+    bench::write_raw(stem + "_clean.f64", c.clean.data(), c.clean.size());
+    bench::write_raw(stem + "_theta.f64", c.theta.data(), c.theta.size());
+    Vector grad;
+    const double loss = c.loss().evaluate_with_gradient(c.theta, grad);
+    bench::write_raw(stem + "_grad_float64.f64", grad.data(), grad.size());
+    VectorT<float> grad32;
+    const double loss32 = c32.loss().evaluate_with_gradient(c32.theta, grad32);
+    const Vector g32 = grad32.cast<double>();
+    bench::write_raw(stem + "_grad_float32.f64", g32.data(), g32.size());
+    char line[320];
+    std::snprintf(line, sizeof line,
+                  "%s\n {\"stem\": \"%s\", \"n\": %ld, \"depth\": %d, \"batch\": %ld, \"loss_float64\": %.17g, "
+                  "\"loss_float32\": %.9g}",
+                  json.size() > 1 ? "," : "", name.c_str(), static_cast<long>(c.n), c.depth, static_cast<long>(b),
+                  loss, loss32);
+    json += line;
+  }
+  json += "\n]\n";
+  std::ofstream out(dir + "/cases.json");
+  out << json;
+  if (!out) throw std::runtime_error("cannot write " + dir + "/cases.json");
+  std::printf("%s", json.c_str());
+  return 0;
 }
 
 void BM_DctGemm(benchmark::State& state) {
@@ -148,9 +241,31 @@ BENCHMARK(BM_CpIteration<double>)->Args({64, 1024, 1})->Args({320, 256, 1})->Arg
     ->UseManualTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_CpIteration<float>)->Args({64, 1024, 1})->Args({320, 256, 1})->UseManualTime()->Unit(benchmark::kMicrosecond);
 // Args: frames, threads.
-BENCHMARK(BM_UnrolledStep<double>)->Args({256, 1})->Args({4096, 1})->Args({4096, 2})->UseManualTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_UnrolledStep<float>)->Args({256, 1})->Args({4096, 1})->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_UnrolledStep<double>)->ArgsProduct({{256, 4096}, {1, 2}})->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_UnrolledStep<float>)->ArgsProduct({{256, 4096}, {1, 2}})->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_DctGemm)->Args({64, 1024})->Args({320, 256})->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_DctPerFrame)->Args({64, 1024})->Args({320, 256})->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_DctFftw)->Args({64, 1024})->Args({320, 256})->Unit(benchmark::kMicrosecond);
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  std::vector<char*> args;
+  std::string dump;
+  for (int i = 0; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a.rfind("--dump=", 0) == 0) dump = a.substr(7);
+    else args.push_back(argv[i]);
+  }
+  if (!dump.empty()) {
+    try {
+      return dump_cases(dump);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "error: %s\n", e.what());
+      return 1;
+    }
+  }
+  int count = static_cast<int>(args.size());
+  benchmark::Initialize(&count, args.data());
+  if (benchmark::ReportUnrecognizedArguments(count, args.data())) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

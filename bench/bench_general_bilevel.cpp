@@ -197,12 +197,6 @@ void peer_hypergradient(benchmark::State& state, int kind) {
 void BM_PeerHypergradient(benchmark::State& state) { peer_hypergradient(state, 0); }
 void BM_PeerHypergradientFoe(benchmark::State& state) { peer_hypergradient(state, 1); }
 
-void write_raw(const std::string& path, const double* data, Index size) {
-  std::ofstream out(path, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(size * static_cast<Index>(sizeof(double))));
-  if (!out) throw std::runtime_error("cannot write " + path);
-}
-
 /// --dump=DIR: the peer cases' data (theta = [vec K, beta] or [filters, beta], observations, targets) and
 /// varlearn's hypergradients and counts, for bench/peers/torch_general_bilevel.py --data DIR.
 int dump_cases(const std::string& dir, const std::vector<Index>& batches, int kind) {
@@ -213,14 +207,14 @@ int dump_cases(const std::string& dir, const std::vector<Index>& batches, int ki
     const std::string name = std::string(kind == 0 ? "analysis" : "foe") + "_n" + std::to_string(n) + "_b" + std::to_string(frames);
     const std::string stem = dir + "/" + name;
     const Vector theta = p.energy->parameters();
-    write_raw(stem + "_theta.f64", theta.data(), theta.size());
-    write_raw(stem + "_g.f64", p.energy->observations().data(), p.energy->observations().size());
-    write_raw(stem + "_target.f64", p.clean.data(), p.clean.size());
+    bench::write_raw(stem + "_theta.f64", theta.data(), theta.size());
+    bench::write_raw(stem + "_g.f64", p.energy->observations().data(), p.energy->observations().size());
+    bench::write_raw(stem + "_target.f64", p.clean.data(), p.clean.size());
     for (const auto solver : {general::LowerSolver::NewtonCg, general::LowerSolver::Lbfgs}) {
       general::BilevelOptions o;
       o.lower_solver = solver;
       const general::BilevelResult r = general::bilevel_loss(*p.energy, p.clean, o, true);
-      write_raw(stem + "_grad_" + general::to_string(solver) + ".f64", r.gradient.data(), r.gradient.size());
+      bench::write_raw(stem + "_grad_" + general::to_string(solver) + ".f64", r.gradient.data(), r.gradient.size());
       char line[512];
       std::snprintf(line, sizeof line,
                     "%s\n {\"stem\": \"%s\", \"kind\": \"%s\", %s\"n\": %ld, \"batch\": %ld, \"epsilon\": 0.02, \"solver\": \"%s\", "

@@ -7,8 +7,11 @@
 
 #include <algorithm>
 #include <chrono>
+#include <fstream>
 #include <map>
 #include <memory>
+#include <stdexcept>
+#include <string>
 #include <tuple>
 #include <vector>
 
@@ -94,6 +97,13 @@ inline void gemm_counters(benchmark::State& state, double flops, const Interleav
   if (blas_available()) state.counters["gemm_blas_GFLOPs"] = flops / t.blas / 1e9;
   state.counters["best_gemm_GFLOPs"] = flops / t.best_gemm() / 1e9;
   state.counters["pct_of_best_gemm"] = 100.0 * t.best_gemm() / t.work;
+}
+
+/// Writes `size` doubles to `path` as raw little-endian float64 (the peers' --data files).
+inline void write_raw(const std::string& path, const double* data, Index size) {
+  std::ofstream out(path, std::ios::binary);
+  out.write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(size * static_cast<Index>(sizeof(double))));
+  if (!out) throw std::runtime_error("cannot write " + path);
 }
 
 }  // namespace varlearn::bench

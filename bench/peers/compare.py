@@ -29,6 +29,9 @@ peer (optional; never used by the tests).
   OMP_NUM_THREADS=2 bench/peers/compare.py --general-bilevel --wall --threads 2
                                                   # the same on two threads, wall-clock times
   bench/peers/compare.py --general-bilevel --foe  # the same with fields of experts (B = 32 and 256)
+  bench/peers/compare.py --dequant                # the learned dequantization network's step (bench_dequant,
+                                                  # torch_dequant.py; n = 64, N = 5; varlearn on OMP_NUM_THREADS
+                                                  # threads, 1 or 2)
 """
 import argparse
 import json
@@ -149,6 +152,55 @@ def run_general_bilevel(args, env, data, check):
         cmd += ["--fd"]
     t, checks = run_peer(args, env, cmd, lambda r: (r["batch"], r["solver"]))
     return v, t, checks
+
+
+def dequant_threads(env):
+    """varlearn's thread count for --dequant (bench_dequant has cases on 1 and 2 threads)."""
+    t = int(env.get("OMP_NUM_THREADS", "") or os.cpu_count() or 1)
+    return 1 if t <= 1 else 2
+
+
+def run_dequant(args, env, data):
+    """bench_dequant's BM_UnrolledStep cases on dequant_threads(env) threads and torch_dequant.py on the
+    same data."""
+    flt = "BM_UnrolledStep<(" + "|".join({"float32": "float", "float64": "double"}[d] for d in args.dtypes) + \
+        ")>/(" + "|".join(str(b) for b in args.batches) + f")/{dequant_threads(env)}/"
+    out = subprocess.run([str(Path(args.bench).parent / "bench_dequant"), "--benchmark_filter=" + flt,
+                          "--benchmark_format=json"], env=env, check=True, capture_output=True, text=True).stdout
+    v = {}
+    for b in json.loads(out)["benchmarks"]:
+        name = b["name"]
+        v[("float32" if "<float>" in name else "float64", int(name.split("/")[1]))] = b
+    cmd = [args.python, str(HERE / "torch_dequant.py"), "--data", data, "--dtype", ",".join(args.dtypes),
+           "--batch", ",".join(str(b) for b in args.batches)]
+    t, _ = run_peer(args, env, cmd, lambda r: (r["dtype"], r["batch"]))
+    return v, t
+
+
+def print_dequant(args, env, runs):
+    print(env_line(env))
+    print(f"{args.repeat} repeats; ranges over the repeats; learned dequantization network, n = 64, N = 5, loss + "
+          f"gradient (no optimizer update); varlearn on {dequant_threads(env)} thread(s)\n")
+    head = ("case", "varlearn ms", "% best GEMM", "torch autograd ms", "speedup", "GEMM GF/s eigen", "blas", "torch",
+            "torch loss / grad rel diff")
+    rows = []
+    for d in args.dtypes:
+        for b in args.batches:
+            vs = [v[(d, b)] for v, _ in runs]
+            ts = [t[(d, b)]["autograd"] for _, t in runs]
+            ms = [v["us_per_frame"] * b / 1e3 for v in vs]  # the median step
+            rows.append((f"{d} B={b}", rng(ms, "{:.2f}"),
+                         rng([v["pct_of_best_gemm"] for v in vs]), rng([t["step_ms"] for t in ts], "{:.2f}"),
+                         rng([t["step_ms"] / m for t, m in zip(ts, ms)], "{:.2f}x"),
+                         rng([v["gemm_eigen_GFLOPs"] for v in vs]),
+                         rng([v.get("gemm_blas_GFLOPs", float("nan")) for v in vs]),
+                         rng([t["gemm_gflops"] for t in ts]),
+                         "{:.0e} / {:.0e}".format(max(t["loss_rel_diff"] for t in ts),
+                                                  max(t["grad_rel_diff"] for t in ts))))
+    table(head, rows)
+    print("\nspeedup = PyTorch's step / varlearn's (> 1: varlearn is faster); % best GEMM = the step's 35 products "
+          "alone with the faster backend / the step; rel diff = |torch - varlearn| / |varlearn| on the data "
+          "bench_dequant --dump wrote (float32: both from the float64 setup, rounded apart)")
 
 
 def run_peer(args, env, cmd, key):
@@ -317,6 +369,8 @@ def main():
     ap.add_argument("--general-bilevel", action="store_true",
                     help="the general engine's bilevel hypergradient instead (bench_general_bilevel, "
                          "torch_general_bilevel.py)")
+    ap.add_argument("--dequant", action="store_true",
+                    help="the learned dequantization network's training step instead (bench_dequant, torch_dequant.py)")
     ap.add_argument("--wall", action="store_true",
                     help="--general-bilevel: compare wall-clock times (for several threads; default: CPU time)")
     ap.add_argument("--json", action="store_true")
@@ -335,6 +389,17 @@ def main():
                               for v, t, c in runs for d in args.dtypes for b in args.batches], indent=1))
         else:
             print_bilevel(args, env, runs)
+        return
+    if args.dequant:
+        with tempfile.TemporaryDirectory(prefix="varlearn-peer-") as dump:
+            subprocess.run([str(Path(args.bench).parent / "bench_dequant"), "--dump=" + dump], env=env,
+                           check=True, capture_output=True, text=True)
+            runs = [run_dequant(args, env, dump) for _ in range(args.repeat)]
+        if args.json:
+            print(json.dumps([{"case": f"{d}/B={b}", "varlearn": v.get((d, b)), "torch": t.get((d, b))}
+                              for v, t in runs for d in args.dtypes for b in args.batches], indent=1))
+        else:
+            print_dequant(args, env, runs)
         return
     if args.general_bilevel:
         with tempfile.TemporaryDirectory(prefix="varlearn-peer-") as dump:

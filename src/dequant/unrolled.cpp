@@ -14,7 +14,9 @@
 #include "varlearn/core/error.hpp"
 #include "varlearn/core/gemm.hpp"
 #include "varlearn/core/numerics.hpp"
+#include "varlearn/core/parallel.hpp"
 #include "varlearn/core/random.hpp"
+#include "varlearn/core/threads.hpp"
 #include "varlearn/dequant/chambolle_pock.hpp"
 #include "varlearn/dequant/dct.hpp"
 
@@ -124,9 +126,40 @@ double chunked_pass(Index size, Body&& body) {
 
 }  // namespace
 
-template <class T> struct UnrolledLoss<T>::Workspace {
-  std::mutex busy;  // one call at a time uses the tape; a concurrent call makes its own
+namespace {
+
+/// K and K^T of one call, packed once for Eigen's kernels and shared by its column blocks
+/// (core/gemm.hpp's PackedLhs: every product multiplies one of them by a block of frames).
+template <class T> struct KOperators {
+  explicit KOperators(const MatrixT<T>& matrix) : k(matrix), op(matrix, false), top(matrix, true) {}
+  const MatrixT<T>& k;
+  PackedLhs<T> op, top;  // K, K^T
+};
+
+/// One column block's work: its frames (copied out of the batch), tape and partial sums.
+template <class T> struct BlockSlot {
+  MatrixT<T> s, l, u, c;
   Tape<T> tape;
+  VectorT<T> grad;
+  double loss = 0;
+};
+
+}  // namespace
+
+Index unrolled_block_columns(const UnrolledSpec& spec, Index frames, std::size_t scalar_bytes) {
+  spec.validate();
+  require(frames >= 1 && (scalar_bytes == 4 || scalar_bytes == 8), "dequant::unrolled_block_columns",
+          "needs B >= 1 frames of float32 or float64 (4 or 8 bytes)");
+  const double bytes = 1.5 * 1024 * 1024, per_column = double(spec.n) * double(6 * spec.depth + 8) * double(scalar_bytes);
+  const Index most = std::max<Index>(64, static_cast<Index>(bytes / per_column) / 16 * 16);
+  const Index blocks = (frames + most - 1) / most;
+  return blocks == 1 ? frames : std::min(most, ((frames + blocks - 1) / blocks + 15) / 16 * 16);
+}
+
+template <class T> struct UnrolledLoss<T>::Workspace {
+  std::mutex busy;  // one call at a time uses the tape and the slots; a concurrent call makes its own
+  Tape<T> tape;
+  std::vector<BlockSlot<T>> slots;
 };
 
 namespace {
@@ -145,15 +178,14 @@ void check_shapes(const UnrolledSpec& spec, const VectorT<T>& theta, const Matri
 }
 
 template <class T>
-void forward(const UnrolledSpec& spec, const VectorT<T>& theta, const MatrixT<T>& s, const MatrixT<T>& l,
-             const MatrixT<T>& u, Tape<T>* tape, MatrixT<T>& out) {
+void forward(const UnrolledSpec& spec, const VectorT<T>& theta, const KOperators<T>& ops, const MatrixT<T>& s,
+             const MatrixT<T>& l, const MatrixT<T>& u, Tape<T>* tape, MatrixT<T>& out) {
   // The products (2 per iteration forward, 4 reverse: the work) run on core/gemm.hpp's backend;
   // the rest is one fused pass per half step, writing the tape in place (no copies).
   const Index n = spec.n, m = spec.num_stepsizes(), cols = s.cols(), size = n * cols;
-  const MatrixT<T> k = Eigen::Map<const MatrixT<T>>(theta.data(), n, n);
   MatrixT<T> x_buf;
   MatrixT<T>& x = tape ? tape->x_final : x_buf;  // x^k, in place
-  gemm(T(1), k, true, s, false, T(0), x);
+  ops.top.multiply(T(1), s, T(0), x);
   // Without a tape: one buffer each (y^0 = 0, xbar^0 = x^0). The tape's are reused when the
   // shapes repeat (resize is then a no-op).
   MatrixT<T> xbar_buf, y_buf, p_buf, w_buf;
@@ -180,7 +212,7 @@ void forward(const UnrolledSpec& spec, const VectorT<T>& theta, const MatrixT<T>
     MatrixT<T>& w = tape ? tape->w[it] : w_buf;
     MatrixT<T>& y = tape ? tape->y[it] : y_buf;
     // Dual: p = K xbar, v = y + sigma p, y = v - clamp(v, sigma l, sigma u).
-    gemm(T(1), k, false, xbar, false, T(0), p);
+    ops.op.multiply(T(1), xbar, T(0), p);
     {
       const T* yprev = tape ? (it > 0 ? tape->y[it - 1].data() : nullptr) : y.data();
       const T* pp = p.data();
@@ -205,7 +237,7 @@ void forward(const UnrolledSpec& spec, const VectorT<T>& theta, const MatrixT<T>
       }
     }
     // Primal: w = K^T y, z = x - tau w, x+ = soft_tau(z), xbar+ = 2 x+ - x (not after the last).
-    gemm(T(1), k, true, y, false, T(0), w);
+    ops.top.multiply(T(1), y, T(0), w);
     {
       const T* ww = w.data();
       T* xx = x.data();
@@ -231,7 +263,7 @@ void forward(const UnrolledSpec& spec, const VectorT<T>& theta, const MatrixT<T>
       else primal.template operator()<false, false>();
     }
   }
-  gemm(T(1), k, false, x, false, T(0), out);
+  ops.op.multiply(T(1), x, T(0), out);
   if (tape) tape->pre_output = out;
   if (spec.project_output) out = out.cwiseMax(l).cwiseMin(u);
 }
@@ -242,29 +274,29 @@ template <class T>
 MatrixT<T> unrolled_forward(const UnrolledSpec& spec, const VectorT<T>& theta, const MatrixT<T>& quantized,
                             const MatrixT<T>& lower, const MatrixT<T>& upper) {
   check_shapes(spec, theta, quantized, lower, upper, "dequant::unrolled_forward");
+  const MatrixT<T> k = Eigen::Map<const MatrixT<T>>(theta.data(), spec.n, spec.n);
+  const KOperators<T> ops(k);
   MatrixT<T> out;
-  forward<T>(spec, theta, quantized, lower, upper, nullptr, out);
+  forward<T>(spec, theta, ops, quantized, lower, upper, nullptr, out);
   return out;
 }
 
 namespace {
-// MSE of the network output and, when grad is non-null, its gradient by reverse mode.
+// The loss's terms over the frames s (the batch, or one column block of it), scale * |output -
+// clean|^2 with scale = 1 / (n B) of the whole batch, and, when grad is non-null, their gradient
+// by reverse mode (grad is overwritten).
 template <class T>
-T unrolled_loss(const UnrolledSpec& spec, const VectorT<T>& theta, const MatrixT<T>& s, const MatrixT<T>& l,
-                const MatrixT<T>& u, const MatrixT<T>& clean, VectorT<T>* grad, Tape<T>& tape) {
-  check_shapes(spec, theta, s, l, u, "dequant::unrolled_loss");
-  require(clean.rows() == s.rows() && clean.cols() == s.cols(), "dequant::unrolled_loss",
-          "clean frames must have the shape of the quantized frames");
-  const T scale = T(1) / static_cast<T>(s.size());
+T loss_part(const UnrolledSpec& spec, const VectorT<T>& theta, const KOperators<T>& ops, const MatrixT<T>& s,
+            const MatrixT<T>& l, const MatrixT<T>& u, const MatrixT<T>& clean, T scale, VectorT<T>* grad,
+            Tape<T>& tape) {
   MatrixT<T>& gout = tape.gout;
-  forward<T>(spec, theta, s, l, u, grad ? &tape : nullptr, gout);
+  forward<T>(spec, theta, ops, s, l, u, grad ? &tape : nullptr, gout);
   gout -= clean;  // the error, then its adjoint
   const T loss = gout.squaredNorm() * scale;
   if (!grad) return loss;
   gout *= T(2) * scale;
 
   const Index n = spec.n, m = spec.num_stepsizes();
-  const MatrixT<T> k = Eigen::Map<const MatrixT<T>>(theta.data(), n, n);
   grad->setZero(theta.size());
   MatrixT<T>& gk = tape.gk;
   gk.setZero(n, n);
@@ -280,7 +312,7 @@ T unrolled_loss(const UnrolledSpec& spec, const VectorT<T>& theta, const MatrixT
   }
   gemm(T(1), gout, false, tape.x_final, true, T(1), gk);
   MatrixT<T>&gx = tape.gx, &gxprev = tape.gxprev, &gxbar = tape.gxbar, &gy = tape.gy, &gz = tape.gz;
-  gemm(T(1), k, true, gout, false, T(0), gx);
+  ops.top.multiply(T(1), gout, T(0), gx);
   // gy holds the adjoint of y^k, then (in place) of v^k; gz that of z^k.
   gxprev.resize(n, s.cols());
   gxbar.setZero(n, s.cols());
@@ -321,7 +353,7 @@ T unrolled_loss(const UnrolledSpec& spec, const VectorT<T>& theta, const MatrixT
     }
     // w = K^T y^k: gK -= tau y^k gz^T, gy^k -= tau K gz
     gemm(-tau, tape.y[it], false, gz, true, T(1), gk);
-    gemm(-tau, k, false, gz, false, T(1), gy);
+    ops.op.multiply(-tau, gz, T(1), gy);
     // y^k = v - clamp(v, sigma l, sigma u); v = y^{k-1} + sigma p, p = K xbar^{k-1}
     {
       T* gyy = gy.data();
@@ -343,7 +375,7 @@ T unrolled_loss(const UnrolledSpec& spec, const VectorT<T>& theta, const MatrixT
       });
     }
     gemm(sigma, gy, false, tape.xbar[it], true, T(1), gk);
-    gemm(sigma, k, true, gy, false, T(0), gxbar);
+    ops.top.multiply(sigma, gy, T(0), gxbar);
     gx.swap(gxprev);
     gtau[j] += dtau;
     gsigma[j] += dsigma;
@@ -359,6 +391,52 @@ T unrolled_loss(const UnrolledSpec& spec, const VectorT<T>& theta, const MatrixT
   return loss;
 }
 
+// MSE of the network output and, when grad is non-null, its gradient. Frames are independent
+// through the network, so a batch of two column blocks or more (unrolled_block_columns) runs
+// block by block, the blocks on the threads (one each, single-threaded products): a block's
+// tape stays in cache through both passes, where the whole batch's (at B = 4096, 30 matrices of
+// 1 MB) went to memory and back, and one join replaces a barrier per product. The blocks' sums
+// are added in block order: the result does not depend on the thread count.
+template <class T>
+T unrolled_loss(const UnrolledSpec& spec, const VectorT<T>& theta, const MatrixT<T>& s, const MatrixT<T>& l,
+                const MatrixT<T>& u, const MatrixT<T>& clean, VectorT<T>* grad, Tape<T>& tape,
+                std::vector<BlockSlot<T>>& slots) {
+  check_shapes(spec, theta, s, l, u, "dequant::unrolled_loss");
+  require(clean.rows() == s.rows() && clean.cols() == s.cols(), "dequant::unrolled_loss",
+          "clean frames must have the shape of the quantized frames");
+  const Index n = spec.n, frames = s.cols();
+  const T scale = T(1) / static_cast<T>(s.size());
+  const MatrixT<T> k = Eigen::Map<const MatrixT<T>>(theta.data(), n, n);
+  const KOperators<T> ops(k);
+  const Index bc = unrolled_block_columns(spec, frames, sizeof(T)), nb = (frames + bc - 1) / bc;
+  if (nb < 2) {
+    // A small batch on one thread (one product is 2 n^2 B flops: a barrier costs more).
+    const ScopedThreads serial(threads_for_flops(2.0 * double(n) * double(n) * double(frames)));
+    return loss_part<T>(spec, theta, ops, s, l, u, clean, scale, grad, tape);
+  }
+  const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+  slots.resize(static_cast<size_t>(std::max<Index>(1, std::min<Index>(threads, nb))));
+  double loss = 0;
+  ordered_blocks(
+      nb, static_cast<int>(slots.size()), slots,
+      [&](Index i, BlockSlot<T>& b) {
+        const Index c0 = i * bc, w = std::min(bc, frames - c0);
+        b.s = s.middleCols(c0, w);
+        b.l = l.middleCols(c0, w);
+        b.u = u.middleCols(c0, w);
+        b.c = clean.middleCols(c0, w);
+        b.loss = static_cast<double>(loss_part<T>(spec, theta, ops, b.s, b.l, b.u, b.c, scale, grad ? &b.grad : nullptr,
+                                                  b.tape));
+      },
+      [&](Index i, BlockSlot<T>& b) {
+        loss += b.loss;
+        if (!grad) return;
+        if (i == 0) *grad = b.grad;
+        else *grad += b.grad;
+      });
+  return static_cast<T>(loss);
+}
+
 }  // namespace
 
 template <class T>
@@ -369,14 +447,16 @@ UnrolledLoss<T>::UnrolledLoss(const UnrolledSpec& spec, const MatrixT<T>& quanti
 template <class T>
 T UnrolledLoss<T>::evaluate_with_gradient(const VectorT<T>& theta, VectorT<T>& grad) const {
   const std::unique_lock<std::mutex> mine(work_->busy, std::try_to_lock);
-  if (mine.owns_lock()) return unrolled_loss<T>(spec_, theta, *s_, *l_, *u_, *c_, &grad, work_->tape);
-  Tape<T> tape;  // another thread holds the kept one
-  return unrolled_loss<T>(spec_, theta, *s_, *l_, *u_, *c_, &grad, tape);
+  if (mine.owns_lock()) return unrolled_loss<T>(spec_, theta, *s_, *l_, *u_, *c_, &grad, work_->tape, work_->slots);
+  Tape<T> tape;  // another thread holds the kept ones
+  std::vector<BlockSlot<T>> slots;
+  return unrolled_loss<T>(spec_, theta, *s_, *l_, *u_, *c_, &grad, tape, slots);
 }
 template <class T>
 T UnrolledLoss<T>::evaluate(const VectorT<T>& theta) const {
   Tape<T> unused;
-  return unrolled_loss<T>(spec_, theta, *s_, *l_, *u_, *c_, nullptr, unused);
+  std::vector<BlockSlot<T>> slots;
+  return unrolled_loss<T>(spec_, theta, *s_, *l_, *u_, *c_, nullptr, unused, slots);
 }
 
 namespace {

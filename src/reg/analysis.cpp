@@ -3,6 +3,7 @@
 #include <omp.h>
 
 #include <cmath>
+#include <memory>
 #include <numbers>
 #include <type_traits>
 #include <vector>
@@ -535,17 +536,25 @@ std::function<void(const typename Analysis<T>::Mat&, typename Analysis<T>::Mat&)
   } else {
     Mat d = u;
     this->to_curvature_weights(d);
-    return [kf = MatrixT<float>(k_.template cast<float>()), df = MatrixT<float>(d.template cast<float>()),
-            vf = MatrixT<float>(), kv = MatrixT<float>(), hv = MatrixT<float>()](const Mat& v, Mat& out) mutable {
-      require(v.rows() == kf.cols() && v.cols() == df.cols(), "reg::Analysis::single_curvature_of",
+    // K in float32, packed once for the CG iterations at this F (core/gemm.hpp's PackedLhs), and
+    // the buffers they reuse.
+    struct Single {
+      Single(MatrixT<float> k, MatrixT<float> d) : kf(std::move(k)), df(std::move(d)), op(kf, false), opt(kf, true) {}
+      MatrixT<float> kf, df, vf, kv, hv;
+      PackedLhs<float> op, opt;  // K, K^T
+    };
+    auto st = std::make_shared<Single>(k_.template cast<float>(), d.template cast<float>());
+    return [st](const Mat& v, Mat& out) {
+      const MatrixT<float>& kf = st->kf;
+      require(v.rows() == kf.cols() && v.cols() == st->df.cols(), "reg::Analysis::single_curvature_of",
               "the direction is " + std::to_string(v.rows()) + " x " + std::to_string(v.cols()) + ", expected " +
-                  std::to_string(kf.cols()) + " x " + std::to_string(df.cols()));
+                  std::to_string(kf.cols()) + " x " + std::to_string(st->df.cols()));
       const ScopedThreads threads(gemm_threads(kf, v.cols()));
-      vf = v.template cast<float>();
-      gemm(1.0f, kf, false, vf, false, 0.0f, kv);
-      kv.array() *= df.array();
-      gemm(1.0f, kf, true, kv, false, 0.0f, hv);
-      out = hv.template cast<double>();
+      st->vf = v.template cast<float>();
+      st->op.multiply(1.0f, st->vf, 0.0f, st->kv);
+      st->kv.array() *= st->df.array();
+      st->opt.multiply(1.0f, st->kv, 0.0f, st->hv);
+      out = st->hv.template cast<double>();
     };
   }
 }

@@ -173,46 +173,51 @@ TEST(Unrolled, RejectsBadInput) {
 TEST(Unrolled, TheKeptTapeGivesTheBitsOfAFreshOneInEveryCallAndThread) {
   // The loss keeps its reverse-mode tape from call to call (and a concurrent call uses its
   // own): every call must equal a fresh objective's, whatever the calls before it (other
-  // parameters, another depth of work in the buffers) and from two threads at once.
-  auto d = test_data::quantize(test_data::frames(16, 40, 5), 4);
-  UnrolledSpec spec;
-  spec.n = 16;
-  spec.depth = 4;
-  const UnrolledLoss<double> kept(spec, d.quantized, d.lower, d.upper, d.clean);
-  const Vector t0 = initial_parameters<double>(spec, 0.05, 20.0);
-  Vector t1 = t0;
-  t1.head(16 * 16) += 0.01 * Matrix::Random(16, 16).reshaped();
-  auto fresh = [&](const Vector& t, Vector& g) {
-    return UnrolledLoss<double>(spec, d.quantized, d.lower, d.upper, d.clean).evaluate_with_gradient(t, g);
-  };
-  Vector g0, g1, h0, h1;
-  const double l0 = fresh(t0, g0), l1 = fresh(t1, g1);
-  for (int round = 0; round < 2; ++round) {
-    EXPECT_EQ(kept.evaluate_with_gradient(t1, h1), l1);
-    EXPECT_EQ(kept.evaluate_with_gradient(t0, h0), l0);
-    EXPECT_EQ(h0, g0);
-    EXPECT_EQ(h1, g1);
-    EXPECT_EQ(kept.evaluate(t1), l1);  // forward only: the same loss
-  }
-  std::vector<Vector> grads(8);
-  std::vector<double> losses(8);
+  // parameters, another depth of work in the buffers) and from two threads at once; for a batch
+  // of one block and one of two column blocks (whose slots are kept too).
+  for (const Index frames : {Index(40), Index(700)}) {
+    auto d = test_data::quantize(test_data::frames(16, frames, 5), 4);
+    UnrolledSpec spec;
+    spec.n = 16;
+    spec.depth = 4;
+    const Index bc = unrolled_block_columns(spec, frames, 8);
+    EXPECT_EQ((frames + bc - 1) / bc, frames == 40 ? 1 : 2);
+    const UnrolledLoss<double> kept(spec, d.quantized, d.lower, d.upper, d.clean);
+    const Vector t0 = initial_parameters<double>(spec, 0.05, 20.0);
+    Vector t1 = t0;
+    t1.head(16 * 16) += 0.01 * Matrix::Random(16, 16).reshaped();
+    auto fresh = [&](const Vector& t, Vector& g) {
+      return UnrolledLoss<double>(spec, d.quantized, d.lower, d.upper, d.clean).evaluate_with_gradient(t, g);
+    };
+    Vector g0, g1, h0, h1;
+    const double l0 = fresh(t0, g0), l1 = fresh(t1, g1);
+    for (int round = 0; round < 2; ++round) {
+      EXPECT_EQ(kept.evaluate_with_gradient(t1, h1), l1);
+      EXPECT_EQ(kept.evaluate_with_gradient(t0, h0), l0);
+      EXPECT_EQ(h0, g0);
+      EXPECT_EQ(h1, g1);
+      EXPECT_EQ(kept.evaluate(t1), l1);  // forward only: the same loss
+    }
+    std::vector<Vector> grads(8);
+    std::vector<double> losses(8);
 #pragma omp parallel for num_threads(2)
-  for (int i = 0; i < 8; ++i) losses[size_t(i)] = kept.evaluate_with_gradient(i % 2 ? t1 : t0, grads[size_t(i)]);
-  for (int i = 0; i < 8; ++i) {
-    EXPECT_EQ(losses[size_t(i)], i % 2 ? l1 : l0) << i;
-    EXPECT_EQ(grads[size_t(i)], i % 2 ? g1 : g0) << i;
+    for (int i = 0; i < 8; ++i) losses[size_t(i)] = kept.evaluate_with_gradient(i % 2 ? t1 : t0, grads[size_t(i)]);
+    for (int i = 0; i < 8; ++i) {
+      EXPECT_EQ(losses[size_t(i)], i % 2 ? l1 : l0) << i;
+      EXPECT_EQ(grads[size_t(i)], i % 2 ? g1 : g0) << i;
+    }
   }
 }
 
-TEST(Unrolled, LargeBatchesRunOnTheThreadsWithTheStepSizeGradientsOfOne) {
-  // 64 x 1100 samples: the passes run in chunks on the threads and the step sizes' gradients
-  // are added in chunk order, so 1 and 2 threads give the same loss and step-size gradients,
-  // bit for bit (float32 and float64). K's gradient is a product summed over the frames: a
-  // two-thread GEMM may round it differently (core/gemm.hpp), to 1e-12 / 1e-5.
+TEST(Unrolled, LargeBatchesRunInColumnBlocksOnTheThreadsWithTheResultOfOne) {
+  // 64 x 1100 samples: 14 column blocks (unrolled_block_columns), on the threads, their sums
+  // added in block order: 1 and 2 threads give the same loss and gradient, bit for bit
+  // (float32 and float64).
   auto d = test_data::quantize(test_data::frames(64, 1100, 9), 4);
   UnrolledSpec spec;
   spec.n = 64;
   spec.depth = 3;
+  EXPECT_GE(1100 / unrolled_block_columns(spec, 1100, 8), 2);  // 14 blocks of 80
   const Vector theta = initial_parameters<double>(spec, 0.05, 20.0);
   const Index nk = 64 * 64;
   auto run = [&](int threads, auto scalar) {
@@ -226,12 +231,54 @@ TEST(Unrolled, LargeBatchesRunOnTheThreadsWithTheStepSizeGradientsOfOne) {
   const auto [l1, g1] = run(1, 0.0);
   const auto [l2, g2] = run(2, 0.0);
   EXPECT_EQ(l1, l2);
-  EXPECT_EQ(g1.tail(g1.size() - nk), g2.tail(g2.size() - nk));
+  EXPECT_EQ(g1, g2);
   EXPECT_GT(g1.tail(g1.size() - nk).norm(), 0.0);  // the step sizes do get a gradient
-  EXPECT_LE((g1.head(nk) - g2.head(nk)).norm(), 1e-12 * g1.head(nk).norm());
   const auto [f1, h1] = run(1, 0.0f);
   const auto [f2, h2] = run(2, 0.0f);
   EXPECT_EQ(f1, f2);
-  EXPECT_EQ(h1.tail(h1.size() - nk), h2.tail(h2.size() - nk));
-  EXPECT_LE((h1.head(nk) - h2.head(nk)).norm(), 1e-5f * h1.head(nk).norm());
+  EXPECT_EQ(h1, h2);
+}
+
+TEST(Unrolled, ColumnBlocksAddUpToTheBlocksEvaluatedApart) {
+  // The loss is the mean over all samples: over column blocks w_b of B frames, L = sum_b (w_b / B)
+  // L_b with L_b a block's own mean, and the same for the gradient. The blocks apart are batches of
+  // one block each (no blocking inside): an independent evaluation of the assembly.
+  auto d = test_data::quantize(test_data::frames(64, 300, 13), 4);
+  UnrolledSpec spec;
+  spec.n = 64;
+  spec.depth = 4;
+  spec.project_output = true;
+  const Index frames = 300, bc = unrolled_block_columns(spec, frames, 8);
+  ASSERT_LT(bc, frames);
+  Vector theta = initial_parameters<double>(spec, 0.05, 20.0);
+  Rng rng(3);
+  theta.head(64 * 64) += 0.01 * gaussian_matrix(64 * 64, 1, 1.0, rng);
+  Vector g;
+  const double l = UnrolledLoss<double>(spec, d.quantized, d.lower, d.upper, d.clean).evaluate_with_gradient(theta, g);
+  double l_apart = 0;
+  Vector g_apart = Vector::Zero(g.size());
+  for (Index c0 = 0; c0 < frames; c0 += bc) {
+    const Index w = std::min(bc, frames - c0);
+    ASSERT_EQ(unrolled_block_columns(spec, w, 8), w);  // one block
+    const Matrix q = d.quantized.middleCols(c0, w), lo = d.lower.middleCols(c0, w), hi = d.upper.middleCols(c0, w),
+                 c = d.clean.middleCols(c0, w);
+    Vector gb;
+    const double lb = UnrolledLoss<double>(spec, q, lo, hi, c).evaluate_with_gradient(theta, gb);
+    l_apart += lb * double(w) / double(frames);
+    g_apart += gb * (double(w) / double(frames));
+  }
+  EXPECT_NEAR(l, l_apart, 1e-13 * l);
+  EXPECT_LE((g - g_apart).norm(), 1e-12 * g.norm());
+}
+
+TEST(Unrolled, BlockColumnsFitTheCacheAndSplitEvenly) {
+  UnrolledSpec spec;  // n = 64, N = 5: a column of the tape is 64 x 38 samples
+  EXPECT_EQ(unrolled_block_columns(spec, 4096, 4), 160);  // 1.5 MB / (64 * 38 * 4 B) = 161 -> 160
+  EXPECT_EQ(unrolled_block_columns(spec, 256, 4), 128);   // two even blocks
+  EXPECT_EQ(unrolled_block_columns(spec, 256, 8), 64);    // float64: 80 at most -> four of 64
+  EXPECT_EQ(unrolled_block_columns(spec, 100, 4), 100);   // one block: the batch
+  spec.n = 4000;                                           // a huge column: the floor of 64
+  EXPECT_EQ(unrolled_block_columns(spec, 1000, 8), 64);
+  EXPECT_THROW(unrolled_block_columns(spec, 0, 8), Error);
+  EXPECT_THROW(unrolled_block_columns(spec, 10, 2), Error);
 }

@@ -17,6 +17,7 @@
 #include "varlearn/core/error.hpp"
 #include "varlearn/core/numerics.hpp"
 #include "varlearn/core/random.hpp"
+#include "varlearn/core/threads.hpp"
 #include "varlearn/optim/gradient_check.hpp"
 #include "varlearn/reg/reg.hpp"
 
@@ -324,6 +325,33 @@ TEST(Analysis, HuberInsideItsQuadraticZoneIsQuadraticOverEpsilon) {
   // The K part of θ is vec(K) in both; a's and the quadratic's derivatives in R agree up to 1/ε.
   EXPECT_LT(relative_error(a.parameter_gradient(f).head(n * n), q.parameter_gradient(f) / eps), 1e-13);
   EXPECT_LT(relative_error(a.mixed_product(f, w).head(n * n), q.mixed_product(f, w) / eps), 1e-13);
+}
+
+TEST(Analysis, PackedOperatorFollowsItsParametersAndItsCopies) {
+  // reg::Analysis packs K and K^T once for its products (core/gemm.hpp's PackedLhs, on one
+  // thread): after set_parameters its products are the new K's, and a copy outlives the
+  // original. Huber above every |u| makes the gradient K^T K F / ε, the quadratic's over ε.
+  const ScopedThreads one(1);
+  Rng rng(41);
+  const Index n = 150, b = 70;  // a GEMM, not a matrix-vector product
+  const Matrix k1 = gaussian_matrix(n, n, 1.0 / std::sqrt(double(n)), rng);
+  const Matrix k2 = gaussian_matrix(n, n, 1.0 / std::sqrt(double(n)), rng);
+  const Matrix f = frames(n, b, 42);
+  const double eps = 1.5 * std::max((k1 * f).cwiseAbs().maxCoeff(), (k2 * f).cwiseAbs().maxCoeff());
+  auto a = std::make_unique<Analysis>(k1, Vector::Ones(n), Potential::huber(eps));
+  EXPECT_LT(relative_error(a->gradient(f), Quadratic(k1).gradient(f) / eps), 1e-13);
+  Vector theta = a->parameters();
+  theta.head(n * n) = Eigen::Map<const Vector>(k2.data(), n * n);
+  a->set_parameters(theta);
+  const Matrix want = Quadratic(k2).gradient(f) / eps;
+  EXPECT_LT(relative_error(a->gradient(f), want), 1e-13);  // K2's, not K1's panels
+  const Analysis copy = *a;
+  Analysis assigned(k1, Vector::Ones(n), Potential::huber(eps));
+  EXPECT_LT(relative_error(assigned.gradient(f), Quadratic(k1).gradient(f) / eps), 1e-13);
+  assigned = *a;
+  a.reset();
+  EXPECT_LT(relative_error(copy.gradient(f), want), 1e-13);
+  EXPECT_LT(relative_error(assigned.gradient(f), want), 1e-13);
 }
 
 TEST(Tv, EqualsAnalysisWithDifferencesAndOneWeight) {

@@ -16,6 +16,7 @@
 ///
 /// Parameters θ (flat, for the optimizers and the gradient checker):
 ///   [vec(K) column-major (n²), a_1..a_m, b_1..b_m], m = 1 (shared) or N (per iteration).
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -71,10 +72,20 @@ template <class T>
 MatrixT<T> unrolled_forward(const UnrolledSpec& spec, const VectorT<T>& theta, const MatrixT<T>& quantized,
                             const MatrixT<T>& lower, const MatrixT<T>& upper);
 
+/// Frames per column block of UnrolledLoss for a batch of B = `frames` frames of `scalar_bytes`
+/// (4: float32, 8: float64): a block's reverse-mode tape (6 N + 8 matrices of n x columns) at
+/// most about 1.5 MB, so that it stays in a core's L2 cache, but at least 64 columns; the blocks
+/// as even as multiples of 16 allow. The whole batch when it is one block. A function of the
+/// shape only: the loss does not depend on the thread count.
+Index unrolled_block_columns(const UnrolledSpec& spec, Index frames, std::size_t scalar_bytes);
+
 /// The network's training loss as an optim objective (optim::DifferentiableFunction) bound to
 /// its frames: the MSE (mean over all samples) \f$L(\theta) = \frac{1}{nB}\|\hat s(\theta) - \bar s\|_F^2\f$
 /// of the output to the clean frames \f$\bar s\f$; the gradient by reverse mode through the N
-/// iterations. Holds pointers to the frames (n x B each): they must outlive the objective.
+/// iterations. Holds pointers to the frames (n x B each): they must outlive the objective. A
+/// batch of two column blocks or more (unrolled_block_columns) runs block by block, the blocks
+/// on the OpenMP threads, their sums added in block order; a batch of one block runs its products
+/// on one thread when they are small (core/threads.hpp's threads_for_flops).
 /// Keeps reverse mode's tape from call to call (copies share it; concurrent calls are safe, the
 /// second one then uses a tape of its own).
 template <class T>
