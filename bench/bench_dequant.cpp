@@ -189,12 +189,7 @@ int dump_cases(const std::string& dir) {
                   loss, loss32);
     json += line;
   }
-  json += "\n]\n";
-  std::ofstream out(dir + "/cases.json");
-  out << json;
-  if (!out) throw std::runtime_error("cannot write " + dir + "/cases.json");
-  std::printf("%s", json.c_str());
-  return 0;
+  return bench::write_cases(dir, std::move(json));
 }
 
 void BM_DctGemm(benchmark::State& state) {
@@ -254,18 +249,5 @@ int main(int argc, char** argv) {
     if (a.rfind("--dump=", 0) == 0) dump = a.substr(7);
     else args.push_back(argv[i]);
   }
-  if (!dump.empty()) {
-    try {
-      return dump_cases(dump);
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "error: %s\n", e.what());
-      return 1;
-    }
-  }
-  int count = static_cast<int>(args.size());
-  benchmark::Initialize(&count, args.data());
-  if (benchmark::ReportUnrecognizedArguments(count, args.data())) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
+  return bench::dump_or_run(!dump.empty(), [&] { return dump_cases(dump); }, args);
 }

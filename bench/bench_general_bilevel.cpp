@@ -229,12 +229,7 @@ int dump_cases(const std::string& dir, const std::vector<Index>& batches, int ki
       json += line;
     }
   }
-  json += "\n]\n";
-  std::ofstream out(dir + "/cases.json");
-  out << json;
-  if (!out) throw std::runtime_error("cannot write " + dir + "/cases.json");
-  std::printf("%s", json.c_str());
-  return 0;
+  return bench::write_cases(dir, std::move(json));
 }
 }  // namespace
 
@@ -288,18 +283,5 @@ int main(int argc, char** argv) {
       args.push_back(argv[i]);
     }
   }
-  if (!dump.empty()) {
-    try {
-      return dump_cases(dump, batches, kind);
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "error: %s\n", e.what());
-      return 1;
-    }
-  }
-  int count = static_cast<int>(args.size());
-  benchmark::Initialize(&count, args.data());
-  if (benchmark::ReportUnrecognizedArguments(count, args.data())) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
+  return bench::dump_or_run(!dump.empty(), [&] { return dump_cases(dump, batches, kind); }, args);
 }

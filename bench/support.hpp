@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <exception>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -97,6 +99,38 @@ inline void gemm_counters(benchmark::State& state, double flops, const Interleav
   if (blas_available()) state.counters["gemm_blas_GFLOPs"] = flops / t.blas / 1e9;
   state.counters["best_gemm_GFLOPs"] = flops / t.best_gemm() / 1e9;
   state.counters["pct_of_best_gemm"] = 100.0 * t.best_gemm() / t.work;
+}
+
+/// The end of a benchmark's main() with a --dump=DIR mode: runs dump() when `dumping` (an error
+/// message and exit status 1 if it throws), else Google Benchmark on `args` (argv without the
+/// dump options).
+template <class Dump>
+int dump_or_run(bool dumping, Dump&& dump, std::vector<char*> args) {
+  if (dumping) {
+    try {
+      return dump();
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "error: %s\n", e.what());
+      return 1;
+    }
+  }
+  int count = static_cast<int>(args.size());
+  benchmark::Initialize(&count, args.data());
+  if (benchmark::ReportUnrecognizedArguments(count, args.data())) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
+
+/// Closes the JSON array `json` ("[" and the cases' lines), writes it to DIR/cases.json (the
+/// peers' index of a dump) and prints it; returns 0.
+inline int write_cases(const std::string& dir, std::string json) {
+  json += "\n]\n";
+  std::ofstream out(dir + "/cases.json");
+  out << json;
+  if (!out) throw std::runtime_error("cannot write " + dir + "/cases.json");
+  std::printf("%s", json.c_str());
+  return 0;
 }
 
 /// Writes `size` doubles to `path` as raw little-endian float64 (the peers' --data files).

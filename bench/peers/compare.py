@@ -115,17 +115,24 @@ def run_foe(args, env):
     return v, {r["impl"]: r for r in t}
 
 
-def run_bilevel(args, env, check):
-    """bench_bilevel_step's BM_BilevelStep cases and torch_bilevel.py (with its float64 gradient check when
-    `check`)."""
-    flt = "BM_BilevelStep<(" + "|".join({"float32": "float", "float64": "double"}[d] for d in args.dtypes) + \
-        ")>/(" + "|".join(str(b) for b in args.batches) + ")/"
-    out = subprocess.run([str(Path(args.bench).parent / "bench_bilevel_step"), "--benchmark_filter=" + flt,
+def run_typed_cases(args, env, binary, flt):
+    """A benchmark binary beside --bench on the cases `flt` selects, named NAME<float|double>/B/...: its JSON
+    rows by (dtype, B)."""
+    out = subprocess.run([str(Path(args.bench).parent / binary), "--benchmark_filter=" + flt,
                           "--benchmark_format=json"], env=env, check=True, capture_output=True, text=True).stdout
     v = {}
     for b in json.loads(out)["benchmarks"]:
         name = b["name"]
         v[("float32" if "<float>" in name else "float64", int(name.split("/")[1]))] = b
+    return v
+
+
+def run_bilevel(args, env, check):
+    """bench_bilevel_step's BM_BilevelStep cases and torch_bilevel.py (with its float64 gradient check when
+    `check`)."""
+    flt = "BM_BilevelStep<(" + "|".join({"float32": "float", "float64": "double"}[d] for d in args.dtypes) + \
+        ")>/(" + "|".join(str(b) for b in args.batches) + ")/"
+    v = run_typed_cases(args, env, "bench_bilevel_step", flt)
     cmd = [args.python, str(HERE / "torch_bilevel.py"), "--dtype", ",".join(args.dtypes), "--batch",
            ",".join(str(b) for b in args.batches)]
     if not check:
@@ -165,12 +172,7 @@ def run_dequant(args, env, data):
     same data."""
     flt = "BM_UnrolledStep<(" + "|".join({"float32": "float", "float64": "double"}[d] for d in args.dtypes) + \
         ")>/(" + "|".join(str(b) for b in args.batches) + f")/{dequant_threads(env)}/"
-    out = subprocess.run([str(Path(args.bench).parent / "bench_dequant"), "--benchmark_filter=" + flt,
-                          "--benchmark_format=json"], env=env, check=True, capture_output=True, text=True).stdout
-    v = {}
-    for b in json.loads(out)["benchmarks"]:
-        name = b["name"]
-        v[("float32" if "<float>" in name else "float64", int(name.split("/")[1]))] = b
+    v = run_typed_cases(args, env, "bench_dequant", flt)
     cmd = [args.python, str(HERE / "torch_dequant.py"), "--data", data, "--dtype", ",".join(args.dtypes),
            "--batch", ",".join(str(b) for b in args.batches)]
     t, _ = run_peer(args, env, cmd, lambda r: (r["dtype"], r["batch"]))
