@@ -65,40 +65,59 @@ QuadraticProblem<Real>& quadratic_problem(const learn::ModelSpec& spec, Index b)
   return *p;
 }
 
-/// Medians of the work and of the same products alone with Eigen's kernels and the BLAS.
+/// Medians of the work and of the same products alone with Eigen's kernels and the BLAS: warm
+/// (each timed run right after an untimed run of the same, as in a training loop's steady state)
+/// and cold (that first run, right after the other contender's).
 struct Interleaved {
   double work = 0, eigen = 0, blas = 0;
+  double work_cold = 0, eigen_cold = 0, blas_cold = 0;
   double best_gemm() const { return blas_available() ? std::min(eigen, blas) : eigen; }
+  double best_gemm_cold() const { return blas_available() ? std::min(eigen_cold, blas_cold) : eigen_cold; }
 };
 
-/// Times `work` (the benchmark's manual time) interleaved with `products(backend)` for each
-/// backend, after one warm-up of each (buffers, and the auto backend's probes of the shapes).
+/// Times `work` (the benchmark's manual time: its warm runs) interleaved with
+/// `products(backend)` for each backend, after one warm-up of each (buffers, and the auto
+/// backend's probes of the shapes). Each round runs every contender twice in a row: the first
+/// run meets the caches the other contender left (cold), the second its own (warm). Both are
+/// kept: interleaving spreads the machine's load over all alike, and the warm runs compare the
+/// step with the products in the state a training loop runs them, step after step.
 template <class Work, class Products>
 Interleaved interleaved(benchmark::State& state, Work&& work, Products&& products) {
   std::vector<GemmBackend> backends{GemmBackend::Eigen};
   if (blas_available()) backends.push_back(GemmBackend::Blas);
   work();
   for (const auto be : backends) products(be);
-  std::vector<double> tw, tg[2];
+  std::vector<double> tw, twc, tg[2], tgc[2];
   for (auto _ : state) {
+    twc.push_back(seconds_of(work));
     tw.push_back(seconds_of(work));
-    for (size_t i = 0; i < backends.size(); ++i) tg[i].push_back(seconds_of([&] { products(backends[i]); }));
+    for (size_t i = 0; i < backends.size(); ++i) {
+      tgc[i].push_back(seconds_of([&] { products(backends[i]); }));
+      tg[i].push_back(seconds_of([&] { products(backends[i]); }));
+    }
     state.SetIterationTime(tw.back());
   }
   Interleaved t;
   t.work = median(tw);
+  t.work_cold = median(twc);
   t.eigen = median(tg[0]);
-  if (blas_available()) t.blas = median(tg[1]);
+  t.eigen_cold = median(tgc[0]);
+  if (blas_available()) {
+    t.blas = median(tg[1]);
+    t.blas_cold = median(tgc[1]);
+  }
   return t;
 }
 
 /// Counters gemm_eigen_GFLOPs, gemm_blas_GFLOPs (with a BLAS), best_gemm_GFLOPs and
-/// pct_of_best_gemm = the best backend's time for the products / the work's time.
+/// pct_of_best_gemm = the best backend's time for the products / the work's time (warm runs);
+/// pct_of_best_gemm_cold the same of the cold runs.
 inline void gemm_counters(benchmark::State& state, double flops, const Interleaved& t) {
   state.counters["gemm_eigen_GFLOPs"] = flops / t.eigen / 1e9;
   if (blas_available()) state.counters["gemm_blas_GFLOPs"] = flops / t.blas / 1e9;
   state.counters["best_gemm_GFLOPs"] = flops / t.best_gemm() / 1e9;
   state.counters["pct_of_best_gemm"] = 100.0 * t.best_gemm() / t.work;
+  state.counters["pct_of_best_gemm_cold"] = 100.0 * t.best_gemm_cold() / t.work_cold;
 }
 
 /// The end of a benchmark's main() with a --dump=DIR mode: runs dump() when `dumping` (an error
