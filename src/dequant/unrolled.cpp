@@ -417,9 +417,13 @@ T unrolled_loss(const UnrolledSpec& spec, const VectorT<T>& theta, const MatrixT
   const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
   slots.resize(static_cast<size_t>(std::max<Index>(1, std::min<Index>(threads, nb))));
   double loss = 0;
+  // The caller's flush-to-zero mode on the thread that runs a block (MXCSR is per thread): the
+  // same results on every thread where float32 passes decay into denormals.
+  const bool flush = FlushDenormals::enabled_in_this_thread();
   ordered_blocks(
       nb, static_cast<int>(slots.size()), slots,
       [&](Index i, BlockSlot<T>& b) {
+        const FlushDenormals guard(flush);
         const Index c0 = i * bc, w = std::min(bc, frames - c0);
         b.s = s.middleCols(c0, w);
         b.l = l.middleCols(c0, w);

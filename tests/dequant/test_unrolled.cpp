@@ -2,9 +2,13 @@
 
 #include <cmath>
 #include <cstdio>
+#if defined(__x86_64__) || defined(__i386__)
+#include <xmmintrin.h>
+#endif
 
 #include "test_data.hpp"
 #include "varlearn/core/error.hpp"
+#include "varlearn/core/numerics.hpp"
 #include "varlearn/dequant/chambolle_pock.hpp"
 #include "varlearn/dequant/unrolled.hpp"
 #include "varlearn/core/random.hpp"
@@ -237,6 +241,45 @@ TEST(Unrolled, LargeBatchesRunInColumnBlocksOnTheThreadsWithTheResultOfOne) {
   const auto [f2, h2] = run(2, 0.0f);
   EXPECT_EQ(f1, f2);
   EXPECT_EQ(h1, h2);
+}
+
+TEST(Unrolled, BlocksOnOtherThreadsFlushDenormalsAsTheCallerDoes) {
+  // Quantized frames and cells of 1e-38 (mostly float32 denormals) and sigma = 1e38: sigma K
+  // xbar and the cell's bounds sigma l, sigma u are of order 1 when the denormals count, 0 when
+  // they are flushed (DAZ), and the output differs at a normal scale. The caller alone flushes (its
+  // own control word, not the workers'): the blocks that run on another thread must flush too,
+  // so 2 threads give 1 thread's bits.
+#if !(defined(__x86_64__) || defined(__i386__))
+  GTEST_SKIP() << "no FTZ/DAZ control on this target";
+#else
+  if (!FlushDenormals::supported()) GTEST_SKIP() << "no FTZ/DAZ control on this target";
+  auto d = test_data::quantize(test_data::frames(64, 700, 17), 4);
+  UnrolledSpec spec;
+  spec.n = 64;
+  spec.depth = 2;
+  const Index bc = unrolled_block_columns(spec, 700, 4);
+  ASSERT_GE((700 + bc - 1) / bc, 2);
+  const float tiny = 1e-38f;
+  const MatrixT<float> q = d.quantized.cast<float>() * tiny, lo = d.lower.cast<float>() * tiny,
+                       hi = d.upper.cast<float>() * tiny, c = d.clean.cast<float>();
+  const VectorT<float> theta = initial_parameters<float>(spec, 0.1, 1e38);
+  auto run = [&](int threads) {
+    const ScopedThreads scope(threads);
+    VectorT<float> g;
+    const float l = UnrolledLoss<float>(spec, q, lo, hi, c).evaluate_with_gradient(theta, g);
+    return std::make_pair(l, g);
+  };
+  run(2);  // the worker threads exist first (a thread started later inherits its creator's modes)
+  const unsigned saved = _mm_getcsr();
+  _mm_setcsr(saved | 0x8040u);  // FTZ and DAZ on this thread only
+  const auto [l1, g1] = run(1);
+  const auto [l2, g2] = run(2);
+  _mm_setcsr(saved);
+  const auto [l0, g0] = run(1);  // not flushing: another result (the test has denormals to flush)
+  EXPECT_EQ(l1, l2);
+  EXPECT_EQ(g1, g2);
+  EXPECT_GT(std::abs(l0 - l1), 1e-3f * l1);
+#endif
 }
 
 TEST(Unrolled, ColumnBlocksAddUpToTheBlocksEvaluatedApart) {
