@@ -77,7 +77,8 @@ public:
   /// The same product with K and D rounded to single precision (relative accuracy ~1e-7, at
   /// twice the GEMM rate): for the inexact inner CG of Newton–CG far from the minimizer, where
   /// a direction to 1e-3 serves as well. Empty where there is no such form (float T; K given
-  /// by a derived class without a dense matrix).
+  /// by a derived class without a dense matrix). One caller at a time: the function and its
+  /// copies share their float32 K (packed once) and work buffers.
   virtual std::function<void(const Mat&, Mat&)> single_curvature_of(const Mat& u) const {
     (void)u;
     return {};
