@@ -128,14 +128,6 @@ double chunked_pass(Index size, Body&& body) {
 
 namespace {
 
-/// K and K^T of one call, packed once for Eigen's kernels and shared by its column blocks
-/// (core/gemm.hpp's PackedLhs: every product multiplies one of them by a block of frames).
-template <class T> struct KOperators {
-  explicit KOperators(const MatrixT<T>& matrix) : k(matrix), op(matrix, false), top(matrix, true) {}
-  const MatrixT<T>& k;
-  PackedLhs<T> op, top;  // K, K^T
-};
-
 /// One column block's work: its frames (copied out of the batch), tape and partial sums.
 template <class T> struct BlockSlot {
   MatrixT<T> s, l, u, c;
@@ -178,14 +170,14 @@ void check_shapes(const UnrolledSpec& spec, const VectorT<T>& theta, const Matri
 }
 
 template <class T>
-void forward(const UnrolledSpec& spec, const VectorT<T>& theta, const KOperators<T>& ops, const MatrixT<T>& s,
+void forward(const UnrolledSpec& spec, const VectorT<T>& theta, const PackedOperator<T>& ops, const MatrixT<T>& s,
              const MatrixT<T>& l, const MatrixT<T>& u, Tape<T>* tape, MatrixT<T>& out) {
   // The products (2 per iteration forward, 4 reverse: the work) run on core/gemm.hpp's backend;
   // the rest is one fused pass per half step, writing the tape in place (no copies).
   const Index n = spec.n, m = spec.num_stepsizes(), cols = s.cols(), size = n * cols;
   MatrixT<T> x_buf;
   MatrixT<T>& x = tape ? tape->x_final : x_buf;  // x^k, in place
-  ops.top.multiply(T(1), s, T(0), x);
+  ops.adjoint.multiply(T(1), s, T(0), x);
   // Without a tape: one buffer each (y^0 = 0, xbar^0 = x^0). The tape's are reused when the
   // shapes repeat (resize is then a no-op).
   MatrixT<T> xbar_buf, y_buf, p_buf, w_buf;
@@ -212,7 +204,7 @@ void forward(const UnrolledSpec& spec, const VectorT<T>& theta, const KOperators
     MatrixT<T>& w = tape ? tape->w[it] : w_buf;
     MatrixT<T>& y = tape ? tape->y[it] : y_buf;
     // Dual: p = K xbar, v = y + sigma p, y = v - clamp(v, sigma l, sigma u).
-    ops.op.multiply(T(1), xbar, T(0), p);
+    ops.forward.multiply(T(1), xbar, T(0), p);
     {
       const T* yprev = tape ? (it > 0 ? tape->y[it - 1].data() : nullptr) : y.data();
       const T* pp = p.data();
@@ -237,7 +229,7 @@ void forward(const UnrolledSpec& spec, const VectorT<T>& theta, const KOperators
       }
     }
     // Primal: w = K^T y, z = x - tau w, x+ = soft_tau(z), xbar+ = 2 x+ - x (not after the last).
-    ops.top.multiply(T(1), y, T(0), w);
+    ops.adjoint.multiply(T(1), y, T(0), w);
     {
       const T* ww = w.data();
       T* xx = x.data();
@@ -263,7 +255,7 @@ void forward(const UnrolledSpec& spec, const VectorT<T>& theta, const KOperators
       else primal.template operator()<false, false>();
     }
   }
-  ops.op.multiply(T(1), x, T(0), out);
+  ops.forward.multiply(T(1), x, T(0), out);
   if (tape) tape->pre_output = out;
   if (spec.project_output) out = out.cwiseMax(l).cwiseMin(u);
 }
@@ -275,7 +267,7 @@ MatrixT<T> unrolled_forward(const UnrolledSpec& spec, const VectorT<T>& theta, c
                             const MatrixT<T>& lower, const MatrixT<T>& upper) {
   check_shapes(spec, theta, quantized, lower, upper, "dequant::unrolled_forward");
   const MatrixT<T> k = Eigen::Map<const MatrixT<T>>(theta.data(), spec.n, spec.n);
-  const KOperators<T> ops(k);
+  const PackedOperator<T> ops(k);  // K and K^T, packed once for every block
   MatrixT<T> out;
   forward<T>(spec, theta, ops, quantized, lower, upper, nullptr, out);
   return out;
@@ -286,7 +278,7 @@ namespace {
 // clean|^2 with scale = 1 / (n B) of the whole batch, and, when grad is non-null, their gradient
 // by reverse mode (grad is overwritten).
 template <class T>
-T loss_part(const UnrolledSpec& spec, const VectorT<T>& theta, const KOperators<T>& ops, const MatrixT<T>& s,
+T loss_part(const UnrolledSpec& spec, const VectorT<T>& theta, const PackedOperator<T>& ops, const MatrixT<T>& s,
             const MatrixT<T>& l, const MatrixT<T>& u, const MatrixT<T>& clean, T scale, VectorT<T>* grad,
             Tape<T>& tape) {
   MatrixT<T>& gout = tape.gout;
@@ -312,7 +304,7 @@ T loss_part(const UnrolledSpec& spec, const VectorT<T>& theta, const KOperators<
   }
   gemm(T(1), gout, false, tape.x_final, true, T(1), gk);
   MatrixT<T>&gx = tape.gx, &gxprev = tape.gxprev, &gxbar = tape.gxbar, &gy = tape.gy, &gz = tape.gz;
-  ops.top.multiply(T(1), gout, T(0), gx);
+  ops.adjoint.multiply(T(1), gout, T(0), gx);
   // gy holds the adjoint of y^k, then (in place) of v^k; gz that of z^k.
   gxprev.resize(n, s.cols());
   gxbar.setZero(n, s.cols());
@@ -353,7 +345,7 @@ T loss_part(const UnrolledSpec& spec, const VectorT<T>& theta, const KOperators<
     }
     // w = K^T y^k: gK -= tau y^k gz^T, gy^k -= tau K gz
     gemm(-tau, tape.y[it], false, gz, true, T(1), gk);
-    ops.op.multiply(-tau, gz, T(1), gy);
+    ops.forward.multiply(-tau, gz, T(1), gy);
     // y^k = v - clamp(v, sigma l, sigma u); v = y^{k-1} + sigma p, p = K xbar^{k-1}
     {
       T* gyy = gy.data();
@@ -375,7 +367,7 @@ T loss_part(const UnrolledSpec& spec, const VectorT<T>& theta, const KOperators<
       });
     }
     gemm(sigma, gy, false, tape.xbar[it], true, T(1), gk);
-    ops.top.multiply(sigma, gy, T(0), gxbar);
+    ops.adjoint.multiply(sigma, gy, T(0), gxbar);
     gx.swap(gxprev);
     gtau[j] += dtau;
     gsigma[j] += dsigma;
@@ -407,7 +399,7 @@ T unrolled_loss(const UnrolledSpec& spec, const VectorT<T>& theta, const MatrixT
   const Index n = spec.n, frames = s.cols();
   const T scale = T(1) / static_cast<T>(s.size());
   const MatrixT<T> k = Eigen::Map<const MatrixT<T>>(theta.data(), n, n);
-  const KOperators<T> ops(k);
+  const PackedOperator<T> ops(k);  // K and K^T, packed once for every block
   const Index bc = unrolled_block_columns(spec, frames, sizeof(T)), nb = (frames + bc - 1) / bc;
   if (nb < 2) {
     // A small batch on one thread (one product is 2 n^2 B flops: a barrier costs more).

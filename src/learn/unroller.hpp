@@ -156,11 +156,12 @@ struct Pooled {
 template <class Real>
 struct Operators {
   Operators(const MatrixT<Real>& r, bool gram)
-      : gram_matrix(gram ? r.cols() : 0, gram ? r.cols() : 0), m(gram_matrix.m, false), rm(r, false), rt(r, true) {
+      : gram_matrix(gram ? r.cols() : 0, gram ? r.cols() : 0), m(gram_matrix.m, false), r(r) {
     if (gram) gemm_by_columns(Real(1), r, true, r, Real(0), gram_matrix.m);
   }
-  Pooled<Real> gram_matrix;   // M = R^T R (Gram form; else empty)
-  PackedLhs<Real> m, rm, rt;  // M; R; R^T
+  Pooled<Real> gram_matrix;  // M = R^T R (Gram form; else empty)
+  PackedLhs<Real> m;         // M
+  PackedOperator<Real> r;    // R, R^T
 };
 
 /// Reverse mode through z^{j+1} = z^j - w_j((I + R^T R) z^j - x), z^0 = 0.
@@ -232,14 +233,14 @@ public:
           auto& u = u_[static_cast<size_t>(j)];
           if (u.size() == 0) {
             u = Pool<Real>::get(r_.rows(), z0.cols());
-            ops_->rm.multiply(Real(1), z0, Real(0), u);
+            ops_->r.forward.multiply(Real(1), z0, Real(0), u);
           }
-          ops_->rm.multiply(Real(1), g, Real(0), v);
+          ops_->r.forward.multiply(Real(1), g, Real(0), v);
           gemm(-w, u, false, g, true, beta, dr);
           gemm(-w, v, false, z0, true, Real(1), dr);
           beta = Real(1);
           gw[static_cast<size_t>(j)] += dot_diff_scale(g, z1, z0, Real(1) - w) / static_cast<double>(w);
-          ops_->rt.multiply(-w, v, Real(1), g);
+          ops_->r.adjoint.multiply(-w, v, Real(1), g);
           continue;
         }
         // Gram form: dM -= w g z^j^T; g <- (1 - w) g - w M g (through v, then swapped).
@@ -310,8 +311,8 @@ private:
     } else {
       auto& u = u_[static_cast<size_t>(j)];
       if (u.size() == 0) u = Pool<Real>::get(r_.rows(), z.cols());
-      ops_->rm.multiply(Real(1), z, Real(0), u);
-      ops_->rt.multiply(-w, u, Real(1), zn);
+      ops_->r.forward.multiply(Real(1), z, Real(0), u);
+      ops_->r.adjoint.multiply(-w, u, Real(1), zn);
     }
   }
 

@@ -425,12 +425,6 @@ void AnalysisOptions::validate() const {
 // ---------------------------------------------------------------- Analysis
 
 template <class T>
-struct Analysis<T>::Packed {
-  explicit Packed(const Mat& k) : k(k, false), kt(k, true) {}
-  PackedLhs<T> k, kt;  // K, K^T
-};
-
-template <class T>
 Analysis<T>::Analysis(Mat k, const Vec& weights, Potential potential)
     : AnalysisBase<T>(potential, weights, "reg::Analysis"), k_(std::move(k)) {
   require(k_.size() > 0, "reg::Analysis", "K is empty");
@@ -438,17 +432,17 @@ Analysis<T>::Analysis(Mat k, const Vec& weights, Potential potential)
   require(weights.size() == k_.rows(), "reg::Analysis",
           std::string("weights has ") + std::to_string(weights.size()) + " entries, expected m = " +
               std::to_string(k_.rows()));
-  packed_ = std::make_unique<Packed>(k_);
+  packed_ = std::make_unique<PackedOperator<T>>(k_);
 }
 template <class T>
 Analysis<T>::Analysis(const Analysis& other)
-    : AnalysisBase<T>(other), k_(other.k_), packed_(std::make_unique<Packed>(k_)) {}
+    : AnalysisBase<T>(other), k_(other.k_), packed_(std::make_unique<PackedOperator<T>>(k_)) {}
 template <class T>
 Analysis<T>& Analysis<T>::operator=(const Analysis& other) {
   if (this != &other) {
     AnalysisBase<T>::operator=(other);
     k_ = other.k_;
-    packed_ = std::make_unique<Packed>(k_);
+    packed_ = std::make_unique<PackedOperator<T>>(k_);
   }
   return *this;
 }
@@ -508,7 +502,7 @@ typename Analysis<T>::Vec Analysis<T>::operator_parameters() const {
 template <class T>
 void Analysis<T>::set_operator_parameters(const Eigen::Ref<const Vec>& k) {
   k_ = Eigen::Map<const Mat>(k.data(), k_.rows(), k_.cols());
-  packed_ = std::make_unique<Packed>(k_);  // the old panels are of the old K
+  packed_ = std::make_unique<PackedOperator<T>>(k_);  // the old panels are of the old K
 }
 template <class T>
 typename Analysis<T>::Vec Analysis<T>::operator_gradient(const Mat& p, const Mat& f) const {
@@ -520,12 +514,12 @@ typename Analysis<T>::Vec Analysis<T>::operator_gradient(const Mat& p, const Mat
 template <class T>
 void Analysis<T>::apply_to(const Mat& f, Mat& u) const {
   const ScopedThreads threads(gemm_threads(k_, f.cols()));
-  packed_->k.multiply(T(1), f, T(0), u);
+  packed_->forward.multiply(T(1), f, T(0), u);
 }
 template <class T>
 void Analysis<T>::add_adjoint(const Mat& p, Mat& out) const {
   const ScopedThreads threads(gemm_threads(k_, p.cols()));
-  packed_->kt.multiply(T(1), p, T(1), out);
+  packed_->adjoint.multiply(T(1), p, T(1), out);
 }
 template <class T>
 std::function<void(const typename Analysis<T>::Mat&, typename Analysis<T>::Mat&)> Analysis<T>::single_curvature_of(
@@ -539,9 +533,9 @@ std::function<void(const typename Analysis<T>::Mat&, typename Analysis<T>::Mat&)
     // K in float32, packed once for the CG iterations at this F (core/gemm.hpp's PackedLhs), and
     // the buffers they reuse.
     struct Single {
-      Single(MatrixT<float> k, MatrixT<float> d) : kf(std::move(k)), df(std::move(d)), op(kf, false), opt(kf, true) {}
+      Single(MatrixT<float> k, MatrixT<float> d) : kf(std::move(k)), df(std::move(d)), op(kf) {}
       MatrixT<float> kf, df, vf, kv, hv;
-      PackedLhs<float> op, opt;  // K, K^T
+      PackedOperator<float> op;  // K, K^T
     };
     auto st = std::make_shared<Single>(k_.template cast<float>(), d.template cast<float>());
     return [st](const Mat& v, Mat& out) {
@@ -551,9 +545,9 @@ std::function<void(const typename Analysis<T>::Mat&, typename Analysis<T>::Mat&)
                   std::to_string(kf.cols()) + " x " + std::to_string(st->df.cols()));
       const ScopedThreads threads(gemm_threads(kf, v.cols()));
       st->vf = v.template cast<float>();
-      st->op.multiply(1.0f, st->vf, 0.0f, st->kv);
+      st->op.forward.multiply(1.0f, st->vf, 0.0f, st->kv);
       st->kv.array() *= st->df.array();
-      st->opt.multiply(1.0f, st->kv, 0.0f, st->hv);
+      st->op.adjoint.multiply(1.0f, st->kv, 0.0f, st->hv);
       out = st->hv.template cast<double>();
     };
   }
@@ -562,7 +556,7 @@ std::function<void(const typename Analysis<T>::Mat&, typename Analysis<T>::Mat&)
 template <class T>
 void Analysis<T>::adjoint_to(const Mat& p, Mat& out) const {
   const ScopedThreads threads(gemm_threads(k_, p.cols()));
-  packed_->kt.multiply(T(1), p, T(0), out);
+  packed_->adjoint.multiply(T(1), p, T(0), out);
 }
 template <class T>
 void Analysis<T>::add_operator_gradient(const Mat& p, const Mat& f, Eigen::Ref<Vec> g) const {

@@ -146,14 +146,20 @@ public:
   void multiply(Real alpha, const MatrixT<Real>& b, Real beta, MatrixT<Real>& c) const;
   /// Whether a product has packed the panels so far.
   bool packed() const;
-  const MatrixT<Real>& matrix() const { return a_; }
-  bool transposed() const { return trans_a_; }
 
 private:
   struct Panels;
   const MatrixT<Real>& a_;
   bool trans_a_;
   std::unique_ptr<Panels> panels_;
+};
+
+/// An operator's two products from panels packed once: A B (`forward`) and A^T B (`adjoint`), for
+/// an iteration that applies A and its adjoint to a new block of frames at every step.
+template <class Real>
+struct PackedOperator {
+  explicit PackedOperator(const MatrixT<Real>& a) : forward(a, false), adjoint(a, true) {}
+  PackedLhs<Real> forward, adjoint;
 };
 
 }  // namespace varlearn

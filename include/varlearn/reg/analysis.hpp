@@ -18,6 +18,11 @@
 #include "varlearn/reg/potential.hpp"
 #include "varlearn/reg/regularizer.hpp"
 
+namespace varlearn {
+template <class Real>
+struct PackedOperator;  // core/gemm.hpp
+}  // namespace varlearn
+
 namespace varlearn::reg {
 
 /// The engine shared by Analysis, Foe and Tv: K is given by the derived class as a linear map
@@ -183,11 +188,10 @@ public:
 
 private:
   Mat k_;
-  /// K and K^T packed once for Eigen's kernels (core/gemm.hpp's PackedLhs): an unrolled or
+  /// K and K^T packed once for Eigen's kernels (core/gemm.hpp's PackedOperator): an unrolled or
   /// bilevel solve multiplies the same K by its block of frames at every step. Packed at the
   /// first product, anew after set_operator_parameters; a copy packs its own.
-  struct Packed;
-  std::unique_ptr<Packed> packed_;
+  std::unique_ptr<PackedOperator<T>> packed_;
 };
 
 extern template class AnalysisBase<float>;
